@@ -1,0 +1,201 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Gatehouse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gatehouse-gateway", targets: ["GatewayMain"]),
+        .executable(name: "gatehouse-token-service", targets: ["TokenServiceMain"]),
+        .executable(name: "gatehouse-provisioning", targets: ["ProvisioningMain"]),
+        .executable(name: "gatehouse-tool-host", targets: ["ToolHostMain"]),
+        .executable(name: "gatehouse-dev-broker", targets: ["DevBroker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // MARK: Shared libraries
+
+        /// librdkafka through pkg-config. Only `GatehouseKafka` imports it.
+        .systemLibrary(
+            name: "CRdkafka",
+            path: "Shared/CRdkafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "GatehouseKafka",
+            dependencies: [
+                "CRdkafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/GatehouseKafka",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehouseEvents",
+            dependencies: [],
+            path: "Shared/GatehouseEvents",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehousePostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/GatehousePostgres",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehouseMessaging",
+            dependencies: [
+                "GatehouseKafka",
+                "GatehouseEvents",
+                "GatehousePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/GatehouseMessaging",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehouseRuntime",
+            dependencies: [
+                "GatehouseKafka",
+                "GatehouseMessaging",
+                "GatehousePostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/GatehouseRuntime",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Services (library + thin executable each)
+
+        .target(
+            name: "AuthorizationGateway",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Services/AuthorizationGateway/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "GatewayMain",
+            dependencies: ["AuthorizationGateway", "GatehouseRuntime"],
+            path: "Services/AuthorizationGateway/Main",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TokenService",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Services/TokenService/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TokenServiceMain",
+            dependencies: ["TokenService", "GatehouseRuntime"],
+            path: "Services/TokenService/Main",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "UserProvisioning",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Services/UserProvisioning/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ProvisioningMain",
+            dependencies: ["UserProvisioning", "GatehouseRuntime"],
+            path: "Services/UserProvisioning/Main",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MCPToolHost",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Services/MCPToolHost/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ToolHostMain",
+            dependencies: ["MCPToolHost", "GatehouseRuntime"],
+            path: "Services/MCPToolHost/Main",
+            swiftSettings: swiftSettings
+        ),
+        /// The development broker: librdkafka's mock cluster as a standalone process.
+        .executableTarget(
+            name: "DevBroker",
+            dependencies: ["GatehouseKafka", "GatehouseEvents", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/DevBroker",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests, test support and benchmarks
+
+        /// A small event-sourced "ledger" used to exercise the backbone end to end
+        /// (as a process, so it can be killed with SIGKILL mid-publish).
+        .executableTarget(
+            name: "BackboneProbe",
+            dependencies: ["GatehouseMessaging", "GatehouseRuntime", "GatehouseKafka", "GatehousePostgres",
+                           "GatehouseEvents",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/BackboneProbe",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GatehouseTestSupport",
+            dependencies: ["GatehousePostgres", "GatehouseKafka",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/GatehouseTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatehouseTests",
+            dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
+                           "GatehouseRuntime", "GatehouseTestSupport",
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/GatehouseTests",
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "BackboneBenchmark",
+            dependencies: ["GatehouseMessaging", "GatehouseKafka", "GatehousePostgres", "GatehouseEvents",
+                           "GatehouseTestSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/BackboneBenchmark",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

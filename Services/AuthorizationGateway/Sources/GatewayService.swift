@@ -1,0 +1,24 @@
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseRuntime
+import Hummingbird
+import ServiceLifecycle
+
+/// The gateway service: its schema, migrations and HTTP application.
+public enum GatewayService {
+    public static let definition = ServiceDefinition(
+        name: "gateway",
+        schema: try! SchemaName("gateway"),
+        migrations: [
+            MessagingMigrations.outbox(version: 1),
+            MessagingMigrations.inbox(version: 2),
+        ],
+        defaultPort: 8081
+    )
+
+    /// Builds the application: shared runtime routes (health, metrics) and the outbox relay.
+    public static func buildApplication(context: ServiceContext) -> some ApplicationProtocol {
+        let router = Router()
+        return context.application(router: router)
+    }
+}

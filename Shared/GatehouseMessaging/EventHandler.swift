@@ -1,0 +1,70 @@
+import GatehouseEvents
+import GatehouseKafka
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// An event as a consumer receives it: the envelope fields, read eagerly, and the raw bytes
+/// for the handler to decode into the payload type it expects.
+public struct IncomingEvent: Sendable {
+    public var header: EventHeader
+    public var message: KafkaConsumerMessage
+
+    public init(header: EventHeader, message: KafkaConsumerMessage) {
+        self.header = header
+        self.message = message
+    }
+
+    public var bytes: [UInt8] { message.value }
+    public var topicPartition: KafkaTopicPartition { message.topicPartition }
+    public var offset: Int64 { message.offset }
+
+    public func decode<P: EventPayload>(_ type: P.Type) throws -> EventEnvelope<P> {
+        try EventCodec.decode(type, from: bytes)
+    }
+}
+
+/// A consumer's business logic: applies one event to the consumer's own schema, inside the
+/// transaction that also records the event id in the inbox.
+///
+/// Effects must be guarded by the aggregate version where order matters, so that duplicates
+/// (filtered by the inbox) and reordering (across partitions, or after a replay) cannot move
+/// state backwards.
+public protocol EventHandler: Sendable {
+    /// The consumer's name: its Kafka group id and its key in the inbox.
+    var consumerName: String { get }
+    var topics: [String] { get }
+    /// Whether this handler wants events of this type; others are acknowledged and skipped.
+    func handles(_ header: EventHeader) -> Bool
+    func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws
+}
+
+/// Thrown by a handler for an event it can never apply (the event is wrong, not the world).
+public struct DeterministicEventError: Error, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Whether an error is worth retrying later (infrastructure) or will recur (the event).
+public enum FailureKind: Sendable, Equatable {
+    case transient
+    case deterministic
+
+    /// Decoding errors, handler-declared errors and SQL errors about the data (constraint and
+    /// data exceptions) are deterministic. Everything else (connections, shutdowns, timeouts,
+    /// errors we do not know) is treated as transient: such an event is retried, never
+    /// dead-lettered for an outage.
+    public static func classify(_ error: any Error) -> FailureKind {
+        switch error {
+        case is EventDecodingError, is DeterministicEventError, is DecodingError:
+            return .deterministic
+        case let error as KafkaError:
+            return error.isFatal ? .deterministic : .transient
+        case let error as PSQLError:
+            return PostgresFailure.isTransient(error) || error.code != .server ? .transient : .deterministic
+        default:
+            return .transient
+        }
+    }
+}

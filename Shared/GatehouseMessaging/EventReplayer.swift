@@ -1,0 +1,114 @@
+import Foundation
+import GatehouseEvents
+import GatehouseKafka
+import GatehousePostgres
+import Logging
+
+/// Rebuilds a consumer's state by reading its topics from offset 0 up to the end they had when
+/// the replay started, through the same inbox and handler as live consumption.
+///
+/// Replaying into an empty schema reproduces the state; replaying again changes nothing (the
+/// inbox has every id). A replay publishes nothing: events that could never be applied (and
+/// were dead-lettered live) are counted and skipped, not dead-lettered again.
+public struct EventReplayer: Sendable {
+    public struct Progress: Sendable {
+        public var consumed: Int64
+        public var total: Int64
+        public var applied: Int
+    }
+
+    public struct Result: Sendable, Equatable {
+        public var consumed: Int64
+        public var applied: Int
+        public var skipped: Int
+    }
+
+    public let processor: InboxProcessor
+    public let kafka: KafkaClientOptions
+    public let logger: Logger
+    public var batchSize = 1000
+
+    public init(processor: InboxProcessor, kafka: KafkaClientOptions, logger: Logger) {
+        self.processor = processor
+        self.kafka = kafka
+        self.logger = logger
+    }
+
+    public func replay(progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Result {
+        let groupID = "\(processor.handler.consumerName)-replay-\(UUID().uuidString.lowercased())"
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: kafka, groupID: groupID), logger: logger)
+        // Where each partition ends now; events produced after this are live consumption's job.
+        var ends: [KafkaTopicPartition: Int64] = [:]
+        var starts: [KafkaTopicPartition: Int64] = [:]
+        for topic in processor.handler.topics {
+            let count = try await consumer.partitionCount(topic: topic)
+            for partition in 0..<Int32(count) {
+                let marks = try await consumer.watermarks(topic: topic, partition: partition)
+                let key = KafkaTopicPartition(topic: topic, partition: partition)
+                if marks.high > marks.low {
+                    ends[key] = marks.high
+                    starts[key] = marks.low
+                }
+            }
+        }
+        let total = ends.keys.reduce(Int64(0)) { $0 + ends[$1]! - starts[$1]! }
+        var result = Result(consumed: 0, applied: 0, skipped: 0)
+        guard total > 0 else { return result }
+        try consumer.assign(starts)
+        var positions = starts
+
+        while positions.contains(where: { $0.value < ends[$0.key]! }) {
+            let messages = try await consumer.poll(maximum: batchSize, timeout: .milliseconds(500))
+            var events: [IncomingEvent] = []
+            for message in messages {
+                guard let end = ends[message.topicPartition], message.offset < end else { continue }
+                positions[message.topicPartition] = message.offset + 1
+                result.consumed += 1
+                do {
+                    events.append(try InboxProcessor.incoming(message))
+                } catch {
+                    result.skipped += 1
+                    logger.warning("Replay skipped an unreadable event", metadata: [
+                        "partition": "\(message.topicPartition)", "offset": "\(message.offset)", "error": "\(error)",
+                    ])
+                }
+            }
+            let outcome = try await apply(events)
+            result.applied += outcome.applied
+            result.skipped += outcome.skipped
+            progress(Progress(consumed: result.consumed, total: total, applied: result.applied))
+        }
+        try? await consumer.close()
+        return result
+    }
+
+    /// Applies a batch, waiting out transient failures; isolates and skips deterministic ones.
+    private func apply(_ events: [IncomingEvent]) async throws -> (applied: Int, skipped: Int) {
+        guard !events.isEmpty else { return (0, 0) }
+        var backoff: Duration = .milliseconds(100)
+        while true {
+            do {
+                return (try await processor.apply(events), 0)
+            } catch where FailureKind.classify(error) == .transient {
+                logger.warning("Replay waiting for the database", metadata: ["error": "\(PostgresFailure.describe(error))"])
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            } catch {
+                break
+            }
+        }
+        var applied = 0
+        var skipped = 0
+        for event in events {
+            do {
+                applied += try await processor.apply([event])
+            } catch where FailureKind.classify(error) == .transient {
+                throw error
+            } catch {
+                skipped += 1
+                logger.warning("Replay skipped an event it cannot apply", metadata: ["event_id": "\(event.header.eventId)", "error": "\(error)"])
+            }
+        }
+        return (applied, skipped)
+    }
+}

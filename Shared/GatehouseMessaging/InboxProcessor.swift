@@ -1,0 +1,56 @@
+import Foundation
+import GatehouseEvents
+import GatehouseKafka
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// Applies events through the inbox: in one transaction it claims the event ids for this
+/// consumer and runs the handler for the ids that were new. A repeated id is skipped, so every
+/// event takes effect at most once, however often it is delivered.
+public struct InboxProcessor: Sendable {
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let handler: any EventHandler
+    public let logger: Logger
+
+    public init(client: PostgresClient, schema: SchemaName, handler: any EventHandler, logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.handler = handler
+        self.logger = logger
+    }
+
+    /// Reads the envelope fields of a consumed message.
+    public static func incoming(_ message: KafkaConsumerMessage) throws -> IncomingEvent {
+        IncomingEvent(header: try EventCodec.header(of: message.value), message: message)
+    }
+
+    /// Applies `events` in order in one transaction; returns how many took effect (the rest
+    /// were duplicates or types this handler does not want).
+    @discardableResult
+    public func apply(_ events: [IncomingEvent]) async throws -> Int {
+        let wanted = events.filter { handler.handles($0.header) }
+        guard !wanted.isEmpty else { return 0 }
+        return try await client.withTransaction(logger: logger) { connection in
+            var bindings = PostgresBindings()
+            bindings.append(handler.consumerName)
+            bindings.append(wanted.map(\.header.eventId))
+            bindings.append(wanted.map(\.header.type))
+            var claimed = Set<UUID>()
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).inbox (consumer, event_id, event_type)
+                SELECT $1, e, t FROM unnest($2::uuid[], $3::text[]) AS x(e, t)
+                ON CONFLICT DO NOTHING
+                RETURNING event_id
+                """, binds: bindings), logger: logger)
+            for try await id in rows.decode(UUID.self) { claimed.insert(id) }
+            var applied = 0
+            for event in wanted where claimed.remove(event.header.eventId) != nil {
+                try await handler.apply(event, on: connection, logger: logger)
+                applied += 1
+            }
+            return applied
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import GatehouseEvents
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// Appends events to a schema's outbox inside the caller's transaction, so that the state
+/// change and the events announcing it commit together or not at all.
+///
+/// Write the outbox row after the state change has locked its aggregate row: then the outbox
+/// ids of one aggregate increase in commit order, which is the order the relay publishes.
+public struct OutboxWriter: Sendable {
+    public let schema: SchemaName
+
+    public init(schema: SchemaName) { self.schema = schema }
+
+    public func append<P: EventPayload>(_ envelope: EventEnvelope<P>, on connection: PostgresConnection, logger: Logger) async throws {
+        try await append([try OutboxRecord(envelope)], on: connection, logger: logger)
+    }
+
+    /// Appends several events with one statement.
+    public func append(_ records: [OutboxRecord], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !records.isEmpty else { return }
+        var bindings = PostgresBindings()
+        bindings.append(records.map(\.eventId))
+        bindings.append(records.map(\.topic))
+        bindings.append(records.map(\.eventType))
+        bindings.append(records.map(\.aggregateKey))
+        bindings.append(records.map { String(decoding: $0.envelope, as: UTF8.self) })
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
+            SELECT e, t, ty, k, (hashtext(k) & \(MessagingMigrations.laneCount - 1))::smallint, b
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
+            ORDER BY n
+            """, binds: bindings), logger: logger)
+    }
+}
+
+/// An encoded event ready for the outbox.
+public struct OutboxRecord: Sendable {
+    public var eventId: UUID
+    public var topic: String
+    public var eventType: String
+    public var aggregateKey: String
+    public var envelope: [UInt8]
+
+    public init<P: EventPayload>(_ envelope: EventEnvelope<P>) throws {
+        self.eventId = envelope.header.eventId
+        self.topic = P.eventType.topic
+        self.eventType = P.eventType.name
+        self.aggregateKey = envelope.header.aggregateKey
+        self.envelope = try EventCodec.encode(envelope)
+    }
+
+    /// For events outside the catalog (test fixtures): the caller supplies the encoded envelope.
+    public init(eventId: UUID, topic: String, eventType: String, aggregateKey: String, envelope: [UInt8]) {
+        self.eventId = eventId
+        self.topic = topic
+        self.eventType = eventType
+        self.aggregateKey = aggregateKey
+        self.envelope = envelope
+    }
+}
