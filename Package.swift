@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "gatehouse-provisioning", targets: ["ProvisioningMain"]),
         .executable(name: "gatehouse-tool-host", targets: ["ToolHostMain"]),
         .executable(name: "gatehouse-dev-broker", targets: ["DevBroker"]),
+        .executable(name: "gatehouse-backbone-probe", targets: ["BackboneProbe"]),
+        .executable(name: "gatehouse-backbone-bench", targets: ["BackboneBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -168,13 +170,17 @@ let package = Package(
             name: "BackboneProbe",
             dependencies: ["GatehouseMessaging", "GatehouseRuntime", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseEvents",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/BackboneProbe",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "GatehouseTestSupport",
-            dependencies: ["GatehousePostgres", "GatehouseKafka",
+            dependencies: ["GatehousePostgres", "GatehouseKafka", "GatehouseMessaging", "GatehouseEvents",
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/GatehouseTestSupport",

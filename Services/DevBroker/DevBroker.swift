@@ -29,6 +29,9 @@ struct DevBroker: ParsableCommand {
     @Option(help: "Also write the bootstrap address to this file.")
     var bootstrapFile: String?
 
+    @Flag(help: "Exit when standard input closes (tests: the broker dies with its parent).")
+    var exitOnStdinEof = false
+
     func run() throws {
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -53,6 +56,7 @@ struct DevBroker: ParsableCommand {
             while let line = readLine() {
                 Self.say(Self.execute(line, on: cluster))
             }
+            if exitOnStdinEof { Foundation.exit(0) }
         }
         commands.name = "dev-broker-commands"
         commands.start()

@@ -1,4 +1,6 @@
 import Foundation
+import GatehousePostgres
+import PostgresNIO
 import Hummingbird
 import Logging
 import Prometheus

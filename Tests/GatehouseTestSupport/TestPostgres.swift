@@ -1,0 +1,105 @@
+import Foundation
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// A throwaway PostgreSQL cluster: `initdb` into a temporary directory, `pg_ctl` on a free
+/// loopback port. Both refuse to run as root, so as root they run as the `postgres` user.
+/// A watchdog shell stops the server and removes the directory when the test process exits.
+public final class TestPostgres: Sendable {
+    public let directory: String
+    public let port: Int
+    public let username = "gatehouse"
+    private let binDirectory: String
+    private let runAsPostgres: Bool
+    private let durable: Bool
+
+    /// Starts a new cluster. `durable: false` turns fsync off (tests); benchmarks keep it on.
+    public init(durable: Bool = false) throws {
+        binDirectory = try Self.findBinDirectory()
+        runAsPostgres = geteuid() == 0
+        self.durable = durable
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-pg-\(UUID().uuidString.prefix(8))").path
+        directory = base
+        port = try freeTCPPort()
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        if runAsPostgres {
+            try Self.shell("chown postgres:postgres \(base)")
+        }
+        try runTool("initdb", ["-D", "\(base)/data", "-U", username, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
+        try start()
+        try startWatchdog()
+    }
+
+    public func start() throws {
+        var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
+        try runTool("pg_ctl", ["-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server (`fast`: disconnects clients, like a crash from their point of view).
+    public func stop() throws {
+        try runTool("pg_ctl", ["-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
+    }
+
+    /// Settings for a new, empty database on this cluster.
+    public func makeDatabase(named prefix: String = "test") async throws -> PostgresSettings {
+        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = PostgresSettings(host: "127.0.0.1", port: port, username: username, database: "postgres")
+        let connection = try await PostgresConnection.connect(configuration: admin.connectionConfiguration, id: 1,
+                                                              logger: Logger(label: "test-postgres"))
+        try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Logger(label: "test-postgres"))
+        try await connection.close()
+        return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 20)
+    }
+
+    private func runTool(_ tool: String, _ arguments: [String]) throws {
+        let path = "\(binDirectory)/\(tool)"
+        if runAsPostgres {
+            try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+        } else {
+            try Self.run(path, arguments)
+        }
+    }
+
+    /// Stops the server and deletes its files once the test process is gone.
+    private func startWatchdog() throws {
+        let stop = runAsPostgres
+            ? "/usr/sbin/runuser -u postgres -- \(binDirectory)/pg_ctl -D \(directory)/data -m immediate stop"
+            : "\(binDirectory)/pg_ctl -D \(directory)/data -m immediate stop"
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf \(directory)"
+        let watchdog = Process()
+        watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+        watchdog.arguments = ["-c", script]
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
+        try watchdog.run()
+    }
+
+    private static func findBinDirectory() throws -> String {
+        if let configured = ProcessInfo.processInfo.environment["GATEHOUSE_PG_BIN"] { return configured }
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        if let newest = versions.compactMap(Int.init).max() { return "\(root)/\(newest)/bin" }
+        throw TestSupportError("no PostgreSQL server found under \(root); install the postgresql package")
+    }
+
+    private static func shell(_ command: String) throws {
+        try run("/bin/sh", ["-c", command])
+    }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestSupportError("\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
+        }
+    }
+}
