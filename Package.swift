@@ -190,6 +190,11 @@ let package = Package(
             name: "GatehouseTests",
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
+                           // Built for the tests, which start them as processes.
+                           "DevBroker", "BackboneProbe",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/GatehouseTests",
             resources: [.copy("Fixtures")],

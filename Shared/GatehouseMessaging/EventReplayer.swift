@@ -21,6 +21,12 @@ public struct EventReplayer: Sendable {
         public var consumed: Int64
         public var applied: Int
         public var skipped: Int
+
+        public init(consumed: Int64, applied: Int, skipped: Int) {
+            self.consumed = consumed
+            self.applied = applied
+            self.skipped = skipped
+        }
     }
 
     public let processor: InboxProcessor

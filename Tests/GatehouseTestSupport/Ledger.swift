@@ -18,6 +18,11 @@ public enum Ledger {
         public static let schemaVersion = SchemaVersion(1, 0)
         public var amount: Int64
         public var balance: Int64
+
+        public init(amount: Int64, balance: Int64) {
+            self.amount = amount
+            self.balance = balance
+        }
     }
 
     public static let sourceMigrations = [
