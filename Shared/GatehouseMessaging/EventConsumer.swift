@@ -157,7 +157,7 @@ public final class EventConsumer: Service, Sendable {
         if attempts < options.deterministicAttempts {
             retried.increment()
             logger.info("Event failed; retrying", metadata: [
-                "partition": "\(partition)", "offset": "\(message.offset)", "attempt": "\(attempts)", "error": "\(error)",
+                "partition": "\(partition)", "offset": "\(message.offset)", "attempt": "\(attempts)", "error": "\(PostgresFailure.describe(error))",
             ])
             try await block(partition, at: message.offset, delay: options.initialBackoff * attempts, consumer: consumer, gate: &gate)
             return false
@@ -167,7 +167,7 @@ public final class EventConsumer: Service, Sendable {
             KafkaHeader(name: "gatehouse-original-partition", string: String(partition.partition)),
             KafkaHeader(name: "gatehouse-original-offset", string: String(message.offset)),
             KafkaHeader(name: "gatehouse-consumer", string: processor.handler.consumerName),
-            KafkaHeader(name: "gatehouse-error", string: String(String(describing: error).prefix(500))),
+            KafkaHeader(name: "gatehouse-error", string: String(PostgresFailure.describe(error).prefix(500))),
             KafkaHeader(name: "gatehouse-attempts", string: String(attempts)),
             KafkaHeader(name: "gatehouse-failed-at", string: Date().formatted(.iso8601)),
         ]
@@ -187,7 +187,7 @@ public final class EventConsumer: Service, Sendable {
         deadLettered.increment()
         gate.succeeded(partition)
         logger.error("Event dead-lettered", metadata: [
-            "partition": "\(partition)", "offset": "\(message.offset)", "attempts": "\(attempts)", "error": "\(error)",
+            "partition": "\(partition)", "offset": "\(message.offset)", "attempts": "\(attempts)", "error": "\(PostgresFailure.describe(error))",
         ])
         return true
     }

@@ -56,7 +56,7 @@ public enum FailureKind: Sendable, Equatable {
     /// errors we do not know) is treated as transient: such an event is retried, never
     /// dead-lettered for an outage.
     public static func classify(_ error: any Error) -> FailureKind {
-        switch error {
+        switch PostgresFailure.underlying(error) {
         case is EventDecodingError, is DeterministicEventError, is DecodingError:
             return .deterministic
         case let error as KafkaError:

@@ -112,7 +112,7 @@ public struct EventReplayer: Sendable {
                 throw error
             } catch {
                 skipped += 1
-                logger.warning("Replay skipped an event it cannot apply", metadata: ["event_id": "\(event.header.eventId)", "error": "\(error)"])
+                logger.warning("Replay skipped an event it cannot apply", metadata: ["event_id": "\(event.header.eventId)", "error": "\(PostgresFailure.describe(error))"])
             }
         }
         return (applied, skipped)

@@ -7,8 +7,16 @@ public enum PostgresFailure {
     /// 53 insufficient resources, 57 operator intervention (shutdown), 58 system error.
     private static let transientClasses: Set<Substring> = ["08", "40", "53", "57", "58"]
 
+    /// The error that matters inside a `PostgresTransactionError`: what the transaction's body
+    /// threw, else what `BEGIN`, `COMMIT` or `ROLLBACK` threw.
+    public static func underlying(_ error: any Error) -> any Error {
+        guard let transaction = error as? PostgresTransactionError else { return error }
+        let inner = transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? transaction.rollbackError
+        return inner.map(underlying) ?? error
+    }
+
     public static func isTransient(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return false }
+        guard let error = underlying(error) as? PSQLError else { return false }
         switch error.code {
         case .server:
             guard let state = error.serverInfo?[.sqlState] else { return true }
@@ -23,7 +31,8 @@ public enum PostgresFailure {
 
     /// A short, secret-free description of a database error for logs.
     public static func describe(_ error: any Error) -> String {
-        guard let error = error as? PSQLError else { return String(describing: type(of: error)) }
+        let error = underlying(error)
+        guard let error = error as? PSQLError else { return String(describing: error) }
         if let state = error.serverInfo?[.sqlState], let message = error.serverInfo?[.message] {
             return "postgres \(state): \(message)"
         }

@@ -163,7 +163,7 @@ struct BackboneIntegrationTests {
             // The same seeded sequence, straight into the inbox in random-sized batches.
             let processor = InboxProcessor(client: fixture.client, schema: direct, handler: fixture.projection(direct), logger: fixture.logger)
             let expected = try await withServices([
-                fixture.client, producer,
+                producer,
                 fixture.consumer(referenceProjection, schema: reference, deadLetters: producer),
                 fixture.consumer(brokerProjection, schema: viaBroker, deadLetters: producer),
             ]) {
