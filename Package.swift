@@ -206,6 +206,9 @@ let package = Package(
             name: "BackboneBenchmark",
             dependencies: ["GatehouseMessaging", "GatehouseKafka", "GatehousePostgres", "GatehouseEvents",
                            "GatehouseTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/BackboneBenchmark",
             swiftSettings: swiftSettings

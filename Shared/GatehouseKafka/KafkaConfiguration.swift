@@ -35,6 +35,8 @@ public struct KafkaProducerConfiguration: Sendable {
             "message.timeout.ms": String(messageTimeout.milliseconds),
             "linger.ms": String(linger.milliseconds),
             "socket.keepalive.enable": "true",
+            // Small requests must not wait for Nagle's algorithm and delayed ACKs (tens of ms).
+            "socket.nagle.disable": "true",
         ]
         p.merge(client.extra) { _, new in new }
         return p
@@ -73,6 +75,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "fetch.wait.max.ms": String(fetchWaitMax.milliseconds),
             "enable.partition.eof": "false",
             "isolation.level": "read_committed",
+            "socket.nagle.disable": "true",
         ]
         p.merge(client.extra) { _, new in new }
         return p

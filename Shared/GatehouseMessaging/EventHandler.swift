@@ -37,6 +37,19 @@ public protocol EventHandler: Sendable {
     /// Whether this handler wants events of this type; others are acknowledged and skipped.
     func handles(_ header: EventHeader) -> Bool
     func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws
+
+    /// Applies several new events, in order, in the current transaction. The default applies
+    /// them one by one; handlers on a hot path override it with set-based SQL that has the same
+    /// effect as the sequence.
+    func apply(_ events: [IncomingEvent], on connection: PostgresConnection, logger: Logger) async throws
+}
+
+extension EventHandler {
+    public func apply(_ events: [IncomingEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        for event in events {
+            try await apply(event, on: connection, logger: logger)
+        }
+    }
 }
 
 /// Thrown by a handler for an event it can never apply (the event is wrong, not the world).

@@ -45,12 +45,10 @@ public struct InboxProcessor: Sendable {
                 RETURNING event_id
                 """, binds: bindings), logger: logger)
             for try await id in rows.decode(UUID.self) { claimed.insert(id) }
-            var applied = 0
-            for event in wanted where claimed.remove(event.header.eventId) != nil {
-                try await handler.apply(event, on: connection, logger: logger)
-                applied += 1
-            }
-            return applied
+            // Each claimed id once, in delivery order.
+            let fresh = wanted.filter { claimed.remove($0.header.eventId) != nil }
+            try await handler.apply(fresh, on: connection, logger: logger)
+            return fresh.count
         }
     }
 }

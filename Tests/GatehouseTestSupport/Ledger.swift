@@ -96,6 +96,37 @@ public enum Ledger {
                     applied_count = account_view.applied_count + 1
                 """, binds: bindings), logger: logger)
         }
+
+        /// The same effect as applying the events one by one, in one statement: per account the
+        /// state of the highest version and the number of events.
+        public func apply(_ events: [IncomingEvent], on connection: PostgresConnection, logger: Logger) async throws {
+            var latest: [String: (balance: Int64, version: Int64, count: Int64)] = [:]
+            for event in events {
+                let envelope = try event.decode(Deposited.self)
+                let key = envelope.header.aggregateKey
+                let previous = latest[key]
+                if let previous, previous.version >= envelope.header.aggregateVersion {
+                    latest[key] = (previous.balance, previous.version, previous.count + 1)
+                } else {
+                    latest[key] = (envelope.payload.balance, envelope.header.aggregateVersion, (previous?.count ?? 0) + 1)
+                }
+            }
+            guard !latest.isEmpty else { return }
+            let keys = Array(latest.keys)
+            var bindings = PostgresBindings()
+            bindings.append(keys)
+            bindings.append(keys.map { latest[$0]!.balance })
+            bindings.append(keys.map { latest[$0]!.version })
+            bindings.append(keys.map { latest[$0]!.count })
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).account_view AS v (key, balance, version, applied_count)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+                ON CONFLICT (key) DO UPDATE SET
+                    balance = CASE WHEN EXCLUDED.version > v.version THEN EXCLUDED.balance ELSE v.balance END,
+                    version = GREATEST(v.version, EXCLUDED.version),
+                    applied_count = v.applied_count + EXCLUDED.applied_count
+                """, binds: bindings), logger: logger)
+        }
     }
 
     /// The projection as canonical text: one `key balance version applied_count` line per

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import GatehouseEvents
+import GatehouseKafka
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseTestSupport
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Measures the event backbone on this machine: outbox → relay → broker → consumer → inbox.
+///
+/// 1. Throughput: a backlog of events is written to the outbox, then the relay and a consumer
+///    start; events/s is the backlog divided by the time until the consumer has applied all.
+/// 2. Lag: events are written at a steady rate (one transaction every 10 ms); lag is the time
+///    from the event's `occurred_at` (set just before its transaction commits) to the moment
+///    the consumer applies it.
+///
+/// It starts its own PostgreSQL cluster (fsync on unless `--no-durable`) and broker process.
+@main
+struct BackboneBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gatehouse-backbone-bench")
+
+    @Option(help: "Events in the throughput backlog.")
+    var events = 50_000
+
+    @Option(help: "Events per second in the lag phase.")
+    var rate = 1_000
+
+    @Option(help: "Seconds of the lag phase.")
+    var seconds = 10
+
+    @Option(help: "Distinct aggregate keys.")
+    var keys = 1_000
+
+    @Option(help: "Extra librdkafka properties for producer and consumer, k=v,k=v.")
+    var kafkaOptions = ""
+
+    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
+    var durable = true
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let postgres = try TestPostgres(durable: durable)
+        let broker = try await TestBroker()
+        let settings = try await postgres.makeDatabase(named: "bench")
+        let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
+        let source = try SchemaName("ledger")
+        let view = try SchemaName("view")
+        let topic = "bench-ledger"
+        try await broker.createTopic(topic)
+
+        print("Gatehouse backbone benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), dev broker)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrator(schema: source, migrations: Ledger.sourceMigrations).migrate(client: client, logger: logger)
+            try await Migrator(schema: view, migrations: Ledger.projectionMigrations).migrate(client: client, logger: logger)
+
+            let recorder = LagRecorder()
+            let handler = RecordingProjection(inner: Ledger.Projection(consumerName: "bench-view", topics: [topic], schema: view),
+                                              recorder: recorder)
+            var kafka = broker.clientOptions
+            for pair in kafkaOptions.split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { kafka.extra[parts[0]] = parts[1] }
+            }
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: kafka), logger: logger)
+            let relay = OutboxRelay(client: client, settings: settings, schema: source, producer: producer, logger: logger)
+            let consumer = EventConsumer(handler: handler, client: client, schema: view, kafka: kafka,
+                                         deadLetters: producer, logger: logger)
+            let services = ServiceGroup(configuration: .init(services: [producer, consumer], logger: logger))
+            group.addTask { try await services.run() }
+
+            // Warm-up, straight to the topic: the consumer has joined its group once it came through.
+            let warmUp = EventEnvelope(tenant: "bench", aggregateKey: "warm-up", aggregateVersion: 1,
+                                       payload: Ledger.Deposited(amount: 0, balance: 0))
+            _ = try await producer.send(KafkaOutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: try EventCodec.encode(warmUp)))
+            while recorder.count < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            recorder.reset()
+
+            // 1. Throughput: a backlog is committed to the outbox; then the relay starts, and the
+            //    clock runs until the consumer has applied every event.
+            var random = SeededGenerator(seed: 99)
+            var written = 0
+            while written < events {
+                let batch = (0..<min(500, events - written)).map { _ in
+                    (key: "acct-\(Int.random(in: 0..<keys, using: &random))", amount: Int64(1))
+                }
+                try await Ledger.deposit(batch, schema: source, topic: topic, client: client, logger: logger)
+                written += batch.count
+            }
+            let relayGroup = ServiceGroup(configuration: .init(services: [relay], logger: logger))
+            let start = ContinuousClock.now
+            group.addTask { try await relayGroup.run() }
+            while recorder.count < events { try await Task.sleep(for: .milliseconds(2)) }
+            let elapsed = ContinuousClock.now - start
+            print(String(format: "throughput: %d events outbox→relay→broker→consumer in %.2f s = %.0f events/s",
+                         events, elapsed.seconds, Double(events) / elapsed.seconds))
+
+            // 2. Lag at a steady rate.
+            recorder.reset()
+            let perTransaction = max(1, rate / 100)
+            let total = rate * seconds
+            var sent = 0
+            var deadline = ContinuousClock.now
+            while sent < total {
+                let batch = (0..<perTransaction).map { _ in
+                    (key: "acct-\(Int.random(in: 0..<keys, using: &random))", amount: Int64(1))
+                }
+                try await Ledger.deposit(batch, schema: source, topic: topic, client: client, logger: logger)
+                sent += batch.count
+                deadline += .milliseconds(10)
+                try await Task.sleep(until: deadline, clock: .continuous)
+            }
+            while recorder.count < total { try await Task.sleep(for: .milliseconds(5)) }
+            let lags = recorder.lags.sorted()
+            func percentile(_ p: Double) -> Double { lags[min(lags.count - 1, Int(Double(lags.count) * p))] * 1000 }
+            print(String(format: "lag at %d events/s over %d s (%d events): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                         rate, seconds, lags.count, percentile(0.5), percentile(0.99), (lags.last ?? 0) * 1000))
+            await relayGroup.triggerGracefulShutdown()
+            await services.triggerGracefulShutdown()
+        }
+        await broker.process.terminate()
+        try? postgres.stop()
+    }
+}
+
+/// Wraps the ledger projection to record, for each event it applies, the time since the event
+/// occurred.
+struct RecordingProjection: EventHandler {
+    let inner: Ledger.Projection
+    let recorder: LagRecorder
+    var consumerName: String { inner.consumerName }
+    var topics: [String] { inner.topics }
+    func handles(_ header: EventHeader) -> Bool { inner.handles(header) }
+    func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
+        try await apply([event], on: connection, logger: logger)
+    }
+    func apply(_ events: [IncomingEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        try await inner.apply(events, on: connection, logger: logger)
+        let now = Date()
+        for event in events { recorder.record(now.timeIntervalSince(event.header.occurredAt)) }
+    }
+}
+
+final class LagRecorder: Sendable {
+    private let state = Mutex<[Double]>([])
+    func record(_ lag: Double) { state.withLock { $0.append(lag) } }
+    func reset() { state.withLock { $0.removeAll() } }
+    var count: Int { state.withLock { $0.count } }
+    var lags: [Double] { state.withLock { $0 } }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
