@@ -13,7 +13,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     public init(brokers: Int32 = 1, logger: Logger) throws {
         // The mock cluster needs a client instance for its book-keeping.
-        handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, properties: ["log_level": "3"], logger: logger)
+        handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, properties: ["log_level": "3", "socket.nagle.disable": "true"], logger: logger)
         guard let cluster = rd_kafka_mock_cluster_new(handle.pointer, brokers) else {
             throw KafkaError(code: .creation, reason: "rd_kafka_mock_cluster_new failed")
         }

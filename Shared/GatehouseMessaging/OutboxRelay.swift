@@ -8,7 +8,7 @@ import ServiceLifecycle
 
 /// Publishes a schema's outbox to Kafka after commit.
 ///
-/// Each pass locks the ordering lanes that have pending rows (`FOR UPDATE SKIP LOCKED`, so any
+/// Each pass locks the ordering lanes no other relay holds (`FOR UPDATE SKIP LOCKED`, so any
 /// number of relay instances share the work and never publish one key's events out of order),
 /// sends their oldest rows in id order, and marks a row published only once the broker has
 /// acknowledged it as persisted, in the same transaction that holds the lane locks. A relay
@@ -120,9 +120,7 @@ public final class OutboxRelay: Service, Sendable {
             bindings.append(options.batchSize)
             let rows = try await connection.query(PostgresQuery(unsafeSQL: """
                 WITH lanes AS (
-                    SELECT l.lane FROM \(schema.quoted).outbox_lanes l
-                    WHERE EXISTS (SELECT 1 FROM \(schema.quoted).outbox o WHERE o.lane = l.lane AND o.published_at IS NULL)
-                    FOR UPDATE SKIP LOCKED
+                    SELECT lane FROM \(schema.quoted).outbox_lanes FOR UPDATE SKIP LOCKED
                 )
                 SELECT id, topic, aggregate_key, envelope FROM \(schema.quoted).outbox
                 WHERE published_at IS NULL AND lane IN (SELECT lane FROM lanes)
