@@ -29,8 +29,11 @@ struct DevBroker: ParsableCommand {
     @Option(help: "Also write the bootstrap address to this file.")
     var bootstrapFile: String?
 
-    @Flag(help: "Exit when standard input closes (tests: the broker dies with its parent).")
+    @Flag(help: "Exit when standard input closes.")
     var exitOnStdinEof = false
+
+    @Flag(help: "Exit when the parent process exits (tests).")
+    var exitWithParent = false
 
     func run() throws {
         var signals = sigset_t()
@@ -60,6 +63,16 @@ struct DevBroker: ParsableCommand {
         }
         commands.name = "dev-broker-commands"
         commands.start()
+
+        if exitWithParent {
+            let parent = getppid()
+            let watcher = Thread {
+                while getppid() == parent { usleep(250_000) }
+                Foundation.exit(0)
+            }
+            watcher.name = "dev-broker-parent-watch"
+            watcher.start()
+        }
 
         // Wait for SIGTERM/SIGINT (blocked in every thread, so only sigwait sees them).
         var received: Int32 = 0

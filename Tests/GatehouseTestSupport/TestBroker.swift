@@ -9,7 +9,7 @@ public final class TestBroker: Sendable {
     public init(partitions: Int = 6) async throws {
         process = try ChildProcess(
             executable: TestPaths.executable("gatehouse-dev-broker"),
-            arguments: ["--partitions", String(partitions), "--exit-on-stdin-eof"],
+            arguments: ["--partitions", String(partitions), "--exit-on-stdin-eof", "--exit-with-parent"],
             name: "dev-broker"
         )
         let line = try await process.waitForLine { $0.hasPrefix("BOOTSTRAP ") }

@@ -10,17 +10,21 @@ import ServiceLifecycle
 public actor TestEnvironment {
     public static let shared = TestEnvironment()
 
-    private var started: (TestPostgres, TestBroker)?
+    private var starting: Task<(TestPostgres, TestBroker), any Error>?
 
+    /// Starts both on the first call; every caller, concurrent ones too, gets the same pair.
     public func postgresAndBroker() async throws -> (TestPostgres, TestBroker) {
-        if let started { return started }
-        trace("starting PostgreSQL")
-        let postgres = try TestPostgres()
-        trace("starting broker")
-        let broker = try await TestBroker()
-        trace("broker at \(broker.bootstrapServers)")
-        started = (postgres, broker)
-        return (postgres, broker)
+        if starting == nil {
+            starting = Task {
+                trace("starting PostgreSQL")
+                let postgres = try TestPostgres()
+                trace("starting broker")
+                let broker = try await TestBroker()
+                trace("broker at \(broker.bootstrapServers)")
+                return (postgres, broker)
+            }
+        }
+        return try await starting!.value
     }
 }
 

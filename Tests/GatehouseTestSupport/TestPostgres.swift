@@ -67,7 +67,12 @@ public final class TestPostgres: Sendable {
         let stop = runAsPostgres
             ? "/usr/sbin/runuser -u postgres -- \(binDirectory)/pg_ctl -D \(directory)/data -m immediate stop"
             : "\(binDirectory)/pg_ctl -D \(directory)/data -m immediate stop"
-        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf \(directory)"
+        // Waits until the test process is gone or a zombie (its parent may wait for our pipes).
+        let pid = getpid()
+        let script = """
+            while [ -d /proc/\(pid) ] && ! grep -q '^State:[[:space:]]*Z' /proc/\(pid)/status 2>/dev/null; do sleep 1; done; \
+            \(stop) >/dev/null 2>&1; rm -rf \(directory)
+            """
         let watchdog = Process()
         watchdog.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         watchdog.arguments = ["/bin/sh", "-c", script]
@@ -101,10 +106,13 @@ public final class TestPostgres: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        // Through a shell that closes every inherited descriptor above 2 first: a server started
+        // by pg_ctl must not keep the test process's pipes open.
+        let closeAndExec = #"for fd in $(ls /proc/self/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@""#
+        let argv = (["/bin/bash", "-c", closeAndExec, "bash", executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, environ)
         guard spawned == 0 else { throw TestSupportError("cannot start \(executable): errno \(spawned)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
