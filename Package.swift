@@ -190,7 +190,7 @@ let package = Package(
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
-                           "DevBroker", "BackboneProbe",
+                           "DevBroker", "BackboneProbe", "ProvisioningMain",
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Hummingbird", package: "hummingbird"),

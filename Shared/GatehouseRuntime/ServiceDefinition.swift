@@ -73,20 +73,13 @@ extension ServiceContext {
     ) -> some ApplicationProtocol {
         HealthRoutes.add(to: router, checks: readinessChecks)
         MetricsRoute.add(to: router, registry: registry)
-        var app = Application(
+        return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port),
                                  serverName: "gatehouse-\(definition.name)"),
             services: [postgres, producer, outboxRelay()] + services,
             logger: logger
         )
-        if configuration.migrateOnStart {
-            let migrator = definition.migrator
-            app.beforeServerStarts { [postgres, logger] in
-                try await migrator.migrate(client: postgres, logger: logger)
-            }
-        }
-        return app
     }
 }
 

@@ -33,16 +33,13 @@ public enum ServiceMain {
         logger[metadataKey: "service"] = .string(definition.name)
         let registry = MetricsRoute.bootstrap()
         do {
-            let context = try ServiceContext(definition: definition, configuration: configuration, logger: logger, registry: registry)
-            switch command {
-            case "migrate":
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { await context.postgres.run() }
-                    let applied = try await definition.migrator.migrate(client: context.postgres, logger: logger)
-                    logger.info("Migrations complete", metadata: ["applied": "\(applied)"])
-                    group.cancelAll()
-                }
-            default:
+            // Migrations finish before any part of the service starts, with a pool of their own.
+            if command == "migrate" || configuration.migrateOnStart {
+                let applied = try await migrate(definition: definition, configuration: configuration, logger: logger)
+                logger.info("Migrations complete", metadata: ["applied": "\(applied)"])
+            }
+            if command == "serve" {
+                let context = try ServiceContext(definition: definition, configuration: configuration, logger: logger, registry: registry)
                 let app = try await build(context)
                 logger.info("Starting", metadata: ["http.port": "\(configuration.http.port)", "schema": "\(definition.schema)"])
                 try await runUntilTerminated(app, configuration: configuration, logger: logger)
@@ -51,6 +48,15 @@ public enum ServiceMain {
         } catch {
             logger.critical("Fatal error", metadata: ["error": "\(error)"])
             return 1
+        }
+    }
+
+    private static func migrate(definition: ServiceDefinition, configuration: RuntimeConfiguration, logger: Logger) async throws -> [Int] {
+        let client = PostgresClient(configuration: configuration.postgres.clientConfiguration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await definition.migrator.migrate(client: client, logger: logger)
         }
     }
 }

@@ -9,7 +9,10 @@ public final class ChildProcess: Sendable {
     private let lines = LineBuffer()
     public let name: String
 
-    public init(executable: URL, arguments: [String], environment: [String: String] = [:], name: String) throws {
+    /// `captureStandardError`: read standard error into the output lines too (else it goes to
+    /// the test's own standard error).
+    public init(executable: URL, arguments: [String], environment: [String: String] = [:], name: String,
+                captureStandardError: Bool = false) throws {
         self.name = name
         let process = Process()
         process.executableURL = executable
@@ -19,7 +22,7 @@ public final class ChildProcess: Sendable {
         let stdoutPipe = Pipe()
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
-        process.standardError = FileHandle.standardError
+        process.standardError = captureStandardError ? stdoutPipe : FileHandle.standardError
         try process.run()
         self.process = process
         self.input = stdinPipe.fileHandleForWriting
@@ -44,6 +47,7 @@ public final class ChildProcess: Sendable {
     public var output: [String] { lines.all }
     public var processIdentifier: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
+    public var terminationStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
 
     /// Waits for an output line satisfying `matches`, after the first `skip` lines.
     public func waitForLine(after skip: Int = 0, timeout: Duration = .seconds(30),

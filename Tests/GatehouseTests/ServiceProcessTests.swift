@@ -1,0 +1,62 @@
+import Foundation
+import GatehousePostgres
+import GatehouseTestSupport
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A service executable as a real process: configuration errors, readiness, metrics and
+/// graceful shutdown on SIGTERM.
+@Suite("Service executables", .serialized)
+struct ServiceProcessTests {
+    @Test("A bad variable stops the service at once, naming the variable, with status 2")
+    func configurationError() async throws {
+        let process = try ChildProcess(
+            executable: TestPaths.executable("gatehouse-provisioning"), arguments: [],
+            environment: ["GATEHOUSE_KAFKA_BOOTSTRAP": "127.0.0.1:9092", "GATEHOUSE_HTTP_PORT": "not-a-port"],
+            name: "provisioning-bad-config", captureStandardError: true)
+        await process.waitForExit()
+        #expect(process.terminationStatus == 2)
+        #expect(process.output.joined().contains("GATEHOUSE_HTTP_PORT"))
+    }
+
+    @Test("The service migrates, becomes ready, serves metrics, and exits 0 on SIGTERM")
+    func readyAndGracefulShutdown() async throws {
+        let (postgres, broker) = try await TestEnvironment.shared.postgresAndBroker()
+        let settings = try await postgres.makeDatabase(named: "service")
+        let port = try freeTCPPort()
+        let process = try ChildProcess(
+            executable: TestPaths.executable("gatehouse-provisioning"), arguments: ["serve"],
+            environment: [
+                "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_PG_HOST": settings.host, "GATEHOUSE_PG_PORT": String(settings.port),
+                "GATEHOUSE_PG_USER": settings.username, "GATEHOUSE_PG_DATABASE": settings.database,
+                "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers, "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "10",
+            ],
+            name: "provisioning")
+        let base = "http://127.0.0.1:\(port)"
+        try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {
+            try await get("\(base)/health/ready").status == 200
+        }
+        let live = try await get("\(base)/health/live")
+        #expect(live.status == 200)
+        let metrics = try await get("\(base)/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("gatehouse_outbox_published_total"))
+
+        // Its log lines are JSON objects with a level and a message.
+        let lines = process.output.filter { $0.hasPrefix("{") }
+        #expect(!lines.isEmpty)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] != nil && object?["message"] != nil)
+        }
+
+        #expect(await process.terminate(timeout: .seconds(20)) == 0)
+    }
+}
+
+private func get(_ url: String) async throws -> (status: Int, body: String) {
+    let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+}
