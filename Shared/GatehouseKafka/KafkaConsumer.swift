@@ -7,9 +7,6 @@ import Logging
 /// the background committer commits only stored offsets: at-least-once delivery. Every
 /// blocking librdkafka call runs on the consumer's own thread.
 public final class KafkaConsumer: Sendable {
-    /// Offset meaning "the first available message".
-    public static let beginning: Int64 = Int64(RD_KAFKA_OFFSET_BEGINNING)
-
     private let handle: KafkaHandle
     private let worker: BlockingWorker
     public let groupID: String
