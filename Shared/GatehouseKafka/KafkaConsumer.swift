@@ -227,3 +227,20 @@ private let rebalanceCallback: @convention(c) (
         rd_kafka_assign(handle, nil)
     }
 }
+
+extension KafkaConsumer {
+    /// For every partition of `topics` that holds messages now: its offsets from the low to
+    /// the high watermark (exclusive). Replays and full reads stop at these ends.
+    public func currentRanges(of topics: [String]) async throws -> [KafkaTopicPartition: Range<Int64>] {
+        var ranges: [KafkaTopicPartition: Range<Int64>] = [:]
+        for topic in topics {
+            for partition in 0..<Int32(try await partitionCount(topic: topic)) {
+                let marks = try await watermarks(topic: topic, partition: partition)
+                if marks.high > marks.low {
+                    ranges[KafkaTopicPartition(topic: topic, partition: partition)] = marks.low..<marks.high
+                }
+            }
+        }
+        return ranges
+    }
+}

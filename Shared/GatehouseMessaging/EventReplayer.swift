@@ -44,20 +44,10 @@ public struct EventReplayer: Sendable {
         let groupID = "\(processor.handler.consumerName)-replay-\(UUID().uuidString.lowercased())"
         let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: kafka, groupID: groupID), logger: logger)
         // Where each partition ends now; events produced after this are live consumption's job.
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        var starts: [KafkaTopicPartition: Int64] = [:]
-        for topic in processor.handler.topics {
-            let count = try await consumer.partitionCount(topic: topic)
-            for partition in 0..<Int32(count) {
-                let marks = try await consumer.watermarks(topic: topic, partition: partition)
-                let key = KafkaTopicPartition(topic: topic, partition: partition)
-                if marks.high > marks.low {
-                    ends[key] = marks.high
-                    starts[key] = marks.low
-                }
-            }
-        }
-        let total = ends.keys.reduce(Int64(0)) { $0 + ends[$1]! - starts[$1]! }
+        let ranges = try await consumer.currentRanges(of: processor.handler.topics)
+        let starts = ranges.mapValues(\.lowerBound)
+        let ends = ranges.mapValues(\.upperBound)
+        let total = ranges.values.reduce(Int64(0)) { $0 + Int64($1.count) }
         var result = Result(consumed: 0, applied: 0, skipped: 0)
         guard total > 0 else { return result }
         try consumer.assign(starts)

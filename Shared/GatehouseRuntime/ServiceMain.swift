@@ -53,10 +53,8 @@ public enum ServiceMain {
 
     private static func migrate(definition: ServiceDefinition, configuration: RuntimeConfiguration, logger: Logger) async throws -> [Int] {
         let client = PostgresClient(configuration: configuration.postgres.clientConfiguration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            return try await definition.migrator.migrate(client: client, logger: logger)
+        return try await client.whileRunning {
+            try await definition.migrator.migrate(client: client, logger: logger)
         }
     }
 }

@@ -33,11 +33,7 @@ public struct BackboneFixture: Sendable {
     /// (a `PostgresClient` runs once in its life).
     public static func run<T: Sendable>(postgres: TestPostgres? = nil, _ body: (BackboneFixture) async throws -> T) async throws -> T {
         let fixture = try await BackboneFixture(postgres: postgres)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await fixture.client.run() }
-            defer { group.cancelAll() }
-            return try await body(fixture)
-        }
+        return try await fixture.client.whileRunning { try await body(fixture) }
     }
 
     /// Applies the source and projection migrations (the client must be running).

@@ -8,17 +8,9 @@ public enum TopicReader {
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: kafka, groupID: "reader-\(UUID().uuidString)"),
             logger: Logger(label: "topic-reader"))
-        let partitions = try await consumer.partitionCount(topic: topic)
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        var starts: [KafkaTopicPartition: Int64] = [:]
-        for partition in 0..<Int32(partitions) {
-            let key = KafkaTopicPartition(topic: topic, partition: partition)
-            let marks = try await consumer.watermarks(topic: topic, partition: partition)
-            if marks.high > marks.low {
-                ends[key] = marks.high
-                starts[key] = marks.low
-            }
-        }
+        let ranges = try await consumer.currentRanges(of: [topic])
+        let starts = ranges.mapValues(\.lowerBound)
+        let ends = ranges.mapValues(\.upperBound)
         guard !starts.isEmpty else { return [] }
         try consumer.assign(starts)
         var messages: [KafkaConsumerMessage] = []

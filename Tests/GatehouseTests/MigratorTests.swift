@@ -18,9 +18,7 @@ struct MigratorTests {
             MessagingMigrations.outbox(version: 1),
             Migration(version: 3, name: "extra", statements: ["CREATE TABLE {schema}.extra (id INT PRIMARY KEY)"]),
         ])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        try await client.whileRunning {
             #expect(try await migrator.migrate(client: client, logger: testLogger()) == [1, 2, 3])
             let again = try await withThrowingTaskGroup(of: [Int].self) { runs in
                 for _ in 0..<4 { runs.addTask { try await migrator.migrate(client: client, logger: testLogger()) } }
