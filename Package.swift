@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "gatehouse-dev-broker", targets: ["DevBroker"]),
         .executable(name: "gatehouse-backbone-probe", targets: ["BackboneProbe"]),
         .executable(name: "gatehouse-backbone-bench", targets: ["BackboneBenchmark"]),
+        .executable(name: "gatehouse-provisioning-bench", targets: ["ProvisioningBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -49,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "GatehouseEvents",
-            dependencies: [],
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Shared/GatehouseEvents",
             swiftSettings: swiftSettings
         ),
@@ -89,6 +91,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Shared/GatehouseRuntime",
             swiftSettings: swiftSettings
@@ -126,8 +129,11 @@ let package = Package(
         ),
         .target(
             name: "UserProvisioning",
-            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseKafka",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Services/UserProvisioning/Sources",
             swiftSettings: swiftSettings
@@ -190,7 +196,7 @@ let package = Package(
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
-                           "DevBroker", "BackboneProbe", "ProvisioningMain",
+                           "DevBroker", "BackboneProbe", "ProvisioningMain", "UserProvisioning",
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Hummingbird", package: "hummingbird"),
@@ -210,6 +216,16 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/BackboneBenchmark",
+            swiftSettings: swiftSettings
+        ),
+            .executableTarget(
+            name: "ProvisioningBenchmark",
+            dependencies: ["UserProvisioning", "GatehouseMessaging", "GatehouseKafka", "GatehousePostgres", "GatehouseEvents",
+                           "GatehouseTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/ProvisioningBenchmark",
             swiftSettings: swiftSettings
         ),
     ]

@@ -101,10 +101,13 @@ public struct CodeIssued: EventPayload {
 }
 
 /// The gateway stored (encrypted) upstream tokens for an identity. Carries the identity, never
-/// a token. Key: the user id.
+/// a token. Key: the user id (`UserID.derive` of tenant, issuer and subject); the aggregate
+/// version increases with every login of that identity.
+///
+/// 1.1 added `email_linking`, the tenant's policy at the time of the login.
 public struct UpstreamTokenStored: EventPayload {
     public static let eventType = EventType.upstreamTokenStored
-    public static let schemaVersion = SchemaVersion(1, 0)
+    public static let schemaVersion = SchemaVersion(1, 1)
 
     public var userId: String
     public var upstreamIssuer: String
@@ -113,9 +116,11 @@ public struct UpstreamTokenStored: EventPayload {
     public var emailVerified: Bool
     public var name: String?
     public var upstreamTokenId: String
+    /// Absent in 1.0 events, which means `.none`.
+    public var emailLinking: EmailLinkingPolicy?
 
     public init(userId: String, upstreamIssuer: String, upstreamSubject: String, email: String?, emailVerified: Bool,
-                name: String?, upstreamTokenId: String) {
+                name: String?, upstreamTokenId: String, emailLinking: EmailLinkingPolicy? = nil) {
         self.userId = userId
         self.upstreamIssuer = upstreamIssuer
         self.upstreamSubject = upstreamSubject
@@ -123,7 +128,27 @@ public struct UpstreamTokenStored: EventPayload {
         self.emailVerified = emailVerified
         self.name = name
         self.upstreamTokenId = upstreamTokenId
+        self.emailLinking = emailLinking
     }
+}
+
+/// Whether a tenant treats upstream identities with the same verified email as one person.
+/// A string, so that a policy added later reads as an unknown value rather than a broken event.
+public struct EmailLinkingPolicy: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+    public var description: String { rawValue }
+
+    /// Every upstream identity is its own user, whatever its email (the default).
+    public static let none = EmailLinkingPolicy(rawValue: "none")
+    /// Identities of one tenant whose emails are equal (ignoring case) and verified upstream are
+    /// one user; the identity seen first is its primary.
+    public static let verifiedEmail = EmailLinkingPolicy(rawValue: "verified_email")
 }
 
 /// The registered state of an OAuth client. The token service authenticates clients from this

@@ -38,11 +38,11 @@ public struct EventHeader: Codable, Sendable, Hashable {
     public var type: String
     public var schemaVersion: SchemaVersion
     public var occurredAt: Date
-    /// The tenant the event belongs to (its issuer host), or "" for platform-wide events.
+    /// The id of the tenant the event belongs to, or "" for platform-wide events.
     public var tenant: String
     /// The Kafka message key: all events of one aggregate stay on one partition, in order.
     public var aggregateKey: String
-    /// Increases by one with every event of the aggregate; consumers use it to ignore stale events.
+    /// Increases with every event of the aggregate (gaps allowed); consumers use it to ignore stale events.
     public var aggregateVersion: Int64
 
     public init(eventId: UUID = UUID(), type: String, schemaVersion: SchemaVersion, occurredAt: Date = Date(),

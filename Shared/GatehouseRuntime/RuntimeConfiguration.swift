@@ -25,6 +25,8 @@ public struct RuntimeConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// Run migrations at start-up (on by default; the `migrate` command runs them explicitly).
     public var migrateOnStart: Bool
+    /// The admin API's bearer token; without one the admin API refuses every request.
+    public var operatorToken: OperatorToken?
 
     /// Reads `GATEHOUSE_*` variables. Throws a `ConfigurationError` naming the first bad one.
     public init(serviceName: String, defaultPort: Int, environment: [String: String]) throws {
@@ -36,14 +38,7 @@ public struct RuntimeConfiguration: Sendable {
         )
         let level: LogLevel = try env.choice("GATEHOUSE_LOG_LEVEL", default: .info)
         self.logging = LogSettings(level: Logger.Level(rawValue: level.rawValue)!, format: try env.choice("GATEHOUSE_LOG_FORMAT", default: .json))
-        self.postgres = PostgresSettings(
-            host: try env.string("GATEHOUSE_PG_HOST", default: "127.0.0.1"),
-            port: try env.int("GATEHOUSE_PG_PORT", default: 5432, range: 1...65535),
-            username: try env.string("GATEHOUSE_PG_USER", default: "gatehouse"),
-            password: env.optionalString("GATEHOUSE_PG_PASSWORD"),
-            database: try env.string("GATEHOUSE_PG_DATABASE", default: "gatehouse"),
-            maximumConnections: try env.int("GATEHOUSE_PG_MAX_CONNECTIONS", default: 10, range: 1...500)
-        )
+        self.postgres = try Self.postgresSettings(environment: environment)
         let bootstrap = try env.string("GATEHOUSE_KAFKA_BOOTSTRAP")
         guard bootstrap.split(separator: ",").allSatisfy({ $0.contains(":") }) else {
             throw ConfigurationError(variable: "GATEHOUSE_KAFKA_BOOTSTRAP", problem: "must be host:port[,host:port...], got '\(bootstrap)'")
@@ -55,5 +50,25 @@ public struct RuntimeConfiguration: Sendable {
             throw ConfigurationError(variable: "GATEHOUSE_MIGRATE_ON_START", problem: "must be true or false, got '\(migrate)'")
         }
         self.migrateOnStart = migrate == "true"
+        if let token = env.optionalString("GATEHOUSE_OPERATOR_TOKEN") {
+            guard token.count >= OperatorToken.minimumLength, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                throw ConfigurationError(variable: "GATEHOUSE_OPERATOR_TOKEN",
+                                         problem: "must be at least \(OperatorToken.minimumLength) printable ASCII characters without spaces")
+            }
+            self.operatorToken = OperatorToken(token)
+        }
+    }
+
+    /// Only the `GATEHOUSE_PG_*` variables: for operator commands that need the database alone.
+    public static func postgresSettings(environment: [String: String]) throws -> PostgresSettings {
+        let env = EnvironmentReader(environment)
+        return PostgresSettings(
+            host: try env.string("GATEHOUSE_PG_HOST", default: "127.0.0.1"),
+            port: try env.int("GATEHOUSE_PG_PORT", default: 5432, range: 1...65535),
+            username: try env.string("GATEHOUSE_PG_USER", default: "gatehouse"),
+            password: env.optionalString("GATEHOUSE_PG_PASSWORD"),
+            database: try env.string("GATEHOUSE_PG_DATABASE", default: "gatehouse"),
+            maximumConnections: try env.int("GATEHOUSE_PG_MAX_CONNECTIONS", default: 10, range: 1...500)
+        )
     }
 }

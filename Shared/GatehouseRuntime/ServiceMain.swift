@@ -14,11 +14,13 @@ public enum ServiceMain {
         definition: ServiceDefinition,
         arguments: [String] = CommandLine.arguments,
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        additionalCommands: [String] = [],
         build: @Sendable (ServiceContext) async throws -> any Service
     ) async -> Int32 {
         let command = arguments.dropFirst().first ?? "serve"
         guard ["serve", "migrate"].contains(command) else {
-            FileHandle.standardError.write(Data("usage: \(arguments.first ?? "gatehouse") [serve|migrate]\n".utf8))
+            let commands = (["serve", "migrate"] + additionalCommands).joined(separator: "|")
+            FileHandle.standardError.write(Data("usage: \(arguments.first ?? "gatehouse") [\(commands)]\n".utf8))
             return 64
         }
         let configuration: RuntimeConfiguration

@@ -4,21 +4,25 @@ import GatehouseRuntime
 import Hummingbird
 import ServiceLifecycle
 
-/// The provisioning service: its schema, migrations and HTTP application.
+/// The provisioning service: the only writer of end users (from `upstream-token.stored`) and
+/// of usage (from `tool.invoked`), with a read-only admin view of both.
 public enum ProvisioningService {
     public static let definition = ServiceDefinition(
         name: "provisioning",
         schema: try! SchemaName("provisioning"),
-        migrations: [
-            MessagingMigrations.outbox(version: 1),
-            MessagingMigrations.inbox(version: 2),
-        ],
+        migrations: ProvisioningMigrations.all,
         defaultPort: 8083
     )
 
-    /// Builds the application: shared runtime routes (health, metrics) and the outbox relay.
-    public static func buildApplication(context: ServiceContext) -> some ApplicationProtocol {
+    /// Builds the application: runtime routes (health, metrics), the admin users API, the
+    /// outbox relay (`user.upserted`) and the consumer.
+    public static func buildApplication(context: ServiceContext, topics: ProvisioningTopics = ProvisioningTopics()) -> some ApplicationProtocol {
         let router = Router()
-        return context.application(router: router)
+        let directory = UserDirectory(client: context.postgres, schema: definition.schema, logger: context.logger)
+        UserAdminRoutes.add(to: router, directory: directory, operatorToken: context.configuration.operatorToken)
+        let consumer = EventConsumer(
+            handler: ProvisioningHandler(schema: definition.schema, topics: topics), client: context.postgres,
+            schema: definition.schema, kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
+        return context.application(router: router, services: [consumer])
     }
 }

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import GatehouseKafka
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseTestSupport
+import Logging
+import PostgresNIO
+import UserProvisioning
+
+/// Measures the provisioning replay against the raw insert rate of the same PostgreSQL.
+///
+/// 1. A seeded corpus (logins and tool calls, `--events` in all) is produced to the broker.
+/// 2. Replay: `ProvisioningReplay` rebuilds the state from offset 0 into an empty schema
+///    (broker → decode → inbox → set-based upserts, one transaction per batch). Events/s.
+/// 3. Raw: the same number of rows, one per event, inserted into a table shaped like `users`
+///    (same key, unique constraint and indexes), in batches of the replay's size, one
+///    transaction per batch, with one `unnest` statement each. Rows/s.
+///
+/// The ratio of the two is the consumer's overhead. It starts its own PostgreSQL cluster
+/// (fsync on unless `--no-durable`) and broker process.
+@main
+struct ProvisioningBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gatehouse-provisioning-bench")
+
+    @Option(help: "Events in the corpus.")
+    var events = 100_000
+
+    @Option(help: "Events per replay transaction (and rows per raw insert batch).")
+    var batchSize = 2000
+
+    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
+    var durable = true
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let postgres = try TestPostgres(durable: durable)
+        let broker = try await TestBroker()
+        let settings = try await postgres.makeDatabase(named: "provbench")
+        let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
+        let topics = ProvisioningTopics(gateway: "bench-gateway", tools: "bench-tools", users: "bench-users")
+        for topic in [topics.gateway, topics.tools, topics.users] { try await broker.createTopic(topic) }
+
+        print("Gatehouse provisioning replay benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, "
+              + "PostgreSQL fsync \(durable ? "on" : "off"), dev broker, batch \(batchSize))")
+        var options = ProvisioningScenario.Options()
+        options.events = events
+        options.tenants = 5
+        options.usersPerTenant = max(1, events / 100)
+        let scenario = ProvisioningScenario(options)
+        let logins = scenario.events.filter(\.isLogin).count
+        print("Corpus: \(events) events (\(logins) logins, \(events - logins) tool calls), \(options.tenants * options.usersPerTenant) identities")
+
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: broker.clientOptions), logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            group.addTask { try await producer.run() }
+            defer { group.cancelAll() }
+
+            let messages = try scenario.messages(gatewayTopic: topics.gateway, toolsTopic: topics.tools)
+            for start in stride(from: 0, to: messages.count, by: 5000) {
+                for result in await producer.send(Array(messages[start..<min(start + 5000, messages.count)])) { _ = try result.get() }
+            }
+
+            var replay = ProvisioningReplay(client: client, schema: try SchemaName("replay_bench"), kafka: broker.clientOptions,
+                                            topics: topics, logger: logger)
+            replay.batchSize = batchSize
+            let replayStart = ContinuousClock.now
+            let result = try await replay.run()
+            let replaySeconds = (ContinuousClock.now - replayStart) / .seconds(1)
+            guard result.consumed == events, result.skipped == 0 else {
+                throw ValidationError("replay consumed \(result.consumed), skipped \(result.skipped) of \(events)")
+            }
+            let replayRate = Double(events) / replaySeconds
+            print(String(format: "Replay: %d events in %.2f s = %.0f events/s (%d applied)", events, replaySeconds, replayRate, result.applied))
+
+            let rawSeconds = try await rawInserts(client: client, rows: events, logger: logger)
+            let rawRate = Double(events) / rawSeconds
+            print(String(format: "Raw batched inserts: %d rows in %.2f s = %.0f rows/s", events, rawSeconds, rawRate))
+            print(String(format: "Ratio replay/raw: %.2f (target >= 0.50: %@)", replayRate / rawRate, replayRate / rawRate >= 0.5 ? "met" : "NOT met"))
+        }
+    }
+
+    /// Inserts `rows` users-shaped rows in batches of `batchSize`, a transaction each; seconds taken.
+    private func rawInserts(client: PostgresClient, rows: Int, logger: Logger) async throws -> Double {
+        try await client.query("""
+            CREATE TABLE raw_users (
+                user_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, upstream_issuer TEXT NOT NULL, upstream_subject TEXT NOT NULL,
+                email TEXT, email_verified BOOLEAN NOT NULL, name TEXT, email_linking TEXT NOT NULL, version BIGINT NOT NULL,
+                source_event_id UUID NOT NULL, first_seen_at TIMESTAMPTZ NOT NULL, last_login_at TIMESTAMPTZ NOT NULL,
+                logins BIGINT NOT NULL, UNIQUE (tenant, upstream_issuer, upstream_subject))
+            """, logger: logger)
+        try await client.query("CREATE INDEX raw_users_tenant_email ON raw_users (tenant, lower(email))", logger: logger)
+        try await client.query("CREATE INDEX raw_users_tenant_user ON raw_users (tenant, user_id)", logger: logger)
+        let now = Date()
+        let start = ContinuousClock.now
+        for first in stride(from: 0, to: rows, by: batchSize) {
+            let range = first..<min(first + batchSize, rows)
+            var bindings = PostgresBindings()
+            bindings.append(range.map { "usr_raw_\($0)" })
+            bindings.append(range.map { "tenant-\($0 % 5)" })
+            bindings.append(range.map { _ in "https://idp.example" })
+            bindings.append(range.map { "sub-\($0)" })
+            bindings.append(range.map { "user\($0)@example.org" })
+            bindings.append(range.map { $0 % 3 != 0 })
+            bindings.append(range.map { "User \($0)" })
+            bindings.append(range.map { _ in "none" })
+            bindings.append(range.map { _ in Int64(1) })
+            bindings.append(range.map { _ in UUID() })
+            bindings.append(range.map { _ in now })
+            bindings.append(range.map { _ in now })
+            bindings.append(range.map { _ in Int64(1) })
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: """
+                    INSERT INTO raw_users SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                        $6::bool[], $7::text[], $8::text[], $9::int8[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::int8[])
+                    """, binds: bindings), logger: logger)
+            }
+        }
+        return (ContinuousClock.now - start) / .seconds(1)
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// One end user as operators see them: an account (one identity, or several linked by the
+/// tenant's email policy) with its identities.
+public struct UserAccount: Codable, Sendable, Equatable {
+    public struct Identity: Codable, Sendable, Equatable {
+        public var userId: String
+        public var upstreamIssuer: String
+        public var upstreamSubject: String
+        public var email: String?
+        public var emailVerified: Bool
+        public var name: String?
+        public var version: Int64
+        public var logins: Int64
+        public var firstSeenAt: Date
+        public var lastLoginAt: Date
+    }
+
+    public struct EmailRecord: Codable, Sendable, Equatable {
+        public var userId: String
+        public var email: String
+        public var firstSeenAt: Date
+        public var lastSeenAt: Date
+    }
+
+    public struct ToolUsage: Codable, Sendable, Equatable {
+        public var tool: String
+        public var calls: Int64
+        public var successes: Int64
+        public var errors: Int64
+        public var denials: Int64
+        public var firstCalledAt: Date
+        public var lastCalledAt: Date
+    }
+
+    /// The account's id: the id of its primary identity.
+    public var userId: String
+    public var tenant: String
+    public var email: String?
+    public var emailVerified: Bool
+    public var name: String?
+    public var firstSeenAt: Date
+    /// The latest login or tool call of any of its identities.
+    public var lastSeenAt: Date
+    public var identities: [Identity]
+    /// Only in `show`: every email the identities have had, and tool usage per tool.
+    public var emailHistory: [EmailRecord]?
+    public var toolUsage: [ToolUsage]?
+}
+
+/// A page of accounts and the cursor of the next page (nil on the last one).
+public struct UserPage: Codable, Sendable, Equatable {
+    public var users: [UserAccount]
+    public var nextCursor: String?
+}
+
+/// Read-only queries over the provisioning schema, for the admin API and the operator commands.
+public struct UserDirectory: Sendable {
+    public static let maximumPageSize = 200
+    public static let defaultPageSize = 50
+
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let logger: Logger
+
+    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.logger = logger
+    }
+
+    /// Accounts of `tenant` ordered by id, after `cursor` (the last id of the previous page).
+    public func list(tenant: String, limit: Int = defaultPageSize, after cursor: String? = nil) async throws -> UserPage {
+        precondition((1...Self.maximumPageSize).contains(limit))
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        bindings.append(cursor ?? "")
+        bindings.append(limit + 1)
+        let ids = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT DISTINCT account_id COLLATE "C" AS id FROM \(schema.quoted).user_accounts
+            WHERE tenant = $1 AND account_id COLLATE "C" > $2
+            ORDER BY id LIMIT $3
+            """, binds: bindings), logger: logger)
+        var accountIds: [String] = []
+        for try await id in ids.decode(String.self) { accountIds.append(id) }
+        let more = accountIds.count > limit
+        accountIds = Array(accountIds.prefix(limit))
+        let accounts = try await load(tenant: tenant, accountIds: accountIds)
+        return UserPage(users: accounts, nextCursor: more ? accountIds.last : nil)
+    }
+
+    /// The account that `id` (an account id or the id of one of its identities) belongs to,
+    /// with its email history and tool usage; nil if there is none in this tenant.
+    public func show(tenant: String, id: String) async throws -> UserAccount? {
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        bindings.append(id)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT account_id FROM \(schema.quoted).user_accounts WHERE tenant = $1 AND user_id = $2
+            """, binds: bindings), logger: logger)
+        var accountId: String?
+        for try await found in rows.decode(String.self) { accountId = found }
+        guard let accountId, var account = try await load(tenant: tenant, accountIds: [accountId]).first else { return nil }
+        let identityIds = account.identities.map(\.userId)
+        account.emailHistory = try await emailHistory(of: identityIds)
+        account.toolUsage = try await toolUsage(of: identityIds)
+        return account
+    }
+
+    private func load(tenant: String, accountIds: [String]) async throws -> [UserAccount] {
+        guard !accountIds.isEmpty else { return [] }
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        bindings.append(accountIds)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT a.account_id, a.user_id, a.upstream_issuer, a.upstream_subject, a.email, a.email_verified, a.name,
+                   a.version, a.logins, a.first_seen_at, a.last_login_at,
+                   GREATEST(a.last_login_at, (SELECT max(t.last_called_at) FROM \(schema.quoted).tool_usage t WHERE t.user_id = a.user_id))
+            FROM \(schema.quoted).user_accounts a
+            WHERE a.tenant = $1 AND a.account_id = ANY($2::text[])
+            ORDER BY a.account_id COLLATE "C", a.first_seen_at, a.user_id COLLATE "C"
+            """, binds: bindings), logger: logger)
+        var accounts: [UserAccount] = []
+        for try await row in rows.decode((String, String, String, String, String?, Bool, String?, Int64, Int64, Date, Date, Date).self) {
+            let (accountId, userId, issuer, subject, email, verified, name, version, logins, firstSeen, lastLogin, lastSeen) = row
+            let identity = UserAccount.Identity(userId: userId, upstreamIssuer: issuer, upstreamSubject: subject, email: email,
+                                                emailVerified: verified, name: name, version: version, logins: logins,
+                                                firstSeenAt: firstSeen, lastLoginAt: lastLogin)
+            if accounts.last?.userId == accountId {
+                accounts[accounts.count - 1].identities.append(identity)
+                accounts[accounts.count - 1].lastSeenAt = max(accounts[accounts.count - 1].lastSeenAt, lastSeen)
+            } else {
+                // Rows of an account come primary first (earliest first seen), so its profile leads.
+                accounts.append(UserAccount(userId: accountId, tenant: tenant, email: email, emailVerified: verified, name: name,
+                                            firstSeenAt: firstSeen, lastSeenAt: lastSeen, identities: [identity]))
+            }
+        }
+        return accounts
+    }
+
+    private func emailHistory(of userIds: [String]) async throws -> [UserAccount.EmailRecord] {
+        var bindings = PostgresBindings()
+        bindings.append(userIds)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT user_id, email, first_seen_at, last_seen_at FROM \(schema.quoted).email_history
+            WHERE user_id = ANY($1::text[]) ORDER BY first_seen_at, email
+            """, binds: bindings), logger: logger)
+        var records: [UserAccount.EmailRecord] = []
+        for try await (userId, email, first, last) in rows.decode((String, String, Date, Date).self) {
+            records.append(.init(userId: userId, email: email, firstSeenAt: first, lastSeenAt: last))
+        }
+        return records
+    }
+
+    private func toolUsage(of userIds: [String]) async throws -> [UserAccount.ToolUsage] {
+        var bindings = PostgresBindings()
+        bindings.append(userIds)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT tool, sum(calls)::int8, sum(successes)::int8, sum(errors)::int8, sum(denials)::int8,
+                   min(first_called_at), max(last_called_at)
+            FROM \(schema.quoted).tool_usage WHERE user_id = ANY($1::text[])
+            GROUP BY tool ORDER BY tool
+            """, binds: bindings), logger: logger)
+        var usage: [UserAccount.ToolUsage] = []
+        for try await (tool, calls, successes, errors, denials, first, last) in rows.decode((String, Int64, Int64, Int64, Int64, Date, Date).self) {
+            usage.append(.init(tool: tool, calls: calls, successes: successes, errors: errors, denials: denials,
+                               firstCalledAt: first, lastCalledAt: last))
+        }
+        return usage
+    }
+
+    /// Every row of the provisioning state as sorted text lines: two schemas with the same
+    /// dump hold the same users, history, usage and links. (The inbox and outbox are plumbing,
+    /// not state, and are left out.)
+    public func canonicalDump() async throws -> [String] {
+        let s = schema.quoted
+        func ts(_ column: String) -> String { "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" }
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT line FROM (
+                SELECT concat_ws(' ', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
+                                 email_verified, coalesce(name, '-'), email_linking, version, source_event_id,
+                                 \(ts("first_seen_at")), \(ts("last_login_at")), logins, 'account=' || account_id) AS line
+                FROM \(s).user_accounts
+                UNION ALL
+                SELECT concat_ws(' ', 'email', user_id, email, first_version, last_version, \(ts("first_seen_at")), \(ts("last_seen_at")))
+                FROM \(s).email_history
+                UNION ALL
+                SELECT concat_ws(' ', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
+                                 \(ts("first_called_at")), \(ts("last_called_at")))
+                FROM \(s).tool_usage
+                UNION ALL
+                SELECT concat_ws(' ', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
+                                 \(ts("first_called_at")), \(ts("last_called_at")))
+                FROM \(s).public_tool_usage
+            ) lines ORDER BY line COLLATE "C"
+            """), logger: logger)
+        var lines: [String] = []
+        for try await line in rows.decode(String.self) { lines.append(line) }
+        return lines
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Hummingbird
+
+/// An error answered as JSON `{"error": code, "error_description": text}` with an HTTP status
+/// (the shape of OAuth error responses, used by every Gatehouse API). The description is for
+/// the caller and never carries a secret.
+public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var detail: String
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, _ detail: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+    }
+
+    public var description: String { "\(status.code) \(code): \(detail)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try JSONBody.response(["error": code, "error_description": detail], status: status)
+        for field in headers { response.headers.append(field) }
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    public static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_request", detail) }
+    public static func notFound(_ detail: String) -> APIError { APIError(.notFound, code: "not_found", detail) }
+}
+
+/// JSON bodies as Gatehouse writes them: snake_case keys, ISO 8601 dates, sorted keys.
+public enum JSONBody {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try encoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
