@@ -41,9 +41,9 @@ struct ProvisioningRulesTests {
             #expect(try await fixture.apply([fresh, fresh]) == 1)
 
             let dump = try await fixture.dump()
-            #expect(dump.filter { $0.hasPrefix("user ") }.count == 2)
-            #expect(dump.contains { $0.hasPrefix("user \(E.userId("t", "s1")) ") && $0.contains(" 1 account=") })
-            #expect(dump.filter { $0.hasPrefix("usage ") } == dump.filter { $0.hasPrefix("usage ") && $0.contains(" get_support t 1 1 0 0 10000 ") })
+            #expect(dump.filter { $0.hasPrefix("user\t") }.count == 2)
+            #expect(dump.contains { $0.hasPrefix("user\t\(E.userId("t", "s1"))\t") && $0.contains("\t1\taccount=") })
+            #expect(dump.filter { $0.hasPrefix("usage\t") } == dump.filter { $0.hasPrefix("usage\t") && $0.contains("\tget_support\tt\t1\t1\t0\t0\t10000\t") })
             #expect(try await fixture.count("inbox") == 3)
             #expect(try await fixture.count("outbox") == 2, "one user.upserted per user")
         }
@@ -87,8 +87,8 @@ struct ProvisioningRulesTests {
             try await fixture.apply([first])
             try await fixture.apply([second])
             let dump = try await fixture.dump()
-            #expect(dump.filter { $0.hasPrefix("user ") }.count == 1)
-            #expect(dump.filter { $0.hasPrefix("email ") }.count == 2)
+            #expect(dump.filter { $0.hasPrefix("user\t") }.count == 1)
+            #expect(dump.filter { $0.hasPrefix("email\t") }.count == 2)
             let announced = try await upserts(fixture)
             #expect(announced.map(\.header.aggregateVersion) == [1, 2])
             #expect(announced.map(\.payload.email) == ["one@example.org", "two@example.org"])
@@ -155,8 +155,8 @@ struct ProvisioningRulesTests {
             #expect(shown.lastSeenAt == E.start.addingTimeInterval(10))
             // The anonymous call is counted per tool, never under a user.
             let dump = try await fixture.dump()
-            #expect(dump.contains { $0.hasPrefix("public t whoami 1 1 0 0 10000 ") })
-            #expect(dump.contains { $0.hasPrefix("usage \(user) whoami t 2 1 1 0 3750 ") })
+            #expect(dump.contains { $0.hasPrefix("public\tt\twhoami\t1\t1\t0\t0\t10000\t") })
+            #expect(dump.contains { $0.hasPrefix("usage\t\(user)\twhoami\tt\t2\t1\t1\t0\t3750\t") })
         }
     }
 

@@ -180,19 +180,19 @@ public struct UserDirectory: Sendable {
         func ts(_ column: String) -> String { "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" }
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
             SELECT line FROM (
-                SELECT concat_ws(' ', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
+                SELECT concat_ws(E'\t', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
                                  email_verified, coalesce(name, '-'), email_linking, version, source_event_id,
                                  \(ts("first_seen_at")), \(ts("last_login_at")), logins, 'account=' || account_id) AS line
                 FROM \(s).user_accounts
                 UNION ALL
-                SELECT concat_ws(' ', 'email', user_id, email, first_version, last_version, \(ts("first_seen_at")), \(ts("last_seen_at")))
+                SELECT concat_ws(E'\t', 'email', user_id, email, first_version, last_version, \(ts("first_seen_at")), \(ts("last_seen_at")))
                 FROM \(s).email_history
                 UNION ALL
-                SELECT concat_ws(' ', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
+                SELECT concat_ws(E'\t', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
                                  \(ts("first_called_at")), \(ts("last_called_at")))
                 FROM \(s).tool_usage
                 UNION ALL
-                SELECT concat_ws(' ', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
+                SELECT concat_ws(E'\t', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
                                  \(ts("first_called_at")), \(ts("last_called_at")))
                 FROM \(s).public_tool_usage
             ) lines ORDER BY line COLLATE "C"
