@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatehouseEvents
 import GatehouseKafka
 import GatehouseMessaging
 import GatehousePostgres
@@ -40,7 +41,10 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
         let settings = try await postgres.makeDatabase(named: "provbench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let topics = ProvisioningTopics(gateway: "bench-gateway", tools: "bench-tools", users: "bench-users")
-        for topic in [topics.gateway, topics.tools, topics.users] { try await broker.createTopic(topic) }
+        // The mock broker keeps about 5 MB per partition and drops older messages beyond that;
+        // enough partitions keep the whole corpus.
+        let partitions = max(6, events / 4000)
+        for topic in [topics.gateway, topics.tools, topics.users] { try await broker.createTopic(topic, partitions: partitions) }
 
         print("Gatehouse provisioning replay benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, "
               + "PostgreSQL fsync \(durable ? "on" : "off"), dev broker, batch \(batchSize))")
@@ -63,6 +67,14 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
                 for result in await producer.send(Array(messages[start..<min(start + 5000, messages.count)])) { _ = try result.get() }
             }
 
+            let reader = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: broker.clientOptions, groupID: "bench-check"),
+                                           logger: logger)
+            let ranges = try await reader.currentRanges(of: [topics.gateway, topics.tools])
+            try? await reader.close()
+            guard ranges.values.allSatisfy({ $0.lowerBound == 0 }), ranges.values.reduce(0, { $0 + $1.count }) == events else {
+                throw ValidationError("the broker no longer holds the whole corpus: \(ranges)")
+            }
+
             var replay = ProvisioningReplay(client: client, schema: try SchemaName("replay_bench"), kafka: broker.clientOptions,
                                             topics: topics, logger: logger)
             replay.batchSize = batchSize
@@ -74,6 +86,14 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
             }
             let replayRate = Double(events) / replaySeconds
             print(String(format: "Replay: %d events in %.2f s = %.0f events/s (%d applied)", events, replaySeconds, replayRate, result.applied))
+
+            // Decoding alone (envelope and payload, as the replay reads them), for the breakdown.
+            let decodeStart = ContinuousClock.now
+            for message in messages {
+                guard try EventCodec.headerAndPayload(of: message.value).payload != nil else { throw ValidationError("undecodable event") }
+            }
+            let decodeSeconds = (ContinuousClock.now - decodeStart) / .seconds(1)
+            print(String(format: "  of which decoding the events: %.2f s (%.0f events/s)", decodeSeconds, Double(events) / decodeSeconds))
 
             let rawSeconds = try await rawInserts(client: client, rows: events, logger: logger)
             let rawRate = Double(events) / rawSeconds

@@ -13,8 +13,8 @@ public struct SchemaVersion: Hashable, Sendable, Codable, CustomStringConvertibl
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0 else {
+        guard let dot = text.utf8.firstIndex(of: UInt8(ascii: ".")),
+              let major = Int(text[..<dot]), let minor = Int(text[text.index(after: dot)...]), major >= 0, minor >= 0 else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "schema_version must be 'major.minor', got '\(text)'"))
         }
         self.init(major, minor)
@@ -34,6 +34,9 @@ public struct SchemaVersion: Hashable, Sendable, Codable, CustomStringConvertibl
 
 /// The envelope fields every event carries, read without knowing the payload's type.
 public struct EventHeader: Codable, Sendable, Hashable {
+    private enum CodingKeys: String, CodingKey {
+        case eventId, type, schemaVersion, occurredAt, tenant, aggregateKey, aggregateVersion
+    }
     public var eventId: UUID
     public var type: String
     public var schemaVersion: SchemaVersion
@@ -44,6 +47,22 @@ public struct EventHeader: Codable, Sendable, Hashable {
     public var aggregateKey: String
     /// Increases with every event of the aggregate (gaps allowed); consumers use it to ignore stale events.
     public var aggregateVersion: Int64
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        // Every event is read, so the id is parsed by hand (Foundation's UUID parser is slow here).
+        let id = try container.decode(String.self, forKey: .eventId)
+        guard let eventId = UUID.parseFast(id) else {
+            throw DecodingError.dataCorruptedError(forKey: .eventId, in: container, debugDescription: "not a UUID: \(id)")
+        }
+        self.eventId = eventId
+        type = try container.decode(String.self, forKey: .type)
+        schemaVersion = try container.decode(SchemaVersion.self, forKey: .schemaVersion)
+        occurredAt = try container.decode(Date.self, forKey: .occurredAt)
+        tenant = try container.decode(String.self, forKey: .tenant)
+        aggregateKey = try container.decode(String.self, forKey: .aggregateKey)
+        aggregateVersion = try container.decode(Int64.self, forKey: .aggregateVersion)
+    }
 
     public init(eventId: UUID = UUID(), type: String, schemaVersion: SchemaVersion, occurredAt: Date = Date(),
                 tenant: String, aggregateKey: String, aggregateVersion: Int64) {
@@ -73,6 +92,14 @@ public struct EventEnvelope<Payload: EventPayload>: Sendable {
     }
 
     public var eventId: UUID { header.eventId }
+}
+
+extension EventEnvelope {
+    /// An envelope from a header that was already read and its payload.
+    public init(header: EventHeader, payload: Payload) {
+        self.header = header
+        self.payload = payload
+    }
 }
 
 extension EventEnvelope: Codable {
@@ -109,6 +136,41 @@ public enum EventDecodingError: Error, CustomStringConvertible, Equatable {
         case .wrongType(let expected, let found): "expected event type \(expected), found \(found)"
         case .unsupportedVersion(let type, let version): "unsupported schema version \(version) of \(type)"
         case .unknownType(let type): "unknown event type \(type)"
+        }
+    }
+}
+
+extension UUID {
+    /// Parses the canonical 8-4-4-4-12 hex form (either case); nil for anything else.
+    static func parseFast(_ text: String) -> UUID? {
+        var text = text
+        return text.withUTF8 { chars -> UUID? in
+            guard chars.count == 36 else { return nil }
+            var bytes = [UInt8](repeating: 0, count: 16)
+            var byte = 0
+            var index = 0
+            while index < 36 {
+                if index == 8 || index == 13 || index == 18 || index == 23 {
+                    guard chars[index] == UInt8(ascii: "-") else { return nil }
+                    index += 1
+                    continue
+                }
+                guard let high = hexValue(chars[index]), let low = hexValue(chars[index + 1]) else { return nil }
+                bytes[byte] = high << 4 | low
+                byte += 1
+                index += 2
+            }
+            return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        }
+    }
+
+    private static func hexValue(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): char - UInt8(ascii: "A") + 10
+        default: nil
         }
     }
 }

@@ -9,10 +9,13 @@ import PostgresNIO
 public struct IncomingEvent: Sendable {
     public var header: EventHeader
     public var message: KafkaConsumerMessage
+    /// The payload, when it was decoded ahead of the transaction (catalog types only).
+    public var payload: (any EventPayload)?
 
-    public init(header: EventHeader, message: KafkaConsumerMessage) {
+    public init(header: EventHeader, message: KafkaConsumerMessage, payload: (any EventPayload)? = nil) {
         self.header = header
         self.message = message
+        self.payload = payload
     }
 
     public var bytes: [UInt8] { message.value }
@@ -20,7 +23,8 @@ public struct IncomingEvent: Sendable {
     public var offset: Int64 { message.offset }
 
     public func decode<P: EventPayload>(_ type: P.Type) throws -> EventEnvelope<P> {
-        try EventCodec.decode(type, from: bytes)
+        if let payload = payload as? P, header.type == P.eventType.name { return EventEnvelope(header: header, payload: payload) }
+        return try EventCodec.decode(type, from: bytes, header: header)
     }
 }
 

@@ -51,31 +51,52 @@ public struct EventReplayer: Sendable {
         var result = Result(consumed: 0, applied: 0, skipped: 0)
         guard total > 0 else { return result }
         try consumer.assign(starts)
-        var positions = starts
 
-        while positions.contains(where: { $0.value < ends[$0.key]! }) {
-            let messages = try await consumer.poll(maximum: batchSize, timeout: .milliseconds(500))
-            var events: [IncomingEvent] = []
-            for message in messages {
+        // Pipelined: the next batch is polled and decoded while the database applies this one.
+        var pending: Batch? = try await fetch(from: consumer, after: starts, ends: ends)
+        while let batch = pending {
+            async let following = batch.isLast ? nil : fetch(from: consumer, after: batch.positions, ends: ends)
+            let outcome = try await apply(batch.events)
+            result.consumed += batch.consumed
+            result.applied += outcome.applied
+            result.skipped += outcome.skipped + batch.unreadable
+            progress(Progress(consumed: result.consumed, total: total, applied: result.applied))
+            pending = try await following
+        }
+        try? await consumer.close()
+        return result
+    }
+
+    private struct Batch: Sendable {
+        var events: [IncomingEvent] = []
+        var consumed: Int64 = 0
+        var unreadable = 0
+        var positions: [KafkaTopicPartition: Int64]
+        var isLast = false
+    }
+
+    /// Polls the next messages before `ends` and reads them; the batch knows whether it is the last.
+    private func fetch(from consumer: KafkaConsumer, after positions: [KafkaTopicPartition: Int64],
+                       ends: [KafkaTopicPartition: Int64]) async throws -> Batch {
+        var batch = Batch(positions: positions)
+        func finished() -> Bool { !batch.positions.contains { $0.value < ends[$0.key]! } }
+        while batch.consumed == 0 && !finished() {
+            for message in try await consumer.poll(maximum: batchSize, timeout: .milliseconds(500)) {
                 guard let end = ends[message.topicPartition], message.offset < end else { continue }
-                positions[message.topicPartition] = message.offset + 1
-                result.consumed += 1
+                batch.positions[message.topicPartition] = message.offset + 1
+                batch.consumed += 1
                 do {
-                    events.append(try InboxProcessor.incoming(message))
+                    batch.events.append(try InboxProcessor.incoming(message))
                 } catch {
-                    result.skipped += 1
+                    batch.unreadable += 1
                     logger.warning("Replay skipped an unreadable event", metadata: [
                         "partition": "\(message.topicPartition)", "offset": "\(message.offset)", "error": "\(error)",
                     ])
                 }
             }
-            let outcome = try await apply(events)
-            result.applied += outcome.applied
-            result.skipped += outcome.skipped
-            progress(Progress(consumed: result.consumed, total: total, applied: result.applied))
         }
-        try? await consumer.close()
-        return result
+        batch.isLast = finished()
+        return batch
     }
 
     /// Applies a batch, waiting out transient failures; isolates and skips deterministic ones.

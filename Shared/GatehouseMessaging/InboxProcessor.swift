@@ -21,9 +21,13 @@ public struct InboxProcessor: Sendable {
         self.logger = logger
     }
 
-    /// Reads the envelope fields of a consumed message.
+    /// Reads the envelope fields of a consumed message, and decodes the payload of a catalog
+    /// event ahead of the transaction (so that the database waits less). A payload that does
+    /// not decode is left for the handler, whose decoding fails the same way inside the
+    /// transaction and takes the usual deterministic-failure path.
     public static func incoming(_ message: KafkaConsumerMessage) throws -> IncomingEvent {
-        IncomingEvent(header: try EventCodec.header(of: message.value), message: message)
+        let (header, payload) = try EventCodec.headerAndPayload(of: message.value)
+        return IncomingEvent(header: header, message: message, payload: payload)
     }
 
     /// Applies `events` in order in one transaction; returns how many took effect (the rest
