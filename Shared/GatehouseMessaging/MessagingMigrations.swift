@@ -29,7 +29,8 @@ public enum MessagingMigrations {
             """
             CREATE FUNCTION {schema}.outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                PERFORM pg_notify('gatehouse_outbox_{schema_name}', '');
+                -- The schema's current name, so a schema renamed after a rebuild still wakes its relay.
+                PERFORM pg_notify('gatehouse_outbox_' || TG_TABLE_SCHEMA, '');
                 RETURN NULL;
             END
             $$

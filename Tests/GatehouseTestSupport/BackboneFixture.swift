@@ -16,10 +16,12 @@ public struct BackboneFixture: Sendable {
     public let topic: String
     public let logger: Logger
 
-    public init(postgres: TestPostgres? = nil) async throws {
-        let (shared, broker) = try await TestEnvironment.shared.postgresAndBroker()
+    /// `privateBroker`: a broker process of the fixture's own, for a test that takes it down
+    /// (the shared one serves suites that run at the same time).
+    public init(postgres: TestPostgres? = nil, privateBroker: Bool = false) async throws {
+        let (shared, sharedBroker) = try await TestEnvironment.shared.postgresAndBroker()
         self.postgres = postgres ?? shared
-        self.broker = broker
+        self.broker = privateBroker ? try await TestBroker() : sharedBroker
         self.settings = try await self.postgres.makeDatabase(named: "backbone")
         trace("database \(settings.database)")
         self.logger = testLogger()
@@ -31,8 +33,9 @@ public struct BackboneFixture: Sendable {
 
     /// Creates a fixture and keeps its PostgreSQL client running while `body` runs
     /// (a `PostgresClient` runs once in its life).
-    public static func run<T: Sendable>(postgres: TestPostgres? = nil, _ body: (BackboneFixture) async throws -> T) async throws -> T {
-        let fixture = try await BackboneFixture(postgres: postgres)
+    public static func run<T: Sendable>(postgres: TestPostgres? = nil, privateBroker: Bool = false,
+                                        _ body: (BackboneFixture) async throws -> T) async throws -> T {
+        let fixture = try await BackboneFixture(postgres: postgres, privateBroker: privateBroker)
         return try await fixture.client.whileRunning { try await body(fixture) }
     }
 

@@ -9,7 +9,7 @@ import PostgresNIO
 import Testing
 
 /// The event backbone against a real PostgreSQL cluster and the broker process
-/// (DESIGN.md invariant 1). Serialized: the broker is shared and one test stops it.
+/// (DESIGN.md invariant 1). Serialized: one test stops a PostgreSQL cluster, one a broker of its own.
 @Suite("Event backbone", .serialized)
 struct BackboneIntegrationTests {
     @Test("1,000 state changes give exactly 1,000 events, in order per key")
@@ -44,7 +44,7 @@ struct BackboneIntegrationTests {
 
     @Test("Broker down longer than the message timeout: every event arrives after it returns")
     func brokerDownLongerThanMessageTimeout() async throws {
-        try await BackboneFixture.run { fixture in
+        try await BackboneFixture.run(privateBroker: true) { fixture in
             let producer = try fixture.producer(messageTimeout: .seconds(2))
             var options = OutboxRelay.Options()
             options.failureBackoff = .milliseconds(200)

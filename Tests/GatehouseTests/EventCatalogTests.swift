@@ -65,6 +65,23 @@ struct EventCatalogTests {
         }
     }
 
+    @Test("upstream-token.stored 1.1 carries the email linking policy; 1.0 events mean none; an unknown policy still reads")
+    func emailLinkingVersions() throws {
+        let old = try EventCodec.decode(UpstreamTokenStored.self, from: try Self.fixture(UpstreamTokenStored.self))
+        #expect(old.payload.emailLinking == nil)
+        let url = Self.fixtures.appendingPathComponent("upstream-token.stored.v1.1.json")
+        let bytes = Array(try Data(contentsOf: url))
+        let current = try EventCodec.decode(UpstreamTokenStored.self, from: bytes)
+        #expect(current.header.schemaVersion == UpstreamTokenStored.schemaVersion)
+        #expect(current.payload.emailLinking == .verifiedEmail)
+        let future = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "verified_email", with: "same_domain")
+        #expect(try EventCodec.decode(UpstreamTokenStored.self, from: Array(future.utf8)).payload.emailLinking?.rawValue == "same_domain")
+        // One pass reads header and payload alike.
+        let (header, payload) = try EventCodec.headerAndPayload(of: bytes)
+        #expect(header == current.header)
+        #expect(payload as? UpstreamTokenStored == current.payload)
+    }
+
     @Test("Malformed envelopes are refused with a decoding error", arguments: [
         "not json", "{}", #"{"event_id":"x","type":"user.upserted"}"#, "[1,2]",
     ])

@@ -29,7 +29,11 @@ struct ProvisioningBatch: Sendable, Equatable {
         /// Whether `other`'s profile wins over this one's: the higher version, ties broken by
         /// event id, so the outcome never depends on arrival order.
         func isOlder(than version: Int64, _ eventId: UUID) -> Bool {
-            (self.version, self.sourceEventId.uuidString.lowercased()) < (version, eventId.uuidString.lowercased())
+            if self.version != version { return self.version < version }
+            // Byte order is the order of the ids' hex text, which is how SQL breaks the tie.
+            return withUnsafeBytes(of: sourceEventId.uuid) { mine in
+                withUnsafeBytes(of: eventId.uuid) { theirs in mine.lexicographicallyPrecedes(theirs) }
+            }
         }
     }
 

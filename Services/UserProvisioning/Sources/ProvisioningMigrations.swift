@@ -10,6 +10,10 @@ import GatehousePostgres
 /// `LEAST`/`GREATEST` of the events' `occurred_at`, counters are sums of integers (durations in
 /// whole microseconds, so a sum does not depend on the order of the terms). That is what makes
 /// a replay, or a delivery with duplicates and interleaved partitions, give the same state.
+///
+/// Rows are updated far more often than inserted (every login, every tool call), so the tables
+/// leave 30% of each page free: an update that changes no indexed column then stays on its
+/// page (a HOT update) and touches no index.
 enum ProvisioningMigrations {
     /// The counters of a usage row (per user and tool, or per tenant and public tool).
     private static let usageCounters = """
@@ -37,7 +41,7 @@ enum ProvisioningMigrations {
                 last_login_at TIMESTAMPTZ NOT NULL,
                 logins BIGINT NOT NULL,
                 UNIQUE (tenant, upstream_issuer, upstream_subject)
-            )
+            ) WITH (fillfactor = 70)
             """,
             "CREATE INDEX users_tenant_email ON {schema}.users (tenant, lower(email))",
             "CREATE INDEX users_tenant_user ON {schema}.users (tenant, user_id)",
@@ -50,7 +54,7 @@ enum ProvisioningMigrations {
                 first_seen_at TIMESTAMPTZ NOT NULL,
                 last_seen_at TIMESTAMPTZ NOT NULL,
                 PRIMARY KEY (user_id, email)
-            )
+            ) WITH (fillfactor = 70)
             """,
             """
             CREATE TABLE {schema}.tool_usage (
@@ -59,7 +63,7 @@ enum ProvisioningMigrations {
                 tenant TEXT NOT NULL,
                 \(usageCounters)
                 PRIMARY KEY (user_id, tool)
-            )
+            ) WITH (fillfactor = 70)
             """,
             "CREATE INDEX tool_usage_tenant ON {schema}.tool_usage (tenant, user_id)",
             // Calls of public tools (tenants in `none` mode) without a token: per tool only.
@@ -69,7 +73,7 @@ enum ProvisioningMigrations {
                 tool TEXT NOT NULL,
                 \(usageCounters)
                 PRIMARY KEY (tenant, tool)
-            )
+            ) WITH (fillfactor = 70)
             """,
             // The person each identity belongs to. Under the `verified_email` policy, identities
             // of a tenant with the same verified email (ignoring case) share the account of the
