@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -47,6 +49,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Shared/GatehouseKafka",
+            swiftSettings: swiftSettings
+        ),
+        /// Key rings (AES-GCM with key ids), secret generation and hashing, base64url.
+        .target(
+            name: "GatehouseCrypto",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/GatehouseCrypto",
             swiftSettings: swiftSettings
         ),
         .target(
@@ -92,6 +101,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Shared/GatehouseRuntime",
             swiftSettings: swiftSettings
@@ -101,8 +111,12 @@ let package = Package(
 
         .target(
             name: "AuthorizationGateway",
-            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseCrypto",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Services/AuthorizationGateway/Sources",
             swiftSettings: swiftSettings
@@ -197,6 +211,8 @@ let package = Package(
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
                            "DevBroker", "BackboneProbe", "ProvisioningMain", "UserProvisioning",
+                           "AuthorizationGateway", "GatehouseCrypto",
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Hummingbird", package: "hummingbird"),

@@ -28,6 +28,10 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
 
     public static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_request", detail) }
     public static func notFound(_ detail: String) -> APIError { APIError(.notFound, code: "not_found", detail) }
+    /// Our infrastructure failed (database, upstream): try again later; never a client error.
+    public static let temporarilyUnavailable = APIError(.serviceUnavailable, code: "temporarily_unavailable",
+                                                        "The service is temporarily unavailable; try again shortly",
+                                                        headers: [.retryAfter: "5"])
 }
 
 /// JSON bodies as Gatehouse writes them: snake_case keys, ISO 8601 dates, sorted keys.

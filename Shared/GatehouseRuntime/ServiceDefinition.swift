@@ -67,10 +67,10 @@ extension ServiceContext {
     /// service's own, with the pool, producer, relay and any consumers as services. Graceful
     /// shutdown runs in reverse: the HTTP server drains first, then consumers and the relay
     /// stop, then the producer flushes, then the pool closes.
-    public func application(
-        router: Router<BasicRequestContext>,
+    public func application<Context: RequestContext>(
+        router: Router<Context>,
         services: [any Service] = []
-    ) -> some ApplicationProtocol {
+    ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         HealthRoutes.add(to: router, checks: readinessChecks)
         MetricsRoute.add(to: router, registry: registry)
         return Application(

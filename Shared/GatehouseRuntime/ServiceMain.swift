@@ -47,6 +47,9 @@ public enum ServiceMain {
                 try await runUntilTerminated(app, configuration: configuration, logger: logger)
             }
             return 0
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("gatehouse-\(definition.name): \(error)\n".utf8))
+            return 2
         } catch {
             logger.critical("Fatal error", metadata: ["error": "\(error)"])
             return 1

@@ -3,5 +3,5 @@ import AuthorizationGateway
 import GatehouseRuntime
 
 exit(await ServiceMain.run(definition: GatewayService.definition) { context in
-    GatewayService.buildApplication(context: context)
+    try GatewayService.buildApplication(context: context)
 })

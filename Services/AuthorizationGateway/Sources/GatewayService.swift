@@ -1,24 +1,60 @@
+import Foundation
 import GatehouseMessaging
 import GatehousePostgres
 import GatehouseRuntime
 import Hummingbird
+import Logging
+import PostgresNIO
 import ServiceLifecycle
 
-/// The gateway service: its schema, migrations and HTTP application.
+/// The authorization gateway: tenants and their upstreams, discovery, client registration (and,
+/// next, authorization, consent and the upstream callback).
 public enum GatewayService {
     public static let definition = ServiceDefinition(
         name: "gateway",
         schema: try! SchemaName("gateway"),
-        migrations: [
-            MessagingMigrations.outbox(version: 1),
-            MessagingMigrations.inbox(version: 2),
-        ],
+        migrations: GatewayMigrations.all,
         defaultPort: 8081
     )
 
-    /// Builds the application: shared runtime routes (health, metrics) and the outbox relay.
-    public static func buildApplication(context: ServiceContext) -> some ApplicationProtocol {
-        let router = Router()
+    /// The gateway's parts over one PostgreSQL client, for the application and for tests.
+    public struct Parts: Sendable {
+        public let tenants: TenantStore
+        public let clients: ClientStore
+        public let directory: TenantDirectory
+        public let resolver: TenantResolver
+        public let registrationLimiter: RateLimiter
+
+        public init(context: ServiceContext, configuration: GatewayConfiguration) {
+            self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
+        }
+
+        public init(postgres: PostgresClient, logger: Logger, configuration: GatewayConfiguration, directoryMaximumAge: Duration = .seconds(1)) {
+            tenants = TenantStore(client: postgres, schema: definition.schema, keyRing: configuration.keyRing,
+                                  allowInsecureUpstream: configuration.allowInsecureUpstream, logger: logger)
+            clients = ClientStore(client: postgres, schema: definition.schema, logger: logger)
+            directory = TenantDirectory(store: tenants, maximumAge: directoryMaximumAge)
+            resolver = TenantResolver(directory: directory, origins: OriginResolver(defaultScheme: configuration.publicScheme,
+                                                                                  trustedProxies: configuration.trustedProxies))
+            registrationLimiter = RateLimiter(capacity: configuration.registration.perMinutePerAddress, per: .seconds(60))
+        }
+    }
+
+    /// Adds the gateway's routes to a router.
+    public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: GatewayConfiguration,
+                                 operatorToken: OperatorToken?) {
+        DiscoveryRoutes.add(to: router, tenants: parts.resolver)
+        RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
+                               limiter: parts.registrationLimiter)
+        TenantAdminRoutes.add(to: router, store: parts.tenants, clients: parts.clients, directory: parts.directory,
+                              operatorToken: operatorToken)
+    }
+
+    public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
+        let configuration = try GatewayConfiguration(environment: ProcessInfo.processInfo.environment)
+        let router = Router(context: GatehouseRequestContext.self)
+        addRoutes(to: router, parts: Parts(context: context, configuration: configuration), configuration: configuration,
+                  operatorToken: context.configuration.operatorToken)
         return context.application(router: router)
     }
 }

@@ -1,0 +1,91 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseRuntime
+import Logging
+import PostgresNIO
+
+/// A registered client as the admin API lists it (never its secret or the secret's hash).
+public struct RegisteredClient: Codable, Sendable, Equatable {
+    public var clientId: String
+    public var tenant: String
+    public var metadata: ClientMetadata
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var expiresAt: Date?
+    public var disabled: Bool
+}
+
+/// Registered clients in the gateway's schema; each registration is announced with
+/// `client.registered` from the same transaction (the token service authenticates clients from
+/// that projection).
+public struct ClientStore: Sendable {
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let logger: Logger
+
+    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.logger = logger
+    }
+
+    /// Stores a validated registration; returns the client id and, for a confidential client,
+    /// the secret (shown this once; only its hash is kept).
+    public func register(_ metadata: ClientMetadata, tenant: String, from address: String?,
+                         unusedLifetime: Duration) async throws -> (clientId: String, secret: String?, issuedAt: Date) {
+        let clientId = SecretGenerator.generate(prefix: "mcp_client_", bytes: 16)
+        let secret = metadata.isConfidential ? SecretGenerator.generate(prefix: "mcp_secret_") : nil
+        let secretHash = secret.map(SecretHash.of)
+        let issuedAt = Date()
+        let event = EventEnvelope(
+            tenant: tenant, aggregateKey: clientId, aggregateVersion: 1,
+            payload: ClientRegistered(clientId: clientId, clientName: metadata.clientName, applicationType: metadata.applicationType,
+                                      redirectUris: metadata.redirectUris, grantTypes: metadata.grantTypes,
+                                      responseTypes: metadata.responseTypes, tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
+                                      scope: metadata.scope, clientSecretHash: secretHash, metadataDocumentUrl: nil))
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        bindings.append(clientId)
+        bindings.append(metadata.clientName ?? "")
+        bindings.append(metadata.applicationType)
+        bindings.append(metadata.redirectUris)
+        bindings.append(metadata.grantTypes)
+        bindings.append(metadata.responseTypes)
+        bindings.append(metadata.tokenEndpointAuthMethod)
+        bindings.append(metadata.scope ?? "")
+        bindings.append(secretHash ?? "")
+        bindings.append(String(decoding: try JSONBody.encoder().encode(metadata), as: UTF8.self))
+        bindings.append(address ?? "")
+        bindings.append(issuedAt)
+        bindings.append(issuedAt.addingTimeInterval(unusedLifetime / .seconds(1)))
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).clients (tenant_id, client_id, client_name, application_type, redirect_uris, grant_types,
+                    response_types, token_endpoint_auth_method, scope, client_secret_hash, metadata, registered_from, created_at, expires_at)
+                VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), $11::jsonb, NULLIF($12, ''), $13, $14)
+                """, binds: bindings), logger: logger)
+            try await OutboxWriter(schema: schema).append(event, on: connection, logger: logger)
+        }
+        return (clientId, secret, issuedAt)
+    }
+
+    public func list(tenant: String) async throws -> [RegisteredClient] {
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled
+            FROM \(schema.quoted).clients WHERE tenant_id = $1 ORDER BY created_at, client_id
+            """, binds: bindings), logger: logger)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        var clients: [RegisteredClient] = []
+        for try await (id, tenant, metadata, created, used, expires, disabled) in rows.decode((String, String, String, Date, Date?, Date?, Bool).self) {
+            clients.append(RegisteredClient(clientId: id, tenant: tenant, metadata: try decoder.decode(ClientMetadata.self, from: Data(metadata.utf8)),
+                                            createdAt: created, lastUsedAt: used, expiresAt: expires, disabled: disabled))
+        }
+        return clients
+    }
+}

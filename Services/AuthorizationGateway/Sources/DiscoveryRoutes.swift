@@ -1,0 +1,133 @@
+import Foundation
+import GatehouseRuntime
+import Hummingbird
+import Logging
+
+/// The scopes a tenant's authorization server knows. `offline_access` asks for a refresh token
+/// and belongs to the authorization server only, never to the protected resource's metadata.
+public enum GatewayScopes {
+    public static let offlineAccess = "offline_access"
+    public static let resourceScopes = ["mcp:tools", "openid", "profile", "email"]
+    public static let supported = resourceScopes + [offlineAccess]
+    /// Granted when a client asks for none.
+    public static let defaultScopes = ["mcp:tools"]
+}
+
+/// Per tenant: RFC 8414 authorization server metadata, the OpenID discovery document, and RFC
+/// 9728 protected resource metadata for the tenant's `/mcp` resource (at the path-inserted and
+/// the root well-known URLs). Each tenant is its own issuer: exactly the origin it is served at.
+public enum DiscoveryRoutes {
+    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver) {
+        router.get("/.well-known/oauth-authorization-server") { request, context in
+            let (_, origin) = try await tenants.resolve(request, context)
+            return try metadataResponse(authorizationServerMetadata(origin))
+        }
+        router.get("/.well-known/oauth-authorization-server/mcp") { request, context in
+            // RFC 8414 §3.1 path insertion for clients that derive it from the resource URL.
+            let (_, origin) = try await tenants.resolve(request, context)
+            return try metadataResponse(authorizationServerMetadata(origin))
+        }
+        router.get("/.well-known/openid-configuration") { request, context in
+            let (_, origin) = try await tenants.resolve(request, context)
+            return try metadataResponse(openIDConfiguration(origin))
+        }
+        for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+            router.get(RouterPath(path)) { request, context in
+                let (record, origin) = try await tenants.resolve(request, context)
+                return try metadataResponse(protectedResourceMetadata(origin, tenant: record.tenant))
+            }
+        }
+    }
+
+    public static func authorizationServerMetadata(_ origin: PublicOrigin) -> [String: AnyJSON] {
+        [
+            "issuer": .string(origin.issuer),
+            "authorization_endpoint": .string(origin.url("/oauth/authorize")),
+            "token_endpoint": .string(origin.url("/oauth/token")),
+            "registration_endpoint": .string(origin.url("/oauth/register")),
+            "revocation_endpoint": .string(origin.url("/oauth/revoke")),
+            "introspection_endpoint": .string(origin.url("/oauth/introspect")),
+            "userinfo_endpoint": .string(origin.url("/oauth/userinfo")),
+            "jwks_uri": .string(origin.url("/oauth/jwks")),
+            "response_types_supported": .strings(["code"]),
+            "response_modes_supported": .strings(["query"]),
+            "grant_types_supported": .strings(["authorization_code", "refresh_token"]),
+            "token_endpoint_auth_methods_supported": .strings(["none", "client_secret_basic", "client_secret_post"]),
+            "revocation_endpoint_auth_methods_supported": .strings(["none", "client_secret_basic", "client_secret_post"]),
+            "introspection_endpoint_auth_methods_supported": .strings(["client_secret_basic", "client_secret_post"]),
+            "code_challenge_methods_supported": .strings(["S256"]),
+            "scopes_supported": .strings(GatewayScopes.supported),
+            "authorization_response_iss_parameter_supported": .bool(true),
+            "client_id_metadata_document_supported": .bool(true),
+        ]
+    }
+
+    public static func openIDConfiguration(_ origin: PublicOrigin) -> [String: AnyJSON] {
+        var document = authorizationServerMetadata(origin)
+        document["subject_types_supported"] = .strings(["public"])
+        document["id_token_signing_alg_values_supported"] = .strings(["ES256"])
+        document["claims_supported"] = .strings(["sub", "email", "email_verified", "name", "iss", "aud", "exp", "iat"])
+        return document
+    }
+
+    public static func protectedResourceMetadata(_ origin: PublicOrigin, tenant: Tenant) -> [String: AnyJSON] {
+        [
+            "resource": .string(origin.mcpResource),
+            "authorization_servers": .strings([origin.issuer]),
+            "scopes_supported": .strings(GatewayScopes.resourceScopes),
+            "bearer_methods_supported": .strings(["header"]),
+            "resource_name": .string(tenant.displayName),
+        ]
+    }
+
+    static func metadataResponse(_ document: [String: AnyJSON]) throws -> Response {
+        var response = try JSONBody.response(document)
+        response.headers[.cacheControl] = "public, max-age=300"
+        response.headers[.accessControlAllowOrigin] = "*"
+        return response
+    }
+}
+
+/// A JSON value for documents assembled field by field.
+public enum AnyJSON: Encodable, Sendable, Equatable {
+    case string(String)
+    case strings([String])
+    case bool(Bool)
+    case int(Int)
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .strings(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        }
+    }
+}
+
+/// Finds the tenant a request is for, from its public origin: unknown or disabled → 404.
+public struct TenantResolver: Sendable {
+    public let directory: TenantDirectory
+    public let origins: OriginResolver
+
+    public init(directory: TenantDirectory, origins: OriginResolver) {
+        self.directory = directory
+        self.origins = origins
+    }
+
+    public func resolve(_ request: Request, _ context: GatehouseRequestContext) async throws -> (TenantRecord, PublicOrigin) {
+        guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
+            throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
+        }
+        let found: TenantRecord?
+        do {
+            found = try await directory.tenant(forHost: origin.host)
+        } catch {
+            context.logger.error("Tenant lookup failed", metadata: ["error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+        guard let record = found else { throw APIError(.notFound, code: "not_found", "No tenant is served at this host") }
+        return (record, origin)
+    }
+}

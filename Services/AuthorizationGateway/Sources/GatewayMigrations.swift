@@ -1,0 +1,55 @@
+import GatehouseMessaging
+import GatehousePostgres
+
+/// The gateway's schema: tenants and their host names, registered clients; outbox and inbox.
+enum GatewayMigrations {
+    static let all: [Migration] = [
+        MessagingMigrations.outbox(version: 1),
+        MessagingMigrations.inbox(version: 2),
+        Migration(version: 3, name: "tenants and clients", statements: [
+            """
+            CREATE TABLE {schema}.tenants (
+                id TEXT PRIMARY KEY,
+                display_name TEXT NOT NULL,
+                auth_mode TEXT NOT NULL,
+                email_linking TEXT NOT NULL,
+                upstream JSONB,
+                upstream_client_secret TEXT,
+                disabled BOOLEAN NOT NULL DEFAULT false,
+                version BIGINT NOT NULL DEFAULT 1,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE {schema}.tenant_hosts (
+                host TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id) ON DELETE CASCADE
+            )
+            """,
+            "CREATE INDEX tenant_hosts_tenant ON {schema}.tenant_hosts (tenant_id)",
+            """
+            CREATE TABLE {schema}.clients (
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id),
+                client_id TEXT PRIMARY KEY,
+                client_name TEXT,
+                application_type TEXT NOT NULL,
+                redirect_uris TEXT[] NOT NULL,
+                grant_types TEXT[] NOT NULL,
+                response_types TEXT[] NOT NULL,
+                token_endpoint_auth_method TEXT NOT NULL,
+                scope TEXT,
+                client_secret_hash TEXT,
+                metadata JSONB NOT NULL,
+                registered_from TEXT,
+                disabled BOOLEAN NOT NULL DEFAULT false,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                last_used_at TIMESTAMPTZ,
+                expires_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX clients_tenant ON {schema}.clients (tenant_id, created_at)",
+            "CREATE INDEX clients_expiry ON {schema}.clients (expires_at) WHERE expires_at IS NOT NULL AND NOT disabled",
+        ]),
+    ]
+}

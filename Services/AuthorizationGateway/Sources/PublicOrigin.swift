@@ -1,0 +1,97 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The scheme and host a request was addressed to, as the client saw them: the `Host` header,
+/// or `X-Forwarded-Host`/`X-Forwarded-Proto` when (and only when) the connection comes from a
+/// configured proxy. A tenant's issuer is exactly this origin.
+public struct PublicOrigin: Sendable, Equatable, CustomStringConvertible {
+    public var scheme: String
+    public var host: String
+
+    public var description: String { "\(scheme)://\(host)" }
+    public var issuer: String { description }
+    public var mcpResource: String { "\(description)/mcp" }
+    public func url(_ path: String) -> String { "\(description)\(path)" }
+}
+
+/// Works out `PublicOrigin`s under the configured trust.
+public struct OriginResolver: Sendable {
+    public let defaultScheme: String
+    public let trustedProxies: [IPNetwork]
+
+    public init(defaultScheme: String, trustedProxies: [IPNetwork]) {
+        self.defaultScheme = defaultScheme
+        self.trustedProxies = trustedProxies
+    }
+
+    public func origin(of request: Request, remoteAddress: SocketAddress?) -> PublicOrigin? {
+        var host = request.head.authority
+        var scheme = defaultScheme
+        if let remote = remoteAddress?.ipAddress, trustedProxies.contains(where: { $0.contains(remote) }) {
+            if let forwarded = request.headers[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first {
+                host = forwarded.trimmingCharacters(in: .whitespaces)
+            }
+            if let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.split(separator: ",").first?
+                .trimmingCharacters(in: .whitespaces).lowercased(), proto == "https" || proto == "http" {
+                scheme = proto
+            }
+        }
+        guard let host, let normalised = TenantRules.normaliseHost(host) else { return nil }
+        // The default port of the scheme is not part of the origin.
+        let bare = (scheme == "https" && normalised.hasSuffix(":443")) || (scheme == "http" && normalised.hasSuffix(":80"))
+            ? String(normalised[..<normalised.lastIndex(of: ":")!]) : normalised
+        return PublicOrigin(scheme: scheme, host: bare)
+    }
+}
+
+extension OriginResolver {
+    /// The address of the client: the connection's peer, or, when the peer is a trusted proxy,
+    /// the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+    public func clientAddress(of request: Request, remoteAddress: SocketAddress?) -> String? {
+        guard let remote = remoteAddress?.ipAddress else { return nil }
+        guard trustedProxies.contains(where: { $0.contains(remote) }),
+              let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!] else { return remote }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return hops.last { hop in !trustedProxies.contains { $0.contains(hop) } } ?? hops.first ?? remote
+    }
+}
+
+/// An IPv4 or IPv6 network (`10.0.0.0/8`, `::1/128`, or a single address).
+public struct IPNetwork: Sendable, Equatable, CustomStringConvertible {
+    let address: [UInt8]
+    let prefix: Int
+    public let description: String
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let first = parts.first, let address = IPNetwork.parse(first) else { return nil }
+        let maximum = address.count * 8
+        let prefix = parts.count == 2 ? Int(parts[1]) : maximum
+        guard let prefix, (0...maximum).contains(prefix) else { return nil }
+        self.address = address
+        self.prefix = prefix
+        self.description = text
+    }
+
+    public func contains(_ text: String) -> Bool {
+        guard let other = IPNetwork.parse(text), other.count == address.count else { return false }
+        var remaining = prefix
+        for index in address.indices where remaining > 0 {
+            let bits = min(8, remaining)
+            let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            if address[index] & mask != other[index] & mask { return false }
+            remaining -= bits
+        }
+        return true
+    }
+
+    static func parse(_ text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+}

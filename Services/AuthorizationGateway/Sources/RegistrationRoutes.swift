@@ -1,0 +1,109 @@
+import Foundation
+import GatehouseRuntime
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// RFC 7591 dynamic client registration at `/oauth/register` (and the root alias `/register`
+/// for clients of the 2025-03-26 MCP revision), rate-limited per client address.
+public enum RegistrationRoutes {
+    public static let maximumBodySize = 16 * 1024
+
+    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: ClientStore,
+                           policy: RegistrationPolicy, limiter: RateLimiter) {
+        for path in ["/oauth/register", "/register"] {
+            router.post(RouterPath(path)) { request, context in
+                try await register(request, context, tenants: tenants, store: store, policy: policy, limiter: limiter)
+            }
+            router.on(RouterPath(path), method: .options) { _, _ in CORS.preflight(methods: "POST, OPTIONS") }
+        }
+    }
+
+    static func register(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: ClientStore,
+                         policy: RegistrationPolicy, limiter: RateLimiter) async throws -> Response {
+        let (record, _) = try await tenants.resolve(request, context)
+        let address = tenants.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+        if let wait = await limiter.acquire(address) {
+            let seconds = max(1, Int((wait / .seconds(1)).rounded(.up)))
+            throw APIError(.tooManyRequests, code: "slow_down", "Too many registrations from this address; retry later",
+                           headers: [.retryAfter: String(seconds)])
+        }
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw RegistrationError.metadata("the request body must be application/json").apiError
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maximumBodySize)
+        } catch {
+            throw RegistrationError.metadata("the request body is larger than \(maximumBodySize) bytes").apiError
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let metadataRequest: ClientMetadataRequest
+        do {
+            metadataRequest = try decoder.decode(ClientMetadataRequest.self, from: Data(body.readableBytesView))
+        } catch {
+            throw RegistrationError.metadata("the body is not a JSON object of client metadata with the right types").apiError
+        }
+        let metadata: ClientMetadata
+        do {
+            metadata = try ClientRegistrationRules.validate(metadataRequest, supportedScopes: GatewayScopes.supported)
+        } catch let error as RegistrationError {
+            context.logger.info("Registration refused", metadata: ["tenant": "\(record.tenant.id)", "error": "\(error.code.rawValue)"])
+            throw error.apiError
+        }
+        let registered: (clientId: String, secret: String?, issuedAt: Date)
+        do {
+            registered = try await store.register(metadata, tenant: record.tenant.id, from: address,
+                                                  unusedLifetime: .seconds(policy.unusedClientLifetimeDays * 86_400))
+        } catch {
+            context.logger.error("Registration failed", metadata: ["error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+        context.logger.notice("Client registered", metadata: [
+            "tenant": "\(record.tenant.id)", "client_id": "\(registered.clientId)", "auth_method": "\(metadata.tokenEndpointAuthMethod)",
+        ])
+        var response = try JSONBody.response(RegistrationResponse(metadata: metadata, clientId: registered.clientId,
+                                                                  clientSecret: registered.secret, issuedAt: registered.issuedAt),
+                                              status: .created)
+        response.headers[.cacheControl] = "no-store"
+        response.headers[HTTPField.Name("Pragma")!] = "no-cache"
+        response.headers[.accessControlAllowOrigin] = "*"
+        return response
+    }
+}
+
+/// RFC 7591 §3.2.1: the registered metadata plus the client's credentials.
+struct RegistrationResponse: Encodable {
+    var metadata: ClientMetadata
+    var clientId: String
+    var clientSecret: String?
+    var issuedAt: Date
+
+    private enum CodingKeys: String, CodingKey { case clientId, clientIdIssuedAt, clientSecret, clientSecretExpiresAt }
+
+    func encode(to encoder: any Encoder) throws {
+        try metadata.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(clientId, forKey: .clientId)
+        try container.encode(Int(issuedAt.timeIntervalSince1970), forKey: .clientIdIssuedAt)
+        if let clientSecret {
+            try container.encode(clientSecret, forKey: .clientSecret)
+            try container.encode(0, forKey: .clientSecretExpiresAt)
+        }
+    }
+}
+
+extension RegistrationError {
+    var apiError: APIError { APIError(.badRequest, code: code.rawValue, detail) }
+}
+
+/// CORS for the endpoints browser-based MCP clients call directly (no credentials).
+enum CORS {
+    static func preflight(methods: String) -> Response {
+        Response(status: .noContent, headers: [
+            .accessControlAllowOrigin: "*", .accessControlAllowMethods: methods,
+            .accessControlAllowHeaders: "Content-Type, Authorization, MCP-Protocol-Version", .accessControlMaxAge: "86400",
+        ])
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import GatehousePostgres
+import GatehouseRuntime
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// The admin API's tenants (docs/openapi/admin.json), behind the operator token:
+/// `POST /admin/tenants`, `GET /admin/tenants`, `GET|PATCH /admin/tenants/{id}`,
+/// `GET /admin/tenants/{id}/clients`. A tenant is disabled with `PATCH {"disabled": true}`,
+/// never deleted: its clients and users keep their history.
+public enum TenantAdminRoutes {
+    public static func add(to router: Router<GatehouseRequestContext>, store: TenantStore, clients: ClientStore,
+                           directory: TenantDirectory, operatorToken: OperatorToken?) {
+        let tenants = router.group("admin/tenants").add(middleware: OperatorAuthMiddleware<GatehouseRequestContext>(token: operatorToken))
+        tenants.post { request, context -> Response in
+            let input = try await decode(request, context)
+            let tenant = try await mapped(context) { try await store.create(input) }
+            await directory.invalidate()
+            context.logger.notice("Tenant created", metadata: ["tenant": "\(tenant.id)"])
+            var response = try JSONBody.response(tenant, status: .created)
+            response.headers[.location] = "/admin/tenants/\(tenant.id)"
+            return response
+        }
+        tenants.get { _, context -> Response in
+            try JSONBody.response(["tenants": try await mapped(context) { try await store.list() }])
+        }
+        tenants.get(":id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard let tenant = try await mapped(context, { try await store.get(id) }) else { throw APIError.notFound("No such tenant") }
+            return try JSONBody.response(tenant)
+        }
+        tenants.patch(":id") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let input = try await decode(request, context)
+            guard let tenant = try await mapped(context, { try await store.update(id, with: input) }) else {
+                throw APIError.notFound("No such tenant")
+            }
+            await directory.invalidate()
+            context.logger.notice("Tenant updated", metadata: ["tenant": "\(id)", "disabled": "\(tenant.disabled)"])
+            return try JSONBody.response(tenant)
+        }
+        tenants.get(":id/clients") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard try await mapped(context, { try await store.get(id) }) != nil else { throw APIError.notFound("No such tenant") }
+            return try JSONBody.response(["clients": try await mapped(context) { try await clients.list(tenant: id) }])
+        }
+    }
+
+    static func decode(_ request: Request, _ context: GatehouseRequestContext) async throws -> TenantInput {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw APIError(.unsupportedMediaType, code: "invalid_request", "The body must be application/json")
+        }
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(TenantInput.self, from: Data(body.readableBytesView))
+        } catch {
+            throw APIError.invalidRequest("The body is not a valid tenant document")
+        }
+    }
+
+    /// Runs a store call, turning rule violations into 400, conflicts into 409, and
+    /// infrastructure failures into 503.
+    static func mapped<T: Sendable>(_ context: GatehouseRequestContext, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as TenantValidationError {
+            throw APIError(.badRequest, code: "invalid_tenant", error.description)
+        } catch is TenantStore.HostTaken {
+            throw APIError(.conflict, code: "conflict", "A host name belongs to another tenant")
+        } catch let error as APIError {
+            throw error
+        } catch {
+            if let psql = PostgresFailure.underlying(error) as? PSQLError, psql.serverInfo?[.sqlState] == "23505" {
+                throw APIError(.conflict, code: "conflict", "A tenant with this id exists")
+            }
+            context.logger.error("Admin request failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
+            throw APIError.temporarilyUnavailable
+        }
+    }
+}

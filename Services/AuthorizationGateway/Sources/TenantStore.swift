@@ -1,0 +1,182 @@
+import Foundation
+import GatehouseCrypto
+import GatehousePostgres
+import GatehouseRuntime
+import Logging
+import PostgresNIO
+
+/// A tenant as the gateway uses it internally: the public definition and the sealed upstream
+/// client secret.
+public struct TenantRecord: Sendable, Equatable {
+    public var tenant: Tenant
+    public var sealedClientSecret: String?
+}
+
+/// Tenants and their hosts in the gateway's schema.
+public struct TenantStore: Sendable {
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let keyRing: KeyRing
+    public let allowInsecureUpstream: Bool
+    public let logger: Logger
+
+    public init(client: PostgresClient, schema: SchemaName, keyRing: KeyRing, allowInsecureUpstream: Bool, logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.keyRing = keyRing
+        self.allowInsecureUpstream = allowInsecureUpstream
+        self.logger = logger
+    }
+
+    static func secretAssociatedData(tenant: String) -> String { "gatehouse/upstream-client-secret/\(tenant)" }
+
+    public func create(_ input: TenantInput) async throws -> Tenant {
+        guard let id = input.id else { throw TenantValidationError(field: "id", problem: "is required") }
+        var draft = Tenant(id: id, displayName: input.displayName ?? "", hosts: input.hosts ?? [], authMode: input.authMode ?? .oauth,
+                           emailLinking: input.emailLinking ?? "none", upstream: nil, hasClientSecret: false,
+                           disabled: input.disabled ?? false, version: 1, createdAt: Date(), updatedAt: Date())
+        draft.upstream = try input.upstream.map { try Self.upstream(from: $0, base: nil) }
+        draft.hosts = try TenantRules.validate(id: id, displayName: draft.displayName, hosts: draft.hosts, authMode: draft.authMode,
+                                               emailLinking: draft.emailLinking, upstream: draft.upstream,
+                                               allowInsecureUpstream: allowInsecureUpstream)
+        let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
+        return try await client.withTransaction(logger: logger) { connection in
+            try await write(draft, sealedSecret: sealed, replaceSecret: true, insert: true, on: connection)
+            return try await load(id, on: connection, lock: false)!.tenant
+        }
+    }
+
+    /// Applies the fields present in `input`; `nil` if there is no such tenant.
+    public func update(_ id: String, with input: TenantInput) async throws -> Tenant? {
+        if let newID = input.id, newID != id { throw TenantValidationError(field: "id", problem: "cannot be changed") }
+        let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
+        return try await client.withTransaction(logger: logger) { connection -> Tenant? in
+            guard var tenant = try await load(id, on: connection, lock: true)?.tenant else { return nil }
+            if let name = input.displayName { tenant.displayName = name }
+            if let hosts = input.hosts { tenant.hosts = hosts }
+            if let mode = input.authMode { tenant.authMode = mode }
+            if let linking = input.emailLinking { tenant.emailLinking = linking }
+            if let disabled = input.disabled { tenant.disabled = disabled }
+            if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
+            tenant.hosts = try TenantRules.validate(id: id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode,
+                                                    emailLinking: tenant.emailLinking, upstream: tenant.upstream,
+                                                    allowInsecureUpstream: allowInsecureUpstream)
+            try await write(tenant, sealedSecret: sealed, replaceSecret: sealed != nil, insert: false, on: connection)
+            return try await load(id, on: connection, lock: false)?.tenant
+        }
+    }
+
+    public func get(_ id: String) async throws -> Tenant? {
+        try await client.withConnection { try await load(id, on: $0, lock: false)?.tenant }
+    }
+
+    public func list() async throws -> [Tenant] {
+        try await records().map(\.tenant).sorted { $0.id < $1.id }
+    }
+
+    /// Every tenant with its sealed secret, for the host directory.
+    public func records() async throws -> [TenantRecord] {
+        try await client.withConnection { connection in
+            try await query(where: "true", bindings: PostgresBindings(), on: connection, lock: false)
+        }
+    }
+
+    /// Opens a tenant's upstream client secret.
+    public func clientSecret(of record: TenantRecord) throws -> String? {
+        try record.sealedClientSecret.map {
+            String(decoding: try keyRing.open($0, associatedData: Self.secretAssociatedData(tenant: record.tenant.id)), as: UTF8.self)
+        }
+    }
+
+    private func seal(_ secret: String, tenant: String) throws -> String {
+        guard !secret.isEmpty, secret.count <= 1024 else {
+            throw TenantValidationError(field: "client_secret", problem: "must be 1-1024 characters")
+        }
+        return try keyRing.seal(Array(secret.utf8), associatedData: Self.secretAssociatedData(tenant: tenant))
+    }
+
+    static func upstream(from input: TenantInput.UpstreamInput, base: UpstreamConfiguration?) throws -> UpstreamConfiguration {
+        guard let kind = input.kind ?? base?.kind else { throw TenantValidationError(field: "upstream.kind", problem: "must be oidc or oauth2") }
+        guard let clientId = input.clientId ?? base?.clientId else {
+            throw TenantValidationError(field: "upstream.client_id", problem: "is required")
+        }
+        let defaultScopes = kind == .oidc ? ["openid", "email", "profile"] : ["read:user", "user:email"]
+        return UpstreamConfiguration(
+            kind: kind, issuer: input.issuer ?? base?.issuer, authorizationEndpoint: input.authorizationEndpoint ?? base?.authorizationEndpoint,
+            tokenEndpoint: input.tokenEndpoint ?? base?.tokenEndpoint, userEndpoint: input.userEndpoint ?? base?.userEndpoint,
+            emailsEndpoint: input.emailsEndpoint ?? base?.emailsEndpoint, clientId: clientId,
+            scopes: input.scopes ?? base?.scopes ?? defaultScopes, claims: input.claims ?? base?.claims ?? .init(),
+            extraAuthorizeParameters: input.extraAuthorizeParameters ?? base?.extraAuthorizeParameters ?? [:])
+    }
+
+    private func write(_ tenant: Tenant, sealedSecret: String?, replaceSecret: Bool, insert: Bool, on connection: PostgresConnection) async throws {
+        let s = schema.quoted
+        var bindings = PostgresBindings()
+        bindings.append(tenant.id)
+        bindings.append(tenant.displayName)
+        bindings.append(tenant.authMode.rawValue)
+        bindings.append(tenant.emailLinking)
+        bindings.append(try tenant.upstream.map { String(decoding: try JSONBody.encoder().encode($0), as: UTF8.self) } ?? "")
+        bindings.append(sealedSecret ?? "")
+        bindings.append(tenant.disabled)
+        let sql = insert
+            ? """
+              INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled)
+              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7)
+              """
+            : """
+              UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
+                  upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
+                  version = version + 1, updated_at = now()
+              WHERE id = $1
+              """
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        var hosts = PostgresBindings()
+        hosts.append(tenant.id)
+        hosts.append(tenant.hosts)
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            DELETE FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host <> ALL($2::text[])
+            """, binds: hosts), logger: logger)
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO \(s).tenant_hosts (host, tenant_id) SELECT h, $1 FROM unnest($2::text[]) AS h
+            ON CONFLICT (host) DO UPDATE SET tenant_id = EXCLUDED.tenant_id WHERE tenant_hosts.tenant_id = EXCLUDED.tenant_id
+            """, binds: hosts), logger: logger)
+        // A host another tenant holds was left untouched by the upsert above: refuse.
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT count(*) FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host = ANY($2::text[])
+            """, binds: hosts), logger: logger)
+        for try await count in rows.decode(Int64.self) where count != tenant.hosts.count {
+            throw HostTaken()
+        }
+    }
+
+    struct HostTaken: Error {}
+
+    private func load(_ id: String, on connection: PostgresConnection, lock: Bool) async throws -> TenantRecord? {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        return try await query(where: "t.id = $1", bindings: bindings, on: connection, lock: lock).first
+    }
+
+    private func query(where condition: String, bindings: PostgresBindings, on connection: PostgresConnection, lock: Bool) async throws -> [TenantRecord] {
+        let s = schema.quoted
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
+                   t.created_at, t.updated_at,
+                   coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
+            FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
+            """, binds: bindings), logger: logger)
+        var records: [TenantRecord] = []
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, [String]).self) {
+            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, hosts) = row
+            let tenant = Tenant(
+                id: id, displayName: name, hosts: hosts, authMode: Tenant.AuthMode(rawValue: mode) ?? .oauth, emailLinking: linking,
+                upstream: try upstream.map { try decoder.decode(UpstreamConfiguration.self, from: Data($0.utf8)) },
+                hasClientSecret: secret != nil, disabled: disabled, version: version, createdAt: created, updatedAt: updated)
+            records.append(TenantRecord(tenant: tenant, sealedClientSecret: secret))
+        }
+        return records
+    }
+}

@@ -1,0 +1,45 @@
+import Crypto
+import Foundation
+
+/// High-entropy secrets we issue (client secrets, codes, tokens): a recognisable prefix and
+/// 256 random bits, base64url. Stored only as `SecretHash`.
+public enum SecretGenerator {
+    public static func generate(prefix: String, bytes: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return prefix + Base64URL.encode(random)
+    }
+}
+
+/// The stored form of a secret we issued: SHA-256, hex. Our secrets carry 256 random bits, so a
+/// fast hash is enough (no password stretching): guessing the preimage is hopeless either way.
+public enum SecretHash {
+    public static func of(_ secret: String) -> String {
+        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `secret` hashes to `hash`, in time independent of where they differ.
+    public static func matches(_ secret: String, hash: String) -> Bool {
+        let computed = Array(of(secret).utf8)
+        let expected = Array(hash.utf8)
+        guard computed.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for index in computed.indices { difference |= computed[index] ^ expected[index] }
+        return difference == 0
+    }
+}
+
+/// Base64url without padding (RFC 4648 §5), as OAuth uses it.
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        guard text.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+}

@@ -1,0 +1,84 @@
+import AuthorizationGateway
+import Foundation
+import GatehouseCrypto
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseRuntime
+import GatehouseTestSupport
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+
+/// A migrated gateway schema and the gateway's routes on a live loopback server. Requests name
+/// their tenant host with `X-Forwarded-Host`, trusted from 127.0.0.1 as from a front proxy.
+struct GatewayFixture: Sendable {
+    static let operatorToken = "gateway-test-operator-token-0123456789"
+    let client: PostgresClient
+    let logger: Logger
+    let configuration: GatewayConfiguration
+    let parts: GatewayService.Parts
+    let schema = GatewayService.definition.schema
+
+    static func run<T: Sendable>(trustProxy: Bool = true, registrationsPerMinute: Int = 1000,
+                                 _ body: (GatewayFixture) async throws -> T) async throws -> T {
+        let (postgres, _) = try await TestEnvironment.shared.postgresAndBroker()
+        let settings = try await postgres.makeDatabase(named: "gateway")
+        let logger = testLogger()
+        let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
+        let configuration = GatewayConfiguration(
+            keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"), publicScheme: "https",
+            trustedProxies: trustProxy ? [IPNetwork("127.0.0.1")!] : [], allowInsecureUpstream: true,
+            registration: RegistrationPolicy(perMinutePerAddress: registrationsPerMinute, unusedClientLifetimeDays: 30))
+        let fixture = GatewayFixture(client: client, logger: logger, configuration: configuration,
+                                     parts: GatewayService.Parts(postgres: client, logger: logger, configuration: configuration,
+                                                                 directoryMaximumAge: .zero))
+        return try await client.whileRunning {
+            try await GatewayService.definition.migrator.migrate(client: client, logger: logger)
+            return try await body(fixture)
+        }
+    }
+
+    func application() -> some ApplicationProtocol {
+        let router = Router(context: GatehouseRequestContext.self)
+        GatewayService.addRoutes(to: router, parts: parts, configuration: configuration, operatorToken: OperatorToken(Self.operatorToken))
+        return Application(router: router)
+    }
+
+    /// Creates a tenant through the store (the admin API has its own tests).
+    @discardableResult
+    func tenant(_ id: String, hosts: [String]? = nil, authMode: Tenant.AuthMode = .oauth) async throws -> Tenant {
+        try await parts.tenants.create(TenantInput(
+            id: id, displayName: "Tenant \(id)", hosts: hosts ?? ["\(id).example"], authMode: authMode, emailLinking: nil,
+            upstream: .init(kind: .oidc, issuer: "https://idp.example/\(id)", clientId: "upstream-\(id)"),
+            clientSecret: "upstream-secret-\(id)", disabled: nil))
+    }
+
+    func count(_ table: String) async throws -> Int64 {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema.quoted).\(table)"))
+        for try await count in rows.decode(Int64.self) { return count }
+        return 0
+    }
+}
+
+/// A response read whole: status, headers and the body as JSON (if it is).
+struct HTTPResult: @unchecked Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: String
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+}
+
+extension TestClientProtocol {
+    func send(_ uri: String, method: HTTPRequest.Method = .get, host: String? = nil, headers: HTTPFields = [:],
+              json: String? = nil, token: String? = nil) async throws -> HTTPResult {
+        var headers = headers
+        if let host { headers[HTTPField.Name("X-Forwarded-Host")!] = host }
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { response in
+            HTTPResult(status: response.status, headers: response.headers, body: String(buffer: response.body))
+        }
+    }
+}
