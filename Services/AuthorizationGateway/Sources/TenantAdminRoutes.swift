@@ -66,18 +66,21 @@ public enum TenantAdminRoutes {
     static func mapped<T: Sendable>(_ context: GatehouseRequestContext, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as TenantValidationError {
-            throw APIError(.badRequest, code: "invalid_tenant", error.description)
-        } catch is TenantStore.HostTaken {
-            throw APIError(.conflict, code: "conflict", "A host name belongs to another tenant")
-        } catch let error as APIError {
-            throw error
         } catch {
-            if let psql = PostgresFailure.underlying(error) as? PSQLError, psql.serverInfo?[.sqlState] == "23505" {
+            // Errors thrown inside a transaction arrive wrapped in the transaction's error.
+            switch PostgresFailure.underlying(error) {
+            case let error as TenantValidationError:
+                throw APIError(.badRequest, code: "invalid_tenant", error.description)
+            case is TenantStore.HostTaken:
+                throw APIError(.conflict, code: "conflict", "A host name belongs to another tenant")
+            case let error as APIError:
+                throw error
+            case let error as PSQLError where error.serverInfo?[.sqlState] == "23505":
                 throw APIError(.conflict, code: "conflict", "A tenant with this id exists")
+            default:
+                context.logger.error("Admin request failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
+                throw APIError.temporarilyUnavailable
             }
-            context.logger.error("Admin request failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
-            throw APIError.temporarilyUnavailable
         }
     }
 }
