@@ -58,6 +58,13 @@ let package = Package(
             path: "Shared/GatehouseCrypto",
             swiftSettings: swiftSettings
         ),
+        /// OAuth building blocks shared by the gateway and the token service: sealed codes, PKCE.
+        .target(
+            name: "GatehouseOAuth",
+            dependencies: ["GatehouseCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/GatehouseOAuth",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GatehouseEvents",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -111,7 +118,7 @@ let package = Package(
 
         .target(
             name: "AuthorizationGateway",
-            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseCrypto",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
@@ -211,7 +218,7 @@ let package = Package(
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
                            "DevBroker", "BackboneProbe", "ProvisioningMain", "UserProvisioning",
-                           "AuthorizationGateway", "GatehouseCrypto",
+                           "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
