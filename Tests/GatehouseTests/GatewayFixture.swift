@@ -48,10 +48,11 @@ struct GatewayFixture: Sendable {
 
     /// Creates a tenant through the store (the admin API has its own tests).
     @discardableResult
-    func tenant(_ id: String, hosts: [String]? = nil, authMode: Tenant.AuthMode = .oauth) async throws -> Tenant {
+    func tenant(_ id: String, hosts: [String]? = nil, authMode: Tenant.AuthMode = .oauth,
+                upstream: TenantInput.UpstreamInput? = nil) async throws -> Tenant {
         try await parts.tenants.create(TenantInput(
             id: id, displayName: "Tenant \(id)", hosts: hosts ?? ["\(id).example"], authMode: authMode, emailLinking: nil,
-            upstream: .init(kind: .oidc, issuer: "https://idp.example/\(id)", clientId: "upstream-\(id)"),
+            upstream: upstream ?? .init(kind: .oidc, issuer: "https://idp.example/\(id)", clientId: "upstream-\(id)"),
             clientSecret: "upstream-secret-\(id)", disabled: nil))
     }
 

@@ -36,6 +36,26 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var softwareId: String?
     public var softwareVersion: String?
 
+    public init(redirectUris: [String], tokenEndpointAuthMethod: String, grantTypes: [String], responseTypes: [String],
+                applicationType: String, clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, tosUri: String? = nil,
+                policyUri: String? = nil, scope: String? = nil, contacts: [String]? = nil, softwareId: String? = nil,
+                softwareVersion: String? = nil) {
+        self.redirectUris = redirectUris
+        self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+        self.grantTypes = grantTypes
+        self.responseTypes = responseTypes
+        self.applicationType = applicationType
+        self.clientName = clientName
+        self.clientUri = clientUri
+        self.logoUri = logoUri
+        self.tosUri = tosUri
+        self.policyUri = policyUri
+        self.scope = scope
+        self.contacts = contacts
+        self.softwareId = softwareId
+        self.softwareVersion = softwareVersion
+    }
+
     public var isConfidential: Bool { tokenEndpointAuthMethod != "none" }
 }
 

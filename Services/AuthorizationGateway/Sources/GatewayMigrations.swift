@@ -51,5 +51,40 @@ enum GatewayMigrations {
             "CREATE INDEX clients_tenant ON {schema}.clients (tenant_id, created_at)",
             "CREATE INDEX clients_expiry ON {schema}.clients (expires_at) WHERE expires_at IS NOT NULL AND NOT disabled",
         ]),
+        Migration(version: 4, name: "authorization requests and consents", statements: [
+            """
+            CREATE TABLE {schema}.authorization_requests (
+                id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id),
+                client_id TEXT NOT NULL,
+                redirect_uri TEXT NOT NULL,
+                scopes TEXT[] NOT NULL,
+                resource TEXT NOT NULL,
+                code_challenge TEXT NOT NULL,
+                client_state TEXT,
+                session_hash TEXT NOT NULL,
+                csrf_hash TEXT NOT NULL,
+                status TEXT NOT NULL,
+                upstream_state_hash TEXT UNIQUE,
+                upstream_verifier TEXT,
+                upstream_nonce TEXT,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                expires_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            "CREATE INDEX authorization_requests_expiry ON {schema}.authorization_requests (expires_at)",
+            // Approvals a browser session (and, after login, a user) gave a client for a redirect URI.
+            """
+            CREATE TABLE {schema}.consents (
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id),
+                session_hash TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                redirect_uri TEXT NOT NULL,
+                scopes TEXT[] NOT NULL,
+                approved_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, session_hash, client_id, redirect_uri)
+            )
+            """,
+        ]),
     ]
 }

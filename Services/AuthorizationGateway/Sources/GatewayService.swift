@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCrypto
 import GatehouseMessaging
 import GatehousePostgres
 import GatehouseRuntime
@@ -24,6 +25,8 @@ public enum GatewayService {
         public let directory: TenantDirectory
         public let resolver: TenantResolver
         public let registrationLimiter: RateLimiter
+        public let authorizations: AuthorizationStore
+        public let keyRing: KeyRing
 
         public init(context: ServiceContext, configuration: GatewayConfiguration) {
             self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
@@ -37,6 +40,8 @@ public enum GatewayService {
             resolver = TenantResolver(directory: directory, origins: OriginResolver(defaultScheme: configuration.publicScheme,
                                                                                   trustedProxies: configuration.trustedProxies))
             registrationLimiter = RateLimiter(capacity: configuration.registration.perMinutePerAddress, per: .seconds(60))
+            authorizations = AuthorizationStore(client: postgres, schema: definition.schema, logger: logger)
+            keyRing = configuration.keyRing
         }
     }
 
@@ -46,6 +51,7 @@ public enum GatewayService {
         DiscoveryRoutes.add(to: router, tenants: parts.resolver)
         RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
                                limiter: parts.registrationLimiter)
+        AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, keyRing: parts.keyRing)
         TenantAdminRoutes.add(to: router, store: parts.tenants, clients: parts.clients, directory: parts.directory,
                               operatorToken: operatorToken)
     }

@@ -1,0 +1,143 @@
+import Foundation
+import GatehouseCrypto
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// An authorization in progress: the checked request, the browser session it belongs to, and
+/// (once approved) our own PKCE verifier, state and nonce for the upstream leg.
+public struct PendingAuthorization: Sendable, Equatable {
+    public var id: String
+    public var tenant: String
+    public var request: AuthorizationRequest
+    public var sessionHash: String
+    public var csrfHash: String
+    public var status: String
+    public var expiresAt: Date
+}
+
+/// Authorization requests, consents and client lookups in the gateway's schema.
+public struct AuthorizationStore: Sendable {
+    public static let lifetime: TimeInterval = 600
+
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let logger: Logger
+
+    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.logger = logger
+    }
+
+    /// The tenant's enabled, unexpired client with this id.
+    public func client(_ clientId: String, tenant: String) async throws -> AuthorizingClient? {
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        bindings.append(clientId)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT client_id, client_name, redirect_uris, grant_types, scope FROM \(schema.quoted).clients
+            WHERE tenant_id = $1 AND client_id = $2 AND NOT disabled AND (expires_at IS NULL OR expires_at > now())
+            """, binds: bindings), logger: logger)
+        for try await (id, name, redirects, grants, scope) in rows.decode((String, String?, [String], [String], String?).self) {
+            return AuthorizingClient(clientId: id, name: name, redirectUris: redirects, grantTypes: grants, scope: scope)
+        }
+        return nil
+    }
+
+    public func create(_ request: AuthorizationRequest, tenant: String, sessionHash: String, csrfHash: String) async throws -> PendingAuthorization {
+        let pending = PendingAuthorization(id: SecretGenerator.generate(prefix: "ar_", bytes: 24), tenant: tenant, request: request,
+                                           sessionHash: sessionHash, csrfHash: csrfHash, status: "pending",
+                                           expiresAt: Date().addingTimeInterval(Self.lifetime))
+        var bindings = PostgresBindings()
+        bindings.append(pending.id)
+        bindings.append(tenant)
+        bindings.append(request.clientId)
+        bindings.append(request.redirectUri)
+        bindings.append(request.scopes)
+        bindings.append(request.resource)
+        bindings.append(request.codeChallenge)
+        bindings.append(request.state ?? "")
+        bindings.append(request.state != nil)
+        bindings.append(sessionHash)
+        bindings.append(csrfHash)
+        bindings.append(pending.expiresAt)
+        try await client.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO \(schema.quoted).authorization_requests (id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge,
+                client_state, session_hash, csrf_hash, status, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $9 THEN $8 END, $10, $11, 'pending', $12)
+            """, binds: bindings), logger: logger)
+        return pending
+    }
+
+    public func pending(_ id: String, tenant: String) async throws -> PendingAuthorization? {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        bindings.append(tenant)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash,
+                   status, expires_at
+            FROM \(schema.quoted).authorization_requests WHERE id = $1 AND tenant_id = $2
+            """, binds: bindings), logger: logger)
+        for try await row in rows.decode((String, String, String, String, [String], String, String, String?, String, String, String, Date).self) {
+            let (id, tenant, clientId, redirect, scopes, resource, challenge, state, session, csrf, status, expires) = row
+            return PendingAuthorization(id: id, tenant: tenant,
+                                        request: AuthorizationRequest(clientId: clientId, redirectUri: redirect, scopes: scopes, resource: resource,
+                                                                      codeChallenge: challenge, state: state),
+                                        sessionHash: session, csrfHash: csrf, status: status, expiresAt: expires)
+        }
+        return nil
+    }
+
+    /// Moves a pending request on (`denied`, or `upstream` with our leg's secrets); false if it
+    /// was no longer pending (a second submission of the consent form).
+    public func finish(_ id: String, status: String, upstreamStateHash: String? = nil, sealedVerifier: String? = nil,
+                       nonce: String? = nil) async throws -> Bool {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        bindings.append(status)
+        bindings.append(upstreamStateHash ?? "")
+        bindings.append(sealedVerifier ?? "")
+        bindings.append(nonce ?? "")
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            UPDATE \(schema.quoted).authorization_requests
+            SET status = $2, upstream_state_hash = NULLIF($3, ''), upstream_verifier = NULLIF($4, ''), upstream_nonce = NULLIF($5, ''),
+                expires_at = LEAST(expires_at, now() + interval '10 minutes')
+            WHERE id = $1 AND status = 'pending' AND expires_at > now()
+            RETURNING id
+            """, binds: bindings), logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    /// Whether this browser session already approved these scopes for this client and redirect URI.
+    public func hasConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws -> Bool {
+        let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT 1 FROM \(schema.quoted).consents
+            WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $3 AND redirect_uri = $4 AND scopes @> $5::text[]
+            """, binds: bindings), logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    public func recordConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws {
+        let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
+        try await client.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO \(schema.quoted).consents (tenant_id, session_hash, client_id, redirect_uri, scopes) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (tenant_id, session_hash, client_id, redirect_uri)
+            DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes)), approved_at = now()
+            """, binds: bindings), logger: logger)
+    }
+
+    /// `$1` tenant, `$2` session hash, `$3` client id, `$4` redirect URI, `$5` scopes.
+    private static func consentBindings(tenant: String, sessionHash: String, request: AuthorizationRequest) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(tenant)
+        bindings.append(sessionHash)
+        bindings.append(request.clientId)
+        bindings.append(request.redirectUri)
+        bindings.append(request.scopes)
+        return bindings
+    }
+}

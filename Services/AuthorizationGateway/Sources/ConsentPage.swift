@@ -1,0 +1,89 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The HTML pages the user's browser sees: the consent page and our error page. Self-contained
+/// (no script, no external asset), escaped, not frameable, never cached.
+public enum ConsentPage {
+    static let securityHeaders: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        .cacheControl: "no-store",
+        .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+    ]
+
+    static let scopeDescriptions: [String: String] = [
+        "mcp:tools": "Use this server's tools on your behalf",
+        "openid": "Know who you are",
+        "profile": "See your name",
+        "email": "See your email address",
+        "offline_access": "Stay signed in (keep access when you are away)",
+    ]
+
+    /// Escapes text for HTML content and attribute values.
+    public static func escape(_ text: String) -> String {
+        var output = ""
+        output.reserveCapacity(text.utf8.count)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": output += "&amp;"
+            case "<": output += "&lt;"
+            case ">": output += "&gt;"
+            case "\"": output += "&quot;"
+            case "'": output += "&#39;"
+            default: output.unicodeScalars.append(character)
+            }
+        }
+        return output
+    }
+
+    public static func consent(tenantName: String, clientName: String?, clientId: String, redirectUri: String, scopes: [String],
+                               requestId: String, csrf: String) -> String {
+        let redirectHost = URLComponents(string: redirectUri).flatMap { components in
+            components.host.map { host in components.port.map { "\(host):\($0)" } ?? host }
+        } ?? redirectUri
+        let name = clientName ?? clientId
+        let items = scopes.map { "<li><strong>\(escape($0))</strong> — \(escape(scopeDescriptions[$0] ?? $0))</li>" }.joined()
+        return page(title: "Allow \(name)?", body: """
+            <h1>Allow <span id="client-name">\(escape(name))</span> to access \(escape(tenantName))?</h1>
+            <p>After you sign in, you will be sent back to <strong id="redirect-host">\(escape(redirectHost))</strong>.
+               Only continue if you started this from that application.</p>
+            <p>It asks to:</p>
+            <ul id="scopes">\(items)</ul>
+            <form method="post" action="/oauth/consent">
+              <input type="hidden" name="request" value="\(escape(requestId))">
+              <input type="hidden" name="csrf" value="\(escape(csrf))">
+              <button type="submit" name="decision" value="approve" id="approve">Allow and sign in</button>
+              <button type="submit" name="decision" value="deny" id="deny">Deny</button>
+            </form>
+            """)
+    }
+
+    public static func error(_ code: String, _ description: String) -> String {
+        page(title: "Authorization failed", body: """
+            <h1>This sign-in cannot continue</h1>
+            <p id="error-code">\(escape(code))</p>
+            <p id="error-description">\(escape(description))</p>
+            <p>Return to the application and try again.</p>
+            """)
+    }
+
+    static func page(title: String, body: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title))</title>
+        <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+        button{font-size:1rem;padding:.5rem 1rem;margin-right:.5rem}</style></head>
+        <body>\(body)</body></html>
+        """
+    }
+
+    static func response(_ html: String, status: HTTPResponse.Status = .ok, cookie: String? = nil) -> Response {
+        var headers = securityHeaders
+        if let cookie { headers[.setCookie] = cookie }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
