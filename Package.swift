@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -124,6 +125,9 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Services/AuthorizationGateway/Sources",
             swiftSettings: swiftSettings
@@ -206,7 +210,8 @@ let package = Package(
         ),
         .target(
             name: "GatehouseTestSupport",
-            dependencies: ["GatehousePostgres", "GatehouseKafka", "GatehouseMessaging", "GatehouseEvents",
+            dependencies: ["GatehousePostgres", "GatehouseKafka", "GatehouseMessaging", "GatehouseEvents", "GatehouseCrypto", "GatehouseOAuth",
+                           .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/GatehouseTestSupport",
@@ -220,6 +225,8 @@ let package = Package(
                            "DevBroker", "BackboneProbe", "ProvisioningMain", "UserProvisioning",
                            "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Hummingbird", package: "hummingbird"),

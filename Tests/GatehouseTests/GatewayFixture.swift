@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import AuthorizationGateway
 import Foundation
 import GatehouseCrypto
@@ -34,9 +35,16 @@ struct GatewayFixture: Sendable {
         let fixture = GatewayFixture(client: client, logger: logger, configuration: configuration,
                                      parts: GatewayService.Parts(postgres: client, logger: logger, configuration: configuration,
                                                                  directoryMaximumAge: .zero))
-        return try await client.whileRunning {
-            try await GatewayService.definition.migrator.migrate(client: client, logger: logger)
-            return try await body(fixture)
+        do {
+            let result = try await client.whileRunning {
+                try await GatewayService.definition.migrator.migrate(client: client, logger: logger)
+                return try await body(fixture)
+            }
+            try await fixture.parts.upstream.http.shutdown()
+            return result
+        } catch {
+            try? await fixture.parts.upstream.http.shutdown()
+            throw error
         }
     }
 

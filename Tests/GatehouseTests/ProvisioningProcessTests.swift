@@ -66,7 +66,7 @@ struct ProvisioningProcessTests {
         let list = try await run(["users", "list", "--tenant", tenant], environment: environment)
         #expect(list.status == 0)
         #expect(list.output.contains { $0.hasPrefix(user) && $0.contains("alice@example.org") })
-        let show = try await run(["users", "show", "--tenant", tenant, user], environment: environment)
+        let show = try await run(["users", "show", "--tenant", tenant, user], environment: environment, standardError: false)
         #expect(show.status == 0)
         let detail = try JSONSerialization.jsonObject(with: Data(show.output.joined(separator: "\n").utf8)) as? [String: Any]
         #expect(detail?["user_id"] as? String == user)
@@ -94,9 +94,10 @@ struct ProvisioningProcessTests {
         #expect(rebuilt == ["alice@example.org"])
     }
 
-    private func run(_ arguments: [String], environment: [String: String]) async throws -> (status: Int32, output: [String]) {
+    /// Runs an operator command; `standardError` adds its standard error (progress, messages) to the output lines.
+    private func run(_ arguments: [String], environment: [String: String], standardError: Bool = true) async throws -> (status: Int32, output: [String]) {
         let process = try ChildProcess(executable: TestPaths.executable("gatehouse-provisioning"), arguments: arguments,
-                                       environment: environment, name: "provisioning-\(arguments[0])", captureStandardError: true)
+                                       environment: environment, name: "provisioning-\(arguments[0])", captureStandardError: standardError)
         await process.waitForExit()
         return (process.terminationStatus, process.output)
     }

@@ -86,5 +86,32 @@ enum GatewayMigrations {
             )
             """,
         ]),
+        Migration(version: 5, name: "identities and upstream tokens", statements: [
+            // One row per upstream identity: its login counter is the aggregate version of
+            // upstream-token.stored (the provisioning consumer orders logins by it).
+            """
+            CREATE TABLE {schema}.identities (
+                user_id TEXT PRIMARY KEY,
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id),
+                upstream_issuer TEXT NOT NULL,
+                upstream_subject TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                last_login_at TIMESTAMPTZ NOT NULL,
+                UNIQUE (tenant_id, upstream_issuer, upstream_subject)
+            )
+            """,
+            // The upstream's tokens, sealed with the key ring (the key id is part of the sealed text).
+            """
+            CREATE TABLE {schema}.upstream_tokens (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL UNIQUE REFERENCES {schema}.identities (user_id),
+                tenant_id TEXT NOT NULL,
+                access_token TEXT NOT NULL,
+                refresh_token TEXT,
+                expires_at TIMESTAMPTZ,
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+        ]),
     ]
 }

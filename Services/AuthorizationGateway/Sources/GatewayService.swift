@@ -1,4 +1,5 @@
 import Foundation
+import AsyncHTTPClient
 import GatehouseCrypto
 import GatehouseMessaging
 import GatehousePostgres
@@ -27,6 +28,7 @@ public enum GatewayService {
         public let registrationLimiter: RateLimiter
         public let authorizations: AuthorizationStore
         public let keyRing: KeyRing
+        public let upstream: UpstreamClient
 
         public init(context: ServiceContext, configuration: GatewayConfiguration) {
             self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
@@ -42,6 +44,7 @@ public enum GatewayService {
             registrationLimiter = RateLimiter(capacity: configuration.registration.perMinutePerAddress, per: .seconds(60))
             authorizations = AuthorizationStore(client: postgres, schema: definition.schema, logger: logger)
             keyRing = configuration.keyRing
+            upstream = UpstreamClient(http: UpstreamClient.makeHTTPClient())
         }
     }
 
@@ -52,6 +55,8 @@ public enum GatewayService {
         RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
                                limiter: parts.registrationLimiter)
         AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, keyRing: parts.keyRing)
+        CallbackRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, tenantStore: parts.tenants, upstream: parts.upstream,
+                           keyRing: parts.keyRing)
         TenantAdminRoutes.add(to: router, store: parts.tenants, clients: parts.clients, directory: parts.directory,
                               operatorToken: operatorToken)
     }
@@ -59,8 +64,18 @@ public enum GatewayService {
     public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
         let configuration = try GatewayConfiguration(environment: ProcessInfo.processInfo.environment)
         let router = Router(context: GatehouseRequestContext.self)
-        addRoutes(to: router, parts: Parts(context: context, configuration: configuration), configuration: configuration,
-                  operatorToken: context.configuration.operatorToken)
-        return context.application(router: router)
+        let parts = Parts(context: context, configuration: configuration)
+        addRoutes(to: router, parts: parts, configuration: configuration, operatorToken: context.configuration.operatorToken)
+        return context.application(router: router, services: [HTTPClientShutdown(client: parts.upstream.http)])
+    }
+}
+
+/// Shuts the upstream HTTP client down when the service stops.
+struct HTTPClientShutdown: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
     }
 }

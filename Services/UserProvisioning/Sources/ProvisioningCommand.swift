@@ -119,7 +119,9 @@ private func commandLogger(_ level: Logger.Level) -> Logger {
 private func withDirectory<T: Sendable>(_ body: (UserDirectory) async throws -> T) async throws -> T {
     let settings = try RuntimeConfiguration.postgresSettings(environment: ProcessInfo.processInfo.environment)
     let logger = commandLogger(.warning)
-    let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
+    var quiet = logger
+    quiet.logLevel = .error  // the pool's start-up chatter is not for an operator's terminal
+    let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: quiet)
     return try await client.whileRunning {
         try await body(UserDirectory(client: client, schema: ProvisioningService.definition.schema, logger: logger))
     }

@@ -1,0 +1,104 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseMessaging
+import GatehouseOAuth
+import GatehousePostgres
+import PostgresNIO
+
+extension AuthorizationStore {
+    /// Takes the request our upstream `state` belongs to, once: it must exist at this tenant, be
+    /// waiting for the upstream and unexpired. Returns it with our sealed PKCE verifier.
+    public func claimCallback(stateHash: String, tenant: String) async throws -> (PendingAuthorization, sealedVerifier: String)? {
+        var bindings = PostgresBindings()
+        bindings.append(stateHash)
+        bindings.append(tenant)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            UPDATE \(schema.quoted).authorization_requests SET status = 'callback'
+            WHERE upstream_state_hash = $1 AND tenant_id = $2 AND status = 'upstream' AND expires_at > now()
+            RETURNING id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash, expires_at,
+                      upstream_verifier
+            """, binds: bindings), logger: logger)
+        for try await row in rows.decode((String, String, String, [String], String, String, String?, String, String, Date, String).self) {
+            let (id, clientId, redirect, scopes, resource, challenge, state, session, csrf, expires, verifier) = row
+            let request = AuthorizationRequest(clientId: clientId, redirectUri: redirect, scopes: scopes, resource: resource,
+                                               codeChallenge: challenge, state: state)
+            return (PendingAuthorization(id: id, tenant: tenant, request: request, sessionHash: session, csrfHash: csrf, status: "callback",
+                                         expiresAt: expires), verifier)
+        }
+        return nil
+    }
+
+    public func markFailed(_ id: String) async throws {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        try await client.query(PostgresQuery(unsafeSQL: "UPDATE \(schema.quoted).authorization_requests SET status = 'failed' WHERE id = $1",
+                                             binds: bindings), logger: logger)
+    }
+
+    /// The end of a login, in one transaction: the identity's login counter, the sealed upstream
+    /// tokens, `upstream-token.stored` (identity, no token) and `code.issued` (hash and binding,
+    /// never the code), the request completed and the client marked used.
+    public func complete(_ pending: PendingAuthorization, identity: UpstreamIdentity, tokens: UpstreamTokens, keyRing: KeyRing,
+                         code: String, binding: CodeBinding, emailLinking: EmailLinkingPolicy) async throws {
+        let userId = binding.userId
+        let tokenId = "ut_" + SecretHash.of(userId).prefix(24)
+        let sealedAccess = try keyRing.seal(Array(tokens.accessToken.utf8), associatedData: "gatehouse/upstream-access-token/\(userId)")
+        let sealedRefresh = try tokens.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: "gatehouse/upstream-refresh-token/\(userId)") }
+        try await client.withTransaction(logger: logger) { connection in
+            var identityBindings = PostgresBindings()
+            identityBindings.append(userId)
+            identityBindings.append(pending.tenant)
+            identityBindings.append(identity.issuer)
+            identityBindings.append(identity.subject)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).identities (user_id, tenant_id, upstream_issuer, upstream_subject, version, last_login_at)
+                VALUES ($1, $2, $3, $4, 1, now())
+                ON CONFLICT (user_id) DO UPDATE SET version = identities.version + 1, last_login_at = now()
+                RETURNING version
+                """, binds: identityBindings), logger: logger)
+            var version: Int64 = 1
+            for try await value in rows.decode(Int64.self) { version = value }
+
+            var tokenBindings = PostgresBindings()
+            tokenBindings.append(tokenId)
+            tokenBindings.append(userId)
+            tokenBindings.append(pending.tenant)
+            tokenBindings.append(sealedAccess)
+            tokenBindings.append(sealedRefresh ?? "")
+            tokenBindings.append(tokens.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) } ?? Date.distantFuture)
+            tokenBindings.append(tokens.expiresIn != nil)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).upstream_tokens (id, user_id, tenant_id, access_token, refresh_token, expires_at)
+                VALUES ($1, $2, $3, $4, NULLIF($5, ''), CASE WHEN $7 THEN $6 END)
+                ON CONFLICT (user_id) DO UPDATE SET access_token = EXCLUDED.access_token,
+                    refresh_token = coalesce(EXCLUDED.refresh_token, upstream_tokens.refresh_token),
+                    expires_at = EXCLUDED.expires_at, updated_at = now()
+                """, binds: tokenBindings), logger: logger)
+
+            let stored = EventEnvelope(
+                tenant: pending.tenant, aggregateKey: userId, aggregateVersion: version,
+                payload: UpstreamTokenStored(userId: userId, upstreamIssuer: identity.issuer, upstreamSubject: identity.subject,
+                                             email: identity.email, emailVerified: identity.emailVerified, name: identity.name,
+                                             upstreamTokenId: tokenId, emailLinking: emailLinking))
+            let codeHash = SealedCode.hash(code)
+            let issued = EventEnvelope(
+                tenant: pending.tenant, aggregateKey: codeHash, aggregateVersion: 1,
+                payload: CodeIssued(codeHash: codeHash, clientId: binding.clientId, redirectUri: binding.redirectUri,
+                                    codeChallenge: binding.codeChallenge, resource: binding.resource, scopes: binding.scopes, userId: userId,
+                                    sealingKeyId: keyRing.currentKeyID, issuedAt: binding.issuedAt, expiresAt: binding.expiresAt))
+            try await OutboxWriter(schema: schema).append([try OutboxRecord(stored), try OutboxRecord(issued)], on: connection, logger: logger)
+
+            var requestBindings = PostgresBindings()
+            requestBindings.append(pending.id)
+            requestBindings.append(binding.clientId)
+            requestBindings.append(pending.tenant)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                UPDATE \(schema.quoted).authorization_requests SET status = 'completed', upstream_verifier = NULL WHERE id = $1
+                """, binds: requestBindings), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                UPDATE \(schema.quoted).clients SET last_used_at = now(), expires_at = NULL WHERE client_id = $2 AND tenant_id = $3
+                """, binds: requestBindings), logger: logger)
+        }
+    }
+}

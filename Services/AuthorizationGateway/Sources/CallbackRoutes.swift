@@ -1,0 +1,100 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseOAuth
+import GatehouseRuntime
+import Hummingbird
+import Logging
+
+/// `/oauth/callback`: the upstream sends the browser back here. The state must be ours, unused,
+/// unexpired and of this tenant; then the upstream code is exchanged, the identity read, and in
+/// one transaction the sealed upstream tokens and the events are written; the client gets a
+/// sealed code with its `state` and our `iss`. Nothing is written when any step fails.
+public enum CallbackRoutes {
+    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, tenantStore: TenantStore,
+                           upstream: UpstreamClient, keyRing: KeyRing) {
+        router.get("/oauth/callback") { request, context in
+            try await callback(request, context, tenants: tenants, store: store, tenantStore: tenantStore, upstream: upstream, keyRing: keyRing)
+        }
+    }
+
+    static func callback(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
+                         tenantStore: TenantStore, upstream client: UpstreamClient, keyRing: KeyRing) async throws -> Response {
+        let (record, origin) = try await tenants.resolve(request, context)
+        let parameters = request.uri.queryParameters
+        guard let state = parameters["state"].map(String.init), !state.isEmpty,
+              let (pending, sealedVerifier) = try await AuthorizeRoutes.infrastructure(context, {
+                  try await store.claimCallback(stateHash: SecretHash.of(state), tenant: record.tenant.id)
+              }) else {
+            context.logger.warning("Callback with an unknown, used or expired state", metadata: ["tenant": "\(record.tenant.id)"])
+            return ConsentPage.response(ConsentPage.error("invalid_request", "This sign-in is no longer valid; start again from the application"),
+                                        status: .badRequest)
+        }
+        func back(_ error: String, _ description: String) async throws -> Response {
+            try? await store.markFailed(pending.id)
+            return AuthorizeRoutes.redirect(AuthorizationRequestRules.errorRedirect(
+                pending.request.redirectUri, error: error, description: description, state: pending.request.state, issuer: origin.issuer))
+        }
+        guard let upstream = record.tenant.upstream else { return try await back("temporarily_unavailable", "No sign-in provider is configured") }
+        if let error = parameters["error"] {
+            context.logger.info("Upstream refused the login", metadata: ["tenant": "\(record.tenant.id)", "upstream_error": "\(error)"])
+            return try await back("access_denied", "The sign-in provider did not sign the user in")
+        }
+        // RFC 9207: an upstream that names itself must name the right issuer.
+        if let iss = parameters["iss"], let expected = upstream.issuer, String(iss) != expected {
+            return try await back("access_denied", "The sign-in response came from another issuer")
+        }
+        guard let code = parameters["code"].map(String.init), !code.isEmpty else {
+            return try await back("access_denied", "The sign-in provider returned no code")
+        }
+        guard upstream.kind == .oauth2 else {
+            // OIDC ID token validation (JWKS, nonce) is the next step of issue 3.
+            return try await back("temporarily_unavailable", "This sign-in provider is not supported yet")
+        }
+
+        let identity: UpstreamIdentity
+        let tokens: UpstreamTokens
+        do {
+            let verifier = String(decoding: try keyRing.open(sealedVerifier, associatedData: "gatehouse/upstream-verifier/\(pending.id)"), as: UTF8.self)
+            let secret = try tenantStore.clientSecret(of: record)
+            tokens = try await client.exchange(code: code, verifier: verifier, redirectUri: origin.url("/oauth/callback"), upstream: upstream,
+                                               clientSecret: secret)
+            identity = try await client.identity(tokens: tokens, upstream: upstream, issuer: Self.issuer(of: upstream))
+        } catch UpstreamFailure.refused(let reason) {
+            context.logger.warning("Upstream refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(reason)"])
+            return try await back("access_denied", "The sign-in provider refused the login")
+        } catch {
+            context.logger.error("Upstream unavailable", metadata: ["tenant": "\(record.tenant.id)", "error": "\(error)"])
+            return try await back("temporarily_unavailable", "The sign-in provider is not reachable; try again shortly")
+        }
+
+        let userId = UserID.derive(tenant: record.tenant.id, issuer: identity.issuer, subject: identity.subject)
+        let binding = CodeBinding(
+            tenant: record.tenant.id, clientId: pending.request.clientId, redirectUri: pending.request.redirectUri,
+            codeChallenge: pending.request.codeChallenge, resource: pending.request.resource, scopes: pending.request.scopes, userId: userId,
+            identity: .init(issuer: identity.issuer, subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified,
+                            name: identity.name),
+            issuedAt: Date(), lifetime: SealedCode.maximumLifetime)
+        let sealedCode = try SealedCode.seal(binding, keyRing: keyRing)
+        do {
+            try await store.complete(pending, identity: identity, tokens: tokens, keyRing: keyRing, code: sealedCode, binding: binding,
+                                     emailLinking: EmailLinkingPolicy(rawValue: record.tenant.emailLinking))
+        } catch {
+            context.logger.error("Storing the login failed", metadata: ["error": "\(error)"])
+            return try await back("temporarily_unavailable", "The sign-in could not be completed; try again shortly")
+        }
+        context.logger.notice("Code issued", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)",
+                                                        "user_id": "\(userId)"])
+        return AuthorizeRoutes.redirect(AuthorizationRequestRules.appending(
+            to: pending.request.redirectUri, [("code", sealedCode), ("state", pending.request.state), ("iss", origin.issuer)]))
+    }
+
+    /// The issuer an identity is scoped by: the OIDC issuer, or the origin of an OAuth 2.0
+    /// upstream's authorization endpoint (`https://github.com`).
+    static func issuer(of upstream: UpstreamConfiguration) -> String {
+        if let issuer = upstream.issuer { return issuer }
+        guard let endpoint = upstream.authorizationEndpoint, let components = URLComponents(string: endpoint),
+              let scheme = components.scheme, let host = components.host else { return "unknown" }
+        return "\(scheme)://\(host)\(components.port.map { ":\($0)" } ?? "")"
+    }
+}

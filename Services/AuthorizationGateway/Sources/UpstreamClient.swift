@@ -1,0 +1,131 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOFoundationCompat
+
+/// What the upstream says about the user who logged in.
+public struct UpstreamIdentity: Sendable, Equatable {
+    public var issuer: String
+    public var subject: String
+    public var email: String?
+    public var emailVerified: Bool
+    public var name: String?
+}
+
+/// The upstream's tokens; they never leave the gateway except sealed in its own table.
+public struct UpstreamTokens: Sendable {
+    public var accessToken: String
+    public var refreshToken: String?
+    public var expiresIn: Int?
+    public var idToken: String?
+}
+
+/// Why the upstream leg failed: the user or the upstream refused (the client gets
+/// `access_denied`), or the upstream is slow or broken (`temporarily_unavailable`).
+public enum UpstreamFailure: Error, Equatable {
+    case refused(String)
+    case unavailable(String)
+}
+
+/// Talks to a tenant's upstream over HTTPS with timeouts and no redirects followed.
+public struct UpstreamClient: Sendable {
+    public let http: HTTPClient
+    public let timeout: TimeAmount
+
+    public init(http: HTTPClient, timeout: TimeAmount = .seconds(10)) {
+        self.http = http
+        self.timeout = timeout
+    }
+
+    /// An HTTP client for upstream calls: no redirects, bounded connect time. Shut it down with the service.
+    public static func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
+        configuration.maximumUsesPerConnection = 100
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Exchanges the upstream code (RFC 6749 §4.1.3 with our PKCE verifier; client_secret_post).
+    public func exchange(code: String, verifier: String, redirectUri: String, upstream: UpstreamConfiguration,
+                         clientSecret: String?) async throws -> UpstreamTokens {
+        guard let endpoint = upstream.tokenEndpoint else { throw UpstreamFailure.unavailable("no token endpoint") }
+        var form: [(String, String)] = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri),
+                                        ("code_verifier", verifier), ("client_id", upstream.clientId)]
+        if let clientSecret { form.append(("client_secret", clientSecret)) }
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: Self.formEncode(form)))
+        let (status, body) = try await send(request)
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("token endpoint answered \(status)")
+        }
+        if let error = json["error"] as? String { throw UpstreamFailure.refused("token endpoint: \(error)") }
+        guard (200..<300).contains(status), let accessToken = json["access_token"] as? String, !accessToken.isEmpty else {
+            throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("no access token")
+        }
+        return UpstreamTokens(accessToken: accessToken, refreshToken: json["refresh_token"] as? String,
+                              expiresIn: (json["expires_in"] as? NSNumber)?.intValue, idToken: json["id_token"] as? String)
+    }
+
+    /// The identity from an OAuth 2.0 upstream's user endpoint; the primary verified address of
+    /// the emails endpoint when the user endpoint has no verified email (GitHub hides private ones).
+    public func identity(tokens: UpstreamTokens, upstream: UpstreamConfiguration, issuer: String) async throws -> UpstreamIdentity {
+        guard let userEndpoint = upstream.userEndpoint else { throw UpstreamFailure.unavailable("no user endpoint") }
+        guard let user = try await getJSON(userEndpoint, token: tokens.accessToken) as? [String: Any] else {
+            throw UpstreamFailure.unavailable("the user endpoint did not answer with an object")
+        }
+        let claims = upstream.claims
+        let subject: String? = switch user[claims.subject] {
+        case let text as String: text
+        case let number as NSNumber: number.stringValue
+        default: nil
+        }
+        guard let subject, !subject.isEmpty else { throw UpstreamFailure.refused("the upstream gave no subject") }
+        var email = (user[claims.email] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        var verified = (user[claims.emailVerified] as? Bool) ?? false
+        if !verified, let emailsEndpoint = upstream.emailsEndpoint {
+            let entries = try await getJSON(emailsEndpoint, token: tokens.accessToken) as? [[String: Any]] ?? []
+            if let primary = entries.first(where: { ($0["primary"] as? Bool) == true && ($0["verified"] as? Bool) == true }),
+               let address = primary["email"] as? String {
+                email = address
+                verified = true
+            }
+        }
+        return UpstreamIdentity(issuer: issuer, subject: subject, email: email, emailVerified: verified && email != nil,
+                                name: (user[claims.name] as? String).flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    private func getJSON(_ url: String, token: String) async throws -> Any {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "Gatehouse")
+        let (status, body) = try await send(request)
+        guard (200..<300).contains(status) else {
+            throw status >= 500 ? UpstreamFailure.unavailable("\(url) answered \(status)") : UpstreamFailure.refused("\(url) answered \(status)")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: body) else { throw UpstreamFailure.unavailable("\(url) answered no JSON") }
+        return json
+    }
+
+    private func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), Data(buffer: body))
+        } catch let failure as UpstreamFailure {
+            throw failure
+        } catch {
+            throw UpstreamFailure.unavailable("the upstream did not answer: \(type(of: error))")
+        }
+    }
+
+    static func formEncode(_ pairs: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return pairs.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }
+            .joined(separator: "&")
+    }
+}

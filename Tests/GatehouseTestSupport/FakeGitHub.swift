@@ -1,0 +1,123 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseOAuth
+import Hummingbird
+import Logging
+import Synchronization
+
+/// A GitHub-style OAuth 2.0 upstream on loopback, speaking real HTTP: `/login/oauth/authorize`
+/// signs the configured user in at once (or refuses, when told to), `/login/oauth/access_token`
+/// checks the client, the code, the redirect URI and the PKCE verifier, `/user` hides the
+/// private email, `/user/emails` lists it as primary and verified.
+public final class FakeGitHub: Sendable {
+    public struct User: Sendable {
+        public var id: Int
+        public var login: String
+        public var name: String
+        public var publicEmail: String?
+        public var primaryEmail: String
+
+        public init(id: Int, login: String, name: String, publicEmail: String?, primaryEmail: String) {
+            self.id = id
+            self.login = login
+            self.name = name
+            self.publicEmail = publicEmail
+            self.primaryEmail = primaryEmail
+        }
+    }
+
+    struct Grant { var redirectUri: String; var challenge: String; var used = false }
+
+    public let clientId = "gh-client"
+    public let clientSecret = "gh-secret-value"
+    private let state = Mutex<(user: User, deny: Bool, grants: [String: Grant], tokens: Set<String>, exchanges: Int)>(
+        (User(id: 4242, login: "octo", name: "Octo Cat", publicEmail: nil, primaryEmail: "octo@example.org"), false, [:], [], 0))
+
+    public init() {}
+
+    public func setUser(_ user: User) { state.withLock { $0.user = user } }
+    public func setDenying(_ deny: Bool) { state.withLock { $0.deny = deny } }
+    public var exchanges: Int { state.withLock { $0.exchanges } }
+
+    /// Serves until `body` returns; `body` gets the base URL (`http://127.0.0.1:port`).
+    public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        let port = try freeTCPPort()
+        let router = Router()
+        router.get("/login/oauth/authorize") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let redirect = query["redirect_uri"].map(String.init), let state = query["state"].map(String.init),
+                  let challenge = query["code_challenge"].map(String.init), query["code_challenge_method"] == "S256",
+                  query["client_id"].map(String.init) == self.clientId else {
+                return Response(status: .badRequest)
+            }
+            let deny = self.state.withLock { $0.deny }
+            let code = SecretGenerator.generate(prefix: "ghc_", bytes: 16)
+            if !deny { self.state.withLock { $0.grants[code] = Grant(redirectUri: redirect, challenge: challenge) } }
+            let parameters = deny ? "error=access_denied&state=\(state)" : "code=\(code)&state=\(state)"
+            return Response(status: .found, headers: [.location: redirect + "?" + parameters])
+        }
+        router.post("/login/oauth/access_token") { request, _ -> Response in
+            let text = String(buffer: try await request.body.collect(upTo: 64 * 1024))
+            var form: [String: String] = [:]
+            for pair in text.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+                if parts.count == 2 { form[parts[0]] = parts[1] }
+            }
+            guard form["client_id"] == self.clientId, form["client_secret"] == self.clientSecret else {
+                return Self.json(#"{"error":"incorrect_client_credentials"}"#, status: .unauthorized)
+            }
+            let token: String? = self.state.withLock { state in
+                state.exchanges += 1
+                guard let code = form["code"], var grant = state.grants[code], !grant.used, form["redirect_uri"] == grant.redirectUri,
+                      let verifier = form["code_verifier"], PKCE.verify(verifier: verifier, challenge: grant.challenge) else { return nil }
+                grant.used = true
+                state.grants[code] = grant
+                let token = SecretGenerator.generate(prefix: "gho_", bytes: 20)
+                state.tokens.insert(token)
+                return token
+            }
+            guard let token else { return Self.json(#"{"error":"bad_verification_code"}"#) }
+            return Self.json(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email"}"#)
+        }
+        router.get("/user") { request, _ -> Response in
+            guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
+            let email = user.publicEmail.map { "\"\($0)\"" } ?? "null"
+            return Self.json(#"{"id":\#(user.id),"login":"\#(user.login)","name":"\#(user.name)","email":\#(email)}"#)
+        }
+        router.get("/user/emails") { request, _ -> Response in
+            guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
+            return Self.json(#"[{"email":"old@example.org","primary":false,"verified":true},{"email":"\#(user.primaryEmail)","primary":true,"verified":true}]"#)
+        }
+        var logger = Logger(label: "fake-github")
+        logger.logLevel = .warning
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        return try await withServices([app], logger: logger) {
+            try await eventually("fake GitHub listening", timeout: .seconds(10)) {
+                (try? await Self.probe(port: port)) == true
+            }
+            return try await body("http://127.0.0.1:\(port)")
+        }
+    }
+
+    private func user(authorizedBy request: Request) -> User? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
+        let token = String(header.dropFirst(7))
+        return state.withLock { $0.tokens.contains(token) ? $0.user : nil }
+    }
+
+    private static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func probe(port: Int) async throws -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

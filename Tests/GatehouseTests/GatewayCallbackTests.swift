@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import AuthorizationGateway
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseOAuth
+import GatehouseTestSupport
+import HTTPTypes
+import NIOHTTP1
+import Hummingbird
+import HummingbirdTesting
+import PostgresNIO
+import Testing
+
+/// The whole browser leg against a GitHub-style upstream speaking real HTTP on loopback:
+/// authorize → consent → upstream → callback → a sealed code for the client, with the login
+/// stored and announced in one transaction; and the failures that must write nothing.
+@Suite("Gateway: upstream login and callback")
+struct GatewayCallbackTests {
+    typealias A = GatewayAuthorizeTests
+
+    func tenant(_ fixture: GatewayFixture, github: FakeGitHub, base: String, tokenEndpoint: String? = nil) async throws {
+        try await fixture.parts.tenants.create(TenantInput(
+            id: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: .oauth, emailLinking: "verified_email",
+            upstream: .init(kind: .oauth2, authorizationEndpoint: "\(base)/login/oauth/authorize",
+                            tokenEndpoint: tokenEndpoint ?? "\(base)/login/oauth/access_token", userEndpoint: "\(base)/user",
+                            emailsEndpoint: "\(base)/user/emails", clientId: github.clientId, claims: .init(subject: "id")),
+            clientSecret: github.clientSecret))
+    }
+
+    /// A public native client of acme.
+    func registerClient(_ fixture: GatewayFixture) async throws -> (clientId: String, secret: String?, issuedAt: Date) {
+        try await fixture.parts.clients.register(
+            ClientMetadata(redirectUris: [A.redirect], tokenEndpointAuthMethod: "none", grantTypes: ["authorization_code"],
+                           responseTypes: ["code"], applicationType: "native", clientName: "Desktop"),
+            tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
+    }
+
+    /// Authorize, approve, follow the upstream's redirect: the callback request's path and query.
+    func signIn(_ client: some TestClientProtocol, clientId: String, http: HTTPClient) async throws -> String {
+        let page = try await client.send(A.valid(clientId), host: A.host)
+        let form = try #require(A.form(page.body))
+        let approved = try await client.send("/oauth/consent", method: .post, host: A.host,
+                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: A.cookie(page)!],
+                                             json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+        let upstreamURL = try #require(approved.headers[.location])
+        let response = try await http.execute(HTTPClientRequest(url: upstreamURL), timeout: .seconds(10))
+        #expect(response.status.code == 302)
+        let back = try #require(response.headers.first(name: "Location"))
+        #expect(back.hasPrefix("https://acme.example/oauth/callback?"))
+        return String(back.dropFirst("https://acme.example".count))
+    }
+
+    func outbox(_ fixture: GatewayFixture) async throws -> [String] {
+        let rows = try await fixture.client.query("SELECT envelope FROM gateway.outbox ORDER BY id")
+        var envelopes: [String] = []
+        for try await text in rows.decode(String.self) { envelopes.append(text) }
+        return envelopes
+    }
+
+    @Test("A complete login: the client gets a sealed code with state and iss; identity and code announced, upstream tokens sealed")
+    func completeLogin() async throws {
+        let github = FakeGitHub()
+        try await github.run { base in
+            try await GatewayFixture.run { fixture in
+                try await tenant(fixture, github: github, base: base)
+                let setup = try await registerClient(fixture)
+                let before = try await fixture.count("clients")
+                try await fixture.application().test(.live) { client in
+                    let callback = try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http)
+                    let done = try await client.send(callback, host: A.host)
+                    #expect(done.status == .seeOther)
+                    let back = try #require(A.location(done))
+                    #expect(back.base == A.redirect)
+                    #expect(back.query["state"] == A.state)
+                    #expect(back.query["iss"] == A.issuer)
+                    let code = try #require(back.query["code"])
+                    #expect(code.hasPrefix("mcp_code_"))
+
+                    let binding = try SealedCode.open(code, tenant: "acme", keyRing: fixture.configuration.keyRing)
+                    let userId = UserID.derive(tenant: "acme", issuer: base, subject: "4242")
+                    #expect(binding.userId == userId)
+                    #expect(binding.clientId == setup.clientId && binding.redirectUri == A.redirect)
+                    #expect(binding.codeChallenge == A.challenge && binding.resource == "https://acme.example/mcp")
+                    #expect(binding.scopes == ["mcp:tools"])
+                    #expect(binding.identity.email == "octo@example.org" && binding.identity.emailVerified, "primary verified email")
+                    #expect(binding.identity.name == "Octo Cat")
+                    #expect(binding.expiresAt.timeIntervalSince(binding.issuedAt) <= 60)
+
+                    let envelopes = try await outbox(fixture)
+                    let events = try envelopes.map { try EventCodec.header(of: Array($0.utf8)) }
+                    #expect(events.map(\.type).suffix(2) == ["upstream-token.stored", "code.issued"])
+                    let stored = try EventCodec.decode(UpstreamTokenStored.self, from: Array(envelopes[envelopes.count - 2].utf8))
+                    #expect(stored.payload.userId == userId && stored.header.aggregateKey == userId && stored.header.aggregateVersion == 1)
+                    #expect(stored.payload.email == "octo@example.org" && stored.payload.emailVerified)
+                    #expect(stored.payload.emailLinking == .verifiedEmail)
+                    let issued = try EventCodec.decode(CodeIssued.self, from: Array(envelopes.last!.utf8))
+                    #expect(issued.payload.codeHash == SealedCode.hash(code))
+                    for envelope in envelopes {
+                        #expect(!envelope.contains(code) && !envelope.contains("gho_") && !envelope.contains(github.clientSecret))
+                    }
+                    let tokens = try await fixture.client.query("SELECT access_token FROM gateway.upstream_tokens")
+                    for try await sealed in tokens.decode(String.self) { #expect(!sealed.contains("gho_") && KeyRing.keyID(of: sealed) == "k1") }
+                    #expect(try await fixture.count("identities") == 1)
+
+                    // The same callback again: the state is spent; nothing more happens upstream or here.
+                    let exchanges = github.exchanges
+                    let again = try await client.send(callback, host: A.host)
+                    #expect(again.status == .badRequest && again.headers[.location] == nil)
+                    #expect(github.exchanges == exchanges)
+                    #expect(try await outbox(fixture).count == envelopes.count)
+
+                    // A second login of the same person: same user id, version 2.
+                    let second = try await client.send(try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http),
+                                                       host: A.host)
+                    let secondCode = try #require(A.location(second)?.query["code"])
+                    #expect(try SealedCode.open(secondCode, tenant: "acme", keyRing: fixture.configuration.keyRing).userId == userId)
+                    let last = try await outbox(fixture)
+                    let secondStored = try EventCodec.decode(UpstreamTokenStored.self, from: Array(last[last.count - 2].utf8))
+                    #expect(secondStored.header.aggregateVersion == 2)
+                }
+                #expect(try await fixture.count("clients") == before)
+            }
+        }
+    }
+
+    @Test("Failures write nothing and tell the client with state and iss", arguments: ["upstream denies", "upstream down", "wrong secret"])
+    func failures(_ failure: String) async throws {
+        let github = FakeGitHub()
+        try await github.run { base in
+            try await GatewayFixture.run { fixture in
+                let closedPort = try freeTCPPort()
+                try await tenant(fixture, github: github, base: base,
+                                 tokenEndpoint: failure == "upstream down" ? "http://127.0.0.1:\(closedPort)/token" : nil)
+                if failure == "wrong secret" {
+                    _ = try await fixture.parts.tenants.update("acme", with: TenantInput(clientSecret: "not-the-secret"))
+                }
+                github.setDenying(failure == "upstream denies")
+                let setup = try await registerClient(fixture)
+                let eventsBefore = try await fixture.count("outbox")
+                try await fixture.application().test(.live) { client in
+                    let callback = try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http)
+                    let done = try await client.send(callback, host: A.host)
+                    #expect(done.status == .seeOther)
+                    let back = try #require(A.location(done))
+                    #expect(back.base == A.redirect)
+                    #expect(back.query["code"] == nil)
+                    #expect(back.query["error"] == (failure == "upstream down" ? "temporarily_unavailable" : "access_denied"))
+                    #expect(back.query["state"] == A.state && back.query["iss"] == A.issuer)
+                }
+                #expect(try await fixture.count("outbox") == eventsBefore)
+                #expect(try await fixture.count("identities") == 0)
+                #expect(try await fixture.count("upstream_tokens") == 0)
+            }
+        }
+    }
+
+    @Test("A callback with an unknown state, or at another tenant, is refused on our page")
+    func unknownState() async throws {
+        let github = FakeGitHub()
+        try await github.run { base in
+            try await GatewayFixture.run { fixture in
+                try await tenant(fixture, github: github, base: base)
+                try await fixture.tenant("globex")
+                let setup = try await registerClient(fixture)
+                try await fixture.application().test(.live) { client in
+                    #expect(try await client.send("/oauth/callback?code=x&state=forged", host: A.host).status == .badRequest)
+                    #expect(try await client.send("/oauth/callback?code=x", host: A.host).status == .badRequest)
+                    let callback = try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http)
+                    let elsewhere = try await client.send(callback, host: "globex.example")
+                    #expect(elsewhere.status == .badRequest && elsewhere.headers[.location] == nil)
+                    // Still usable at its own tenant.
+                    #expect(try await client.send(callback, host: A.host).status == .seeOther)
+                }
+            }
+        }
+    }
+}
