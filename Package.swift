@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "gatehouse-backbone-probe", targets: ["BackboneProbe"]),
         .executable(name: "gatehouse-backbone-bench", targets: ["BackboneBenchmark"]),
         .executable(name: "gatehouse-provisioning-bench", targets: ["ProvisioningBenchmark"]),
+        .executable(name: "gatehouse-gateway-bench", targets: ["GatewayBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -256,6 +257,20 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ProvisioningBenchmark",
+            swiftSettings: swiftSettings
+        ),
+            .executableTarget(
+            name: "GatewayBenchmark",
+            dependencies: ["AuthorizationGateway", "GatehouseRuntime", "GatehouseCrypto", "GatehouseOAuth", "GatehousePostgres",
+                           "GatehouseTestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/GatewayBenchmark",
             swiftSettings: swiftSettings
         ),
     ]

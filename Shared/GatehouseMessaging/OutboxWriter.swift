@@ -29,10 +29,18 @@ public struct OutboxWriter: Sendable {
         bindings.append(records.map { String(decoding: $0.envelope, as: UTF8.self) })
         try await connection.query(PostgresQuery(unsafeSQL: """
             INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
-            SELECT e, t, ty, k, (hashtext(k) & \(MessagingMigrations.laneCount - 1))::smallint, b
+            SELECT e, t, ty, k, \(Self.lane(of: "k")), b
             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
             ORDER BY n
             """, binds: bindings), logger: logger)
+    }
+}
+
+extension OutboxWriter {
+    /// The SQL of an outbox row's lane for an aggregate key expression: every event of a key
+    /// falls into the same lane.
+    public static func lane(of keyExpression: String) -> String {
+        "(hashtext(\(keyExpression)) & \(MessagingMigrations.laneCount - 1))::smallint"
     }
 }
 

@@ -61,14 +61,22 @@ public struct ClientStore: Sendable {
         bindings.append(address ?? "")
         bindings.append(issuedAt)
         bindings.append(issuedAt.addingTimeInterval(unusedLifetime / .seconds(1)))
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: """
+        let record = try OutboxRecord(event)
+        bindings.append(record.eventId)
+        bindings.append(record.topic)
+        bindings.append(record.eventType)
+        bindings.append(String(decoding: record.envelope, as: UTF8.self))
+        // One statement writes the client and its event: atomic without a transaction's extra round trips.
+        try await client.query(PostgresQuery(unsafeSQL: """
+            WITH registered AS (
                 INSERT INTO \(schema.quoted).clients (tenant_id, client_id, client_name, application_type, redirect_uris, grant_types,
                     response_types, token_endpoint_auth_method, scope, client_secret_hash, metadata, registered_from, created_at, expires_at)
                 VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), $11::jsonb, NULLIF($12, ''), $13, $14)
-                """, binds: bindings), logger: logger)
-            try await OutboxWriter(schema: schema).append(event, on: connection, logger: logger)
-        }
+                RETURNING client_id
+            )
+            INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
+            SELECT $15, $16, $17, client_id, \(OutboxWriter.lane(of: "client_id")), $18 FROM registered
+            """, binds: bindings), logger: logger)
         return (clientId, secret, issuedAt)
     }
 

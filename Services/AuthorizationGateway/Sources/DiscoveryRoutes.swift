@@ -2,6 +2,7 @@ import Foundation
 import GatehouseRuntime
 import Hummingbird
 import Logging
+import Synchronization
 
 /// The scopes a tenant's authorization server knows. `offline_access` asks for a refresh token
 /// and belongs to the authorization server only, never to the protected resource's metadata.
@@ -18,23 +19,22 @@ public enum GatewayScopes {
 /// the root well-known URLs). Each tenant is its own issuer: exactly the origin it is served at.
 public enum DiscoveryRoutes {
     public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver) {
-        router.get("/.well-known/oauth-authorization-server") { request, context in
-            let (_, origin) = try await tenants.resolve(request, context)
-            return try metadataResponse(authorizationServerMetadata(origin))
-        }
-        router.get("/.well-known/oauth-authorization-server/mcp") { request, context in
-            // RFC 8414 §3.1 path insertion for clients that derive it from the resource URL.
-            let (_, origin) = try await tenants.resolve(request, context)
-            return try metadataResponse(authorizationServerMetadata(origin))
+        let cache = DocumentCache()
+        // RFC 8414 §3.1 path insertion (`/mcp`) for clients that derive it from the resource URL.
+        for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"] {
+            router.get(RouterPath(path)) { request, context in
+                let (record, origin) = try await tenants.resolve(request, context)
+                return try cache.response("as", origin, record.tenant) { authorizationServerMetadata(origin) }
+            }
         }
         router.get("/.well-known/openid-configuration") { request, context in
-            let (_, origin) = try await tenants.resolve(request, context)
-            return try metadataResponse(openIDConfiguration(origin))
+            let (record, origin) = try await tenants.resolve(request, context)
+            return try cache.response("oidc", origin, record.tenant) { openIDConfiguration(origin) }
         }
         for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
             router.get(RouterPath(path)) { request, context in
                 let (record, origin) = try await tenants.resolve(request, context)
-                return try metadataResponse(protectedResourceMetadata(origin, tenant: record.tenant))
+                return try cache.response("prm", origin, record.tenant) { protectedResourceMetadata(origin, tenant: record.tenant) }
             }
         }
     }
@@ -80,11 +80,26 @@ public enum DiscoveryRoutes {
         ]
     }
 
-    static func metadataResponse(_ document: [String: AnyJSON]) throws -> Response {
-        var response = try JSONBody.response(document)
-        response.headers[.cacheControl] = "public, max-age=300"
-        response.headers[.accessControlAllowOrigin] = "*"
-        return response
+    static func metadataResponse(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
+                 body: .init(byteBuffer: body))
+    }
+
+    /// Encoded documents by kind, origin and tenant version: a tenant change (new version) or
+    /// another origin gets a fresh document; the cache is dropped whole when it grows large.
+    final class DocumentCache: Sendable {
+        private let documents = Mutex<[String: ByteBuffer]>([:])
+
+        func response(_ kind: String, _ origin: PublicOrigin, _ tenant: Tenant, _ build: () -> [String: AnyJSON]) throws -> Response {
+            let key = "\(kind) \(origin) \(tenant.id) \(tenant.version)"
+            if let cached = documents.withLock({ $0[key] }) { return metadataResponse(cached) }
+            let body = ByteBuffer(bytes: try JSONBody.encoder().encode(build()))
+            documents.withLock { documents in
+                if documents.count > 4096 { documents.removeAll() }
+                documents[key] = body
+            }
+            return metadataResponse(body)
+        }
     }
 }
 
