@@ -223,7 +223,7 @@ let package = Package(
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
-                           "DevBroker", "BackboneProbe", "ProvisioningMain", "UserProvisioning",
+                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "UserProvisioning",
                            "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),

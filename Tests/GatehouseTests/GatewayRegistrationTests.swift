@@ -2,6 +2,7 @@ import AuthorizationGateway
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
+import GatehouseOAuth
 import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird
@@ -167,6 +168,41 @@ struct GatewayRegistrationTests {
                 #expect(retryAfter.flatMap(Int.init).map { $0 >= 1 && $0 <= 60 } == true)
             }
             #expect(try await fixture.count("clients") == 3)
+        }
+    }
+
+    @Test("Registrations never used expire: disabled, announced with client.updated, refused at authorize; used ones stay")
+    func unusedRegistrationsExpire() async throws {
+        try await GatewayFixture.run { fixture in
+            try await fixture.tenant("acme")
+            let metadata = ClientMetadata(redirectUris: ["http://127.0.0.1:5555/cb"], tokenEndpointAuthMethod: "none",
+                                          grantTypes: ["authorization_code"], responseTypes: ["code"], applicationType: "native")
+            let unused = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .zero)
+            let used = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .zero)
+            let fresh = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
+            // A code was issued to `used` (the callback clears its expiry).
+            try await fixture.client.query(PostgresQuery(unsafeSQL: "UPDATE gateway.clients SET expires_at = NULL WHERE client_id = '\(used.clientId)'"))
+            try await Task.sleep(for: .milliseconds(20))
+
+            let sweeper = ClientExpirySweeper(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
+            #expect(try await sweeper.sweep() == 1)
+            #expect(try await sweeper.sweep() == 0)
+            let rows = try await fixture.client.query("SELECT client_id, disabled FROM gateway.clients")
+            var disabled: [String: Bool] = [:]
+            for try await (id, flag) in rows.decode((String, Bool).self) { disabled[id] = flag }
+            #expect(disabled == [unused.clientId: true, used.clientId: false, fresh.clientId: false])
+
+            let envelopes = try await fixture.client.query("SELECT envelope FROM gateway.outbox WHERE event_type = 'client.updated'")
+            var updates: [EventEnvelope<ClientUpdated>] = []
+            for try await text in envelopes.decode(String.self) { updates.append(try EventCodec.decode(ClientUpdated.self, from: Array(text.utf8))) }
+            #expect(updates.map(\.payload.client.clientId) == [unused.clientId])
+            #expect(updates.first?.payload.disabled == true && updates.first?.header.aggregateVersion == 2)
+
+            try await fixture.application().test(.live) { client in
+                let query = "/oauth/authorize?response_type=code&client_id=\(unused.clientId)&code_challenge=\(PKCE.challenge(for: String(repeating: "v", count: 43)))&code_challenge_method=S256"
+                let response = try await client.send(query, host: "acme.example")
+                #expect(response.status == .badRequest && response.headers[.location] == nil)
+            }
         }
     }
 

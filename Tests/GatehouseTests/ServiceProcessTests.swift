@@ -56,6 +56,54 @@ struct ServiceProcessTests {
     }
 }
 
+extension ServiceProcessTests {
+    @Test("The gateway refuses to start without a key ring (exit 2, naming the variable)")
+    func gatewayNeedsKeyRing() async throws {
+        let (postgres, broker) = try await TestEnvironment.shared.postgresAndBroker()
+        let settings = try await postgres.makeDatabase(named: "gateway_process")
+        let process = try ChildProcess(
+            executable: TestPaths.executable("gatehouse-gateway"), arguments: ["serve"],
+            environment: ["GATEHOUSE_HTTP_PORT": String(try freeTCPPort()), "GATEHOUSE_PG_HOST": settings.host,
+                          "GATEHOUSE_PG_PORT": String(settings.port), "GATEHOUSE_PG_USER": settings.username,
+                          "GATEHOUSE_PG_DATABASE": settings.database, "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers],
+            name: "gateway-no-keyring", captureStandardError: true)
+        await process.waitForExit()
+        #expect(process.terminationStatus == 2)
+        #expect(process.output.joined().contains("GATEHOUSE_KEYRING"))
+    }
+
+    @Test("The gateway serves discovery for a tenant created through its admin API, and exits 0 on SIGTERM")
+    func gatewayServes() async throws {
+        let (postgres, broker) = try await TestEnvironment.shared.postgresAndBroker()
+        let settings = try await postgres.makeDatabase(named: "gateway_process")
+        let port = try freeTCPPort()
+        let token = "gateway-process-operator-token-0123456789"
+        let process = try ChildProcess(
+            executable: TestPaths.executable("gatehouse-gateway"), arguments: ["serve"],
+            environment: ["GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_PG_HOST": settings.host, "GATEHOUSE_PG_PORT": String(settings.port),
+                          "GATEHOUSE_PG_USER": settings.username, "GATEHOUSE_PG_DATABASE": settings.database,
+                          "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers, "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "10",
+                          "GATEHOUSE_KEYRING": "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE", "GATEHOUSE_OPERATOR_TOKEN": token,
+                          "GATEHOUSE_PUBLIC_SCHEME": "http", "GATEHOUSE_LOG_LEVEL": "warning"],
+            name: "gateway")
+        let base = "http://127.0.0.1:\(port)"
+        try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {
+            try await get("\(base)/health/ready").status == 200
+        }
+        var create = URLRequest(url: URL(string: "\(base)/admin/tenants")!)
+        create.httpMethod = "POST"
+        create.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        create.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        create.httpBody = Data(#"{"id": "local", "display_name": "Local", "hosts": ["127.0.0.1:\#(port)"], "auth_mode": "none"}"#.utf8)
+        let (_, created) = try await URLSession.shared.data(for: create)
+        #expect((created as? HTTPURLResponse)?.statusCode == 201)
+        let metadata = try await get("\(base)/.well-known/oauth-authorization-server")
+        #expect(metadata.status == 200)
+        #expect(metadata.body.contains("\"issuer\":\"http://127.0.0.1:\(port)\""))
+        #expect(await process.terminate(timeout: .seconds(20)) == 0)
+    }
+}
+
 private func get(_ url: String) async throws -> (status: Int, body: String) {
     let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))

@@ -66,7 +66,8 @@ public enum GatewayService {
         let router = Router(context: GatehouseRequestContext.self)
         let parts = Parts(context: context, configuration: configuration)
         addRoutes(to: router, parts: parts, configuration: configuration, operatorToken: context.configuration.operatorToken)
-        return context.application(router: router, services: [HTTPClientShutdown(client: parts.upstream.http)])
+        let sweeper = ClientExpirySweeper(client: context.postgres, schema: definition.schema, logger: context.logger)
+        return context.application(router: router, services: [sweeper, HTTPClientShutdown(client: parts.upstream.http)])
     }
 }
 

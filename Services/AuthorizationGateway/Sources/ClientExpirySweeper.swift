@@ -1,0 +1,70 @@
+import Foundation
+import GatehouseEvents
+import GatehouseMessaging
+import GatehousePostgres
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Disables registrations that were never used (no code was ever issued to them) once their
+/// `expires_at` passes, and announces each with `client.updated` (disabled) in the same
+/// transaction, so the token service stops accepting them too. Runs every `interval`; any
+/// number of gateway instances may run it (rows are locked with SKIP LOCKED).
+public struct ClientExpirySweeper: Service {
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let interval: Duration
+    public let logger: Logger
+
+    public init(client: PostgresClient, schema: SchemaName, interval: Duration = .seconds(300), logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Stops at graceful shutdown: the sleep (or a sweep) is cancelled, and the loop ends.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let swept = try await sweep()
+                    if swept > 0 { logger.notice("Unused client registrations expired", metadata: ["count": "\(swept)"]) }
+                } catch {
+                    logger.warning("Client expiry sweep failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    /// One pass; returns how many clients it disabled.
+    @discardableResult
+    public func sweep(limit: Int = 500) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            var bindings = PostgresBindings()
+            bindings.append(limit)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+                UPDATE \(schema.quoted).clients SET disabled = true
+                WHERE client_id IN (
+                    SELECT client_id FROM \(schema.quoted).clients
+                    WHERE NOT disabled AND expires_at IS NOT NULL AND expires_at < now()
+                    ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                RETURNING tenant_id, client_id, client_name, application_type, redirect_uris, grant_types, response_types,
+                          token_endpoint_auth_method, scope, client_secret_hash
+                """, binds: bindings), logger: logger)
+            var records: [OutboxRecord] = []
+            for try await row in rows.decode((String, String, String?, String, [String], [String], [String], String, String?, String?).self) {
+                let (tenant, clientId, name, type, redirects, grants, responses, method, scope, secretHash) = row
+                let registered = ClientRegistered(clientId: clientId, clientName: name, applicationType: type, redirectUris: redirects,
+                                                  grantTypes: grants, responseTypes: responses, tokenEndpointAuthMethod: method, scope: scope,
+                                                  clientSecretHash: secretHash, metadataDocumentUrl: nil)
+                // A client's aggregate: version 1 is its registration, version 2 its expiry (its only change so far).
+                records.append(try OutboxRecord(EventEnvelope(tenant: tenant, aggregateKey: clientId, aggregateVersion: 2,
+                                                              payload: ClientUpdated(client: registered, disabled: true))))
+            }
+            try await OutboxWriter(schema: schema).append(records, on: connection, logger: logger)
+            return records.count
+        }
+    }
+}
