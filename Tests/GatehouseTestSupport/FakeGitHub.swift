@@ -57,12 +57,7 @@ public final class FakeGitHub: Sendable {
             return Response(status: .found, headers: [.location: redirect + "?" + parameters])
         }
         router.post("/login/oauth/access_token") { request, _ -> Response in
-            let text = String(buffer: try await request.body.collect(upTo: 64 * 1024))
-            var form: [String: String] = [:]
-            for pair in text.split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
-                if parts.count == 2 { form[parts[0]] = parts[1] }
-            }
+            let form = try await formFields(request)
             guard form["client_id"] == self.clientId, form["client_secret"] == self.clientSecret else {
                 return Self.json(#"{"error":"incorrect_client_credentials"}"#, status: .unauthorized)
             }
@@ -120,4 +115,15 @@ public final class FakeGitHub: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
     }
+}
+
+/// The fields of an `application/x-www-form-urlencoded` request body (the fake upstreams' token endpoints).
+func formFields(_ request: Request) async throws -> [String: String] {
+    let text = String(buffer: try await request.body.collect(upTo: 64 * 1024))
+    var form: [String: String] = [:]
+    for pair in text.split(separator: "&") {
+        let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+        if parts.count == 2 { form[parts[0]] = parts[1] }
+    }
+    return form
 }

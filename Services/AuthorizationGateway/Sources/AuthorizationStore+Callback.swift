@@ -9,7 +9,7 @@ import PostgresNIO
 extension AuthorizationStore {
     /// Takes the request our upstream `state` belongs to, once: it must exist at this tenant, be
     /// waiting for the upstream and unexpired. Returns it with our sealed PKCE verifier.
-    public func claimCallback(stateHash: String, tenant: String) async throws -> (PendingAuthorization, sealedVerifier: String)? {
+    public func claimCallback(stateHash: String, tenant: String) async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?)? {
         var bindings = PostgresBindings()
         bindings.append(stateHash)
         bindings.append(tenant)
@@ -17,14 +17,14 @@ extension AuthorizationStore {
             UPDATE \(schema.quoted).authorization_requests SET status = 'callback'
             WHERE upstream_state_hash = $1 AND tenant_id = $2 AND status = 'upstream' AND expires_at > now()
             RETURNING id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash, expires_at,
-                      upstream_verifier
+                      upstream_verifier, upstream_nonce
             """, binds: bindings), logger: logger)
-        for try await row in rows.decode((String, String, String, [String], String, String, String?, String, String, Date, String).self) {
-            let (id, clientId, redirect, scopes, resource, challenge, state, session, csrf, expires, verifier) = row
+        for try await row in rows.decode((String, String, String, [String], String, String, String?, String, String, Date, String, String?).self) {
+            let (id, clientId, redirect, scopes, resource, challenge, state, session, csrf, expires, verifier, nonce) = row
             let request = AuthorizationRequest(clientId: clientId, redirectUri: redirect, scopes: scopes, resource: resource,
                                                codeChallenge: challenge, state: state)
             return (PendingAuthorization(id: id, tenant: tenant, request: request, sessionHash: session, csrfHash: csrf, status: "callback",
-                                         expiresAt: expires), verifier)
+                                         expiresAt: expires), verifier, nonce)
         }
         return nil
     }

@@ -17,19 +17,20 @@ import Logging
 public enum AuthorizeRoutes {
     public static let sessionCookie = "__Host-gatehouse-session"
 
-    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, keyRing: KeyRing) {
+    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, oidc: OIDCDirectory,
+                           keyRing: KeyRing) {
         for path in ["/oauth/authorize", "/authorize"] {
             router.get(RouterPath(path)) { request, context in
-                try await authorize(request, context, tenants: tenants, store: store, keyRing: keyRing)
+                try await authorize(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing)
             }
         }
         router.post("/oauth/consent") { request, context in
-            try await consent(request, context, tenants: tenants, store: store, keyRing: keyRing)
+            try await consent(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing)
         }
     }
 
     static func authorize(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                          keyRing: KeyRing) async throws -> Response {
+                          oidc: OIDCDirectory, keyRing: KeyRing) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         guard record.tenant.authMode == .oauth else {
             return ConsentPage.response(ConsentPage.error("invalid_request", "This server's tools need no sign-in"), status: .badRequest)
@@ -51,7 +52,7 @@ public enum AuthorizeRoutes {
                 try await store.create(checked, tenant: record.tenant.id, sessionHash: sessionHash, csrfHash: SecretHash.of(csrf))
             }
             if try await infrastructure(context, { try await store.hasConsent(tenant: record.tenant.id, sessionHash: sessionHash, request: checked) }) {
-                var response = try await sendUpstream(pending, record: record, origin: origin, store: store, keyRing: keyRing, context: context)
+                var response = try await sendUpstream(pending, record: record, origin: origin, store: store, oidc: oidc, keyRing: keyRing, context: context)
                 if let newCookie { response.headers[.setCookie] = newCookie }
                 return response
             }
@@ -65,7 +66,7 @@ public enum AuthorizeRoutes {
     }
 
     static func consent(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                        keyRing: KeyRing) async throws -> Response {
+                        oidc: OIDCDirectory, keyRing: KeyRing) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true,
               let body = try? await request.body.collect(upTo: 8 * 1024) else {
@@ -92,16 +93,19 @@ public enum AuthorizeRoutes {
         }
         try await infrastructure(context) { try await store.recordConsent(tenant: record.tenant.id, sessionHash: pending.sessionHash, request: pending.request) }
         context.logger.info("Consent given", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)"])
-        return try await sendUpstream(pending, record: record, origin: origin, store: store, keyRing: keyRing, context: context)
+        return try await sendUpstream(pending, record: record, origin: origin, store: store, oidc: oidc, keyRing: keyRing, context: context)
     }
 
     /// Our own leg: fresh state, PKCE verifier and nonce, bound to this request; the browser goes
     /// upstream with 303.
     static func sendUpstream(_ pending: PendingAuthorization, record: TenantRecord, origin: PublicOrigin, store: AuthorizationStore,
-                             keyRing: KeyRing, context: GatehouseRequestContext) async throws -> Response {
-        guard let upstream = record.tenant.upstream, let endpoint = upstream.authorizationEndpoint else {
-            // OIDC upstreams without explicit endpoints need their discovery document (next step of issue 3).
-            context.logger.error("Upstream authorization endpoint unknown", metadata: ["tenant": "\(record.tenant.id)"])
+                             oidc: OIDCDirectory, keyRing: KeyRing, context: GatehouseRequestContext) async throws -> Response {
+        var endpoint = record.tenant.upstream?.authorizationEndpoint
+        if endpoint == nil, let upstream = record.tenant.upstream, upstream.kind == .oidc, let issuer = upstream.issuer {
+            endpoint = try? await oidc.metadata(issuer: issuer).authorizationEndpoint
+        }
+        guard let upstream = record.tenant.upstream, let endpoint else {
+            context.logger.error("Upstream authorization endpoint unknown or discovery failed", metadata: ["tenant": "\(record.tenant.id)"])
             return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: "temporarily_unavailable",
                                                                    description: "The sign-in provider is not reachable", state: pending.request.state,
                                                                    issuer: origin.issuer))

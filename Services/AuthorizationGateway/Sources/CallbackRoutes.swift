@@ -12,18 +12,19 @@ import Logging
 /// sealed code with its `state` and our `iss`. Nothing is written when any step fails.
 public enum CallbackRoutes {
     public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, tenantStore: TenantStore,
-                           upstream: UpstreamClient, keyRing: KeyRing) {
+                           upstream: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing) {
         router.get("/oauth/callback") { request, context in
-            try await callback(request, context, tenants: tenants, store: store, tenantStore: tenantStore, upstream: upstream, keyRing: keyRing)
+            try await callback(request, context, tenants: tenants, store: store, tenantStore: tenantStore, upstream: upstream, oidc: oidc,
+                               keyRing: keyRing)
         }
     }
 
     static func callback(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                         tenantStore: TenantStore, upstream client: UpstreamClient, keyRing: KeyRing) async throws -> Response {
+                         tenantStore: TenantStore, upstream client: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         let parameters = request.uri.queryParameters
         guard let state = parameters["state"].map(String.init), !state.isEmpty,
-              let (pending, sealedVerifier) = try await AuthorizeRoutes.infrastructure(context, {
+              let (pending, sealedVerifier, nonce) = try await AuthorizeRoutes.infrastructure(context, {
                   try await store.claimCallback(stateHash: SecretHash.of(state), tenant: record.tenant.id)
               }) else {
             context.logger.warning("Callback with an unknown, used or expired state", metadata: ["tenant": "\(record.tenant.id)"])
@@ -40,29 +41,42 @@ public enum CallbackRoutes {
             context.logger.info("Upstream refused the login", metadata: ["tenant": "\(record.tenant.id)", "upstream_error": "\(error)"])
             return try await back("access_denied", "The sign-in provider did not sign the user in")
         }
-        // RFC 9207: an upstream that names itself must name the right issuer.
-        if let iss = parameters["iss"], let expected = upstream.issuer, String(iss) != expected {
-            return try await back("access_denied", "The sign-in response came from another issuer")
-        }
         guard let code = parameters["code"].map(String.init), !code.isEmpty else {
             return try await back("access_denied", "The sign-in provider returned no code")
-        }
-        guard upstream.kind == .oauth2 else {
-            // OIDC ID token validation (JWKS, nonce) is the next step of issue 3.
-            return try await back("temporarily_unavailable", "This sign-in provider is not supported yet")
         }
 
         let identity: UpstreamIdentity
         let tokens: UpstreamTokens
         do {
+            var effective = upstream
+            var metadata: OIDCMetadata?
+            if upstream.kind == .oidc, let issuer = upstream.issuer {
+                let discovered = try await oidc.metadata(issuer: issuer)
+                metadata = discovered
+                effective.tokenEndpoint = upstream.tokenEndpoint ?? discovered.tokenEndpoint
+                // RFC 9207: an upstream that says it sends `iss` must send its own.
+                if discovered.issParameterSupported || parameters["iss"] != nil, parameters["iss"].map(String.init) != discovered.issuer {
+                    throw UpstreamFailure.refused("the authorization response names another issuer")
+                }
+            } else if let iss = parameters["iss"], let expected = upstream.issuer, String(iss) != expected {
+                throw UpstreamFailure.refused("the authorization response names another issuer")
+            }
             let verifier = String(decoding: try keyRing.open(sealedVerifier, associatedData: "gatehouse/upstream-verifier/\(pending.id)"), as: UTF8.self)
             let secret = try tenantStore.clientSecret(of: record)
-            tokens = try await client.exchange(code: code, verifier: verifier, redirectUri: origin.url("/oauth/callback"), upstream: upstream,
+            tokens = try await client.exchange(code: code, verifier: verifier, redirectUri: origin.url("/oauth/callback"), upstream: effective,
                                                clientSecret: secret)
-            identity = try await client.identity(tokens: tokens, upstream: upstream, issuer: Self.issuer(of: upstream))
+            if let metadata {
+                guard let nonce else { throw UpstreamFailure.refused("no nonce was sent") }
+                identity = try await client.oidcIdentity(tokens: tokens, upstream: upstream, metadata: metadata, directory: oidc, nonce: nonce)
+            } else {
+                identity = try await client.identity(tokens: tokens, upstream: upstream, issuer: Self.issuer(of: upstream))
+            }
         } catch UpstreamFailure.refused(let reason) {
             context.logger.warning("Upstream refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(reason)"])
             return try await back("access_denied", "The sign-in provider refused the login")
+        } catch let failure as IDTokenVerifier.Failure {
+            context.logger.warning("ID token refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(failure)"])
+            return try await back("access_denied", "The sign-in provider's answer could not be verified")
         } catch {
             context.logger.error("Upstream unavailable", metadata: ["tenant": "\(record.tenant.id)", "error": "\(error)"])
             return try await back("temporarily_unavailable", "The sign-in provider is not reachable; try again shortly")

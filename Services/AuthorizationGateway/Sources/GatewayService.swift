@@ -29,6 +29,7 @@ public enum GatewayService {
         public let authorizations: AuthorizationStore
         public let keyRing: KeyRing
         public let upstream: UpstreamClient
+        public let oidc: OIDCDirectory
 
         public init(context: ServiceContext, configuration: GatewayConfiguration) {
             self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
@@ -45,6 +46,7 @@ public enum GatewayService {
             authorizations = AuthorizationStore(client: postgres, schema: definition.schema, logger: logger)
             keyRing = configuration.keyRing
             upstream = UpstreamClient(http: UpstreamClient.makeHTTPClient())
+            oidc = OIDCDirectory(client: upstream)
         }
     }
 
@@ -54,9 +56,9 @@ public enum GatewayService {
         DiscoveryRoutes.add(to: router, tenants: parts.resolver)
         RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
                                limiter: parts.registrationLimiter)
-        AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, keyRing: parts.keyRing)
+        AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, oidc: parts.oidc, keyRing: parts.keyRing)
         CallbackRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, tenantStore: parts.tenants, upstream: parts.upstream,
-                           keyRing: parts.keyRing)
+                           oidc: parts.oidc, keyRing: parts.keyRing)
         TenantAdminRoutes.add(to: router, store: parts.tenants, clients: parts.clients, directory: parts.directory,
                               operatorToken: operatorToken)
     }
