@@ -4,6 +4,11 @@ import Foundation
 import GatehouseCrypto
 import GatehouseEvents
 import GatehouseOAuth
+import GatehouseRuntime
+import UserProvisioning
+import GatehousePostgres
+import GatehouseMessaging
+import GatehouseKafka
 import GatehouseTestSupport
 import HTTPTypes
 import NIOHTTP1
@@ -120,6 +125,43 @@ struct GatewayCallbackTests {
                     #expect(secondStored.header.aggregateVersion == 2)
                 }
                 #expect(try await fixture.count("clients") == before)
+            }
+        }
+    }
+
+    @Test("The login reaches the provisioning service through the outbox and Kafka: its user row has the code's user id")
+    func loginProvisionsTheUser() async throws {
+        let github = FakeGitHub()
+        let (_, broker) = try await TestEnvironment.shared.postgresAndBroker()
+        try await github.run { base in
+            try await GatewayFixture.run { fixture in
+                try await tenant(fixture, github: github, base: base)
+                let setup = try await registerClient(fixture)
+                let provisioning = try SchemaName("provisioning")
+                try await ProvisioningService.definition.migrator.migrate(client: fixture.client, logger: fixture.logger)
+                let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: broker.clientOptions), logger: fixture.logger)
+                let relay = OutboxRelay(client: fixture.client, settings: fixture.settings, schema: fixture.schema, producer: producer,
+                                        logger: fixture.logger)
+                var options = EventConsumer.Options()
+                options.deadLetterTopic = "dead-letter-\(UUID().uuidString.prefix(8).lowercased())"
+                let consumer = EventConsumer(
+                    handler: ProvisioningHandler(schema: provisioning, consumerName: "provisioning-\(UUID().uuidString.prefix(8).lowercased())"),
+                    client: fixture.client, schema: provisioning, kafka: broker.clientOptions, deadLetters: producer, options: options,
+                    logger: fixture.logger)
+                try await withServices([producer, relay, consumer]) {
+                    try await fixture.application().test(.live) { client in
+                        let done = try await client.send(try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http),
+                                                         host: A.host)
+                        let code = try #require(A.location(done)?.query["code"])
+                        let userId = try SealedCode.open(code, tenant: "acme", keyRing: fixture.configuration.keyRing).userId
+                        try await eventually("the user provisioned from the gateway's event") {
+                            let rows = try await fixture.client.query(PostgresQuery(unsafeSQL:
+                                "SELECT email FROM provisioning.users WHERE user_id = '\(userId)' AND tenant = 'acme'"))
+                            for try await email in rows.decode(String?.self) { return email == "octo@example.org" }
+                            return false
+                        }
+                    }
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ import PostgresNIO
 struct GatewayFixture: Sendable {
     static let operatorToken = "gateway-test-operator-token-0123456789"
     let client: PostgresClient
+    let settings: PostgresSettings
     let logger: Logger
     let configuration: GatewayConfiguration
     let parts: GatewayService.Parts
@@ -32,7 +33,7 @@ struct GatewayFixture: Sendable {
             keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"), publicScheme: "https",
             trustedProxies: trustProxy ? [IPNetwork("127.0.0.1")!] : [], allowInsecureUpstream: true,
             registration: RegistrationPolicy(perMinutePerAddress: registrationsPerMinute, unusedClientLifetimeDays: 30))
-        let fixture = GatewayFixture(client: client, logger: logger, configuration: configuration,
+        let fixture = GatewayFixture(client: client, settings: settings, logger: logger, configuration: configuration,
                                      parts: GatewayService.Parts(postgres: client, logger: logger, configuration: configuration,
                                                                  directoryMaximumAge: .zero))
         do {
