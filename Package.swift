@@ -99,6 +99,7 @@ let package = Package(
         .target(
             name: "GatehouseRuntime",
             dependencies: [
+                "GatehouseCrypto",
                 "GatehouseKafka",
                 "GatehouseMessaging",
                 "GatehousePostgres",

@@ -83,7 +83,8 @@ public struct KeyRing: Sendable, CustomStringConvertible {
 }
 
 extension UInt8 {
-    var isASCIIAlphanumeric: Bool {
+    /// `A-Z`, `a-z` or `0-9`.
+    public var isASCIIAlphanumeric: Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
     }

@@ -20,13 +20,17 @@ public enum SecretHash {
 
     /// Whether `secret` hashes to `hash`, in time independent of where they differ.
     public static func matches(_ secret: String, hash: String) -> Bool {
-        let computed = Array(of(secret).utf8)
-        let expected = Array(hash.utf8)
-        guard computed.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for index in computed.indices { difference |= computed[index] ^ expected[index] }
-        return difference == 0
+        constantTimeEqual(Array(of(secret).utf8), Array(hash.utf8))
     }
+}
+
+/// Compares two byte strings in time that depends only on their lengths (secrets, digests,
+/// PKCE challenges, nonces: where an early exit would tell an attacker how much matched).
+public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in a.indices { difference |= a[index] ^ b[index] }
+    return difference == 0
 }
 
 /// Base64url without padding (RFC 4648 §5), as OAuth uses it.

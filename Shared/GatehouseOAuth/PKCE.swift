@@ -7,7 +7,7 @@ public enum PKCE {
     /// A challenge or verifier: 43-128 characters of `[A-Za-z0-9-._~]`.
     public static func isWellFormed(_ value: String) -> Bool {
         (43...128).contains(value.utf8.count) && value.utf8.allSatisfy {
-            $0.isASCIIAlphanumericByte || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~")
+            $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~")
         }
     }
 
@@ -21,22 +21,9 @@ public enum PKCE {
     }
 
     public static func verify(verifier: String, challenge: String) -> Bool {
-        guard isWellFormed(verifier) else { return false }
-        let computed = Array(self.challenge(for: verifier).utf8)
-        let expected = Array(challenge.utf8)
-        guard computed.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for index in computed.indices { difference |= computed[index] ^ expected[index] }
-        return difference == 0
+        isWellFormed(verifier) && constantTimeEqual(Array(self.challenge(for: verifier).utf8), Array(challenge.utf8))
     }
 
     /// A fresh verifier (for our own leg to the upstream).
     public static func makeVerifier() -> String { SecretGenerator.generate(prefix: "", bytes: 32) }
-}
-
-extension UInt8 {
-    var isASCIIAlphanumericByte: Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
-    }
 }

@@ -47,6 +47,21 @@ public enum JSONBody {
         return encoder
     }
 
+    /// Reads what `encoder()` writes (request bodies, documents stored as JSON).
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 timestamp")
+            }
+            return date
+        }
+        return decoder
+    }
+
     public static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try encoder().encode(value)
         return Response(status: status, headers: [.contentType: "application/json"],

@@ -1,4 +1,5 @@
 import Crypto
+import GatehouseCrypto
 import Hummingbird
 
 /// Lets a request through only with `Authorization: Bearer <operator token>`: the admin API's
@@ -38,12 +39,4 @@ public struct OperatorToken: Sendable, CustomStringConvertible {
     public let value: String
     public init(_ value: String) { self.value = value }
     public var description: String { "<redacted>" }
-}
-
-/// Compares two byte strings in time that depends only on their lengths.
-public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for index in a.indices { difference |= a[index] ^ b[index] }
-    return difference == 0
 }

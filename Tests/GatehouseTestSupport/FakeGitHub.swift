@@ -59,7 +59,7 @@ public final class FakeGitHub: Sendable {
         router.post("/login/oauth/access_token") { request, _ -> Response in
             let form = try await formFields(request)
             guard form["client_id"] == self.clientId, form["client_secret"] == self.clientSecret else {
-                return Self.json(#"{"error":"incorrect_client_credentials"}"#, status: .unauthorized)
+                return jsonResponse(#"{"error":"incorrect_client_credentials"}"#, status: .unauthorized)
             }
             let token: String? = self.state.withLock { state in
                 state.exchanges += 1
@@ -71,17 +71,17 @@ public final class FakeGitHub: Sendable {
                 state.tokens.insert(token)
                 return token
             }
-            guard let token else { return Self.json(#"{"error":"bad_verification_code"}"#) }
-            return Self.json(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email"}"#)
+            guard let token else { return jsonResponse(#"{"error":"bad_verification_code"}"#) }
+            return jsonResponse(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email"}"#)
         }
         router.get("/user") { request, _ -> Response in
             guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
             let email = user.publicEmail.map { "\"\($0)\"" } ?? "null"
-            return Self.json(#"{"id":\#(user.id),"login":"\#(user.login)","name":"\#(user.name)","email":\#(email)}"#)
+            return jsonResponse(#"{"id":\#(user.id),"login":"\#(user.login)","name":"\#(user.name)","email":\#(email)}"#)
         }
         router.get("/user/emails") { request, _ -> Response in
             guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
-            return Self.json(#"[{"email":"old@example.org","primary":false,"verified":true},{"email":"\#(user.primaryEmail)","primary":true,"verified":true}]"#)
+            return jsonResponse(#"[{"email":"old@example.org","primary":false,"verified":true},{"email":"\#(user.primaryEmail)","primary":true,"verified":true}]"#)
         }
         var logger = Logger(label: "fake-github")
         logger.logLevel = .warning
@@ -100,10 +100,6 @@ public final class FakeGitHub: Sendable {
         return state.withLock { $0.tokens.contains(token) ? $0.user : nil }
     }
 
-    private static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
     private static func probe(port: Int) async throws -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
@@ -115,6 +111,11 @@ public final class FakeGitHub: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
     }
+}
+
+/// A JSON response of the fake upstreams.
+func jsonResponse(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
 }
 
 /// The fields of an `application/x-www-form-urlencoded` request body (the fake upstreams' token endpoints).

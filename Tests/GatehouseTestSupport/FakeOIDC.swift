@@ -34,11 +34,11 @@ public final class FakeOIDC: Sendable {
         let issuer = "http://127.0.0.1:\(port)"
         let router = Router()
         router.get("/.well-known/openid-configuration") { _, _ in
-            Self.json(#"{"issuer":"\#(issuer)","authorization_endpoint":"\#(issuer)/authorize","token_endpoint":"\#(issuer)/token","userinfo_endpoint":"\#(issuer)/userinfo","jwks_uri":"\#(issuer)/jwks","authorization_response_iss_parameter_supported":true,"id_token_signing_alg_values_supported":["ES256"]}"#)
+            jsonResponse(#"{"issuer":"\#(issuer)","authorization_endpoint":"\#(issuer)/authorize","token_endpoint":"\#(issuer)/token","userinfo_endpoint":"\#(issuer)/userinfo","jwks_uri":"\#(issuer)/jwks","authorization_response_iss_parameter_supported":true,"id_token_signing_alg_values_supported":["ES256"]}"#)
         }
         router.get("/jwks") { _, _ in
             let raw = Array(self.key.publicKey.rawRepresentation)
-            return Self.json(#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"\#(Base64URL.encode(Array(raw[0..<32])))","y":"\#(Base64URL.encode(Array(raw[32..<64])))"}]}"#)
+            return jsonResponse(#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"\#(Base64URL.encode(Array(raw[0..<32])))","y":"\#(Base64URL.encode(Array(raw[32..<64])))"}]}"#)
         }
         router.get("/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
@@ -57,7 +57,7 @@ public final class FakeOIDC: Sendable {
         router.post("/token") { request, _ -> Response in
             let form = try await formFields(request)
             guard form["client_id"] == self.clientId, form["client_secret"] == self.clientSecret else {
-                return Self.json(#"{"error":"invalid_client"}"#, status: .unauthorized)
+                return jsonResponse(#"{"error":"invalid_client"}"#, status: .unauthorized)
             }
             let grant: (nonce: String, misbehaviour: Misbehaviour, token: String)? = self.state.withLock { state in
                 guard let code = form["code"], let grant = state.grants.removeValue(forKey: code), form["redirect_uri"] == grant.redirect,
@@ -66,7 +66,7 @@ public final class FakeOIDC: Sendable {
                 state.tokens.insert(token)
                 return (grant.nonce, state.misbehaviour, token)
             }
-            guard let grant else { return Self.json(#"{"error":"invalid_grant"}"#, status: .badRequest) }
+            guard let grant else { return jsonResponse(#"{"error":"invalid_grant"}"#, status: .badRequest) }
             let now = Int(Date().timeIntervalSince1970)
             let claims = """
                 {"iss":"\(issuer)","sub":"\(self.subject)","aud":"\(grant.misbehaviour == .wrongAudience ? "someone-else" : self.clientId)",\
@@ -74,7 +74,7 @@ public final class FakeOIDC: Sendable {
                 "nonce":"\(grant.misbehaviour == .wrongNonce ? "not-the-nonce" : grant.nonce)","email":"jane@example.org","email_verified":true,"name":"Jane Doe"}
                 """
             let idToken = try self.sign(claims, misbehaviour: grant.misbehaviour)
-            return Self.json(#"{"access_token":"\#(grant.token)","token_type":"Bearer","expires_in":3600,"id_token":"\#(idToken)"}"#)
+            return jsonResponse(#"{"access_token":"\#(grant.token)","token_type":"Bearer","expires_in":3600,"id_token":"\#(idToken)"}"#)
         }
         router.get("/userinfo") { request, _ -> Response in
             guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
@@ -82,7 +82,7 @@ public final class FakeOIDC: Sendable {
                 return Response(status: .unauthorized)
             }
             let sub = misbehaviour == .otherSubjectInUserinfo ? "someone-else" : self.subject
-            return Self.json(#"{"sub":"\#(sub)","email":"jane@example.org","email_verified":true,"name":"Jane Doe"}"#)
+            return jsonResponse(#"{"sub":"\#(sub)","email":"jane@example.org","email_verified":true,"name":"Jane Doe"}"#)
         }
         var logger = Logger(label: "fake-oidc")
         logger.logLevel = .warning
@@ -99,10 +99,6 @@ public final class FakeOIDC: Sendable {
         if misbehaviour == .algNone { return input + "." }
         let signer = misbehaviour == .badSignature ? P256.Signing.PrivateKey() : key
         return input + "." + Base64URL.encode(Array(try signer.signature(for: Array(input.utf8)).rawRepresentation))
-    }
-
-    private static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     private static func listening(_ base: String) async throws -> Bool {

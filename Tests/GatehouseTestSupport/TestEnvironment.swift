@@ -83,3 +83,12 @@ public func trace(_ message: @autoclosure () -> String) {
     guard ProcessInfo.processInfo.environment["GATEHOUSE_TEST_TRACE"] != nil else { return }
     FileHandle.standardError.write(Data("[trace] \(message())\n".utf8))
 }
+
+extension PostgresClient {
+    /// The number of rows of `schema.table` (what a test checks was, or was not, written).
+    public func rowCount(of table: String, in schema: SchemaName) async throws -> Int64 {
+        let rows = try await query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema.quoted).\(table)"))
+        for try await count in rows.decode(Int64.self) { return count }
+        return 0
+    }
+}

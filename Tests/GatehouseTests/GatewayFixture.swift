@@ -66,9 +66,7 @@ struct GatewayFixture: Sendable {
     }
 
     func count(_ table: String) async throws -> Int64 {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema.quoted).\(table)"))
-        for try await count in rows.decode(Int64.self) { return count }
-        return 0
+        try await client.rowCount(of: table, in: schema)
     }
 }
 

@@ -100,10 +100,7 @@ struct ProvisioningFixture: Sendable {
     }
 
     func count(_ table: String, schema: SchemaName? = nil, client: PostgresClient? = nil) async throws -> Int64 {
-        let rows = try await (client ?? self.client).query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \((schema ?? self.schema).quoted).\(table)"))
-        var count: Int64 = 0
-        for try await value in rows.decode(Int64.self) { count = value }
-        return count
+        try await (client ?? self.client).rowCount(of: table, in: schema ?? self.schema)
     }
 
     func replay(into schema: SchemaName, resume: Bool = false) async throws -> EventReplayer.Result {

@@ -133,11 +133,7 @@ public enum AuthorizationRequestRules {
 
     /// Adds query parameters to a redirect URI that may already have a query.
     public static func appending(to uri: String, _ parameters: [(String, String?)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let query = parameters.compactMap { name, value in
-            value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
-        }.joined(separator: "&")
+        let query = FormBody.encode(parameters.compactMap { name, value in value.map { (name, $0) } })
         return uri + (uri.contains("?") ? "&" : "?") + query
     }
 }

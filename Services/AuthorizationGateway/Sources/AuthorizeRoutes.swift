@@ -162,8 +162,16 @@ public enum AuthorizeRoutes {
     }
 }
 
-/// `application/x-www-form-urlencoded` bodies (the first value of each name).
+/// `application/x-www-form-urlencoded` bodies and queries: read (the first value of each name)
+/// and written (names and values percent-encoded, only RFC 3986 unreserved characters left as they are).
 enum FormBody {
+    static func encode(_ pairs: [(String, String)]) -> String {
+        var unreserved = CharacterSet.alphanumerics
+        unreserved.insert(charactersIn: "-._~")
+        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
+        return pairs.map { "\(encoded($0.0))=\(encoded($0.1))" }.joined(separator: "&")
+    }
+
     static func parse(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
         for pair in text.split(separator: "&") {

@@ -87,8 +87,7 @@ public struct ClientStore: Sendable {
             SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled
             FROM \(schema.quoted).clients WHERE tenant_id = $1 ORDER BY created_at, client_id
             """, binds: bindings), logger: logger)
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = JSONBody.decoder()
         var clients: [RegisteredClient] = []
         for try await (id, tenant, metadata, created, used, expires, disabled) in rows.decode((String, String, String, Date, Date?, Date?, Bool).self) {
             clients.append(RegisteredClient(clientId: id, tenant: tenant, metadata: try decoder.decode(ClientMetadata.self, from: Data(metadata.utf8)),

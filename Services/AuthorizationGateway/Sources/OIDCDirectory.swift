@@ -63,18 +63,11 @@ extension UpstreamClient {
     func fetchJSON(_ url: String) async throws -> Any {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "application/json")
-        do {
-            let response = try await http.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 1 << 20)
-            guard (200..<300).contains(Int(response.status.code)), let json = try? JSONSerialization.jsonObject(with: Data(buffer: body)) else {
-                throw UpstreamFailure.unavailable("\(url) answered \(response.status.code)")
-            }
-            return json
-        } catch let failure as UpstreamFailure {
-            throw failure
-        } catch {
-            throw UpstreamFailure.unavailable("\(url) did not answer")
+        let (status, body) = try await send(request)
+        guard (200..<300).contains(status), let json = try? JSONSerialization.jsonObject(with: body) else {
+            throw UpstreamFailure.unavailable("\(url) answered \(status)")
         }
+        return json
     }
 
     /// The identity from an OIDC upstream: the verified ID token, then userinfo (whose `sub` must be the token's).
@@ -94,11 +87,9 @@ extension UpstreamClient {
             var request = HTTPClientRequest(url: userinfo)
             request.headers.add(name: "Authorization", value: "Bearer \(tokens.accessToken)")
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await http.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 1 << 20)
-            guard (200..<300).contains(Int(response.status.code)),
-                  let info = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
-                throw UpstreamFailure.unavailable("userinfo answered \(response.status.code)")
+            let (status, body) = try await send(request)
+            guard (200..<300).contains(status), let info = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+                throw UpstreamFailure.unavailable("userinfo answered \(status)")
             }
             guard info["sub"] as? String == claims["sub"] as? String else { throw UpstreamFailure.refused("userinfo is about another subject") }
             for (name, value) in info where claims[name] == nil {

@@ -37,8 +37,7 @@ public enum RegistrationRoutes {
         } catch {
             throw RegistrationError.metadata("the request body is larger than \(maximumBodySize) bytes").apiError
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = JSONBody.decoder()
         let metadataRequest: ClientMetadataRequest
         do {
             metadataRequest = try decoder.decode(ClientMetadataRequest.self, from: Data(body.readableBytesView))

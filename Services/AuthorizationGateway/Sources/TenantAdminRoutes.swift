@@ -52,10 +52,8 @@ public enum TenantAdminRoutes {
             throw APIError(.unsupportedMediaType, code: "invalid_request", "The body must be application/json")
         }
         let body = try await request.body.collect(upTo: context.maxUploadSize)
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            return try decoder.decode(TenantInput.self, from: Data(body.readableBytesView))
+            return try JSONBody.decoder().decode(TenantInput.self, from: Data(body.readableBytesView))
         } catch {
             throw APIError.invalidRequest("The body is not a valid tenant document")
         }

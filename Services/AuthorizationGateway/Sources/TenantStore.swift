@@ -30,6 +30,7 @@ public struct TenantStore: Sendable {
 
     static func secretAssociatedData(tenant: String) -> String { "gatehouse/upstream-client-secret/\(tenant)" }
 
+    @discardableResult
     public func create(_ input: TenantInput) async throws -> Tenant {
         guard let id = input.id else { throw TenantValidationError(field: "id", problem: "is required") }
         var draft = Tenant(id: id, displayName: input.displayName ?? "", hosts: input.hosts ?? [], authMode: input.authMode ?? .oauth,
@@ -167,8 +168,7 @@ public struct TenantStore: Sendable {
             FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
             """, binds: bindings), logger: logger)
         var records: [TenantRecord] = []
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = JSONBody.decoder()
         for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, [String]).self) {
             let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, hosts) = row
             let tenant = Tenant(

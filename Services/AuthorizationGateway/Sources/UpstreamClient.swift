@@ -56,7 +56,7 @@ public struct UpstreamClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: Self.formEncode(form)))
+        request.body = .bytes(ByteBuffer(string: FormBody.encode(form)))
         let (status, body) = try await send(request)
         guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("token endpoint answered \(status)")
@@ -110,7 +110,9 @@ public struct UpstreamClient: Sendable {
         return json
     }
 
-    private func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
+    /// Sends a request within the timeout; status and body (at most 1 MiB). A transport failure
+    /// is the upstream being unavailable.
+    func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
         do {
             let response = try await http.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 1 << 20)
@@ -120,12 +122,5 @@ public struct UpstreamClient: Sendable {
         } catch {
             throw UpstreamFailure.unavailable("the upstream did not answer: \(type(of: error))")
         }
-    }
-
-    static func formEncode(_ pairs: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return pairs.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }
-            .joined(separator: "&")
     }
 }
