@@ -15,7 +15,14 @@ public enum SecretGenerator {
 /// fast hash is enough (no password stretching): guessing the preimage is hopeless either way.
 public enum SecretHash {
     public static func of(_ secret: String) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(secret.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// Whether `secret` hashes to `hash`, in time independent of where they differ.

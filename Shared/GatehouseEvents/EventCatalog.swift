@@ -42,6 +42,7 @@ extension EventType {
     public static let upstreamTokenStored = EventType(name: "upstream-token.stored", topic: Topics.gateway)
     public static let clientRegistered = EventType(name: "client.registered", topic: Topics.gateway)
     public static let clientUpdated = EventType(name: "client.updated", topic: Topics.gateway)
+    public static let tenantUpdated = EventType(name: "tenant.updated", topic: Topics.gateway)
     public static let tokenIssued = EventType(name: "token.issued", topic: Topics.tokens)
     public static let tokenRefreshed = EventType(name: "token.refreshed", topic: Topics.tokens)
     public static let tokenRevoked = EventType(name: "token.revoked", topic: Topics.tokens)
@@ -53,7 +54,7 @@ extension EventType {
 /// Every payload type of the catalog, for routing and for the fixture tests.
 public enum EventCatalog {
     public static let payloadTypes: [any EventPayload.Type] = [
-        CodeIssued.self, UpstreamTokenStored.self, ClientRegistered.self, ClientUpdated.self,
+        CodeIssued.self, UpstreamTokenStored.self, ClientRegistered.self, ClientUpdated.self, TenantUpdated.self,
         TokenIssued.self, TokenRefreshed.self, TokenRevoked.self, TokenReuseDetected.self,
         UserUpserted.self, ToolInvoked.self,
     ]
@@ -195,6 +196,33 @@ public struct ClientUpdated: EventPayload {
     public init(client: ClientRegistered, disabled: Bool) {
         self.client = client
         self.disabled = disabled
+    }
+}
+
+/// A tenant's full state as the token service and the tool host need it: its host names and
+/// token policy (never its upstream secret). Key: the tenant id; the aggregate version is the
+/// tenant's version, so a projection keeps the newest.
+public struct TenantUpdated: EventPayload {
+    public static let eventType = EventType.tenantUpdated
+    public static let schemaVersion = SchemaVersion(1, 0)
+
+    public var tenantId: String
+    public var displayName: String
+    public var hosts: [String]
+    public var authMode: String
+    public var disabled: Bool
+    public var accessTokenSeconds: Int
+    public var refreshTokenSeconds: Int
+
+    public init(tenantId: String, displayName: String, hosts: [String], authMode: String, disabled: Bool,
+                accessTokenSeconds: Int, refreshTokenSeconds: Int) {
+        self.tenantId = tenantId
+        self.displayName = displayName
+        self.hosts = hosts
+        self.authMode = authMode
+        self.disabled = disabled
+        self.accessTokenSeconds = accessTokenSeconds
+        self.refreshTokenSeconds = refreshTokenSeconds
     }
 }
 

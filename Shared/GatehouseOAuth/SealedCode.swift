@@ -21,8 +21,24 @@ public struct CodeBinding: Codable, Sendable, Equatable {
         }
     }
 
+    /// How the client authenticates at the token endpoint, as registered when the code was
+    /// issued: the token service can authenticate a client registered a moment ago whose
+    /// `client.registered` has not reached it yet.
+    public struct Client: Codable, Sendable, Equatable {
+        public var tokenEndpointAuthMethod: String
+        public var secretHash: String?
+        public var grantTypes: [String]
+
+        public init(tokenEndpointAuthMethod: String, secretHash: String?, grantTypes: [String]) {
+            self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
+            self.secretHash = secretHash
+            self.grantTypes = grantTypes
+        }
+    }
+
     public var tenant: String
     public var clientId: String
+    public var client: Client
     public var redirectUri: String
     public var codeChallenge: String
     public var codeChallengeMethod: String
@@ -36,10 +52,11 @@ public struct CodeBinding: Codable, Sendable, Equatable {
     /// Random: no two codes are alike, even for identical requests in the same millisecond.
     public var nonce: String
 
-    public init(tenant: String, clientId: String, redirectUri: String, codeChallenge: String, codeChallengeMethod: String = "S256",
+    public init(tenant: String, clientId: String, client: Client, redirectUri: String, codeChallenge: String, codeChallengeMethod: String = "S256",
                 resource: String, scopes: [String], userId: String, identity: Identity, issuedAt: Date, lifetime: TimeInterval) {
         self.tenant = tenant
         self.clientId = clientId
+        self.client = client
         self.redirectUri = redirectUri
         self.codeChallenge = codeChallenge
         self.codeChallengeMethod = codeChallengeMethod

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// An error answered as JSON `{"error": code, "error_description": text}` with an HTTP status
 /// (the shape of OAuth error responses, used by every Gatehouse API). The description is for
@@ -32,6 +33,18 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     public static let temporarilyUnavailable = APIError(.serviceUnavailable, code: "temporarily_unavailable",
                                                         "The service is temporarily unavailable; try again shortly",
                                                         headers: [.retryAfter: "5"])
+
+    /// Runs `body`; any error it throws is an infrastructure failure (the callers' own
+    /// validation happens outside): logged with `message`, answered with 503.
+    public static func mappingInfrastructureFailures<T: Sendable>(_ logger: Logger, _ message: Logger.Message,
+                                                                  _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            logger.error(message, metadata: ["error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+    }
 }
 
 /// JSON bodies as Gatehouse writes them: snake_case keys, ISO 8601 dates, sorted keys.

@@ -1,3 +1,5 @@
+import GatehouseCrypto
+
 /// A bad or missing environment variable, named, with what was expected.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     public var variable: String
@@ -33,6 +35,24 @@ public struct EnvironmentReader: Sendable {
             throw ConfigurationError(variable: name, problem: "must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
         }
         return value
+    }
+
+    public func bool(_ name: String, default fallback: Bool) throws -> Bool {
+        let text = try string(name, default: fallback ? "true" : "false")
+        guard let value = ["true": true, "false": false][text] else {
+            throw ConfigurationError(variable: name, problem: "must be true or false")
+        }
+        return value
+    }
+
+    /// `GATEHOUSE_KEYRING` (required: `id:base64key[,id:base64key]`, the first is current): the
+    /// key ring the gateway and the token service share (sealed codes, upstream secrets).
+    public func keyRing(_ name: String = "GATEHOUSE_KEYRING") throws -> KeyRing {
+        do {
+            return try KeyRing(specification: try string(name))
+        } catch let error as KeyRing.Failure {
+            throw ConfigurationError(variable: name, problem: error.description)
+        }
     }
 
     public func choice<T: RawRepresentable & CaseIterable>(_ name: String, default fallback: T) throws -> T where T.RawValue == String {

@@ -9,7 +9,9 @@ struct SealedCodeTests {
     static let ring = try! KeyRing(keys: ["old": Array(repeating: 1, count: 32), "new": Array(repeating: 2, count: 32)], current: "new")
 
     func binding(tenant: String = "acme", lifetime: TimeInterval = 60, at date: Date = Date()) -> CodeBinding {
-        CodeBinding(tenant: tenant, clientId: "mcp_client_x", redirectUri: "http://127.0.0.1:5000/cb",
+        CodeBinding(tenant: tenant, clientId: "mcp_client_x",
+                    client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
+                    redirectUri: "http://127.0.0.1:5000/cb",
                     codeChallenge: PKCE.challenge(for: String(repeating: "v", count: 43)), resource: "https://acme.example/mcp",
                     scopes: ["mcp:tools"], userId: "usr_aaaaaaaaaaaaaaaaaaaaaaaaaa",
                     identity: .init(issuer: "https://idp.example", subject: "42", email: "a@example.org", emailVerified: true, name: "A"),
@@ -23,7 +25,7 @@ struct SealedCodeTests {
         #expect(code.hasPrefix("mcp_code_new."))
         #expect(!code.contains("a@example.org") && !code.contains("mcp_client_x"))
         let opened = try SealedCode.open(code, tenant: "acme", keyRing: Self.ring)
-        #expect(opened.clientId == original.clientId && opened.scopes == original.scopes && opened.identity == original.identity)
+        #expect(opened.clientId == original.clientId && opened.client == original.client && opened.scopes == original.scopes && opened.identity == original.identity)
         #expect(abs(opened.expiresAt.timeIntervalSince(original.expiresAt)) < 0.002)
         let again = try SealedCode.seal(original, keyRing: Self.ring)
         #expect(SealedCode.hash(code).count == 64 && SealedCode.hash(code) != SealedCode.hash(again))

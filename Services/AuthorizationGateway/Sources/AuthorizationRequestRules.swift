@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseOAuth
+import GatehouseRuntime
 
 /// A checked authorization request (RFC 6749 §4.1.1 with OAuth 2.1, RFC 7636, RFC 8707).
 public struct AuthorizationRequest: Sendable, Equatable {

@@ -153,33 +153,6 @@ public enum AuthorizeRoutes {
 
     /// Runs a database call; a failure is our outage, shown as 503, never as the client's fault.
     static func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            context.logger.error("Authorization storage failed", metadata: ["error": "\(error)"])
-            throw APIError.temporarilyUnavailable
-        }
-    }
-}
-
-/// `application/x-www-form-urlencoded` bodies and queries: read (the first value of each name)
-/// and written (names and values percent-encoded, only RFC 3986 unreserved characters left as they are).
-enum FormBody {
-    static func encode(_ pairs: [(String, String)]) -> String {
-        var unreserved = CharacterSet.alphanumerics
-        unreserved.insert(charactersIn: "-._~")
-        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
-        return pairs.map { "\(encoded($0.0))=\(encoded($0.1))" }.joined(separator: "&")
-    }
-
-    static func parse(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ part: Substring) -> String? { String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-            guard let name = decode(parts[0]), result[name] == nil else { continue }
-            result[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
-        }
-        return result
+        try await APIError.mappingInfrastructureFailures(context.logger, "Authorization storage failed", body)
     }
 }

@@ -24,7 +24,7 @@ public enum CallbackRoutes {
         let (record, origin) = try await tenants.resolve(request, context)
         let parameters = request.uri.queryParameters
         guard let state = parameters["state"].map(String.init), !state.isEmpty,
-              let (pending, sealedVerifier, nonce) = try await AuthorizeRoutes.infrastructure(context, {
+              let (pending, sealedVerifier, nonce, clientCredentials) = try await AuthorizeRoutes.infrastructure(context, {
                   try await store.claimCallback(stateHash: SecretHash.of(state), tenant: record.tenant.id)
               }) else {
             context.logger.warning("Callback with an unknown, used or expired state", metadata: ["tenant": "\(record.tenant.id)"])
@@ -84,7 +84,7 @@ public enum CallbackRoutes {
 
         let userId = UserID.derive(tenant: record.tenant.id, issuer: identity.issuer, subject: identity.subject)
         let binding = CodeBinding(
-            tenant: record.tenant.id, clientId: pending.request.clientId, redirectUri: pending.request.redirectUri,
+            tenant: record.tenant.id, clientId: pending.request.clientId, client: clientCredentials, redirectUri: pending.request.redirectUri,
             codeChallenge: pending.request.codeChallenge, resource: pending.request.resource, scopes: pending.request.scopes, userId: userId,
             identity: .init(issuer: identity.issuer, subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified,
                             name: identity.name),

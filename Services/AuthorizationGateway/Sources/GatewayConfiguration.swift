@@ -28,27 +28,11 @@ public struct GatewayConfiguration: Sendable {
     /// `GATEHOUSE_UNUSED_CLIENT_DAYS`.
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
-        do {
-            keyRing = try KeyRing(specification: try env.string("GATEHOUSE_KEYRING"))
-        } catch let error as KeyRing.Failure {
-            throw ConfigurationError(variable: "GATEHOUSE_KEYRING", problem: error.description)
-        }
-        publicScheme = try env.string("GATEHOUSE_PUBLIC_SCHEME", default: "https")
-        guard ["https", "http"].contains(publicScheme) else {
-            throw ConfigurationError(variable: "GATEHOUSE_PUBLIC_SCHEME", problem: "must be https or http")
-        }
-        trustedProxies = try (env.optionalString("GATEHOUSE_TRUSTED_PROXIES") ?? "").split(separator: ",").map {
-            let text = $0.trimmingCharacters(in: .whitespaces)
-            guard let network = IPNetwork(text) else {
-                throw ConfigurationError(variable: "GATEHOUSE_TRUSTED_PROXIES", problem: "'\(text)' is not an IP address or CIDR")
-            }
-            return network
-        }
-        let insecure = try env.string("GATEHOUSE_ALLOW_INSECURE_UPSTREAM", default: "false")
-        guard ["true", "false"].contains(insecure) else {
-            throw ConfigurationError(variable: "GATEHOUSE_ALLOW_INSECURE_UPSTREAM", problem: "must be true or false")
-        }
-        allowInsecureUpstream = insecure == "true"
+        keyRing = try env.keyRing()
+        let origins = try OriginResolver(environment: env)
+        publicScheme = origins.defaultScheme
+        trustedProxies = origins.trustedProxies
+        allowInsecureUpstream = try env.bool("GATEHOUSE_ALLOW_INSECURE_UPSTREAM", default: false)
         registration = RegistrationPolicy(
             perMinutePerAddress: try env.int("GATEHOUSE_REGISTRATIONS_PER_MINUTE", default: 20, range: 1...100_000),
             unusedClientLifetimeDays: try env.int("GATEHOUSE_UNUSED_CLIENT_DAYS", default: 30, range: 1...3650))

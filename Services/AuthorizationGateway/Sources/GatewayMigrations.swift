@@ -113,5 +113,11 @@ enum GatewayMigrations {
             )
             """,
         ]),
+        Migration(version: 6, name: "token lifetimes", statements: [
+            """
+            ALTER TABLE {schema}.tenants ADD COLUMN access_token_seconds INTEGER NOT NULL DEFAULT 3600,
+                ADD COLUMN refresh_token_seconds INTEGER NOT NULL DEFAULT 2592000
+            """,
+        ]),
     ]
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseEvents
+import GatehouseRuntime
 
 /// A tenant: one MCP server on its own host names, with its own upstream identity provider.
 /// The client secret of the upstream is write-only: it is stored sealed and never returned.
@@ -17,12 +18,28 @@ public struct Tenant: Codable, Sendable, Equatable {
     public var authMode: AuthMode
     public var emailLinking: String
     public var upstream: UpstreamConfiguration?
+    public var tokenLifetimes: TokenLifetimes
     /// Whether an upstream client secret is stored (the secret itself never leaves the gateway).
     public var hasClientSecret: Bool
     public var disabled: Bool
     public var version: Int64
     public var createdAt: Date
     public var updatedAt: Date
+}
+
+/// How long the tokens the token service issues for a tenant live.
+public struct TokenLifetimes: Codable, Sendable, Equatable {
+    public static let accessRange = 60...86_400
+    public static let refreshRange = 3_600...31_536_000
+
+    public var accessTokenSeconds: Int
+    public var refreshTokenSeconds: Int
+
+    /// One hour for access tokens, thirty days for refresh tokens.
+    public init(accessTokenSeconds: Int = 3_600, refreshTokenSeconds: Int = 2_592_000) {
+        self.accessTokenSeconds = accessTokenSeconds
+        self.refreshTokenSeconds = refreshTokenSeconds
+    }
 }
 
 /// Where a tenant's users log in. Either an OIDC issuer (endpoints and keys from its discovery
@@ -69,18 +86,21 @@ public struct TenantInput: Codable, Sendable {
     public var authMode: Tenant.AuthMode?
     public var emailLinking: String?
     public var upstream: UpstreamInput?
+    public var tokenLifetimes: TokenLifetimes?
     /// Write-only.
     public var clientSecret: String?
     public var disabled: Bool?
 
     public init(id: String? = nil, displayName: String? = nil, hosts: [String]? = nil, authMode: Tenant.AuthMode? = nil,
-                emailLinking: String? = nil, upstream: UpstreamInput? = nil, clientSecret: String? = nil, disabled: Bool? = nil) {
+                emailLinking: String? = nil, upstream: UpstreamInput? = nil, tokenLifetimes: TokenLifetimes? = nil, clientSecret: String? = nil,
+                disabled: Bool? = nil) {
         self.id = id
         self.displayName = displayName
         self.hosts = hosts
         self.authMode = authMode
         self.emailLinking = emailLinking
         self.upstream = upstream
+        self.tokenLifetimes = tokenLifetimes
         self.clientSecret = clientSecret
         self.disabled = disabled
     }
@@ -129,7 +149,8 @@ public enum TenantRules {
     /// Checks and normalises a complete definition. `allowInsecureUpstream` lets `http://`
     /// loopback upstreams through (development and tests only).
     public static func validate(id: String, displayName: String, hosts: [String], authMode: Tenant.AuthMode, emailLinking: String,
-                                upstream: UpstreamConfiguration?, allowInsecureUpstream: Bool) throws -> [String] {
+                                upstream: UpstreamConfiguration?, tokenLifetimes: TokenLifetimes = TokenLifetimes(),
+                                allowInsecureUpstream: Bool) throws -> [String] {
         guard isValidTenantID(id) else {
             throw TenantValidationError(field: "id", problem: "must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
         }
@@ -140,7 +161,7 @@ public enum TenantRules {
             throw TenantValidationError(field: "hosts", problem: "must list 1-\(maximumHosts) host names")
         }
         let normalised = try hosts.map { host -> String in
-            guard let host = normaliseHost(host) else {
+            guard let host = HostName.normalise(host) else {
                 throw TenantValidationError(field: "hosts", problem: "'\(host)' is not a host name (optionally with :port)")
             }
             return host
@@ -148,6 +169,14 @@ public enum TenantRules {
         guard Set(normalised).count == normalised.count else { throw TenantValidationError(field: "hosts", problem: "lists a host twice") }
         guard [EmailLinkingPolicy.none.rawValue, EmailLinkingPolicy.verifiedEmail.rawValue].contains(emailLinking) else {
             throw TenantValidationError(field: "email_linking", problem: "must be none or verified_email")
+        }
+        guard TokenLifetimes.accessRange.contains(tokenLifetimes.accessTokenSeconds) else {
+            throw TenantValidationError(field: "token_lifetimes.access_token_seconds", problem: "must be 60-86400")
+        }
+        guard TokenLifetimes.refreshRange.contains(tokenLifetimes.refreshTokenSeconds),
+              tokenLifetimes.refreshTokenSeconds >= tokenLifetimes.accessTokenSeconds else {
+            throw TenantValidationError(field: "token_lifetimes.refresh_token_seconds",
+                                        problem: "must be 3600-31536000 and not shorter than the access token's")
         }
         switch (authMode, upstream) {
         case (.oauth, nil):
@@ -206,23 +235,6 @@ public enum TenantRules {
         let bytes = Array(id.utf8)
         guard (1...63).contains(bytes.count), bytes[0] != UInt8(ascii: "-") else { return false }
         return bytes.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
-    }
-
-    /// Lower-cases a host name with an optional port; nil for anything else (schemes, paths,
-    /// user info, IPv6 literals, empty labels).
-    public static func normaliseHost(_ text: String) -> String? {
-        let lowered = text.lowercased()
-        var host = Substring(lowered)
-        if let colon = lowered.lastIndex(of: ":") {
-            guard let port = Int(lowered[lowered.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-            host = lowered[..<colon]
-        }
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard !host.isEmpty, host.count <= 253, labels.allSatisfy({ label in
-            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
-                && label.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
-        }) else { return nil }
-        return lowered
     }
 
     static func isAcceptableEndpoint(_ text: String, allowInsecure: Bool) -> Bool {

@@ -1,5 +1,7 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
+import GatehouseMessaging
 import GatehousePostgres
 import GatehouseRuntime
 import Logging
@@ -34,16 +36,17 @@ public struct TenantStore: Sendable {
     public func create(_ input: TenantInput) async throws -> Tenant {
         guard let id = input.id else { throw TenantValidationError(field: "id", problem: "is required") }
         var draft = Tenant(id: id, displayName: input.displayName ?? "", hosts: input.hosts ?? [], authMode: input.authMode ?? .oauth,
-                           emailLinking: input.emailLinking ?? "none", upstream: nil, hasClientSecret: false,
+                           emailLinking: input.emailLinking ?? "none", upstream: nil,
+                           tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(), hasClientSecret: false,
                            disabled: input.disabled ?? false, version: 1, createdAt: Date(), updatedAt: Date())
         draft.upstream = try input.upstream.map { try Self.upstream(from: $0, base: nil) }
         draft.hosts = try TenantRules.validate(id: id, displayName: draft.displayName, hosts: draft.hosts, authMode: draft.authMode,
                                                emailLinking: draft.emailLinking, upstream: draft.upstream,
-                                               allowInsecureUpstream: allowInsecureUpstream)
+                                               tokenLifetimes: draft.tokenLifetimes, allowInsecureUpstream: allowInsecureUpstream)
         let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
         return try await client.withTransaction(logger: logger) { connection in
             try await write(draft, sealedSecret: sealed, replaceSecret: true, insert: true, on: connection)
-            return try await load(id, on: connection, lock: false)!.tenant
+            return try await announce(try await load(id, on: connection, lock: false)!.tenant, on: connection)
         }
     }
 
@@ -58,12 +61,13 @@ public struct TenantStore: Sendable {
             if let mode = input.authMode { tenant.authMode = mode }
             if let linking = input.emailLinking { tenant.emailLinking = linking }
             if let disabled = input.disabled { tenant.disabled = disabled }
+            if let lifetimes = input.tokenLifetimes { tenant.tokenLifetimes = lifetimes }
             if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
             tenant.hosts = try TenantRules.validate(id: id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode,
                                                     emailLinking: tenant.emailLinking, upstream: tenant.upstream,
-                                                    allowInsecureUpstream: allowInsecureUpstream)
+                                                    tokenLifetimes: tenant.tokenLifetimes, allowInsecureUpstream: allowInsecureUpstream)
             try await write(tenant, sealedSecret: sealed, replaceSecret: sealed != nil, insert: false, on: connection)
-            return try await load(id, on: connection, lock: false)?.tenant
+            return try await announce(try await load(id, on: connection, lock: false)!.tenant, on: connection)
         }
     }
 
@@ -87,6 +91,17 @@ public struct TenantStore: Sendable {
         try record.sealedClientSecret.map {
             String(decoding: try keyRing.open($0, associatedData: Self.secretAssociatedData(tenant: record.tenant.id)), as: UTF8.self)
         }
+    }
+
+    /// `tenant.updated` with the tenant's new version, in the transaction that wrote it.
+    private func announce(_ tenant: Tenant, on connection: PostgresConnection) async throws -> Tenant {
+        let event = EventEnvelope(
+            tenant: tenant.id, aggregateKey: tenant.id, aggregateVersion: tenant.version,
+            payload: TenantUpdated(tenantId: tenant.id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode.rawValue,
+                                   disabled: tenant.disabled, accessTokenSeconds: tenant.tokenLifetimes.accessTokenSeconds,
+                                   refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds))
+        try await OutboxWriter(schema: schema).append([try OutboxRecord(event)], on: connection, logger: logger)
+        return tenant
     }
 
     private func seal(_ secret: String, tenant: String) throws -> String {
@@ -120,14 +135,18 @@ public struct TenantStore: Sendable {
         bindings.append(try tenant.upstream.map { String(decoding: try JSONBody.encoder().encode($0), as: UTF8.self) } ?? "")
         bindings.append(sealedSecret ?? "")
         bindings.append(tenant.disabled)
+        bindings.append(tenant.tokenLifetimes.accessTokenSeconds)
+        bindings.append(tenant.tokenLifetimes.refreshTokenSeconds)
         let sql = insert
             ? """
-              INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled)
-              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7)
+              INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
+                  access_token_seconds, refresh_token_seconds)
+              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9)
               """
             : """
               UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
                   upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
+                  access_token_seconds = $8, refresh_token_seconds = $9,
                   version = version + 1, updated_at = now()
               WHERE id = $1
               """
@@ -163,17 +182,18 @@ public struct TenantStore: Sendable {
         let s = schema.quoted
         let rows = try await connection.query(PostgresQuery(unsafeSQL: """
             SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
-                   t.created_at, t.updated_at,
+                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds,
                    coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
             FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
             """, binds: bindings), logger: logger)
         var records: [TenantRecord] = []
         let decoder = JSONBody.decoder()
-        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, [String]).self) {
-            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, hosts) = row
+        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, [String]).self) {
+            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, hosts) = row
             let tenant = Tenant(
                 id: id, displayName: name, hosts: hosts, authMode: Tenant.AuthMode(rawValue: mode) ?? .oauth, emailLinking: linking,
                 upstream: try upstream.map { try decoder.decode(UpstreamConfiguration.self, from: Data($0.utf8)) },
+                tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds),
                 hasClientSecret: secret != nil, disabled: disabled, version: version, createdAt: created, updatedAt: updated)
             records.append(TenantRecord(tenant: tenant, sealedClientSecret: secret))
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatehouseRuntime
 import NIOCore
 import NIOHTTP1
 import NIOFoundationCompat

@@ -38,7 +38,7 @@ public struct OriginResolver: Sendable {
                 scheme = proto
             }
         }
-        guard let host, let normalised = TenantRules.normaliseHost(host) else { return nil }
+        guard let host, let normalised = HostName.normalise(host) else { return nil }
         // The default port of the scheme is not part of the origin.
         let bare = (scheme == "https" && normalised.hasSuffix(":443")) || (scheme == "http" && normalised.hasSuffix(":80"))
             ? String(normalised[..<normalised.lastIndex(of: ":")!]) : normalised
@@ -47,6 +47,23 @@ public struct OriginResolver: Sendable {
 }
 
 extension OriginResolver {
+    /// `GATEHOUSE_PUBLIC_SCHEME` (`https` unless said otherwise) and `GATEHOUSE_TRUSTED_PROXIES`
+    /// (comma-separated addresses or CIDRs whose forwarded headers are believed).
+    public init(environment env: EnvironmentReader) throws {
+        let scheme = try env.string("GATEHOUSE_PUBLIC_SCHEME", default: "https")
+        guard ["https", "http"].contains(scheme) else {
+            throw ConfigurationError(variable: "GATEHOUSE_PUBLIC_SCHEME", problem: "must be https or http")
+        }
+        let proxies = try (env.optionalString("GATEHOUSE_TRUSTED_PROXIES") ?? "").split(separator: ",").map {
+            let text = $0.trimmingCharacters(in: .whitespaces)
+            guard let network = IPNetwork(text) else {
+                throw ConfigurationError(variable: "GATEHOUSE_TRUSTED_PROXIES", problem: "'\(text)' is not an IP address or CIDR")
+            }
+            return network
+        }
+        self.init(defaultScheme: scheme, trustedProxies: proxies)
+    }
+
     /// The address of the client: the connection's peer, or, when the peer is a trusted proxy,
     /// the last address in `X-Forwarded-For` that is not itself a trusted proxy.
     public func clientAddress(of request: Request, remoteAddress: SocketAddress?) -> String? {
@@ -93,5 +110,25 @@ public struct IPNetwork: Sendable, Equatable, CustomStringConvertible {
         var v6 = in6_addr()
         if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
         return nil
+    }
+}
+
+/// Host names as tenants are known by.
+public enum HostName {
+    /// Lower-cases a host name with an optional port; nil for anything else (schemes, paths,
+    /// user info, IPv6 literals, empty labels).
+    public static func normalise(_ text: String) -> String? {
+        let lowered = text.lowercased()
+        var host = Substring(lowered)
+        if let colon = lowered.lastIndex(of: ":") {
+            guard let port = Int(lowered[lowered.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            host = lowered[..<colon]
+        }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard !host.isEmpty, host.count <= 253, labels.allSatisfy({ label in
+            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
+        }) else { return nil }
+        return lowered
     }
 }
