@@ -144,8 +144,11 @@ let package = Package(
         ),
         .target(
             name: "TokenService",
-            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Services/TokenService/Sources",
             swiftSettings: swiftSettings
@@ -227,7 +230,7 @@ let package = Package(
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
-                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "UserProvisioning",
+                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "TokenServiceMain", "UserProvisioning", "TokenService",
                            "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Crypto", package: "swift-crypto"),

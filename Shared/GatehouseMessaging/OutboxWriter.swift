@@ -22,17 +22,30 @@ public struct OutboxWriter: Sendable {
     public func append(_ records: [OutboxRecord], on connection: PostgresConnection, logger: Logger) async throws {
         guard !records.isEmpty else { return }
         var bindings = PostgresBindings()
+        Self.bind(records, into: &bindings)
+        try await connection.query(PostgresQuery(unsafeSQL: insertSQL(firstParameter: 1), binds: bindings), logger: logger)
+    }
+
+    /// Binds records for `insertSQL`: five parameters (arrays), appended to `bindings`.
+    public static func bind(_ records: [OutboxRecord], into bindings: inout PostgresBindings) {
         bindings.append(records.map(\.eventId))
         bindings.append(records.map(\.topic))
         bindings.append(records.map(\.eventType))
         bindings.append(records.map(\.aggregateKey))
         bindings.append(records.map { String(decoding: $0.envelope, as: UTF8.self) })
-        try await connection.query(PostgresQuery(unsafeSQL: """
-            INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
-            SELECT e, t, ty, k, \(Self.lane(of: "k")), b
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
-            ORDER BY n
-            """, binds: bindings), logger: logger)
+    }
+
+    /// The INSERT of records bound by `bind` at `$firstParameter` and the four after it; with
+    /// `when`, only if that relation (a CTE of the same statement) has rows. One statement can
+    /// so write a state change and its events atomically without a transaction's round trips.
+    public func insertSQL(firstParameter n: Int, when source: String? = nil) -> String {
+        """
+        INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
+        SELECT e, t, ty, k, \(Self.lane(of: "k")), b
+        FROM unnest($\(n)::uuid[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[], $\(n + 4)::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
+        \(source.map { "WHERE EXISTS (SELECT 1 FROM \($0))" } ?? "")
+        ORDER BY n
+        """
     }
 }
 

@@ -34,6 +34,12 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
                                                         "The service is temporarily unavailable; try again shortly",
                                                         headers: [.retryAfter: "5"])
 
+    /// 429 `slow_down` with `Retry-After` in whole seconds (at least one).
+    public static func tooManyRequests(_ detail: String, retryAfter wait: Duration) -> APIError {
+        let seconds = max(1, Int((wait / .seconds(1)).rounded(.up)))
+        return APIError(.tooManyRequests, code: "slow_down", detail, headers: [.retryAfter: String(seconds)])
+    }
+
     /// Runs `body`; any error it throws is an infrastructure failure (the callers' own
     /// validation happens outside): logged with `message`, answered with 503.
     public static func mappingInfrastructureFailures<T: Sendable>(_ logger: Logger, _ message: Logger.Message,

@@ -36,6 +36,14 @@ public actor RateLimiter {
         return period * ((1 - bucket.tokens) / capacity)
     }
 
+    /// nil if `key` has a request left, without counting one; otherwise the time until it has.
+    /// (For budgets spent only by failures: check first, `acquire` when a request fails.)
+    public func check(_ key: String) -> Duration? {
+        guard let bucket = buckets[key] else { return nil }
+        let tokens = min(capacity, bucket.tokens + (ContinuousClock.now - bucket.updated) / period * capacity)
+        return tokens >= 1 ? nil : period * ((1 - tokens) / capacity)
+    }
+
     private func sweep(_ now: ContinuousClock.Instant) {
         guard now - lastSweep > period else { return }
         lastSweep = now

@@ -1,5 +1,6 @@
 import AuthorizationGateway
 import Foundation
+import GatehouseRuntime
 import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird

@@ -120,29 +120,3 @@ public enum AnyJSON: Encodable, Sendable, Equatable {
         }
     }
 }
-
-/// Finds the tenant a request is for, from its public origin: unknown or disabled → 404.
-public struct TenantResolver: Sendable {
-    public let directory: TenantDirectory
-    public let origins: OriginResolver
-
-    public init(directory: TenantDirectory, origins: OriginResolver) {
-        self.directory = directory
-        self.origins = origins
-    }
-
-    public func resolve(_ request: Request, _ context: GatehouseRequestContext) async throws -> (TenantRecord, PublicOrigin) {
-        guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
-            throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
-        }
-        let found: TenantRecord?
-        do {
-            found = try await directory.tenant(forHost: origin.host)
-        } catch {
-            context.logger.error("Tenant lookup failed", metadata: ["error": "\(error)"])
-            throw APIError.temporarilyUnavailable
-        }
-        guard let record = found else { throw APIError(.notFound, code: "not_found", "No tenant is served at this host") }
-        return (record, origin)
-    }
-}

@@ -24,9 +24,7 @@ public enum RegistrationRoutes {
         let (record, _) = try await tenants.resolve(request, context)
         let address = tenants.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
         if let wait = await limiter.acquire(address) {
-            let seconds = max(1, Int((wait / .seconds(1)).rounded(.up)))
-            throw APIError(.tooManyRequests, code: "slow_down", "Too many registrations from this address; retry later",
-                           headers: [.retryAfter: String(seconds)])
+            throw APIError.tooManyRequests("Too many registrations from this address; retry later", retryAfter: wait)
         }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             throw RegistrationError.metadata("the request body must be application/json").apiError

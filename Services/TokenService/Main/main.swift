@@ -3,5 +3,5 @@ import TokenService
 import GatehouseRuntime
 
 exit(await ServiceMain.run(definition: TokenServiceService.definition) { context in
-    TokenServiceService.buildApplication(context: context)
+    try TokenServiceService.buildApplication(context: context)
 })

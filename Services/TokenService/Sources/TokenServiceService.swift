@@ -1,24 +1,65 @@
+import Foundation
 import GatehouseMessaging
 import GatehousePostgres
 import GatehouseRuntime
+import HTTPTypes
 import Hummingbird
+import Logging
+import PostgresNIO
 import ServiceLifecycle
 
-/// The token-service service: its schema, migrations and HTTP application.
+/// The token service: redeems the gateway's sealed codes, rotates refresh tokens, revokes,
+/// introspects, answers userinfo; keeps projections of tenants, clients and users from Kafka.
 public enum TokenServiceService {
     public static let definition = ServiceDefinition(
         name: "token-service",
         schema: try! SchemaName("tokens"),
-        migrations: [
-            MessagingMigrations.outbox(version: 1),
-            MessagingMigrations.inbox(version: 2),
-        ],
+        migrations: TokenMigrations.all,
         defaultPort: 8082
     )
 
-    /// Builds the application: shared runtime routes (health, metrics) and the outbox relay.
-    public static func buildApplication(context: ServiceContext) -> some ApplicationProtocol {
-        let router = Router()
-        return context.application(router: router)
+    /// The token service's parts over one PostgreSQL client, for the application and for tests.
+    public struct Parts: Sendable {
+        public let store: TokenStore
+        public let directory: HostDirectory<TokenTenant>
+        let guardrails: RequestGuardrails
+
+        public init(postgres: PostgresClient, logger: Logger, configuration: TokenServiceConfiguration,
+                    directoryMaximumAge: Duration = .seconds(1)) {
+            let store = TokenStore(client: postgres, schema: definition.schema, logger: logger)
+            self.store = store
+            directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
+            guardrails = RequestGuardrails(limits: configuration.limits)
+        }
+    }
+
+    /// Adds the OAuth endpoints (and their root aliases) to a router, with CORS for browser-based
+    /// clients (any origin, never credentials).
+    public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: TokenServiceConfiguration) {
+        let tenants = HostResolver(directory: parts.directory, origins: configuration.origins)
+        let token = TokenEndpoint(tenants: tenants, store: parts.store, configuration: configuration, guardrails: parts.guardrails)
+        let information = TokenInformationEndpoints(tenants: tenants, store: parts.store, configuration: configuration,
+                                                    guardrails: parts.guardrails)
+        router.add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.authorization, .contentType],
+                                              allowMethods: [.get, .post, .options], allowCredentials: false, maxAge: .seconds(3600)))
+        for path in ["/oauth/token", "/token"] {
+            router.post(RouterPath(path)) { request, context in try await token.handle(request, context) }
+        }
+        router.post("/oauth/revoke") { request, context in try await information.revoke(request, context) }
+        router.post("/oauth/introspect") { request, context in try await information.introspect(request, context) }
+        router.get("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
+        router.post("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
+        router.get("/oauth/jwks") { request, context in try await information.jwks(request, context) }
+    }
+
+    public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
+        let configuration = try TokenServiceConfiguration(environment: ProcessInfo.processInfo.environment)
+        let router = Router(context: GatehouseRequestContext.self)
+        let parts = Parts(postgres: context.postgres, logger: context.logger, configuration: configuration)
+        addRoutes(to: router, parts: parts, configuration: configuration)
+        let consumer = EventConsumer(
+            handler: TokenProjections(schema: definition.schema), client: context.postgres, schema: definition.schema,
+            kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
+        return context.application(router: router, services: [consumer])
     }
 }

@@ -1,0 +1,159 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseRuntime
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662), `/oauth/userinfo` and
+/// `/oauth/jwks`. Every answer is about tokens of the tenant the request is addressed to; a token
+/// of another tenant is unknown here (DESIGN.md invariant 7).
+struct TokenInformationEndpoints: Sendable {
+    let tenants: HostResolver<TokenTenant>
+    let store: TokenStore
+    let configuration: TokenServiceConfiguration
+    let guardrails: RequestGuardrails
+
+    private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: () async throws -> T) async throws -> T {
+        try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", body)
+    }
+
+    // MARK: Revocation
+
+    /// The client must authenticate as registered. Its own access token → only that token; its
+    /// own refresh token → the whole grant. Unknown, foreign or malformed tokens → 200 and
+    /// nothing revoked (RFC 7009 §2.2), so the endpoint says nothing about other clients' tokens.
+    func revoke(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+        let (tenant, _) = try await tenants.resolve(request, context)
+        let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+        try await guardrails.admit(address: address)
+        let form = try await TokenEndpoint.form(of: request)
+        guard let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form) else {
+            throw OAuthError.invalidClient("Client authentication is required (client_id)", basic: false)
+        }
+        guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
+        let hash = SecretHash.of(token)
+        let refreshFirst = form["token_type_hint"] == "refresh_token"
+        var found: (state: GrantState, isRefresh: Bool)?
+        for isRefresh in refreshFirst ? [true, false] : [false, true] where found == nil {
+            if isRefresh, token.hasPrefix(MintedTokens.refreshPrefix),
+               let (state, _) = try await infrastructure(context, { try await store.grant(ofRefreshHash: hash) }) {
+                found = (state, true)
+            } else if !isRefresh, token.hasPrefix(MintedTokens.accessPrefix),
+                      let state = try await infrastructure(context, { try await store.grant(ofAccessHash: hash) }) {
+                found = (state, false)
+            }
+        }
+        let own = found.flatMap { $0.state.tenant == tenant.id && $0.state.clientId == presented.clientId ? $0 : nil }
+        do {
+            var registered = own?.state.client
+            if registered == nil {
+                registered = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
+            }
+            try RegisteredClient.authenticate(presented, as: registered)
+        } catch let error as APIError where error.code == "invalid_client" {
+            await guardrails.failed(address: address, client: presented.clientId)
+            throw error
+        }
+        if let own, !own.state.revoked {
+            if own.isRefresh {
+                try await infrastructure(context) { try await store.revokeGrant(own.state.grantId, reason: "revoked_by_client") }
+            } else {
+                try await infrastructure(context) { try await store.revokeAccessToken(hash, of: own.state) }
+            }
+            context.logger.info("Token revoked", metadata: ["tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
+                                                             "grant_id": "\(own.state.grantId)", "whole_grant": "\(own.isRefresh)"])
+        }
+        return Response(status: .ok, headers: [.cacheControl: "no-store"])
+    }
+
+    // MARK: Introspection
+
+    /// Callers authenticate as a configured resource server (Basic or form). Active access
+    /// tokens of this tenant are described; everything else is exactly `{"active": false}`.
+    func introspect(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+        let (tenant, origin) = try await tenants.resolve(request, context)
+        let form = try await TokenEndpoint.form(of: request)
+        let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form)
+        guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId],
+              SecretHash.matches(secret, hash: hash) else {
+            let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+            await guardrails.failed(address: address, client: presented?.clientId ?? "-")
+            throw OAuthError.invalidClient("Introspection is for authenticated resource servers", basic: presented?.method == .basic)
+        }
+        guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
+        var active: ActiveToken?
+        if token.hasPrefix(MintedTokens.accessPrefix) {
+            active = try await infrastructure(context) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
+        }
+        guard let active, active.tenant == tenant.id else { return try Self.noStore(JSONBody.response(["active": false])) }
+        struct Description: Encodable {
+            var active = true
+            var sub: String
+            var client_id: String
+            var scope: String
+            var exp: Int
+            var iat: Int
+            var aud: String
+            var iss: String
+            var token_type = "Bearer"
+            var email: String?
+            var email_verified: Bool
+            var name: String?
+        }
+        return try Self.noStore(JSONBody.response(Description(
+            sub: active.userId, client_id: active.clientId, scope: active.scopes.joined(separator: " "),
+            exp: Int(active.expiresAt.timeIntervalSince1970), iat: Int(active.issuedAt.timeIntervalSince1970), aud: active.resource,
+            iss: origin.issuer, email: active.email, email_verified: active.emailVerified, name: active.name)))
+    }
+
+    // MARK: UserInfo
+
+    /// Bearer-authenticated (RFC 6750 header): our claims for the token's user, from the
+    /// provisioned profile (or the login's, until provisioning has caught up), by scope:
+    /// `email` gives `email` and `email_verified`, `profile` gives `name`. Never upstream tokens.
+    func userinfo(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+        let (tenant, origin) = try await tenants.resolve(request, context)
+        let challenge = #"Bearer realm="\#(origin.issuer)""#
+        guard let authorization = request.headers[.authorization], authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+            throw APIError(.unauthorized, code: "invalid_request", "A bearer token is required", headers: [.wwwAuthenticate: challenge])
+        }
+        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        var active: ActiveToken?
+        if token.hasPrefix(MintedTokens.accessPrefix) {
+            active = try await infrastructure(context) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
+        }
+        guard let active, active.tenant == tenant.id else {
+            throw APIError(.unauthorized, code: "invalid_token", "The access token is not valid",
+                           headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
+        }
+        struct Claims: Encodable {
+            var sub: String
+            var email: String?
+            var email_verified: Bool?
+            var name: String?
+        }
+        let scopes = Set(active.scopes)
+        let claims = Claims(sub: active.userId, email: scopes.contains("email") ? active.email : nil,
+                            email_verified: scopes.contains("email") ? active.emailVerified : nil,
+                            name: scopes.contains("profile") ? active.name : nil)
+        return try Self.noStore(JSONBody.response(claims))
+    }
+
+    // MARK: Keys
+
+    /// The public keys of what we sign. Gatehouse signs nothing yet (its tokens are opaque and
+    /// introspected), so the set is empty; `kid`s will name keys when ID tokens are signed.
+    func jwks(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+        _ = try await tenants.resolve(request, context)
+        var response = try JSONBody.response(["keys": [String]()])
+        response.headers[.cacheControl] = "public, max-age=300"
+        return response
+    }
+
+    static func noStore(_ response: Response) -> Response {
+        var response = response
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}

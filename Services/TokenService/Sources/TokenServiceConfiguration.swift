@@ -1,0 +1,64 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseRuntime
+
+/// The token service's own settings, read from the environment next to the runtime's.
+public struct TokenServiceConfiguration: Sendable {
+    /// Opens the gateway's sealed codes (the same ring the gateway seals with).
+    public var keyRing: KeyRing
+    public var origins: OriginResolver
+    /// How long a rotated-out refresh token is accepted again while its successor is unused.
+    public var refreshGrace: Duration
+    /// Failed attempts after which a code is burned.
+    public var codeFailureLimit: Int
+    /// Resource servers allowed to introspect (the tool host): id → secret hash.
+    public var resourceServers: [String: String]
+    public var limits: TokenRateLimits
+
+    public init(keyRing: KeyRing, origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
+                refreshGrace: Duration = .seconds(30), codeFailureLimit: Int = 3, resourceServers: [String: String] = [:],
+                limits: TokenRateLimits = TokenRateLimits()) {
+        self.keyRing = keyRing
+        self.origins = origins
+        self.refreshGrace = refreshGrace
+        self.codeFailureLimit = codeFailureLimit
+        self.resourceServers = resourceServers
+        self.limits = limits
+    }
+
+    /// `GATEHOUSE_KEYRING` (required), `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES`,
+    /// `GATEHOUSE_REFRESH_GRACE_SECONDS` (0-60, default 30), `GATEHOUSE_CODE_FAILURE_LIMIT`
+    /// (1-10, default 3), `GATEHOUSE_RESOURCE_SERVERS` (`id:secret[,id:secret]`, secrets of at
+    /// least 32 characters), `GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE` (per client and per address,
+    /// default 600), `GATEHOUSE_TOKEN_FAILURES_PER_MINUTE` (default 20).
+    public init(environment: [String: String]) throws {
+        let env = EnvironmentReader(environment)
+        keyRing = try env.keyRing()
+        origins = try OriginResolver(environment: env)
+        refreshGrace = .seconds(try env.int("GATEHOUSE_REFRESH_GRACE_SECONDS", default: 30, range: 0...60))
+        codeFailureLimit = try env.int("GATEHOUSE_CODE_FAILURE_LIMIT", default: 3, range: 1...10)
+        resourceServers = [:]
+        for entry in (env.optionalString("GATEHOUSE_RESOURCE_SERVERS") ?? "").split(separator: ",") {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].count >= 32 else {
+                throw ConfigurationError(variable: "GATEHOUSE_RESOURCE_SERVERS", problem: "must be id:secret pairs with secrets of at least 32 characters")
+            }
+            resourceServers[parts[0]] = SecretHash.of(parts[1])
+        }
+        limits = TokenRateLimits(
+            requestsPerMinute: try env.int("GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE", default: 600, range: 1...10_000_000),
+            failuresPerMinute: try env.int("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", default: 20, range: 1...100_000))
+    }
+}
+
+/// Per client id and per client address: requests, and failed attempts (wrong secret, code,
+/// verifier or refresh token). Failures run out long before guessing gets anywhere.
+public struct TokenRateLimits: Sendable {
+    public var requestsPerMinute: Int
+    public var failuresPerMinute: Int
+
+    public init(requestsPerMinute: Int = 600, failuresPerMinute: Int = 20) {
+        self.requestsPerMinute = requestsPerMinute
+        self.failuresPerMinute = failuresPerMinute
+    }
+}

@@ -1,0 +1,65 @@
+import Hummingbird
+import Logging
+
+/// Host name → tenant record, loaded whole from the service's own tables and refreshed at most
+/// `maximumAge` after a change: admin changes (or projected `tenant.updated` events) take effect
+/// without a restart. The loader returns only tenants that may be served; a disabled tenant is
+/// not found, exactly like an unknown host (DESIGN.md invariant 7: never a default tenant).
+public actor HostDirectory<Record: Sendable> {
+    public typealias Loader = @Sendable () async throws -> [String: Record]
+
+    private let load: Loader
+    private let maximumAge: Duration
+    private var byHost: [String: Record] = [:]
+    private var loadedAt: ContinuousClock.Instant?
+    private var loading: Task<[String: Record], any Error>?
+
+    public init(maximumAge: Duration = .seconds(1), load: @escaping Loader) {
+        self.load = load
+        self.maximumAge = maximumAge
+    }
+
+    public func record(forHost host: String) async throws -> Record? {
+        try await current()[host.lowercased()]
+    }
+
+    /// Forgets the cache (for example after a change made by this process).
+    public func invalidate() {
+        loadedAt = nil
+    }
+
+    private func current() async throws -> [String: Record] {
+        if let loadedAt, ContinuousClock.now - loadedAt < maximumAge { return byHost }
+        if let loading { return try await loading.value }
+        let task = Task { try await load() }
+        loading = task
+        defer { loading = nil }
+        let map = try await task.value
+        byHost = map
+        loadedAt = .now
+        return map
+    }
+}
+
+/// Finds the tenant a request is for, from its public origin: unknown or disabled → 404, the
+/// directory unavailable → 503.
+public struct HostResolver<Record: Sendable>: Sendable {
+    public let directory: HostDirectory<Record>
+    public let origins: OriginResolver
+
+    public init(directory: HostDirectory<Record>, origins: OriginResolver) {
+        self.directory = directory
+        self.origins = origins
+    }
+
+    public func resolve(_ request: Request, _ context: GatehouseRequestContext) async throws -> (Record, PublicOrigin) {
+        guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
+            throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
+        }
+        let found = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") {
+            try await directory.record(forHost: origin.host)
+        }
+        guard let record = found else { throw APIError(.notFound, code: "not_found", "No tenant is served at this host") }
+        return (record, origin)
+    }
+}
