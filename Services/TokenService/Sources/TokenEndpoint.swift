@@ -141,7 +141,13 @@ struct TokenEndpoint: Sendable {
                   state.tenant == tenant.id else {
                 throw OAuthError.invalidGrant("The refresh token is not valid")
             }
-            try RegisteredClient.authenticate(presented, as: presented.clientId == state.clientId ? state.client : nil)
+            guard presented.clientId == state.clientId else {
+                // Authenticate the caller as itself first: a stranger learns nothing but invalid_client.
+                let caller = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
+                try RegisteredClient.authenticate(presented, as: caller)
+                throw OAuthError.invalidGrant("The refresh token was issued to another client")
+            }
+            try RegisteredClient.authenticate(presented, as: state.client)
             guard state.client.grantTypes.contains("refresh_token") else {
                 throw OAuthError.unauthorizedClient("The client is not registered for refresh_token")
             }
