@@ -40,12 +40,17 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
         return APIError(.tooManyRequests, code: "slow_down", detail, headers: [.retryAfter: String(seconds)])
     }
 
-    /// Runs `body`; any error it throws is an infrastructure failure (the callers' own
-    /// validation happens outside): logged with `message`, answered with 503.
+    /// How long a request waits on PostgreSQL or an upstream before it is an outage: the pool
+    /// keeps trying to connect to a stopped server, and the client must hear 503, not wait.
+    public static let infrastructureDeadline: Duration = .seconds(5)
+
+    /// Runs `body` under `infrastructureDeadline`; any error it throws, or running out of
+    /// time, is an infrastructure failure (the callers' own validation happens outside):
+    /// logged with `message`, answered with 503.
     public static func mappingInfrastructureFailures<T: Sendable>(_ logger: Logger, _ message: Logger.Message,
-                                                                  _ body: () async throws -> T) async throws -> T {
+                                                                  _ body: @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            return try await withDeadline(infrastructureDeadline, body)
         } catch {
             logger.error(message, metadata: ["error": "\(error)"])
             throw APIError.temporarilyUnavailable
@@ -85,5 +90,27 @@ public enum JSONBody {
         let data = try encoder().encode(value)
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Thrown by `withDeadline` when the time ran out.
+public struct DeadlineExceeded: Error, CustomStringConvertible {
+    public var description: String { "the operation did not finish in time" }
+}
+
+/// Runs `body`, cancelling it when `deadline` passes first (PostgresNIO and AsyncHTTPClient stop
+/// waiting on cancellation).
+public func withDeadline<T: Sendable>(_ deadline: Duration, _ body: @Sendable () async throws -> T) async throws -> T {
+    try await withoutActuallyEscaping(body) { body in
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
+            return value
+        }
     }
 }

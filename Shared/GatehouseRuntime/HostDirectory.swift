@@ -28,13 +28,19 @@ public actor HostDirectory<Record: Sendable> {
         loadedAt = nil
     }
 
+    /// Waits for a load; a waiter's cancellation (its deadline) cancels the load, whose other
+    /// waiters then fail too rather than wait on a database that does not answer.
+    private static func value(of task: Task<[String: Record], any Error>) async throws -> [String: Record] {
+        try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    }
+
     private func current() async throws -> [String: Record] {
         if let loadedAt, ContinuousClock.now - loadedAt < maximumAge { return byHost }
-        if let loading { return try await loading.value }
+        if let loading { return try await Self.value(of: loading) }
         let task = Task { try await load() }
         loading = task
         defer { loading = nil }
-        let map = try await task.value
+        let map = try await Self.value(of: task)
         byHost = map
         loadedAt = .now
         return map

@@ -203,7 +203,7 @@ struct TokenEndpoint: Sendable {
         return response
     }
 
-    func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: () async throws -> T) async throws -> T {
+    func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @Sendable () async throws -> T) async throws -> T {
         try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", body)
     }
 }

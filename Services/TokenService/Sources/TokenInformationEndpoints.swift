@@ -14,7 +14,7 @@ struct TokenInformationEndpoints: Sendable {
     let configuration: TokenServiceConfiguration
     let guardrails: RequestGuardrails
 
-    private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: () async throws -> T) async throws -> T {
+    private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @Sendable () async throws -> T) async throws -> T {
         try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", body)
     }
 
