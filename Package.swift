@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "gatehouse-backbone-bench", targets: ["BackboneBenchmark"]),
         .executable(name: "gatehouse-provisioning-bench", targets: ["ProvisioningBenchmark"]),
         .executable(name: "gatehouse-gateway-bench", targets: ["GatewayBenchmark"]),
+        .executable(name: "gatehouse-token-bench", targets: ["TokenBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -268,7 +269,7 @@ let package = Package(
             path: "Benchmarks/ProvisioningBenchmark",
             swiftSettings: swiftSettings
         ),
-            .executableTarget(
+        .executableTarget(
             name: "GatewayBenchmark",
             dependencies: ["AuthorizationGateway", "GatehouseRuntime", "GatehouseCrypto", "GatehouseOAuth", "GatehousePostgres",
                            "GatehouseTestSupport",
@@ -280,6 +281,20 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/GatewayBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TokenBenchmark",
+            dependencies: ["TokenService", "GatehouseRuntime", "GatehouseCrypto", "GatehouseOAuth", "GatehousePostgres", "GatehouseEvents",
+                           "GatehouseMessaging", "GatehouseKafka", "GatehouseTestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/TokenBenchmark",
             swiftSettings: swiftSettings
         ),
     ]

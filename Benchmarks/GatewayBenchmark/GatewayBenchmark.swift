@@ -108,26 +108,8 @@ struct GatewayBenchmark: AsyncParsableCommand {
         try await parts.upstream.http.shutdown()
     }
 
-    /// Runs wrk (2 threads, `concurrency` connections) against `url`; prints and returns requests/s.
     func wrk(_ name: String, url: String, arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-        process.arguments = ["-t2", "-c\(concurrency)", "-d\(seconds)s", "--latency"] + arguments + [url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        func field(_ prefix: String) -> String? {
-            output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
-                .map { $0.trimmingCharacters(in: .whitespaces).dropFirst(prefix.count).trimmingCharacters(in: .whitespaces) }
-        }
-        guard process.terminationStatus == 0, let rate = field("Requests/sec:").flatMap(Double.init) else {
-            throw ValidationError("wrk failed: \(output)")
-        }
-        if let failures = field("Non-2xx or 3xx responses:") { throw ValidationError("\(name): \(failures) failed responses") }
-        print("\(name): \(Int(rate))/s, p50 \(field("50%") ?? "?"), p99 \(field("99%") ?? "?") (wrk, \(concurrency) connections, \(seconds) s)")
-        return rate
+        try Wrk.run(name, url: url, arguments: arguments, connections: concurrency, seconds: seconds).requestsPerSecond
     }
 
     /// Runs `operation` from `workers` concurrent loops for the phase; prints and returns ops/s.

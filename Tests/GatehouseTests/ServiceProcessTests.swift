@@ -57,16 +57,17 @@ struct ServiceProcessTests {
 }
 
 extension ServiceProcessTests {
-    @Test("The gateway refuses to start without a key ring (exit 2, naming the variable)")
-    func gatewayNeedsKeyRing() async throws {
+    @Test("The gateway and the token service refuse to start without a key ring (exit 2, naming the variable)",
+          arguments: ["gatehouse-gateway", "gatehouse-token-service"])
+    func needsKeyRing(_ executable: String) async throws {
         let (postgres, broker) = try await TestEnvironment.shared.postgresAndBroker()
-        let settings = try await postgres.makeDatabase(named: "gateway_process")
+        let settings = try await postgres.makeDatabase(named: "keyring_process")
         let process = try ChildProcess(
-            executable: TestPaths.executable("gatehouse-gateway"), arguments: ["serve"],
+            executable: TestPaths.executable(executable), arguments: ["serve"],
             environment: ["GATEHOUSE_HTTP_PORT": String(try freeTCPPort()), "GATEHOUSE_PG_HOST": settings.host,
                           "GATEHOUSE_PG_PORT": String(settings.port), "GATEHOUSE_PG_USER": settings.username,
                           "GATEHOUSE_PG_DATABASE": settings.database, "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers],
-            name: "gateway-no-keyring", captureStandardError: true)
+            name: "\(executable)-no-keyring", captureStandardError: true)
         await process.waitForExit()
         #expect(process.terminationStatus == 2)
         #expect(process.output.joined().contains("GATEHOUSE_KEYRING"))
