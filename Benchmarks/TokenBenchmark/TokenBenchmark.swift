@@ -81,6 +81,9 @@ struct TokenBenchmark: AsyncParsableCommand {
                 try await eventually("token service listening") {
                     (try? await http.execute(HTTPClientRequest(url: "\(base)/oauth/jwks"), timeout: .seconds(2))) != nil
                 }
+                // The floor: an endpoint of the same server that touches no database.
+                try Wrk.run("floor: key set (GET /oauth/jwks, no database)", url: "\(base)/oauth/jwks",
+                            arguments: ["-H", "X-Forwarded-Host: acme.example"], threads: Self.threads, connections: concurrency, seconds: seconds)
                 // Redemption: fresh codes, each presented once, in the order wrk's threads take them.
                 let bodies = try (0..<codes).map { index in
                     FormBody.encode([("grant_type", "authorization_code"), ("code", try Self.code(index, clientId: clientId, keyRing: keyRing)),

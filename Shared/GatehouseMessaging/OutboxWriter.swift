@@ -36,16 +36,20 @@ public struct OutboxWriter: Sendable {
     }
 
     /// The INSERT of records bound by `bind` at `$firstParameter` and the four after it; with
-    /// `when`, only if that relation (a CTE of the same statement) has rows. One statement can
-    /// so write a state change and its events atomically without a transaction's round trips.
-    public func insertSQL(firstParameter n: Int, when source: String? = nil) -> String {
-        """
-        INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
-        SELECT e, t, ty, k, \(Self.lane(of: "k")), b
-        FROM unnest($\(n)::uuid[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[], $\(n + 4)::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
-        \(source.map { "WHERE EXISTS (SELECT 1 FROM \($0))" } ?? "")
-        ORDER BY n
-        """
+    /// `when`, only if that relation (a CTE of the same statement) has rows; with `keysIn`, only
+    /// the records whose aggregate key that query returns. One statement can so write state
+    /// changes and their events atomically without a transaction's round trips.
+    public func insertSQL(firstParameter n: Int, when source: String? = nil, keysIn keys: String? = nil) -> String {
+        var conditions: [String] = []
+        if let source { conditions.append("EXISTS (SELECT 1 FROM \(source))") }
+        if let keys { conditions.append("k IN (\(keys))") }
+        return """
+            INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
+            SELECT e, t, ty, k, \(Self.lane(of: "k")), b
+            FROM unnest($\(n)::uuid[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[], $\(n + 4)::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY n
+            """
     }
 }
 

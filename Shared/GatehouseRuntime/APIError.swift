@@ -47,10 +47,13 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     /// Runs `body` under `infrastructureDeadline`; any error it throws, or running out of
     /// time, is an infrastructure failure (the callers' own validation happens outside):
     /// logged with `message`, answered with 503.
+    /// (`deadline: nil` for work that has its own, such as a `Batcher`'s.)
     public static func mappingInfrastructureFailures<T: Sendable>(_ logger: Logger, _ message: Logger.Message,
+                                                                  deadline: Duration? = infrastructureDeadline,
                                                                   _ body: @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await withDeadline(infrastructureDeadline, body)
+            guard let deadline else { return try await body() }
+            return try await withDeadline(deadline, body)
         } catch {
             logger.error(message, metadata: ["error": "\(error)"])
             throw APIError.temporarilyUnavailable

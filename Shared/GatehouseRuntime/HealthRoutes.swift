@@ -25,7 +25,7 @@ public enum HealthRoutes {
                 for check in checks {
                     group.addTask {
                         do {
-                            try await withTimeout(timeout) { try await check.check() }
+                            try await withDeadline(timeout) { try await check.check() }
                             return (check.name, "ok")
                         } catch {
                             return (check.name, "unavailable")
@@ -41,23 +41,5 @@ public enum HealthRoutes {
             if !ready { headers[.retryAfter] = "5" }
             return Response(status: ready ? .ok : .serviceUnavailable, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
-    }
-}
-
-/// Thrown by `withTimeout` when the deadline passes first.
-public struct TimeoutError: Error, CustomStringConvertible {
-    public var description: String { "timed out" }
-}
-
-/// Runs `body`, giving up after `timeout` (the body is cancelled).
-public func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw TimeoutError()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
     }
 }

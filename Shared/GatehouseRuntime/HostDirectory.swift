@@ -19,6 +19,13 @@ public actor HostDirectory<Record: Sendable> {
         self.maximumAge = maximumAge
     }
 
+    /// The answer from the cache when it is fresh (`.some(nil)`: no such tenant); nil when a
+    /// load is needed.
+    public func cachedRecord(forHost host: String) -> Record?? {
+        guard let loadedAt, ContinuousClock.now - loadedAt < maximumAge else { return nil }
+        return .some(byHost[host.lowercased()])
+    }
+
     public func record(forHost host: String) async throws -> Record? {
         try await current()[host.lowercased()]
     }
@@ -62,10 +69,13 @@ public struct HostResolver<Record: Sendable>: Sendable {
         guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
             throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
         }
-        let found = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") {
-            try await directory.record(forHost: origin.host)
+        var found = await directory.cachedRecord(forHost: origin.host)
+        if found == nil {
+            found = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") {
+                try await directory.record(forHost: origin.host)
+            }
         }
-        guard let record = found else { throw APIError(.notFound, code: "not_found", "No tenant is served at this host") }
+        guard let record = found ?? nil else { throw APIError(.notFound, code: "not_found", "No tenant is served at this host") }
         return (record, origin)
     }
 }

@@ -23,7 +23,7 @@ public enum RegistrationRoutes {
                          policy: RegistrationPolicy, limiter: RateLimiter) async throws -> Response {
         let (record, _) = try await tenants.resolve(request, context)
         let address = tenants.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
-        if let wait = await limiter.acquire(address) {
+        if let wait = limiter.acquire(address) {
             throw APIError.tooManyRequests("Too many registrations from this address; retry later", retryAfter: wait)
         }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {

@@ -21,11 +21,11 @@ struct TokenEndpoint: Sendable {
     func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, origin) = try await tenants.resolve(request, context)
         let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
-        try await guardrails.admit(address: address)
+        try guardrails.admit(address: address)
         let form = try await Self.form(of: request)
         let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form)
         guard let presented else { throw OAuthError.invalidClient("Client authentication is required (client_id)", basic: false) }
-        try await guardrails.admit(client: presented.clientId)
+        try guardrails.admit(client: presented.clientId)
         do {
             switch form["grant_type"] {
             case "authorization_code":
@@ -38,7 +38,7 @@ struct TokenEndpoint: Sendable {
                 throw OAuthError.unsupportedGrantType("Supported grant types: authorization_code, refresh_token")
             }
         } catch let error as APIError where ["invalid_client", "invalid_grant"].contains(error.code) {
-            await guardrails.failed(address: address, client: presented.clientId)
+            guardrails.failed(address: address, client: presented.clientId)
             context.logger.info("Token request refused", metadata: ["tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
                                                                    "error": "\(error.code)"])
             throw error
@@ -137,7 +137,7 @@ struct TokenEndpoint: Sendable {
         let presentedHash = SecretHash.of(refreshToken)
         for _ in 0..<Self.maximumRotationAttempts {
             guard refreshToken.hasPrefix(MintedTokens.refreshPrefix),
-                  let (state, presentedGeneration) = try await infrastructure(context, { try await store.grant(ofRefreshHash: presentedHash) }),
+                  let (state, presentedGeneration) = try await infrastructure(context, deadline: nil, { try await store.grant(ofRefreshHash: presentedHash) }),
                   state.tenant == tenant.id else {
                 throw OAuthError.invalidGrant("The refresh token is not valid")
             }
@@ -174,7 +174,7 @@ struct TokenEndpoint: Sendable {
                 throw OAuthError.invalidGrant("The refresh token was already used")
             }
             let tokens = MintedTokens(scopes: scopes, accessSeconds: tenant.accessTokenSeconds, refreshSeconds: tenant.refreshTokenSeconds)
-            if try await infrastructure(context, {
+            if try await infrastructure(context, deadline: nil, {
                 try await store.rotate(state, presentedHash: presentedHash, kind: kind, tokens: tokens, grace: configuration.refreshGrace)
             }) {
                 return try Self.response(tokens)
@@ -203,14 +203,16 @@ struct TokenEndpoint: Sendable {
         return response
     }
 
-    func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @Sendable () async throws -> T) async throws -> T {
-        try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", body)
+    @discardableResult
+    func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, deadline: Duration? = APIError.infrastructureDeadline,
+                                      _ body: @Sendable () async throws -> T) async throws -> T {
+        try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", deadline: deadline, body)
     }
 }
 
 /// Request and failure budgets per client address and per client id (see `TokenRateLimits`):
 /// over either → 429 with `Retry-After`.
-actor RequestGuardrails {
+struct RequestGuardrails: Sendable {
     private let requests: RateLimiter
     private let failures: RateLimiter
 
@@ -219,17 +221,17 @@ actor RequestGuardrails {
         failures = RateLimiter(capacity: limits.failuresPerMinute, per: .seconds(60))
     }
 
-    func admit(address: String) async throws { try await admit("address " + address) }
-    func admit(client: String) async throws { try await admit("client " + client) }
+    func admit(address: String) throws { try admit("address " + address) }
+    func admit(client: String) throws { try admit("client " + client) }
 
-    func failed(address: String, client: String) async {
-        _ = await failures.acquire("address " + address)
-        _ = await failures.acquire("client " + client)
+    func failed(address: String, client: String) {
+        _ = failures.acquire("address " + address)
+        _ = failures.acquire("client " + client)
     }
 
-    private func admit(_ key: String) async throws {
-        var wait = await failures.check(key)
-        if wait == nil { wait = await requests.acquire(key) }
-        if let wait { throw APIError.tooManyRequests("Too many requests; try again later", retryAfter: wait) }
+    private func admit(_ key: String) throws {
+        if let wait = failures.check(key) ?? requests.acquire(key) {
+            throw APIError.tooManyRequests("Too many requests; try again later", retryAfter: wait)
+        }
     }
 }

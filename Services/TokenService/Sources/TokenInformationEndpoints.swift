@@ -14,8 +14,10 @@ struct TokenInformationEndpoints: Sendable {
     let configuration: TokenServiceConfiguration
     let guardrails: RequestGuardrails
 
-    private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @Sendable () async throws -> T) async throws -> T {
-        try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", body)
+    @discardableResult
+    private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, deadline: Duration? = APIError.infrastructureDeadline,
+                                      _ body: @Sendable () async throws -> T) async throws -> T {
+        try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", deadline: deadline, body)
     }
 
     // MARK: Revocation
@@ -26,7 +28,7 @@ struct TokenInformationEndpoints: Sendable {
     func revoke(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, _) = try await tenants.resolve(request, context)
         let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
-        try await guardrails.admit(address: address)
+        try guardrails.admit(address: address)
         let form = try await TokenEndpoint.form(of: request)
         guard let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form) else {
             throw OAuthError.invalidClient("Client authentication is required (client_id)", basic: false)
@@ -37,7 +39,7 @@ struct TokenInformationEndpoints: Sendable {
         var found: (state: GrantState, isRefresh: Bool)?
         for isRefresh in refreshFirst ? [true, false] : [false, true] where found == nil {
             if isRefresh, token.hasPrefix(MintedTokens.refreshPrefix),
-               let (state, _) = try await infrastructure(context, { try await store.grant(ofRefreshHash: hash) }) {
+               let (state, _) = try await infrastructure(context, deadline: nil, { try await store.grant(ofRefreshHash: hash) }) {
                 found = (state, true)
             } else if !isRefresh, token.hasPrefix(MintedTokens.accessPrefix),
                       let state = try await infrastructure(context, { try await store.grant(ofAccessHash: hash) }) {
@@ -52,7 +54,7 @@ struct TokenInformationEndpoints: Sendable {
             }
             try RegisteredClient.authenticate(presented, as: registered)
         } catch let error as APIError where error.code == "invalid_client" {
-            await guardrails.failed(address: address, client: presented.clientId)
+            guardrails.failed(address: address, client: presented.clientId)
             throw error
         }
         if let own, !own.state.revoked {
@@ -78,13 +80,13 @@ struct TokenInformationEndpoints: Sendable {
         guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId],
               SecretHash.matches(secret, hash: hash) else {
             let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
-            await guardrails.failed(address: address, client: presented?.clientId ?? "-")
+            guardrails.failed(address: address, client: presented?.clientId ?? "-")
             throw OAuthError.invalidClient("Introspection is for authenticated resource servers", basic: presented?.method == .basic)
         }
         guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
         var active: ActiveToken?
         if token.hasPrefix(MintedTokens.accessPrefix) {
-            active = try await infrastructure(context) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
+            active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
         guard let active, active.tenant == tenant.id else { return try Self.noStore(JSONBody.response(["active": false])) }
         struct Description: Encodable {
@@ -121,7 +123,7 @@ struct TokenInformationEndpoints: Sendable {
         let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
         var active: ActiveToken?
         if token.hasPrefix(MintedTokens.accessPrefix) {
-            active = try await infrastructure(context) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
+            active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
         guard let active, active.tenant == tenant.id else {
             throw APIError(.unauthorized, code: "invalid_token", "The access token is not valid",

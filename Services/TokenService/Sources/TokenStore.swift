@@ -5,6 +5,7 @@ import GatehouseMessaging
 import GatehouseOAuth
 import GatehousePostgres
 import Logging
+import GatehouseRuntime
 import PostgresNIO
 
 /// A tenant as the token service knows it, from `tenant.updated`.
@@ -81,10 +82,24 @@ public struct TokenStore: Sendable {
     public let schema: SchemaName
     public let logger: Logger
 
+    private let accessTokens: Batcher<String, ActiveToken>
+    private let refreshTokens: Batcher<String, (GrantState, Int)>
+    private let rotations: Batcher<Rotation, Bool>
+
     public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
         self.client = client
         self.schema = schema
         self.logger = logger
+        // Concurrent introspections and refreshes share round trips (see Batcher).
+        accessTokens = Batcher(duplicates: .share) { [client, schema, logger] hashes in
+            try await Self.activeAccessTokens(hashes: hashes, client: client, schema: schema, logger: logger)
+        }
+        refreshTokens = Batcher(duplicates: .share) { [client, schema, logger] hashes in
+            try await Self.grants(ofRefreshHashes: hashes, client: client, schema: schema, logger: logger)
+        }
+        rotations = Batcher(duplicates: .separate) { [client, schema, logger] rotations in
+            try await Self.rotate(rotations, client: client, schema: schema, logger: logger)
+        }
     }
 
     private var outbox: OutboxWriter { OutboxWriter(schema: schema) }
@@ -225,15 +240,22 @@ public struct TokenStore: Sendable {
 
     /// The grant a refresh token belongs to, with the generation it was issued at.
     func grant(ofRefreshHash hash: String) async throws -> (GrantState, presentedGeneration: Int)? {
+        try await refreshTokens.submit(hash, key: hash).map { ($0.0, $0.1) }
+    }
+
+    private static func grants(ofRefreshHashes hashes: [String], client: PostgresClient, schema: SchemaName,
+                               logger: Logger) async throws -> [String: (GrantState, Int)] {
         var bindings = PostgresBindings()
-        bindings.append(hash)
+        bindings.append(hashes)
         let s = schema.quoted
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT \(Self.grantColumns), t.generation
+            SELECT \(grantColumns), t.generation, t.hash
             FROM \(s).refresh_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
-            WHERE t.hash = $1
+            WHERE t.hash = ANY($1)
             """, binds: bindings), logger: logger)
-        return try await Self.grants(from: rows, extra: Int.self).first.map { ($0.0, $0.1) }
+        var result: [String: (GrantState, Int)] = [:]
+        for (state, generation, hash) in try await grants(from: rows) { result[hash] = (state, generation) }
+        return result
     }
 
     /// The grant an access token belongs to (whatever its state), for revocation.
@@ -242,26 +264,27 @@ public struct TokenStore: Sendable {
         bindings.append(hash)
         let s = schema.quoted
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT \(Self.grantColumns), 0
+            SELECT \(Self.grantColumns), 0, t.hash
             FROM \(s).access_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
             WHERE t.hash = $1
             """, binds: bindings), logger: logger)
-        return try await Self.grants(from: rows, extra: Int.self).first?.0
+        return try await Self.grants(from: rows).first?.0
     }
 
-    private static func grants<Extra: PostgresDecodable>(from rows: PostgresRowSequence, extra: Extra.Type) async throws -> [(GrantState, Extra)] {
-        var result: [(GrantState, Extra)] = []
+    /// Rows of `grantColumns` followed by the presented token's generation and hash.
+    private static func grants(from rows: PostgresRowSequence) async throws -> [(GrantState, generation: Int, hash: String)] {
+        var result: [(GrantState, generation: Int, hash: String)] = []
         for try await row in rows.decode((String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, Date,
-                                          String, String?, [String], Bool, Extra).self) {
+                                          String, String?, [String], Bool, Int, String).self) {
             let (grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
-                 now, method, secretHash, grantTypes, disabled, extra) = row
+                 now, method, secretHash, grantTypes, disabled, presentedGeneration, hash) = row
             let state = GrantState(
                 grantId: grantId, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
                 client: RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: secretHash, grantTypes: grantTypes,
                                          disabled: disabled),
                 revoked: revoked, generation: generation, refreshHash: refreshHash, previousRefreshHash: previous, refreshedAt: refreshedAt,
                 refreshExpiresAt: refreshExpires, now: now)
-            result.append((state, extra))
+            result.append((state, presentedGeneration, hash))
         }
         return result
     }
@@ -274,59 +297,84 @@ public struct TokenStore: Sendable {
         case graceReissue
     }
 
+    /// One rotation of a batch: the grant as it was read, and what replaces its refresh token.
+    struct Rotation: Sendable {
+        var grantId: String
+        var presentedHash: String
+        var kind: RotationKind
+        var generation: Int
+        var tokens: MintedTokens
+        var grace: Duration
+        var event: OutboxRecord
+    }
+
     /// Applies a rotation if the grant is still as `state` saw it (compare-and-set on the grant
     /// row, which PostgreSQL locks for the update): false when another request changed it first.
+    /// Concurrent rotations of different grants share one statement.
     func rotate(_ state: GrantState, presentedHash: String, kind: RotationKind, tokens: MintedTokens, grace: Duration) async throws -> Bool {
-        guard let refreshHash = tokens.refreshHash else { return false }
+        guard tokens.refreshHash != nil else { return false }
         let generation = kind == .rotate ? state.generation + 1 : state.generation
-        let event = EventEnvelope(
+        let event = try OutboxRecord(EventEnvelope(
             tenant: state.tenant, aggregateKey: state.grantId, aggregateVersion: Int64(generation) * 2 + (kind == .rotate ? 0 : 1),
             payload: TokenRefreshed(grantId: state.grantId, userId: state.userId, clientId: state.clientId, scopes: tokens.scopes,
                                     accessTokenHash: tokens.accessHash, accessTokenExpiresAt: tokens.accessExpiresAt,
-                                    refreshFamilyId: state.grantId, generation: generation))
+                                    refreshFamilyId: state.grantId, generation: generation)))
+        let rotation = Rotation(grantId: state.grantId, presentedHash: presentedHash, kind: kind, generation: generation, tokens: tokens,
+                                grace: grace, event: event)
+        return try await rotations.submit(rotation, key: state.grantId) ?? false
+    }
+
+    /// The rotations of a batch in one statement: each grant's row is updated only if it still
+    /// holds the presented token as its live one (`rotate`) or as the previous one within the
+    /// grace window (`graceReissue`); only rotated grants get their tokens and `token.refreshed`.
+    private static func rotate(_ rotations: [Rotation], client: PostgresClient, schema: SchemaName, logger: Logger) async throws -> [String: Bool] {
         var bindings = PostgresBindings()
-        bindings.append(state.grantId)          // $1
-        bindings.append(presentedHash)          // $2
-        bindings.append(refreshHash)            // $3
-        bindings.append(generation)             // $4
-        bindings.append(tokens.refreshExpiresAt) // $5
-        bindings.append(tokens.accessHash)      // $6
-        bindings.append(tokens.scopes)          // $7
-        bindings.append(tokens.issuedAt)        // $8
-        bindings.append(tokens.accessExpiresAt) // $9
-        bindings.append(grace / .milliseconds(1)) // $10
-        OutboxWriter.bind([try OutboxRecord(event)], into: &bindings) // $11-$15
+        bindings.append(rotations.map(\.grantId))                                // $1
+        bindings.append(rotations.map(\.presentedHash))                          // $2
+        bindings.append(rotations.map { $0.tokens.refreshHash ?? "" })           // $3
+        bindings.append(rotations.map(\.generation))                             // $4
+        bindings.append(rotations.map { $0.tokens.refreshExpiresAt ?? Date() })  // $5
+        bindings.append(rotations.map(\.tokens.accessHash))                      // $6
+        bindings.append(rotations.map { $0.tokens.scopes.joined(separator: " ") }) // $7
+        bindings.append(rotations.map(\.tokens.issuedAt))                        // $8
+        bindings.append(rotations.map(\.tokens.accessExpiresAt))                 // $9
+        bindings.append(rotations.map { $0.kind == .graceReissue })              // $10
+        bindings.append(rotations.map { $0.grace / .milliseconds(1) })           // $11
+        OutboxWriter.bind(rotations.map(\.event), into: &bindings)               // $12-$16
         let s = schema.quoted
-        let update = switch kind {
-        case .rotate:
-            """
-            UPDATE \(s).grants SET previous_refresh_hash = refresh_hash, refresh_hash = $3, refresh_generation = $4, refreshed_at = now(),
-                refresh_expires_at = $5
-            WHERE id = $1 AND refresh_hash = $2 AND revoked_at IS NULL AND refresh_expires_at > now()
-            RETURNING id
-            """
-        case .graceReissue:
-            """
-            UPDATE \(s).grants SET refresh_hash = $3
-            WHERE id = $1 AND previous_refresh_hash = $2 AND revoked_at IS NULL AND refresh_generation = $4
-              AND refreshed_at > now() - make_interval(secs => $10 / 1000.0)
-            RETURNING id
-            """
-        }
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            WITH rotated AS (
-                \(update)
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[],
+                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[])
+                    AS i(grant_id, presented, refresh_hash, generation, refresh_expires_at, access_hash, scopes, issued_at, access_expires_at,
+                         grace, grace_ms)
+            ), rotated AS (
+                UPDATE \(s).grants g SET
+                    previous_refresh_hash = CASE WHEN i.grace THEN g.previous_refresh_hash ELSE g.refresh_hash END,
+                    refresh_hash = i.refresh_hash, refresh_generation = i.generation,
+                    refreshed_at = CASE WHEN i.grace THEN g.refreshed_at ELSE now() END,
+                    refresh_expires_at = CASE WHEN i.grace THEN g.refresh_expires_at ELSE i.refresh_expires_at END
+                FROM input i
+                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND (
+                    (NOT i.grace AND g.refresh_hash = i.presented AND g.refresh_expires_at > now())
+                    OR (i.grace AND g.previous_refresh_hash = i.presented AND g.refresh_generation = i.generation
+                        AND g.refreshed_at > now() - make_interval(secs => i.grace_ms / 1000.0)))
+                RETURNING g.id
             ), refresh AS (
-                INSERT INTO \(s).refresh_tokens (hash, grant_id, generation) SELECT $3, id, $4 FROM rotated
+                INSERT INTO \(s).refresh_tokens (hash, grant_id, generation)
+                SELECT i.refresh_hash, i.grant_id, i.generation FROM input i JOIN rotated r ON r.id = i.grant_id
             ), access AS (
-                INSERT INTO \(s).access_tokens (hash, grant_id, scopes, issued_at, expires_at) SELECT $6, id, $7, $8, $9 FROM rotated
+                INSERT INTO \(s).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
+                SELECT i.access_hash, i.grant_id, string_to_array(i.scopes, ' '), i.issued_at, i.access_expires_at
+                FROM input i JOIN rotated r ON r.id = i.grant_id
             ), announced AS (
-                \(outbox.insertSQL(firstParameter: 11, when: "rotated"))
+                \(OutboxWriter(schema: schema).insertSQL(firstParameter: 12, keysIn: "SELECT id FROM rotated"))
             )
-            SELECT count(*) FROM rotated
+            SELECT id FROM rotated
             """, binds: bindings), logger: logger)
-        for try await count in rows.decode(Int64.self) { return count == 1 }
-        return false
+        var result: [String: Bool] = [:]
+        for try await id in rows.decode(String.self) { result[id] = true }
+        return result
     }
 
     /// Revokes a grant and with it every token it produced; announces `token.revoked` (and,
@@ -387,21 +435,27 @@ public struct TokenStore: Sendable {
     /// The access token with this hash if it is active: unexpired, not revoked, its grant not
     /// revoked. The profile is the provisioned one, or the login's until that has arrived.
     func activeAccessToken(hash: String) async throws -> ActiveToken? {
+        try await accessTokens.submit(hash, key: hash)
+    }
+
+    private static func activeAccessTokens(hashes: [String], client: PostgresClient, schema: SchemaName,
+                                           logger: Logger) async throws -> [String: ActiveToken] {
         var bindings = PostgresBindings()
-        bindings.append(hash)
+        bindings.append(hashes)
         let s = schema.quoted
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT g.id, g.tenant_id, g.client_id, g.user_id, a.scopes, g.resource, a.issued_at, a.expires_at,
+            SELECT a.hash, g.id, g.tenant_id, g.client_id, g.user_id, a.scopes, g.resource, a.issued_at, a.expires_at,
                    CASE WHEN u.user_id IS NULL THEN g.email ELSE u.email END, coalesce(u.email_verified, g.email_verified),
                    CASE WHEN u.user_id IS NULL THEN g.name ELSE u.name END
             FROM \(s).access_tokens a JOIN \(s).grants g ON g.id = a.grant_id LEFT JOIN \(s).users u ON u.user_id = g.user_id
-            WHERE a.hash = $1 AND a.revoked_at IS NULL AND a.expires_at > now() AND g.revoked_at IS NULL
+            WHERE a.hash = ANY($1) AND a.revoked_at IS NULL AND a.expires_at > now() AND g.revoked_at IS NULL
             """, binds: bindings), logger: logger)
-        for try await row in rows.decode((String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self) {
-            let (grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = row
-            return ActiveToken(grantId: grant, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
-                               issuedAt: issued, expiresAt: expires, email: email, emailVerified: verified, name: name)
+        var result: [String: ActiveToken] = [:]
+        for try await row in rows.decode((String, String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self) {
+            let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = row
+            result[hash] = ActiveToken(grantId: grant, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
+                                       issuedAt: issued, expiresAt: expires, email: email, emailVerified: verified, name: name)
         }
-        return nil
+        return result
     }
 }
