@@ -68,6 +68,14 @@ struct GatewayFixture: Sendable {
     func count(_ table: String) async throws -> Int64 {
         try await client.rowCount(of: table, in: schema)
     }
+
+    /// The types of the events in the outbox, oldest first.
+    func eventTypes() async throws -> [String] {
+        let rows = try await client.query("SELECT event_type FROM gateway.outbox ORDER BY id")
+        var types: [String] = []
+        for try await type in rows.decode(String.self) { types.append(type) }
+        return types
+    }
 }
 
 /// A response read whole: status, headers and the body as JSON (if it is).

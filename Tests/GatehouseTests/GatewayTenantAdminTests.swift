@@ -1,5 +1,6 @@
 import AuthorizationGateway
 import Foundation
+import GatehouseEvents
 import GatehouseCrypto
 import GatehouseTestSupport
 import HTTPTypes
@@ -78,7 +79,29 @@ struct GatewayTenantAdminTests {
                 let clients = checked(try await client.send("/admin/tenants/acme/clients", token: Self.token),
                                       "GET", "/admin/tenants/{tenant}/clients", document)
                 #expect((clients.json["clients"] as? [Any])?.isEmpty == true)
+
+                let lifetimes = checked(try await client.send("/admin/tenants/acme", method: .patch,
+                                                              json: #"{"token_lifetimes": {"access_token_seconds": 600, "refresh_token_seconds": 86400}}"#,
+                                                              token: Self.token),
+                                        "PATCH", "/admin/tenants/{tenant}", document)
+                #expect((lifetimes.json["token_lifetimes"] as? [String: Int])?["access_token_seconds"] == 600)
+                let tooLong = try await client.send("/admin/tenants/acme", method: .patch,
+                                                    json: #"{"token_lifetimes": {"access_token_seconds": 90000, "refresh_token_seconds": 86400}}"#,
+                                                    token: Self.token)
+                #expect(tooLong.status == .badRequest)
+                #expect((tooLong.json["error_description"] as? String)?.hasPrefix("token_lifetimes.access_token_seconds") == true)
             }
+            // Every change is announced, with the tenant's version, for the token service and the tool host.
+            #expect(try await fixture.eventTypes() == Array(repeating: "tenant.updated", count: 4))
+            let rows = try await fixture.client.query("SELECT envelope FROM gateway.outbox ORDER BY id")
+            var versions: [Int64] = []
+            for try await envelope in rows.decode(String.self) {
+                #expect(!envelope.contains("upstream-client-secret-value") && !envelope.contains("client_secret"))
+                let event = try EventCodec.decode(TenantUpdated.self, from: Array(envelope.utf8))
+                versions.append(event.header.aggregateVersion)
+                if versions.count == 4 { #expect(event.payload.accessTokenSeconds == 600 && event.payload.disabled) }
+            }
+            #expect(versions == [1, 2, 3, 4])
         }
     }
 
