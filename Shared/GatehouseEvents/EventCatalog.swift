@@ -213,9 +213,11 @@ public struct TenantUpdated: EventPayload {
     public var disabled: Bool
     public var accessTokenSeconds: Int
     public var refreshTokenSeconds: Int
+    /// Userinfo asks the upstream (through the gateway) for the current profile.
+    public var freshUpstreamProfile: Bool
 
     public init(tenantId: String, displayName: String, hosts: [String], authMode: String, disabled: Bool,
-                accessTokenSeconds: Int, refreshTokenSeconds: Int) {
+                accessTokenSeconds: Int, refreshTokenSeconds: Int, freshUpstreamProfile: Bool = false) {
         self.tenantId = tenantId
         self.displayName = displayName
         self.hosts = hosts
@@ -223,6 +225,7 @@ public struct TenantUpdated: EventPayload {
         self.disabled = disabled
         self.accessTokenSeconds = accessTokenSeconds
         self.refreshTokenSeconds = refreshTokenSeconds
+        self.freshUpstreamProfile = freshUpstreamProfile
     }
 }
 

@@ -45,6 +45,18 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// A bearer secret (operator, internal): at least 32 printable ASCII characters; nil when unset.
+    public func bearerToken(_ name: String) throws -> OperatorToken? {
+        guard let token = optionalString(name) else { return nil }
+        guard token.count >= OperatorToken.minimumLength, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ConfigurationError(variable: name, problem: "must be at least \(OperatorToken.minimumLength) printable ASCII characters without spaces")
+        }
+        return OperatorToken(token)
+    }
+
+    /// `GATEHOUSE_INTERNAL_TOKEN`: how the token service authenticates at the gateway's internal route.
+    public func internalToken() throws -> OperatorToken? { try bearerToken("GATEHOUSE_INTERNAL_TOKEN") }
+
     /// `GATEHOUSE_KEYRING` (required: `id:base64key[,id:base64key]`, the first is current): the
     /// key ring the gateway and the token service share (sealed codes, upstream secrets).
     public func keyRing(_ name: String = "GATEHOUSE_KEYRING") throws -> KeyRing {

@@ -50,13 +50,7 @@ public struct RuntimeConfiguration: Sendable {
             throw ConfigurationError(variable: "GATEHOUSE_MIGRATE_ON_START", problem: "must be true or false, got '\(migrate)'")
         }
         self.migrateOnStart = migrate == "true"
-        if let token = env.optionalString("GATEHOUSE_OPERATOR_TOKEN") {
-            guard token.count >= OperatorToken.minimumLength, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-                throw ConfigurationError(variable: "GATEHOUSE_OPERATOR_TOKEN",
-                                         problem: "must be at least \(OperatorToken.minimumLength) printable ASCII characters without spaces")
-            }
-            self.operatorToken = OperatorToken(token)
-        }
+        self.operatorToken = try env.bearerToken("GATEHOUSE_OPERATOR_TOKEN")
     }
 
     /// Only the `GATEHOUSE_PG_*` variables: for operator commands that need the database alone.

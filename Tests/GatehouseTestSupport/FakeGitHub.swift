@@ -8,7 +8,9 @@ import Synchronization
 /// A GitHub-style OAuth 2.0 upstream on loopback, speaking real HTTP: `/login/oauth/authorize`
 /// signs the configured user in at once (or refuses, when told to), `/login/oauth/access_token`
 /// checks the client, the code, the redirect URI and the PKCE verifier, `/user` hides the
-/// private email, `/user/emails` lists it as primary and verified.
+/// private email, `/user/emails` lists it as primary and verified. With expiring tokens (GitHub
+/// Apps), tokens come with `expires_in` and a refresh token, and the refresh grant rotates both
+/// (counted, and refusable with `invalid_grant`).
 public final class FakeGitHub: Sendable {
     public struct User: Sendable {
         public var id: Int
@@ -30,10 +32,31 @@ public final class FakeGitHub: Sendable {
 
     public let clientId = "gh-client"
     public let clientSecret = "gh-secret-value"
-    private let state = Mutex<(user: User, deny: Bool, grants: [String: Grant], tokens: Set<String>, exchanges: Int)>(
-        (User(id: 4242, login: "octo", name: "Octo Cat", publicEmail: nil, primaryEmail: "octo@example.org"), false, [:], [], 0))
+    private struct State {
+        var user = User(id: 4242, login: "octo", name: "Octo Cat", publicEmail: nil, primaryEmail: "octo@example.org")
+        var deny = false
+        var grants: [String: Grant] = [:]
+        var tokens: Set<String> = []
+        var exchanges = 0
+        var refreshTokens: Set<String> = []
+        var refreshes = 0
+        var refusingRefresh = false
+        var refreshScopes: [String] = []
+    }
 
-    public init() {}
+    private let state = Mutex(State())
+    /// Issue tokens that expire, with refresh tokens.
+    public let expiringTokens: Bool
+
+    public init(expiringTokens: Bool = false) {
+        self.expiringTokens = expiringTokens
+    }
+
+    /// Refresh grants answered so far, and the scope each re-sent.
+    public var refreshes: Int { state.withLock { $0.refreshes } }
+    public var refreshScopes: [String] { state.withLock { $0.refreshScopes } }
+    /// From now on, every refresh token is refused with `invalid_grant` (the user revoked the app).
+    public func revokeRefreshTokens() { state.withLock { $0.refusingRefresh = true } }
 
     public func setUser(_ user: User) { state.withLock { $0.user = user } }
     public func setDenying(_ deny: Bool) { state.withLock { $0.deny = deny } }
@@ -61,6 +84,7 @@ public final class FakeGitHub: Sendable {
             guard form["client_id"] == self.clientId, form["client_secret"] == self.clientSecret else {
                 return jsonResponse(#"{"error":"incorrect_client_credentials"}"#, status: .unauthorized)
             }
+            if form["grant_type"] == "refresh_token" { return self.refresh(form) }
             let token: String? = self.state.withLock { state in
                 state.exchanges += 1
                 guard let code = form["code"], var grant = state.grants[code], !grant.used, form["redirect_uri"] == grant.redirectUri,
@@ -72,7 +96,7 @@ public final class FakeGitHub: Sendable {
                 return token
             }
             guard let token else { return jsonResponse(#"{"error":"bad_verification_code"}"#) }
-            return jsonResponse(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email"}"#)
+            return self.tokenResponse(token)
         }
         router.get("/user") { request, _ -> Response in
             guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
@@ -92,6 +116,29 @@ public final class FakeGitHub: Sendable {
             }
             return try await body("http://127.0.0.1:\(port)")
         }
+    }
+
+    private func tokenResponse(_ token: String) -> Response {
+        guard expiringTokens else {
+            return jsonResponse(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email"}"#)
+        }
+        let refresh = SecretGenerator.generate(prefix: "ghr_", bytes: 20)
+        state.withLock { _ = $0.refreshTokens.insert(refresh) }
+        return jsonResponse(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email","expires_in":28800,"refresh_token":"\#(refresh)","refresh_token_expires_in":15811200}"#)
+    }
+
+    /// RFC 6749 §6: a known, unused refresh token gives a new access token and a new refresh token.
+    private func refresh(_ form: [String: String]) -> Response {
+        let token: String? = state.withLock { state in
+            guard !state.refusingRefresh, let presented = form["refresh_token"], state.refreshTokens.remove(presented) != nil else { return nil }
+            state.refreshes += 1
+            state.refreshScopes.append(form["scope"] ?? "")
+            let token = SecretGenerator.generate(prefix: "gho_", bytes: 20)
+            state.tokens.insert(token)
+            return token
+        }
+        guard let token else { return jsonResponse(#"{"error":"invalid_grant","error_description":"bad refresh token"}"#, status: .badRequest) }
+        return tokenResponse(token)
     }
 
     private func user(authorizedBy request: Request) -> User? {

@@ -42,8 +42,9 @@ struct GatewayCallbackTests {
     }
 
     /// Authorize, approve, follow the upstream's redirect: the callback request's path and query.
-    func signIn(_ client: some TestClientProtocol, clientId: String, http: HTTPClient) async throws -> String {
-        let page = try await client.send(A.valid(clientId), host: A.host)
+    func signIn(_ client: some TestClientProtocol, clientId: String, http: HTTPClient,
+                overriding changes: [String: String?] = [:]) async throws -> String {
+        let page = try await client.send(A.valid(clientId, overriding: changes), host: A.host)
         let form = try #require(A.form(page.body))
         let approved = try await client.send("/oauth/consent", method: .post, host: A.host,
                                              headers: [.contentType: "application/x-www-form-urlencoded", .cookie: A.cookie(page)!],

@@ -30,11 +30,12 @@ struct TokenFixture: Sendable {
     let parts: TokenServiceService.Parts
     let schema = TokenServiceService.definition.schema
 
-    static func configuration(grace: Duration = .seconds(30), failuresPerMinute: Int = 10_000) -> TokenServiceConfiguration {
+    static func configuration(grace: Duration = .seconds(30), failuresPerMinute: Int = 10_000,
+                              gateway: (url: String, token: OperatorToken)? = nil) -> TokenServiceConfiguration {
         TokenServiceConfiguration(
             keyRing: keyRing, origins: OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!]),
             refreshGrace: grace, codeFailureLimit: 3, resourceServers: [resourceServer.id: SecretHash.of(resourceServer.secret)],
-            limits: TokenRateLimits(requestsPerMinute: 1_000_000, failuresPerMinute: failuresPerMinute))
+            limits: TokenRateLimits(requestsPerMinute: 1_000_000, failuresPerMinute: failuresPerMinute), gateway: gateway)
     }
 
     /// Runs `body` with a fixture over a new database (or `settings`' database, migrated here).
@@ -47,9 +48,16 @@ struct TokenFixture: Sendable {
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let fixture = TokenFixture(client: client, logger: logger, configuration: configuration,
                                    parts: .init(postgres: client, logger: logger, configuration: configuration, directoryMaximumAge: .zero))
-        return try await client.whileRunning {
-            try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
-            return try await body(fixture)
+        do {
+            let result = try await client.whileRunning {
+                try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
+                return try await body(fixture)
+            }
+            try await fixture.parts.shutdown()
+            return result
+        } catch {
+            try? await fixture.parts.shutdown()
+            throw error
         }
     }
 
@@ -68,10 +76,11 @@ struct TokenFixture: Sendable {
             .apply([try InboxProcessor.incoming(message)])
     }
 
-    func tenant(_ id: String, version: Int64 = 1, accessSeconds: Int = 3600, refreshSeconds: Int = 86_400, disabled: Bool = false) async throws {
+    func tenant(_ id: String, version: Int64 = 1, accessSeconds: Int = 3600, refreshSeconds: Int = 86_400, disabled: Bool = false,
+                freshUpstreamProfile: Bool = false) async throws {
         try await project(EventEnvelope(tenant: id, aggregateKey: id, aggregateVersion: version, payload: TenantUpdated(
             tenantId: id, displayName: "Tenant \(id)", hosts: ["\(id).example"], authMode: "oauth", disabled: disabled,
-            accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds)))
+            accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds, freshUpstreamProfile: freshUpstreamProfile)))
     }
 
     struct Client: Sendable {

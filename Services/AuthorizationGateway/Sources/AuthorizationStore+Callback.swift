@@ -49,8 +49,8 @@ extension AuthorizationStore {
                          code: String, binding: CodeBinding, emailLinking: EmailLinkingPolicy) async throws {
         let userId = binding.userId
         let tokenId = "ut_" + SecretHash.of(userId).prefix(24)
-        let sealedAccess = try keyRing.seal(Array(tokens.accessToken.utf8), associatedData: "gatehouse/upstream-access-token/\(userId)")
-        let sealedRefresh = try tokens.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: "gatehouse/upstream-refresh-token/\(userId)") }
+        let sealedAccess = try keyRing.seal(Array(tokens.accessToken.utf8), associatedData: UpstreamTokenStore.accessData(userId))
+        let sealedRefresh = try tokens.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: UpstreamTokenStore.refreshData(userId)) }
         try await client.withTransaction(logger: logger) { connection in
             var identityBindings = PostgresBindings()
             identityBindings.append(userId)

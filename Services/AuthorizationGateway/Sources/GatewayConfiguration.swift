@@ -12,20 +12,23 @@ public struct GatewayConfiguration: Sendable {
     /// Lets `http://` loopback upstreams through (development and tests only).
     public var allowInsecureUpstream: Bool
     public var registration: RegistrationPolicy
+    /// Authenticates the token service at `/internal/upstream-profile` (nil: the route refuses all).
+    public var internalToken: OperatorToken?
 
     public init(keyRing: KeyRing, publicScheme: String = "https", trustedProxies: [IPNetwork] = [],
-                allowInsecureUpstream: Bool = false, registration: RegistrationPolicy = RegistrationPolicy()) {
+                allowInsecureUpstream: Bool = false, registration: RegistrationPolicy = RegistrationPolicy(), internalToken: OperatorToken? = nil) {
         self.keyRing = keyRing
         self.publicScheme = publicScheme
         self.trustedProxies = trustedProxies
         self.allowInsecureUpstream = allowInsecureUpstream
         self.registration = registration
+        self.internalToken = internalToken
     }
 
     /// `GATEHOUSE_KEYRING` (required: `id:base64key[,id:base64key]`, the first is current),
     /// `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES` (comma-separated addresses or
     /// CIDRs), `GATEHOUSE_ALLOW_INSECURE_UPSTREAM`, `GATEHOUSE_REGISTRATIONS_PER_MINUTE`,
-    /// `GATEHOUSE_UNUSED_CLIENT_DAYS`.
+    /// `GATEHOUSE_UNUSED_CLIENT_DAYS`, `GATEHOUSE_INTERNAL_TOKEN`.
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
@@ -36,6 +39,7 @@ public struct GatewayConfiguration: Sendable {
         registration = RegistrationPolicy(
             perMinutePerAddress: try env.int("GATEHOUSE_REGISTRATIONS_PER_MINUTE", default: 20, range: 1...100_000),
             unusedClientLifetimeDays: try env.int("GATEHOUSE_UNUSED_CLIENT_DAYS", default: 30, range: 1...3650))
+        internalToken = try env.internalToken()
     }
 }
 

@@ -113,10 +113,11 @@ enum GatewayMigrations {
             )
             """,
         ]),
-        Migration(version: 6, name: "token lifetimes", statements: [
+        Migration(version: 6, name: "token policy", statements: [
             """
             ALTER TABLE {schema}.tenants ADD COLUMN access_token_seconds INTEGER NOT NULL DEFAULT 3600,
-                ADD COLUMN refresh_token_seconds INTEGER NOT NULL DEFAULT 2592000
+                ADD COLUMN refresh_token_seconds INTEGER NOT NULL DEFAULT 2592000,
+                ADD COLUMN fresh_upstream_profile BOOLEAN NOT NULL DEFAULT false
             """,
         ]),
     ]

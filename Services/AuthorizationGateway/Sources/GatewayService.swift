@@ -30,6 +30,7 @@ public enum GatewayService {
         public let keyRing: KeyRing
         public let upstream: UpstreamClient
         public let oidc: OIDCDirectory
+        public let upstreamTokens: UpstreamTokenStore
 
         public init(context: ServiceContext, configuration: GatewayConfiguration) {
             self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
@@ -47,12 +48,14 @@ public enum GatewayService {
             keyRing = configuration.keyRing
             upstream = UpstreamClient(http: UpstreamClient.makeHTTPClient())
             oidc = OIDCDirectory(client: upstream)
+            upstreamTokens = UpstreamTokenStore(client: postgres, schema: definition.schema, logger: logger)
         }
     }
 
     /// Adds the gateway's routes to a router.
     public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: GatewayConfiguration,
                                  operatorToken: OperatorToken?) {
+        UpstreamProfileRoutes.add(to: router, parts: parts, internalToken: configuration.internalToken)
         DiscoveryRoutes.add(to: router, tenants: parts.resolver)
         RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
                                limiter: parts.registrationLimiter)
@@ -70,15 +73,5 @@ public enum GatewayService {
         addRoutes(to: router, parts: parts, configuration: configuration, operatorToken: context.configuration.operatorToken)
         let sweeper = ClientExpirySweeper(client: context.postgres, schema: definition.schema, logger: context.logger)
         return context.application(router: router, services: [sweeper, HTTPClientShutdown(client: parts.upstream.http)])
-    }
-}
-
-/// Shuts the upstream HTTP client down when the service stops.
-struct HTTPClientShutdown: Service {
-    let client: HTTPClient
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await client.shutdown()
     }
 }

@@ -19,6 +19,9 @@ public struct Tenant: Codable, Sendable, Equatable {
     public var emailLinking: String
     public var upstream: UpstreamConfiguration?
     public var tokenLifetimes: TokenLifetimes
+    /// Whether userinfo asks the upstream for the user's current profile (refreshing the stored
+    /// upstream token when it has expired) instead of answering from the provisioned one.
+    public var freshUpstreamProfile: Bool
     /// Whether an upstream client secret is stored (the secret itself never leaves the gateway).
     public var hasClientSecret: Bool
     public var disabled: Bool
@@ -87,13 +90,14 @@ public struct TenantInput: Codable, Sendable {
     public var emailLinking: String?
     public var upstream: UpstreamInput?
     public var tokenLifetimes: TokenLifetimes?
+    public var freshUpstreamProfile: Bool?
     /// Write-only.
     public var clientSecret: String?
     public var disabled: Bool?
 
     public init(id: String? = nil, displayName: String? = nil, hosts: [String]? = nil, authMode: Tenant.AuthMode? = nil,
-                emailLinking: String? = nil, upstream: UpstreamInput? = nil, tokenLifetimes: TokenLifetimes? = nil, clientSecret: String? = nil,
-                disabled: Bool? = nil) {
+                emailLinking: String? = nil, upstream: UpstreamInput? = nil, tokenLifetimes: TokenLifetimes? = nil,
+                freshUpstreamProfile: Bool? = nil, clientSecret: String? = nil, disabled: Bool? = nil) {
         self.id = id
         self.displayName = displayName
         self.hosts = hosts
@@ -101,6 +105,7 @@ public struct TenantInput: Codable, Sendable {
         self.emailLinking = emailLinking
         self.upstream = upstream
         self.tokenLifetimes = tokenLifetimes
+        self.freshUpstreamProfile = freshUpstreamProfile
         self.clientSecret = clientSecret
         self.disabled = disabled
     }

@@ -37,7 +37,8 @@ public struct TenantStore: Sendable {
         guard let id = input.id else { throw TenantValidationError(field: "id", problem: "is required") }
         var draft = Tenant(id: id, displayName: input.displayName ?? "", hosts: input.hosts ?? [], authMode: input.authMode ?? .oauth,
                            emailLinking: input.emailLinking ?? "none", upstream: nil,
-                           tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(), hasClientSecret: false,
+                           tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(), freshUpstreamProfile: input.freshUpstreamProfile ?? false,
+                           hasClientSecret: false,
                            disabled: input.disabled ?? false, version: 1, createdAt: Date(), updatedAt: Date())
         draft.upstream = try input.upstream.map { try Self.upstream(from: $0, base: nil) }
         draft.hosts = try TenantRules.validate(id: id, displayName: draft.displayName, hosts: draft.hosts, authMode: draft.authMode,
@@ -62,6 +63,7 @@ public struct TenantStore: Sendable {
             if let linking = input.emailLinking { tenant.emailLinking = linking }
             if let disabled = input.disabled { tenant.disabled = disabled }
             if let lifetimes = input.tokenLifetimes { tenant.tokenLifetimes = lifetimes }
+            if let fresh = input.freshUpstreamProfile { tenant.freshUpstreamProfile = fresh }
             if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
             tenant.hosts = try TenantRules.validate(id: id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode,
                                                     emailLinking: tenant.emailLinking, upstream: tenant.upstream,
@@ -99,7 +101,8 @@ public struct TenantStore: Sendable {
             tenant: tenant.id, aggregateKey: tenant.id, aggregateVersion: tenant.version,
             payload: TenantUpdated(tenantId: tenant.id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode.rawValue,
                                    disabled: tenant.disabled, accessTokenSeconds: tenant.tokenLifetimes.accessTokenSeconds,
-                                   refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds))
+                                   refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds,
+                                   freshUpstreamProfile: tenant.freshUpstreamProfile))
         try await OutboxWriter(schema: schema).append([try OutboxRecord(event)], on: connection, logger: logger)
         return tenant
     }
@@ -137,16 +140,17 @@ public struct TenantStore: Sendable {
         bindings.append(tenant.disabled)
         bindings.append(tenant.tokenLifetimes.accessTokenSeconds)
         bindings.append(tenant.tokenLifetimes.refreshTokenSeconds)
+        bindings.append(tenant.freshUpstreamProfile)
         let sql = insert
             ? """
               INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
-                  access_token_seconds, refresh_token_seconds)
-              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9)
+                  access_token_seconds, refresh_token_seconds, fresh_upstream_profile)
+              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9, $10)
               """
             : """
               UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
                   upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
-                  access_token_seconds = $8, refresh_token_seconds = $9,
+                  access_token_seconds = $8, refresh_token_seconds = $9, fresh_upstream_profile = $10,
                   version = version + 1, updated_at = now()
               WHERE id = $1
               """
@@ -182,18 +186,18 @@ public struct TenantStore: Sendable {
         let s = schema.quoted
         let rows = try await connection.query(PostgresQuery(unsafeSQL: """
             SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
-                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds,
+                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile,
                    coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
             FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
             """, binds: bindings), logger: logger)
         var records: [TenantRecord] = []
         let decoder = JSONBody.decoder()
-        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, [String]).self) {
-            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, hosts) = row
+        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, [String]).self) {
+            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, hosts) = row
             let tenant = Tenant(
                 id: id, displayName: name, hosts: hosts, authMode: Tenant.AuthMode(rawValue: mode) ?? .oauth, emailLinking: linking,
                 upstream: try upstream.map { try decoder.decode(UpstreamConfiguration.self, from: Data($0.utf8)) },
-                tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds),
+                tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds), freshUpstreamProfile: fresh,
                 hasClientSecret: secret != nil, disabled: disabled, version: version, createdAt: created, updatedAt: updated)
             records.append(TenantRecord(tenant: tenant, sealedClientSecret: secret))
         }

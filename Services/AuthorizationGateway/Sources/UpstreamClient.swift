@@ -27,6 +27,8 @@ public struct UpstreamTokens: Sendable {
 public enum UpstreamFailure: Error, Equatable {
     case refused(String)
     case unavailable(String)
+    /// The upstream answered `invalid_grant` to a refresh: the user's grant there is gone.
+    case grantRevoked
 }
 
 /// Talks to a tenant's upstream over HTTPS with timeouts and no redirects followed.
@@ -49,9 +51,20 @@ public struct UpstreamClient: Sendable {
     /// Exchanges the upstream code (RFC 6749 §4.1.3 with our PKCE verifier; client_secret_post).
     public func exchange(code: String, verifier: String, redirectUri: String, upstream: UpstreamConfiguration,
                          clientSecret: String?) async throws -> UpstreamTokens {
+        try await tokenRequest([("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri),
+                                ("code_verifier", verifier)], upstream: upstream, clientSecret: clientSecret)
+    }
+
+    /// Refreshes the upstream access token (RFC 6749 §6), re-sending the tenant's scopes. An
+    /// answer without a new refresh token means the old one stays valid (the caller keeps it).
+    public func refresh(_ refreshToken: String, upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
+        try await tokenRequest([("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+                                ("scope", upstream.scopes.joined(separator: " "))], upstream: upstream, clientSecret: clientSecret)
+    }
+
+    private func tokenRequest(_ grant: [(String, String)], upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
         guard let endpoint = upstream.tokenEndpoint else { throw UpstreamFailure.unavailable("no token endpoint") }
-        var form: [(String, String)] = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri),
-                                        ("code_verifier", verifier), ("client_id", upstream.clientId)]
+        var form = grant + [("client_id", upstream.clientId)]
         if let clientSecret { form.append(("client_secret", clientSecret)) }
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
@@ -62,7 +75,9 @@ public struct UpstreamClient: Sendable {
         guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("token endpoint answered \(status)")
         }
-        if let error = json["error"] as? String { throw UpstreamFailure.refused("token endpoint: \(error)") }
+        if let error = json["error"] as? String {
+            throw error == "invalid_grant" ? UpstreamFailure.grantRevoked : UpstreamFailure.refused("token endpoint: \(error)")
+        }
         guard (200..<300).contains(status), let accessToken = json["access_token"] as? String, !accessToken.isEmpty else {
             throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("no access token")
         }

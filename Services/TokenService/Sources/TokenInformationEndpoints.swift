@@ -13,6 +13,7 @@ struct TokenInformationEndpoints: Sendable {
     let store: TokenStore
     let configuration: TokenServiceConfiguration
     let guardrails: RequestGuardrails
+    let profiles: UpstreamProfileClient?
 
     @discardableResult
     private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, deadline: Duration? = APIError.infrastructureDeadline,
@@ -111,9 +112,12 @@ struct TokenInformationEndpoints: Sendable {
 
     // MARK: UserInfo
 
-    /// Bearer-authenticated (RFC 6750 header): our claims for the token's user, from the
-    /// provisioned profile (or the login's, until provisioning has caught up), by scope:
-    /// `email` gives `email` and `email_verified`, `profile` gives `name`. Never upstream tokens.
+    /// Bearer-authenticated (RFC 6750 header): our claims for the token's user, by scope: `email`
+    /// gives `email` and `email_verified`, `profile` gives `name`. From the provisioned profile
+    /// (or the login's, until provisioning has caught up); for a tenant that asks for fresh
+    /// profiles, from the upstream through the gateway, which refreshes an expired upstream token
+    /// once for all concurrent callers. An upstream that refuses the refresh ends our grant too
+    /// (then 401). Never upstream tokens.
     func userinfo(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, origin) = try await tenants.resolve(request, context)
         let challenge = #"Bearer realm="\#(origin.issuer)""#
@@ -125,9 +129,29 @@ struct TokenInformationEndpoints: Sendable {
         if token.hasPrefix(MintedTokens.accessPrefix) {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
-        guard let active, active.tenant == tenant.id else {
+        guard var active, active.tenant == tenant.id else {
             throw APIError(.unauthorized, code: "invalid_token", "The access token is not valid",
                            headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
+        }
+        if tenant.freshUpstreamProfile {
+            guard let profiles else {
+                context.logger.error("Fresh upstream profiles need GATEHOUSE_GATEWAY_URL and GATEHOUSE_INTERNAL_TOKEN", metadata: ["tenant": "\(tenant.id)"])
+                throw APIError.temporarilyUnavailable
+            }
+            do {
+                let fresh = try await profiles.profile(tenant: tenant.id, userId: active.userId)
+                active.email = fresh.email
+                active.emailVerified = fresh.emailVerified
+                active.name = fresh.name
+            } catch UpstreamProfileClient.Failure.grantRevoked {
+                let grantId = active.grantId
+                try await infrastructure(context) { try await store.revokeGrant(grantId, reason: "upstream_revoked") }
+                throw APIError(.unauthorized, code: "invalid_token", "The sign-in provider ended this grant",
+                               headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
+            } catch {
+                context.logger.error("Fresh upstream profile unavailable", metadata: ["tenant": "\(tenant.id)", "error": "\(error)"])
+                throw APIError.temporarilyUnavailable
+            }
         }
         struct Claims: Encodable {
             var sub: String

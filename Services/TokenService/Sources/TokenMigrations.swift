@@ -19,7 +19,8 @@ enum TokenMigrations {
                 auth_mode TEXT NOT NULL,
                 disabled BOOLEAN NOT NULL,
                 access_token_seconds INTEGER NOT NULL,
-                refresh_token_seconds INTEGER NOT NULL
+                refresh_token_seconds INTEGER NOT NULL,
+                fresh_upstream_profile BOOLEAN NOT NULL
             )
             """,
             // From client.registered / client.updated: how each client authenticates.

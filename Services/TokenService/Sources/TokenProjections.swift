@@ -45,12 +45,14 @@ public struct TokenProjections: EventHandler {
             bindings.append(tenant.disabled)
             bindings.append(tenant.accessTokenSeconds)
             bindings.append(tenant.refreshTokenSeconds)
+            bindings.append(tenant.freshUpstreamProfile)
             sql = """
-                INSERT INTO \(s).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, access_token_seconds, refresh_token_seconds)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                INSERT INTO \(s).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, access_token_seconds, refresh_token_seconds,
+                                               fresh_upstream_profile)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
                     auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled, access_token_seconds = EXCLUDED.access_token_seconds,
-                    refresh_token_seconds = EXCLUDED.refresh_token_seconds
+                    refresh_token_seconds = EXCLUDED.refresh_token_seconds, fresh_upstream_profile = EXCLUDED.fresh_upstream_profile
                 WHERE t.version < EXCLUDED.version
                 """
         case ClientRegistered.eventType.name, ClientUpdated.eventType.name:

@@ -14,23 +14,28 @@ public struct TokenServiceConfiguration: Sendable {
     /// Resource servers allowed to introspect (the tool host): id → secret hash.
     public var resourceServers: [String: String]
     public var limits: TokenRateLimits
+    /// Where fresh upstream profiles come from (the gateway's internal route) and the token
+    /// that route expects; nil when no tenant may ask for them.
+    public var gateway: (url: String, token: OperatorToken)?
 
     public init(keyRing: KeyRing, origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
                 refreshGrace: Duration = .seconds(30), codeFailureLimit: Int = 3, resourceServers: [String: String] = [:],
-                limits: TokenRateLimits = TokenRateLimits()) {
+                limits: TokenRateLimits = TokenRateLimits(), gateway: (url: String, token: OperatorToken)? = nil) {
         self.keyRing = keyRing
         self.origins = origins
         self.refreshGrace = refreshGrace
         self.codeFailureLimit = codeFailureLimit
         self.resourceServers = resourceServers
         self.limits = limits
+        self.gateway = gateway
     }
 
     /// `GATEHOUSE_KEYRING` (required), `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES`,
     /// `GATEHOUSE_REFRESH_GRACE_SECONDS` (0-60, default 30), `GATEHOUSE_CODE_FAILURE_LIMIT`
     /// (1-10, default 3), `GATEHOUSE_RESOURCE_SERVERS` (`id:secret[,id:secret]`, secrets of at
     /// least 32 characters), `GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE` (per client and per address,
-    /// default 600), `GATEHOUSE_TOKEN_FAILURES_PER_MINUTE` (default 20).
+    /// default 600), `GATEHOUSE_TOKEN_FAILURES_PER_MINUTE` (default 20), `GATEHOUSE_GATEWAY_URL`
+    /// with `GATEHOUSE_INTERNAL_TOKEN` (for tenants with fresh upstream profiles).
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
@@ -48,6 +53,17 @@ public struct TokenServiceConfiguration: Sendable {
         limits = TokenRateLimits(
             requestsPerMinute: try env.int("GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE", default: 600, range: 1...10_000_000),
             failuresPerMinute: try env.int("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", default: 20, range: 1...100_000))
+        switch (env.optionalString("GATEHOUSE_GATEWAY_URL"), try env.internalToken()) {
+        case (let url?, let token?):
+            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {
+                throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "must be an http(s) URL such as http://gateway:8081")
+            }
+            gateway = (url.hasSuffix("/") ? String(url.dropLast()) : url, token)
+        case (nil, nil):
+            gateway = nil
+        default:
+            throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "and GATEHOUSE_INTERNAL_TOKEN are set together or not at all")
+        }
     }
 }
 

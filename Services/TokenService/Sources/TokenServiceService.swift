@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import GatehouseMessaging
 import GatehousePostgres
@@ -22,6 +23,7 @@ public enum TokenServiceService {
     public struct Parts: Sendable {
         public let store: TokenStore
         public let directory: HostDirectory<TokenTenant>
+        public let profiles: UpstreamProfileClient?
         let guardrails: RequestGuardrails
 
         public init(postgres: PostgresClient, logger: Logger, configuration: TokenServiceConfiguration,
@@ -30,6 +32,14 @@ public enum TokenServiceService {
             self.store = store
             directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
             guardrails = RequestGuardrails(limits: configuration.limits)
+            profiles = configuration.gateway.map { gateway in
+                UpstreamProfileClient(http: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup), gatewayURL: gateway.url, token: gateway.token)
+            }
+        }
+
+        /// Shuts the gateway client down (the application does it as a service).
+        public func shutdown() async throws {
+            try await profiles?.http.shutdown()
         }
     }
 
@@ -39,7 +49,7 @@ public enum TokenServiceService {
         let tenants = HostResolver(directory: parts.directory, origins: configuration.origins)
         let token = TokenEndpoint(tenants: tenants, store: parts.store, configuration: configuration, guardrails: parts.guardrails)
         let information = TokenInformationEndpoints(tenants: tenants, store: parts.store, configuration: configuration,
-                                                    guardrails: parts.guardrails)
+                                                    guardrails: parts.guardrails, profiles: parts.profiles)
         router.add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.authorization, .contentType],
                                               allowMethods: [.get, .post, .options], allowCredentials: false, maxAge: .seconds(3600)))
         for path in ["/oauth/token", "/token"] {
@@ -60,6 +70,6 @@ public enum TokenServiceService {
         let consumer = EventConsumer(
             handler: TokenProjections(schema: definition.schema), client: context.postgres, schema: definition.schema,
             kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
-        return context.application(router: router, services: [consumer])
+        return context.application(router: router, services: [consumer] + (parts.profiles.map { [HTTPClientShutdown(client: $0.http)] } ?? []))
     }
 }

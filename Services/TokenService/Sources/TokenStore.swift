@@ -13,6 +13,7 @@ public struct TokenTenant: Sendable, Equatable {
     public var id: String
     public var accessTokenSeconds: Int
     public var refreshTokenSeconds: Int
+    public var freshUpstreamProfile: Bool
 }
 
 /// Tokens just minted: the clear values go to the client once; only their hashes are stored.
@@ -109,11 +110,13 @@ public struct TokenStore: Sendable {
     /// Every enabled tenant by host name, for the host directory.
     public func tenantsByHost() async throws -> [String: TokenTenant] {
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT id, hosts, access_token_seconds, refresh_token_seconds FROM \(schema.quoted).tenants WHERE NOT disabled
+            SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile FROM \(schema.quoted).tenants WHERE NOT disabled
             """), logger: logger)
         var map: [String: TokenTenant] = [:]
-        for try await (id, hosts, access, refresh) in rows.decode((String, [String], Int, Int).self) {
-            for host in hosts { map[host] = TokenTenant(id: id, accessTokenSeconds: access, refreshTokenSeconds: refresh) }
+        for try await (id, hosts, access, refresh, fresh) in rows.decode((String, [String], Int, Int, Bool).self) {
+            for host in hosts {
+                map[host] = TokenTenant(id: id, accessTokenSeconds: access, refreshTokenSeconds: refresh, freshUpstreamProfile: fresh)
+            }
         }
         return map
     }

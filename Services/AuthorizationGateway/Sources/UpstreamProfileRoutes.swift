@@ -1,0 +1,133 @@
+import Foundation
+import GatehouseCrypto
+import GatehousePostgres
+import GatehouseRuntime
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// `POST /internal/upstream-profile` (for the token service's userinfo, never routed from the
+/// internet): the user's current profile at the upstream. The gateway owns the upstream tokens,
+/// so it is the one that uses them. An expired upstream access token is refreshed first, once
+/// at a time per identity across all gateway instances: the upstream token row stays locked
+/// (`FOR UPDATE`) from the read to the write of the refreshed tokens, so a concurrent request
+/// waits and then finds the fresh token.
+///
+/// Body `{"tenant": "...", "user_id": "..."}`, bearer `GATEHOUSE_INTERNAL_TOKEN`. Answers the
+/// profile (`subject`, `email`, `email_verified`, `name`), 404 for an unknown identity, 409
+/// `upstream_grant_revoked` when the upstream refused the refresh, 503 when it is unreachable.
+public enum UpstreamProfileRoutes {
+    struct Query: Decodable {
+        var tenant: String
+        var userId: String
+    }
+
+    struct Profile: Encodable {
+        var subject: String
+        var email: String?
+        var emailVerified: Bool
+        var name: String?
+    }
+
+    public static func add(to router: Router<GatehouseRequestContext>, parts: GatewayService.Parts, internalToken: OperatorToken?) {
+        router.group("/internal").add(middleware: OperatorAuthMiddleware(token: internalToken))
+            .post("/upstream-profile") { request, context in
+                let body = try await request.body.collect(upTo: 4096)
+                guard let query = try? JSONBody.decoder().decode(Query.self, from: Data(String(buffer: body).utf8)) else {
+                    throw APIError.invalidRequest("The body must be {\"tenant\": ..., \"user_id\": ...}")
+                }
+                return try await profile(query, parts: parts, context: context)
+            }
+    }
+
+    static func profile(_ query: Query, parts: GatewayService.Parts, context: GatehouseRequestContext) async throws -> Response {
+        let records = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") { try await parts.tenants.records() }
+        guard let record = records.first(where: { $0.tenant.id == query.tenant }), let upstream = record.tenant.upstream else {
+            throw APIError.notFound("No such tenant or upstream")
+        }
+        let issuer = CallbackRoutes.issuer(of: upstream)
+        do {
+            var effective = upstream
+            if upstream.kind == .oidc, let oidcIssuer = upstream.issuer {
+                let metadata = try await parts.oidc.metadata(issuer: oidcIssuer)
+                effective.tokenEndpoint = upstream.tokenEndpoint ?? metadata.tokenEndpoint
+                effective.userEndpoint = metadata.userinfoEndpoint
+            }
+            let secret = try parts.tenants.clientSecret(of: record)
+            let endpoints = effective
+            guard let tokens = try await parts.upstreamTokens.current(userId: query.userId, tenant: query.tenant, keyRing: parts.keyRing, refresh: {
+                context.logger.info("Refreshing an expired upstream token", metadata: ["tenant": "\(query.tenant)", "user_id": "\(query.userId)"])
+                return try await parts.upstream.refresh($0, upstream: endpoints, clientSecret: secret)
+            }) else {
+                throw APIError.notFound("No upstream tokens for this identity")
+            }
+            let identity = try await parts.upstream.identity(tokens: tokens, upstream: effective, issuer: issuer)
+            return try JSONBody.response(Profile(subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified,
+                                                 name: identity.name))
+        } catch {
+            // Errors from inside the transaction arrive wrapped.
+            switch PostgresFailure.underlying(error) {
+            case UpstreamFailure.grantRevoked:
+                context.logger.notice("The upstream revoked the user's grant", metadata: ["tenant": "\(query.tenant)", "user_id": "\(query.userId)"])
+                throw APIError(.conflict, code: "upstream_grant_revoked", "The upstream no longer accepts this user's grant")
+            case let error as APIError:
+                throw error
+            default:
+                context.logger.error("Upstream profile unavailable", metadata: ["tenant": "\(query.tenant)", "error": "\(error)"])
+                throw APIError.temporarilyUnavailable
+            }
+        }
+    }
+}
+
+/// The gateway's sealed upstream tokens, used for fresh profiles.
+public struct UpstreamTokenStore: Sendable {
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let logger: Logger
+
+    /// Upstream access tokens this close to expiry are refreshed before use.
+    static let expiryMargin: TimeInterval = 30
+
+    static func accessData(_ userId: String) -> String { "gatehouse/upstream-access-token/\(userId)" }
+    static func refreshData(_ userId: String) -> String { "gatehouse/upstream-refresh-token/\(userId)" }
+
+    /// The identity's current upstream tokens; when the access token has expired, `refresh` is
+    /// called with the upstream refresh token while the row is locked, and its answer stored
+    /// (keeping the old refresh token when the upstream returns none). nil: no such identity.
+    func current(userId: String, tenant: String, keyRing: KeyRing,
+                 refresh: @Sendable (String) async throws -> UpstreamTokens) async throws -> UpstreamTokens? {
+        try await client.withTransaction(logger: logger) { connection -> UpstreamTokens? in
+            var bindings = PostgresBindings()
+            bindings.append(userId)
+            bindings.append(tenant)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
+                SELECT access_token, refresh_token, expires_at FROM \(schema.quoted).upstream_tokens
+                WHERE user_id = $1 AND tenant_id = $2 FOR UPDATE
+                """, binds: bindings), logger: logger)
+            var found: (String, String?, Date?)?
+            for try await row in rows.decode((String, String?, Date?).self) { found = row }
+            guard let (sealedAccess, sealedRefresh, expiresAt) = found else { return nil }
+            let open = { (sealed: String, data: String) throws -> String in
+                String(decoding: try keyRing.open(sealed, associatedData: data), as: UTF8.self)
+            }
+            let refreshToken = try sealedRefresh.map { try open($0, Self.refreshData(userId)) }
+            guard let expiresAt, expiresAt.timeIntervalSinceNow < Self.expiryMargin else {
+                return UpstreamTokens(accessToken: try open(sealedAccess, Self.accessData(userId)), refreshToken: refreshToken, expiresIn: nil, idToken: nil)
+            }
+            guard let refreshToken else { throw UpstreamFailure.grantRevoked }
+            let fresh = try await refresh(refreshToken)
+            var update = PostgresBindings()
+            update.append(userId)
+            update.append(try keyRing.seal(Array(fresh.accessToken.utf8), associatedData: Self.accessData(userId)))
+            update.append(try fresh.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: Self.refreshData(userId)) })
+            update.append(fresh.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) })
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                UPDATE \(schema.quoted).upstream_tokens SET access_token = $2, refresh_token = coalesce($3, refresh_token), expires_at = $4,
+                    updated_at = now()
+                WHERE user_id = $1
+                """, binds: update), logger: logger)
+            return fresh
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import AsyncHTTPClient
+import Foundation
+import GatehouseRuntime
+import NIOCore
+import NIOHTTP1
+
+/// Asks the gateway (which owns the upstream tokens) for a user's current upstream profile:
+/// `POST <gateway>/internal/upstream-profile` with the internal token.
+public struct UpstreamProfileClient: Sendable {
+    public struct Profile: Sendable, Equatable {
+        public var email: String?
+        public var emailVerified: Bool
+        public var name: String?
+    }
+
+    public enum Failure: Error, Equatable {
+        /// The upstream no longer accepts the user's grant: ours must end too.
+        case grantRevoked
+        /// The gateway or the upstream is unreachable, or answered something else.
+        case unavailable(String)
+    }
+
+    public let http: HTTPClient
+    public let gatewayURL: String
+    public let token: OperatorToken
+
+    public init(http: HTTPClient, gatewayURL: String, token: OperatorToken) {
+        self.http = http
+        self.gatewayURL = gatewayURL
+        self.token = token
+    }
+
+    public func profile(tenant: String, userId: String) async throws -> Profile {
+        var request = HTTPClientRequest(url: "\(gatewayURL)/internal/upstream-profile")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["tenant": tenant, "user_id": userId])))
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(15))
+            body = try await response.body.collect(upTo: 1 << 16)
+        } catch {
+            throw Failure.unavailable("the gateway did not answer: \(type(of: error))")
+        }
+        let json = (try? JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8))) as? [String: Any] ?? [:]
+        switch response.status.code {
+        case 200:
+            return Profile(email: json["email"] as? String, emailVerified: json["email_verified"] as? Bool ?? false, name: json["name"] as? String)
+        case 409 where json["error"] as? String == "upstream_grant_revoked":
+            throw Failure.grantRevoked
+        default:
+            throw Failure.unavailable("the gateway answered \(response.status.code)")
+        }
+    }
+}
