@@ -28,7 +28,7 @@ public enum TokenServiceService {
 
         public init(postgres: PostgresClient, logger: Logger, configuration: TokenServiceConfiguration,
                     directoryMaximumAge: Duration = .seconds(1)) {
-            let store = TokenStore(client: postgres, schema: definition.schema, logger: logger)
+            let store = TokenStore(client: postgres, logger: logger)
             self.store = store
             directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
             guardrails = RequestGuardrails(limits: configuration.limits)

@@ -87,19 +87,20 @@ public struct TokenStore: Sendable {
     private let refreshTokens: Batcher<String, (GrantState, Int)>
     private let rotations: Batcher<Rotation, Bool>
 
-    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+    /// The store of the token service's schema (its hot statements are prepared for that schema).
+    public init(client: PostgresClient, logger: Logger) {
         self.client = client
-        self.schema = schema
+        self.schema = TokenServiceService.definition.schema
         self.logger = logger
         // Concurrent introspections and refreshes share round trips (see Batcher).
-        accessTokens = Batcher(duplicates: .share) { [client, schema, logger] hashes in
-            try await Self.activeAccessTokens(hashes: hashes, client: client, schema: schema, logger: logger)
+        accessTokens = Batcher(duplicates: .share) { [client, logger] hashes in
+            try await Self.activeAccessTokens(hashes: hashes, client: client, logger: logger)
         }
-        refreshTokens = Batcher(duplicates: .share) { [client, schema, logger] hashes in
-            try await Self.grants(ofRefreshHashes: hashes, client: client, schema: schema, logger: logger)
+        refreshTokens = Batcher(duplicates: .share) { [client, logger] hashes in
+            try await Self.grants(ofRefreshHashes: hashes, client: client, logger: logger)
         }
-        rotations = Batcher(duplicates: .separate) { [client, schema, logger] rotations in
-            try await Self.rotate(rotations, client: client, schema: schema, logger: logger)
+        rotations = Batcher(duplicates: .separate) { [client, logger] rotations in
+            try await Self.rotate(rotations, client: client, logger: logger)
         }
     }
 
@@ -234,7 +235,7 @@ public struct TokenStore: Sendable {
 
     // MARK: Grants
 
-    private static let grantColumns = """
+    static let grantColumns = """
         g.id, g.tenant_id, g.client_id, g.user_id, g.scopes, g.resource, g.revoked_at IS NOT NULL, g.refresh_generation, g.refresh_hash,
         g.previous_refresh_hash, g.refreshed_at, g.refresh_expires_at, now(),
         coalesce(c.token_endpoint_auth_method, g.client_auth_method), CASE WHEN c.client_id IS NULL THEN g.client_secret_hash ELSE c.client_secret_hash END,
@@ -246,18 +247,11 @@ public struct TokenStore: Sendable {
         try await refreshTokens.submit(hash, key: hash).map { ($0.0, $0.1) }
     }
 
-    private static func grants(ofRefreshHashes hashes: [String], client: PostgresClient, schema: SchemaName,
-                               logger: Logger) async throws -> [String: (GrantState, Int)] {
-        var bindings = PostgresBindings()
-        bindings.append(hashes)
-        let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT \(grantColumns), t.generation, t.hash
-            FROM \(s).refresh_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
-            WHERE t.hash = ANY($1)
-            """, binds: bindings), logger: logger)
+    private static func grants(ofRefreshHashes hashes: [String], client: PostgresClient, logger: Logger) async throws -> [String: (GrantState, Int)] {
         var result: [String: (GrantState, Int)] = [:]
-        for (state, generation, hash) in try await grants(from: rows) { result[hash] = (state, generation) }
+        for try await (state, generation, hash) in try await client.execute(TokenStatements.GrantsOfRefreshTokens(hashes: hashes), logger: logger) {
+            result[hash] = (state, generation)
+        }
         return result
     }
 
@@ -271,25 +265,23 @@ public struct TokenStore: Sendable {
             FROM \(s).access_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
             WHERE t.hash = $1
             """, binds: bindings), logger: logger)
-        return try await Self.grants(from: rows).first?.0
+        for try await row in rows { return try Self.grantState(from: row).0 }
+        return nil
     }
 
-    /// Rows of `grantColumns` followed by the presented token's generation and hash.
-    private static func grants(from rows: PostgresRowSequence) async throws -> [(GrantState, generation: Int, hash: String)] {
-        var result: [(GrantState, generation: Int, hash: String)] = []
-        for try await row in rows.decode((String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, Date,
-                                          String, String?, [String], Bool, Int, String).self) {
-            let (grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
-                 now, method, secretHash, grantTypes, disabled, presentedGeneration, hash) = row
-            let state = GrantState(
-                grantId: grantId, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
-                client: RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: secretHash, grantTypes: grantTypes,
-                                         disabled: disabled),
-                revoked: revoked, generation: generation, refreshHash: refreshHash, previousRefreshHash: previous, refreshedAt: refreshedAt,
-                refreshExpiresAt: refreshExpires, now: now)
-            result.append((state, presentedGeneration, hash))
-        }
-        return result
+    /// A row of `grantColumns` followed by the presented token's generation and hash.
+    static func grantState(from row: PostgresRow) throws -> (GrantState, generation: Int, hash: String) {
+        let (grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
+             now, method, secretHash, grantTypes, disabled, presentedGeneration, hash) = try row.decode(
+                (String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, Date,
+                 String, String?, [String], Bool, Int, String).self)
+        let state = GrantState(
+            grantId: grantId, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
+            client: RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: secretHash, grantTypes: grantTypes,
+                                     disabled: disabled),
+            revoked: revoked, generation: generation, refreshHash: refreshHash, previousRefreshHash: previous, refreshedAt: refreshedAt,
+            refreshExpiresAt: refreshExpires, now: now)
+        return (state, presentedGeneration, hash)
     }
 
     enum RotationKind: Sendable {
@@ -330,53 +322,9 @@ public struct TokenStore: Sendable {
     /// The rotations of a batch in one statement: each grant's row is updated only if it still
     /// holds the presented token as its live one (`rotate`) or as the previous one within the
     /// grace window (`graceReissue`); only rotated grants get their tokens and `token.refreshed`.
-    private static func rotate(_ rotations: [Rotation], client: PostgresClient, schema: SchemaName, logger: Logger) async throws -> [String: Bool] {
-        var bindings = PostgresBindings()
-        bindings.append(rotations.map(\.grantId))                                // $1
-        bindings.append(rotations.map(\.presentedHash))                          // $2
-        bindings.append(rotations.map { $0.tokens.refreshHash ?? "" })           // $3
-        bindings.append(rotations.map(\.generation))                             // $4
-        bindings.append(rotations.map { $0.tokens.refreshExpiresAt ?? Date() })  // $5
-        bindings.append(rotations.map(\.tokens.accessHash))                      // $6
-        bindings.append(rotations.map { $0.tokens.scopes.joined(separator: " ") }) // $7
-        bindings.append(rotations.map(\.tokens.issuedAt))                        // $8
-        bindings.append(rotations.map(\.tokens.accessExpiresAt))                 // $9
-        bindings.append(rotations.map { $0.kind == .graceReissue })              // $10
-        bindings.append(rotations.map { $0.grace / .milliseconds(1) })           // $11
-        OutboxWriter.bind(rotations.map(\.event), into: &bindings)               // $12-$16
-        let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[],
-                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[])
-                    AS i(grant_id, presented, refresh_hash, generation, refresh_expires_at, access_hash, scopes, issued_at, access_expires_at,
-                         grace, grace_ms)
-            ), rotated AS (
-                UPDATE \(s).grants g SET
-                    previous_refresh_hash = CASE WHEN i.grace THEN g.previous_refresh_hash ELSE g.refresh_hash END,
-                    refresh_hash = i.refresh_hash, refresh_generation = i.generation,
-                    refreshed_at = CASE WHEN i.grace THEN g.refreshed_at ELSE now() END,
-                    refresh_expires_at = CASE WHEN i.grace THEN g.refresh_expires_at ELSE i.refresh_expires_at END
-                FROM input i
-                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND (
-                    (NOT i.grace AND g.refresh_hash = i.presented AND g.refresh_expires_at > now())
-                    OR (i.grace AND g.previous_refresh_hash = i.presented AND g.refresh_generation = i.generation
-                        AND g.refreshed_at > now() - make_interval(secs => i.grace_ms / 1000.0)))
-                RETURNING g.id
-            ), refresh AS (
-                INSERT INTO \(s).refresh_tokens (hash, grant_id, generation)
-                SELECT i.refresh_hash, i.grant_id, i.generation FROM input i JOIN rotated r ON r.id = i.grant_id
-            ), access AS (
-                INSERT INTO \(s).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
-                SELECT i.access_hash, i.grant_id, string_to_array(i.scopes, ' '), i.issued_at, i.access_expires_at
-                FROM input i JOIN rotated r ON r.id = i.grant_id
-            ), announced AS (
-                \(OutboxWriter(schema: schema).insertSQL(firstParameter: 12, keysIn: "SELECT id FROM rotated"))
-            )
-            SELECT id FROM rotated
-            """, binds: bindings), logger: logger)
+    private static func rotate(_ rotations: [Rotation], client: PostgresClient, logger: Logger) async throws -> [String: Bool] {
         var result: [String: Bool] = [:]
-        for try await id in rows.decode(String.self) { result[id] = true }
+        for try await id in try await client.execute(TokenStatements.Rotate(rotations: rotations), logger: logger) { result[id] = true }
         return result
     }
 
@@ -441,23 +389,10 @@ public struct TokenStore: Sendable {
         try await accessTokens.submit(hash, key: hash)
     }
 
-    private static func activeAccessTokens(hashes: [String], client: PostgresClient, schema: SchemaName,
-                                           logger: Logger) async throws -> [String: ActiveToken] {
-        var bindings = PostgresBindings()
-        bindings.append(hashes)
-        let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT a.hash, g.id, g.tenant_id, g.client_id, g.user_id, a.scopes, g.resource, a.issued_at, a.expires_at,
-                   CASE WHEN u.user_id IS NULL THEN g.email ELSE u.email END, coalesce(u.email_verified, g.email_verified),
-                   CASE WHEN u.user_id IS NULL THEN g.name ELSE u.name END
-            FROM \(s).access_tokens a JOIN \(s).grants g ON g.id = a.grant_id LEFT JOIN \(s).users u ON u.user_id = g.user_id
-            WHERE a.hash = ANY($1) AND a.revoked_at IS NULL AND a.expires_at > now() AND g.revoked_at IS NULL
-            """, binds: bindings), logger: logger)
+    private static func activeAccessTokens(hashes: [String], client: PostgresClient, logger: Logger) async throws -> [String: ActiveToken] {
         var result: [String: ActiveToken] = [:]
-        for try await row in rows.decode((String, String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self) {
-            let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = row
-            result[hash] = ActiveToken(grantId: grant, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
-                                       issuedAt: issued, expiresAt: expires, email: email, emailVerified: verified, name: name)
+        for try await (hash, token) in try await client.execute(TokenStatements.ActiveAccessTokens(hashes: hashes), logger: logger) {
+            result[hash] = token
         }
         return result
     }

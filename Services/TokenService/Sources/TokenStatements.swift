@@ -1,0 +1,120 @@
+import Foundation
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseRuntime
+import PostgresNIO
+
+/// The token service's hot statements, prepared once per connection: PostgreSQL parses and
+/// plans a statement this size on every unprepared execution, which costs more than running it.
+/// Each serves a whole batch (see `Batcher`).
+enum TokenStatements {
+    static let schema = TokenServiceService.definition.schema.quoted
+
+    /// Active access tokens among `hashes`: unexpired, not revoked, their grant not revoked; the
+    /// provisioned profile, or the login's until that has arrived.
+    struct ActiveAccessTokens: PostgresPreparedStatement {
+        static let sql = """
+            SELECT a.hash, g.id, g.tenant_id, g.client_id, g.user_id, a.scopes, g.resource, a.issued_at, a.expires_at,
+                   CASE WHEN u.user_id IS NULL THEN g.email ELSE u.email END, coalesce(u.email_verified, g.email_verified),
+                   CASE WHEN u.user_id IS NULL THEN g.name ELSE u.name END
+            FROM \(schema).access_tokens a JOIN \(schema).grants g ON g.id = a.grant_id LEFT JOIN \(schema).users u ON u.user_id = g.user_id
+            WHERE a.hash = ANY($1) AND a.revoked_at IS NULL AND a.expires_at > now() AND g.revoked_at IS NULL
+            """
+
+        var hashes: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(hashes)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (String, ActiveToken) {
+            let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = try row.decode(
+                (String, String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self)
+            return (hash, ActiveToken(grantId: grant, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
+                                      issuedAt: issued, expiresAt: expires, email: email, emailVerified: verified, name: name))
+        }
+    }
+
+    /// The grants the refresh tokens among `hashes` belong to, with each token's generation.
+    struct GrantsOfRefreshTokens: PostgresPreparedStatement {
+        static let sql = """
+            SELECT \(TokenStore.grantColumns), t.generation, t.hash
+            FROM \(schema).refresh_tokens t JOIN \(schema).grants g ON g.id = t.grant_id LEFT JOIN \(schema).clients c ON c.client_id = g.client_id
+            WHERE t.hash = ANY($1)
+            """
+
+        var hashes: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(hashes)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (GrantState, generation: Int, hash: String) {
+            try TokenStore.grantState(from: row)
+        }
+    }
+
+    /// The rotations of a batch: each grant's row is updated only if it still holds the presented
+    /// token as its live one (`rotate`) or as the previous one within the grace window
+    /// (`graceReissue`); only rotated grants get their tokens and `token.refreshed`. Returns the
+    /// ids of the rotated grants.
+    struct Rotate: PostgresPreparedStatement {
+        static let sql = """
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[],
+                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[])
+                    AS i(grant_id, presented, refresh_hash, generation, refresh_expires_at, access_hash, scopes, issued_at, access_expires_at,
+                         grace, grace_ms)
+            ), rotated AS (
+                UPDATE \(schema).grants g SET
+                    previous_refresh_hash = CASE WHEN i.grace THEN g.previous_refresh_hash ELSE g.refresh_hash END,
+                    refresh_hash = i.refresh_hash, refresh_generation = i.generation,
+                    refreshed_at = CASE WHEN i.grace THEN g.refreshed_at ELSE now() END,
+                    refresh_expires_at = CASE WHEN i.grace THEN g.refresh_expires_at ELSE i.refresh_expires_at END
+                FROM input i
+                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND (
+                    (NOT i.grace AND g.refresh_hash = i.presented AND g.refresh_expires_at > now())
+                    OR (i.grace AND g.previous_refresh_hash = i.presented AND g.refresh_generation = i.generation
+                        AND g.refreshed_at > now() - make_interval(secs => i.grace_ms / 1000.0)))
+                RETURNING g.id
+            ), refresh AS (
+                INSERT INTO \(schema).refresh_tokens (hash, grant_id, generation)
+                SELECT i.refresh_hash, i.grant_id, i.generation FROM input i JOIN rotated r ON r.id = i.grant_id
+            ), access AS (
+                INSERT INTO \(schema).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
+                SELECT i.access_hash, i.grant_id, string_to_array(i.scopes, ' '), i.issued_at, i.access_expires_at
+                FROM input i JOIN rotated r ON r.id = i.grant_id
+            ), announced AS (
+                \(OutboxWriter(schema: TokenServiceService.definition.schema).insertSQL(firstParameter: 12, keysIn: "SELECT id FROM rotated"))
+            )
+            SELECT id FROM rotated
+            """
+
+        var rotations: [TokenStore.Rotation]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(rotations.map(\.grantId))                                  // $1
+            bindings.append(rotations.map(\.presentedHash))                            // $2
+            bindings.append(rotations.map { $0.tokens.refreshHash ?? "" })             // $3
+            bindings.append(rotations.map(\.generation))                               // $4
+            bindings.append(rotations.map { $0.tokens.refreshExpiresAt ?? Date() })    // $5
+            bindings.append(rotations.map(\.tokens.accessHash))                        // $6
+            bindings.append(rotations.map { $0.tokens.scopes.joined(separator: " ") }) // $7
+            bindings.append(rotations.map(\.tokens.issuedAt))                          // $8
+            bindings.append(rotations.map(\.tokens.accessExpiresAt))                   // $9
+            bindings.append(rotations.map { $0.kind == .graceReissue })                // $10
+            bindings.append(rotations.map { $0.grace / .milliseconds(1) })             // $11
+            OutboxWriter.bind(rotations.map(\.event), into: &bindings)                 // $12-$16
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> String {
+            try row.decode(String.self)
+        }
+    }
+}
