@@ -48,6 +48,8 @@ public enum FormBody {
     }
 
     private static func decode(_ part: Substring) -> String? {
-        String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        // Most names and values (tokens, codes, ids) need no decoding at all.
+        if !part.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return String(part) }
+        return String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 }

@@ -188,17 +188,13 @@ struct TokenEndpoint: Sendable {
     // MARK: Responses
 
     static func response(_ tokens: MintedTokens) throws -> Response {
-        struct Body: Encodable {
-            var access_token: String
-            var token_type = "Bearer"
-            var expires_in: Int
-            var scope: String
-            var refresh_token: String?
-        }
-        let body = Body(access_token: tokens.accessToken, expires_in: Int(tokens.accessExpiresAt.timeIntervalSince(tokens.issuedAt).rounded()),
-                        scope: tokens.scopes.joined(separator: " "), refresh_token: tokens.refreshToken)
-        var response = try JSONBody.response(body)
-        response.headers[.cacheControl] = "no-store"
+        var body = JSONObjectWriter()
+        body.add("access_token", tokens.accessToken)
+        body.add("token_type", "Bearer")
+        body.add("expires_in", Int(tokens.accessExpiresAt.timeIntervalSince(tokens.issuedAt).rounded()))
+        body.add("scope", tokens.scopes.joined(separator: " "))
+        body.add("refresh_token", tokens.refreshToken)
+        var response = body.response()
         response.headers[HTTPField.Name("Pragma")!] = "no-cache"
         return response
     }

@@ -90,24 +90,20 @@ struct TokenInformationEndpoints: Sendable {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
         guard let active, active.tenant == tenant.id else { return try Self.noStore(JSONBody.response(["active": false])) }
-        struct Description: Encodable {
-            var active = true
-            var sub: String
-            var client_id: String
-            var scope: String
-            var exp: Int
-            var iat: Int
-            var aud: String
-            var iss: String
-            var token_type = "Bearer"
-            var email: String?
-            var email_verified: Bool
-            var name: String?
-        }
-        return try Self.noStore(JSONBody.response(Description(
-            sub: active.userId, client_id: active.clientId, scope: active.scopes.joined(separator: " "),
-            exp: Int(active.expiresAt.timeIntervalSince1970), iat: Int(active.issuedAt.timeIntervalSince1970), aud: active.resource,
-            iss: origin.issuer, email: active.email, email_verified: active.emailVerified, name: active.name)))
+        var description = JSONObjectWriter()
+        description.add("active", true)
+        description.add("sub", active.userId)
+        description.add("client_id", active.clientId)
+        description.add("scope", active.scopes.joined(separator: " "))
+        description.add("exp", Int(active.expiresAt.timeIntervalSince1970))
+        description.add("iat", Int(active.issuedAt.timeIntervalSince1970))
+        description.add("aud", active.resource)
+        description.add("iss", origin.issuer)
+        description.add("token_type", "Bearer")
+        description.add("email", active.email)
+        description.add("email_verified", active.emailVerified)
+        description.add("name", active.name)
+        return description.response()
     }
 
     // MARK: UserInfo

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseMessaging
+import GatehouseOAuth
 import GatehousePostgres
 import GatehouseRuntime
 import PostgresNIO
@@ -115,6 +116,70 @@ enum TokenStatements {
 
         func decodeRow(_ row: PostgresRow) throws -> String {
             try row.decode(String.self)
+        }
+    }
+
+    /// Redeems a code once: the redemption (unique code hash; a redeemed or burned code updates
+    /// nothing), the grant, its tokens and `token.issued`. Returns 1 when issued, 0 when refused.
+    struct Redeem: PostgresPreparedStatement {
+        static let sql = """
+            WITH redeemed AS (
+                INSERT INTO \(schema).code_redemptions AS r (code_hash, tenant_id, grant_id, expires_at, redeemed_at)
+                VALUES ($1, $2, $3, $4, now())
+                ON CONFLICT (code_hash) DO UPDATE SET grant_id = EXCLUDED.grant_id, redeemed_at = now()
+                    WHERE r.grant_id IS NULL AND r.failures < $5
+                RETURNING grant_id
+            ), granted AS (
+                INSERT INTO \(schema).grants (id, tenant_id, client_id, user_id, scopes, resource, code_hash, client_auth_method,
+                                             client_secret_hash, email, email_verified, name, refresh_generation, refresh_hash, refresh_expires_at)
+                SELECT grant_id, $2, $6, $7, $8, $9, $1, $10, $11, $12, $13, $14, CASE WHEN $15::text IS NULL THEN 0 ELSE 1 END, $15, $16
+                FROM redeemed
+                RETURNING id
+            ), refresh AS (
+                INSERT INTO \(schema).refresh_tokens (hash, grant_id, generation) SELECT $15, id, 1 FROM granted WHERE $15::text IS NOT NULL
+            ), access AS (
+                INSERT INTO \(schema).access_tokens (hash, grant_id, scopes, issued_at, expires_at) SELECT $17, id, $8, $18, $19 FROM granted
+            ), announced AS (
+                \(OutboxWriter(schema: TokenServiceService.definition.schema).insertSQL(firstParameter: 20, when: "granted"))
+            )
+            SELECT count(*) FROM granted
+            """
+
+        var codeHash: String
+        var binding: CodeBinding
+        var client: RegisteredClient
+        var tokens: MintedTokens
+        var grantId: String
+        var failureLimit: Int
+        var event: OutboxRecord
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(codeHash)                          // $1
+            bindings.append(binding.tenant)                    // $2
+            bindings.append(grantId)                           // $3
+            bindings.append(binding.expiresAt)                 // $4
+            bindings.append(failureLimit)                      // $5
+            bindings.append(binding.clientId)                  // $6
+            bindings.append(binding.userId)                    // $7
+            bindings.append(tokens.scopes)                     // $8
+            bindings.append(binding.resource)                  // $9
+            bindings.append(client.tokenEndpointAuthMethod)    // $10
+            bindings.append(client.secretHash)                 // $11
+            bindings.append(binding.identity.email)            // $12
+            bindings.append(binding.identity.emailVerified)    // $13
+            bindings.append(binding.identity.name)             // $14
+            bindings.append(tokens.refreshHash)                // $15
+            bindings.append(tokens.refreshExpiresAt)           // $16
+            bindings.append(tokens.accessHash)                 // $17
+            bindings.append(tokens.issuedAt)                   // $18
+            bindings.append(tokens.accessExpiresAt)            // $19
+            OutboxWriter.bind([event], into: &bindings)        // $20-$24
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 {
+            try row.decode(Int64.self)
         }
     }
 }

@@ -155,51 +155,9 @@ public struct TokenStore: Sendable {
             payload: TokenIssued(grantId: grantId, userId: binding.userId, clientId: binding.clientId, scopes: tokens.scopes,
                                  resource: binding.resource, accessTokenHash: tokens.accessHash, accessTokenExpiresAt: tokens.accessExpiresAt,
                                  refreshFamilyId: tokens.refreshToken == nil ? nil : grantId, codeHash: codeHash))
-        var bindings = PostgresBindings()
-        bindings.append(codeHash)                          // $1
-        bindings.append(binding.tenant)                    // $2
-        bindings.append(grantId)                           // $3
-        bindings.append(binding.expiresAt)                 // $4
-        bindings.append(failureLimit)                      // $5
-        bindings.append(binding.clientId)                  // $6
-        bindings.append(binding.userId)                    // $7
-        bindings.append(tokens.scopes)                     // $8
-        bindings.append(binding.resource)                  // $9
-        bindings.append(registered.tokenEndpointAuthMethod) // $10
-        bindings.append(registered.secretHash)             // $11
-        bindings.append(binding.identity.email)            // $12
-        bindings.append(binding.identity.emailVerified)    // $13
-        bindings.append(binding.identity.name)             // $14
-        bindings.append(tokens.refreshHash)                // $15
-        bindings.append(tokens.refreshExpiresAt)           // $16
-        bindings.append(tokens.accessHash)                 // $17
-        bindings.append(tokens.issuedAt)                   // $18
-        bindings.append(tokens.accessExpiresAt)            // $19
-        OutboxWriter.bind([try OutboxRecord(event)], into: &bindings) // $20-$24
-        let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            WITH redeemed AS (
-                INSERT INTO \(s).code_redemptions AS r (code_hash, tenant_id, grant_id, expires_at, redeemed_at)
-                VALUES ($1, $2, $3, $4, now())
-                ON CONFLICT (code_hash) DO UPDATE SET grant_id = EXCLUDED.grant_id, redeemed_at = now()
-                    WHERE r.grant_id IS NULL AND r.failures < $5
-                RETURNING grant_id
-            ), granted AS (
-                INSERT INTO \(s).grants (id, tenant_id, client_id, user_id, scopes, resource, code_hash, client_auth_method, client_secret_hash,
-                                         email, email_verified, name, refresh_generation, refresh_hash, refresh_expires_at)
-                SELECT grant_id, $2, $6, $7, $8, $9, $1, $10, $11, $12, $13, $14, CASE WHEN $15::text IS NULL THEN 0 ELSE 1 END, $15, $16
-                FROM redeemed
-                RETURNING id
-            ), refresh AS (
-                INSERT INTO \(s).refresh_tokens (hash, grant_id, generation) SELECT $15, id, 1 FROM granted WHERE $15::text IS NOT NULL
-            ), access AS (
-                INSERT INTO \(s).access_tokens (hash, grant_id, scopes, issued_at, expires_at) SELECT $17, id, $8, $18, $19 FROM granted
-            ), announced AS (
-                \(outbox.insertSQL(firstParameter: 20, when: "granted"))
-            )
-            SELECT count(*) FROM granted
-            """, binds: bindings), logger: logger)
-        for try await count in rows.decode(Int64.self) where count == 1 { return .issued(grantId: grantId) }
+        let statement = TokenStatements.Redeem(codeHash: codeHash, binding: binding, client: registered, tokens: tokens, grantId: grantId,
+                                               failureLimit: failureLimit, event: try OutboxRecord(event))
+        for try await count in try await client.execute(statement, logger: logger) where count == 1 { return .issued(grantId: grantId) }
         return .refused
     }
 
