@@ -130,6 +130,56 @@ struct GatewayCallbackTests {
         }
     }
 
+    /// One browser's authorize → (consent, if asked) → upstream → callback. Returns the browser's
+    /// session cookie and whether the consent page was shown.
+    func login(_ http: some TestClientProtocol, fixture: GatewayFixture, clientId: String, cookie: String?,
+               scope: String = "mcp:tools") async throws -> (cookie: String, asked: Bool) {
+        let headers: HTTPFields = cookie.map { [.cookie: $0] } ?? [:]
+        let first = try await http.send(A.valid(clientId, overriding: ["scope": scope]), host: A.host, headers: headers)
+        let session = try #require(A.cookie(first) ?? cookie)
+        var upstreamURL = first.headers[.location]
+        if first.status == .ok {
+            let form = try #require(A.form(first.body))
+            let approved = try await http.send("/oauth/consent", method: .post, host: A.host,
+                                               headers: [.contentType: "application/x-www-form-urlencoded", .cookie: session],
+                                               json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+            upstreamURL = approved.headers[.location]
+        }
+        let upstream = try await fixture.parts.upstream.http.execute(HTTPClientRequest(url: try #require(upstreamURL)), timeout: .seconds(10))
+        let back = try #require(upstream.headers.first(name: "Location"))
+        let done = try await http.send(String(back.dropFirst("https://acme.example".count)), host: A.host)
+        #expect(A.location(done)?.query["code"] != nil)
+        return (session, first.status == .ok)
+    }
+
+    @Test("Consent is remembered by the user after login: approvals follow them to another browser, not to strangers")
+    func consentByUser() async throws {
+        let github = FakeGitHub()
+        try await github.run { base in
+            try await GatewayFixture.run { fixture in
+                try await tenant(fixture, github: github, base: base)
+                let x = try await registerClient(fixture).clientId
+                let y = try await registerClient(fixture).clientId
+                try await fixture.application().test(.live) { http in
+                    let browserA = try await login(http, fixture: fixture, clientId: x, cookie: nil)
+                    #expect(browserA.asked)
+                    #expect(try await !login(http, fixture: fixture, clientId: x, cookie: browserA.cookie).asked, "the session remembers")
+
+                    // Browser B is a stranger until its first login says it is the same user.
+                    let browserB = try await login(http, fixture: fixture, clientId: y, cookie: nil)
+                    #expect(browserB.asked)
+                    #expect(try await !login(http, fixture: fixture, clientId: x, cookie: browserB.cookie).asked, "the user approved x in A")
+                    // A wider scope asks again; a browser nobody logged in with is asked.
+                    #expect(try await login(http, fixture: fixture, clientId: x, cookie: browserB.cookie, scope: "mcp:tools email").asked)
+                    let stranger = try await http.send(A.valid(x), host: A.host)
+                    #expect(stranger.status == .ok && A.form(stranger.body) != nil)
+                }
+                #expect(try await fixture.count("user_consents") == 2)
+                #expect(try await fixture.count("session_users") == 2)
+            }
+        }
+    }
+
     @Test("The login reaches the provisioning service through the outbox and Kafka: its user row has the code's user id")
     func loginProvisionsTheUser() async throws {
         let github = FakeGitHub()

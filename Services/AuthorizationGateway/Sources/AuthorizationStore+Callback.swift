@@ -105,6 +105,26 @@ extension AuthorizationStore {
             try await connection.query(PostgresQuery(unsafeSQL: """
                 UPDATE \(schema.quoted).clients SET last_used_at = now(), expires_at = NULL WHERE client_id = $2 AND tenant_id = $3
                 """, binds: requestBindings), logger: logger)
+
+            // The login says who approved this client in this browser: the session now belongs to
+            // the user, and the approval that let this login through is the user's too.
+            var consentBindings = PostgresBindings()
+            consentBindings.append(pending.tenant)
+            consentBindings.append(pending.sessionHash)
+            consentBindings.append(userId)
+            consentBindings.append(binding.clientId)
+            consentBindings.append(binding.redirectUri)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).session_users (tenant_id, session_hash, user_id) VALUES ($1, $2, $3)
+                ON CONFLICT (tenant_id, session_hash) DO UPDATE SET user_id = EXCLUDED.user_id, bound_at = now()
+                """, binds: consentBindings), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: """
+                INSERT INTO \(schema.quoted).user_consents AS uc (tenant_id, user_id, client_id, redirect_uri, scopes)
+                SELECT tenant_id, $3, client_id, redirect_uri, scopes FROM \(schema.quoted).consents
+                WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $4 AND redirect_uri = $5
+                ON CONFLICT (tenant_id, user_id, client_id, redirect_uri)
+                DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(uc.scopes || EXCLUDED.scopes)), approved_at = now()
+                """, binds: consentBindings), logger: logger)
         }
     }
 }

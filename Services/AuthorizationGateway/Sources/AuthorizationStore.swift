@@ -111,11 +111,19 @@ public struct AuthorizationStore: Sendable {
     }
 
     /// Whether this browser session already approved these scopes for this client and redirect URI.
+    /// Whether this browser session, or the user a login through it identified, approved this
+    /// client and redirect URI for at least these scopes.
     public func hasConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws -> Bool {
         let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
+        let s = schema.quoted
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT 1 FROM \(schema.quoted).consents
+            SELECT 1 FROM \(s).consents
             WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $3 AND redirect_uri = $4 AND scopes @> $5::text[]
+            UNION ALL
+            SELECT 1 FROM \(s).session_users su
+            JOIN \(s).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
+            WHERE su.tenant_id = $1 AND su.session_hash = $2 AND uc.client_id = $3 AND uc.redirect_uri = $4 AND uc.scopes @> $5::text[]
+            LIMIT 1
             """, binds: bindings), logger: logger)
         for try await _ in rows.decode(Int.self) { return true }
         return false

@@ -120,5 +120,29 @@ enum GatewayMigrations {
                 ADD COLUMN fresh_upstream_profile BOOLEAN NOT NULL DEFAULT false
             """,
         ]),
+        // Consent is remembered per browser session and, once a login through a session has
+        // said who the user is, per user: their approvals follow them to their other browsers.
+        Migration(version: 7, name: "consents by user", statements: [
+            """
+            CREATE TABLE {schema}.session_users (
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id),
+                session_hash TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                bound_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, session_hash)
+            )
+            """,
+            """
+            CREATE TABLE {schema}.user_consents (
+                tenant_id TEXT NOT NULL REFERENCES {schema}.tenants (id),
+                user_id TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                redirect_uri TEXT NOT NULL,
+                scopes TEXT[] NOT NULL,
+                approved_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, user_id, client_id, redirect_uri)
+            )
+            """,
+        ]),
     ]
 }
