@@ -24,6 +24,7 @@ struct GatewayFixture: Sendable {
     let schema = GatewayService.definition.schema
 
     static func run<T: Sendable>(trustProxy: Bool = true, registrationsPerMinute: Int = 1000, internalToken: String? = nil,
+                                 allowLoopbackMetadataDocuments: Bool = false,
                                  _ body: (GatewayFixture) async throws -> T) async throws -> T {
         let (postgres, _) = try await TestEnvironment.shared.postgresAndBroker()
         let settings = try await postgres.makeDatabase(named: "gateway")
@@ -33,7 +34,7 @@ struct GatewayFixture: Sendable {
             keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"), publicScheme: "https",
             trustedProxies: trustProxy ? [IPNetwork("127.0.0.1")!] : [], allowInsecureUpstream: true,
             registration: RegistrationPolicy(perMinutePerAddress: registrationsPerMinute, unusedClientLifetimeDays: 30),
-            internalToken: internalToken.map(OperatorToken.init))
+            internalToken: internalToken.map(OperatorToken.init), allowLoopbackMetadataDocuments: allowLoopbackMetadataDocuments)
         let fixture = GatewayFixture(client: client, settings: settings, logger: logger, configuration: configuration,
                                      parts: GatewayService.Parts(postgres: client, logger: logger, configuration: configuration,
                                                                  directoryMaximumAge: .zero))

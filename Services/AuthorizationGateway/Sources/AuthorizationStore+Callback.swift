@@ -9,28 +9,34 @@ import PostgresNIO
 extension AuthorizationStore {
     /// Takes the request our upstream `state` belongs to, once: it must exist at this tenant, be
     /// waiting for the upstream and unexpired, and its client still enabled. Returns it with our
-    /// sealed PKCE verifier and the client's token endpoint credentials (for the code's binding).
+    /// sealed PKCE verifier and the client's token endpoint credentials (for the code's binding;
+    /// nil for a client known by its metadata document, which has no row).
     public func claimCallback(stateHash: String, tenant: String)
-        async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?, client: CodeBinding.Client)? {
+        async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?, client: CodeBinding.Client?)? {
         var bindings = PostgresBindings()
         bindings.append(stateHash)
         bindings.append(tenant)
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            UPDATE \(schema.quoted).authorization_requests r SET status = 'callback'
-            FROM \(schema.quoted).clients c
-            WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.status = 'upstream' AND r.expires_at > now()
-              AND c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled
-            RETURNING r.id, r.client_id, r.redirect_uri, r.scopes, r.resource, r.code_challenge, r.client_state, r.session_hash, r.csrf_hash,
-                      r.expires_at, r.upstream_verifier, r.upstream_nonce, c.token_endpoint_auth_method, c.client_secret_hash, c.grant_types
+            WITH claimed AS (
+                UPDATE \(schema.quoted).authorization_requests r SET status = 'callback'
+                WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.status = 'upstream' AND r.expires_at > now()
+                  AND (r.client_id ~ '^https?://'
+                       OR EXISTS (SELECT 1 FROM \(schema.quoted).clients c
+                                  WHERE c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled))
+                RETURNING r.*
+            )
+            SELECT r.id, r.client_id, r.redirect_uri, r.scopes, r.resource, r.code_challenge, r.client_state, r.session_hash, r.csrf_hash,
+                   r.expires_at, r.upstream_verifier, r.upstream_nonce, c.token_endpoint_auth_method, c.client_secret_hash, c.grant_types
+            FROM claimed r LEFT JOIN \(schema.quoted).clients c ON c.client_id = r.client_id AND c.tenant_id = r.tenant_id
             """, binds: bindings), logger: logger)
         for try await row in rows.decode((String, String, String, [String], String, String, String?, String, String, Date, String, String?,
-                                          String, String?, [String]).self) {
+                                          String?, String?, [String]?).self) {
             let (id, clientId, redirect, scopes, resource, challenge, state, session, csrf, expires, verifier, nonce, method, secretHash, grants) = row
             let request = AuthorizationRequest(clientId: clientId, redirectUri: redirect, scopes: scopes, resource: resource,
                                                codeChallenge: challenge, state: state)
             return (PendingAuthorization(id: id, tenant: tenant, request: request, sessionHash: session, csrfHash: csrf, status: "callback",
                                          expiresAt: expires), verifier, nonce,
-                    CodeBinding.Client(tokenEndpointAuthMethod: method, secretHash: secretHash, grantTypes: grants))
+                    method.map { CodeBinding.Client(tokenEndpointAuthMethod: $0, secretHash: secretHash, grantTypes: grants ?? []) })
         }
         return nil
     }

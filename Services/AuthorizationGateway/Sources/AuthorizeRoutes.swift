@@ -18,10 +18,10 @@ public enum AuthorizeRoutes {
     public static let sessionCookie = "__Host-gatehouse-session"
 
     public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, oidc: OIDCDirectory,
-                           keyRing: KeyRing) {
+                           keyRing: KeyRing, documents: ClientMetadataDocuments) {
         for path in ["/oauth/authorize", "/authorize"] {
             router.get(RouterPath(path)) { request, context in
-                try await authorize(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing)
+                try await authorize(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing, documents: documents)
             }
         }
         router.post("/oauth/consent") { request, context in
@@ -30,7 +30,7 @@ public enum AuthorizeRoutes {
     }
 
     static func authorize(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                          oidc: OIDCDirectory, keyRing: KeyRing) async throws -> Response {
+                          oidc: OIDCDirectory, keyRing: KeyRing, documents: ClientMetadataDocuments) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         guard record.tenant.authMode == .oauth else {
             return ConsentPage.response(ConsentPage.error("invalid_request", "This server's tools need no sign-in"), status: .badRequest)
@@ -38,8 +38,15 @@ public enum AuthorizeRoutes {
         let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
         do {
             let clientIds = parameters.filter { $0.0 == "client_id" }.map(\.1)
-            let known = try await infrastructure(context) {
+            var known = try await infrastructure(context) {
                 clientIds.count == 1 ? try await store.client(clientIds[0], tenant: record.tenant.id) : nil
+            }
+            if known == nil, clientIds.count == 1, ClientMetadataDocuments.isDocumentURL(clientIds[0]) {
+                do {
+                    known = try await documents.client(for: clientIds[0])
+                } catch {
+                    context.logger.warning("Client metadata document refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(error)"])
+                }
             }
             let (client, redirectUri) = try AuthorizationRequestRules.checkClient(parameters) { id in known?.clientId == id ? known : nil }
             let checked = try AuthorizationRequestRules.check(parameters, client: client, redirectUri: redirectUri, resource: origin.mcpResource,

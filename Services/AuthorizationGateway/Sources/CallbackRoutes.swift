@@ -12,15 +12,16 @@ import Logging
 /// sealed code with its `state` and our `iss`. Nothing is written when any step fails.
 public enum CallbackRoutes {
     public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, tenantStore: TenantStore,
-                           upstream: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing) {
+                           upstream: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing, documents: ClientMetadataDocuments) {
         router.get("/oauth/callback") { request, context in
             try await callback(request, context, tenants: tenants, store: store, tenantStore: tenantStore, upstream: upstream, oidc: oidc,
-                               keyRing: keyRing)
+                               keyRing: keyRing, documents: documents)
         }
     }
 
     static func callback(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                         tenantStore: TenantStore, upstream client: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing) async throws -> Response {
+                         tenantStore: TenantStore, upstream client: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing,
+                         documents: ClientMetadataDocuments) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         let parameters = request.uri.queryParameters
         guard let state = parameters["state"].map(String.init), !state.isEmpty,
@@ -82,9 +83,17 @@ public enum CallbackRoutes {
             return try await back("temporarily_unavailable", "The sign-in provider is not reachable; try again shortly")
         }
 
+        // A metadata-document client has no row: it is public, with the grant types its document names.
+        var credentials = clientCredentials
+        if credentials == nil {
+            guard let document = try? await documents.client(for: pending.request.clientId) else {
+                return try await back("temporarily_unavailable", "The application's metadata document is not available; try again shortly")
+            }
+            credentials = CodeBinding.Client(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: document.grantTypes)
+        }
         let userId = UserID.derive(tenant: record.tenant.id, issuer: identity.issuer, subject: identity.subject)
         let binding = CodeBinding(
-            tenant: record.tenant.id, clientId: pending.request.clientId, client: clientCredentials, redirectUri: pending.request.redirectUri,
+            tenant: record.tenant.id, clientId: pending.request.clientId, client: credentials!, redirectUri: pending.request.redirectUri,
             codeChallenge: pending.request.codeChallenge, resource: pending.request.resource, scopes: pending.request.scopes, userId: userId,
             identity: .init(issuer: identity.issuer, subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified,
                             name: identity.name),

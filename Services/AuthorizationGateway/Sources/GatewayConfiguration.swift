@@ -14,15 +14,19 @@ public struct GatewayConfiguration: Sendable {
     public var registration: RegistrationPolicy
     /// Authenticates the token service at `/internal/upstream-profile` (nil: the route refuses all).
     public var internalToken: OperatorToken?
+    /// Test-only: client ID metadata documents may be served over http from loopback.
+    public var allowLoopbackMetadataDocuments: Bool
 
     public init(keyRing: KeyRing, publicScheme: String = "https", trustedProxies: [IPNetwork] = [],
-                allowInsecureUpstream: Bool = false, registration: RegistrationPolicy = RegistrationPolicy(), internalToken: OperatorToken? = nil) {
+                allowInsecureUpstream: Bool = false, registration: RegistrationPolicy = RegistrationPolicy(), internalToken: OperatorToken? = nil,
+                allowLoopbackMetadataDocuments: Bool = false) {
         self.keyRing = keyRing
         self.publicScheme = publicScheme
         self.trustedProxies = trustedProxies
         self.allowInsecureUpstream = allowInsecureUpstream
         self.registration = registration
         self.internalToken = internalToken
+        self.allowLoopbackMetadataDocuments = allowLoopbackMetadataDocuments
     }
 
     /// `GATEHOUSE_KEYRING` (required: `id:base64key[,id:base64key]`, the first is current),
@@ -40,6 +44,7 @@ public struct GatewayConfiguration: Sendable {
             perMinutePerAddress: try env.int("GATEHOUSE_REGISTRATIONS_PER_MINUTE", default: 20, range: 1...100_000),
             unusedClientLifetimeDays: try env.int("GATEHOUSE_UNUSED_CLIENT_DAYS", default: 30, range: 1...3650))
         internalToken = try env.internalToken()
+        allowLoopbackMetadataDocuments = try env.bool("GATEHOUSE_ALLOW_LOOPBACK_CLIENT_METADATA", default: false)
     }
 }
 

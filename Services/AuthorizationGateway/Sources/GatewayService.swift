@@ -31,6 +31,7 @@ public enum GatewayService {
         public let upstream: UpstreamClient
         public let oidc: OIDCDirectory
         public let upstreamTokens: UpstreamTokenStore
+        public let metadataDocuments: ClientMetadataDocuments
 
         public init(context: ServiceContext, configuration: GatewayConfiguration) {
             self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
@@ -49,6 +50,7 @@ public enum GatewayService {
             upstream = UpstreamClient(http: UpstreamClient.makeHTTPClient())
             oidc = OIDCDirectory(client: upstream)
             upstreamTokens = UpstreamTokenStore(client: postgres, schema: definition.schema, logger: logger)
+            metadataDocuments = ClientMetadataDocuments(allowLoopback: configuration.allowLoopbackMetadataDocuments, logger: logger)
         }
     }
 
@@ -59,9 +61,10 @@ public enum GatewayService {
         DiscoveryRoutes.add(to: router, tenants: parts.resolver)
         RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
                                limiter: parts.registrationLimiter)
-        AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, oidc: parts.oidc, keyRing: parts.keyRing)
+        AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, oidc: parts.oidc, keyRing: parts.keyRing,
+                            documents: parts.metadataDocuments)
         CallbackRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, tenantStore: parts.tenants, upstream: parts.upstream,
-                           oidc: parts.oidc, keyRing: parts.keyRing)
+                           oidc: parts.oidc, keyRing: parts.keyRing, documents: parts.metadataDocuments)
         TenantAdminRoutes.add(to: router, store: parts.tenants, clients: parts.clients, directory: parts.directory,
                               operatorToken: operatorToken)
     }

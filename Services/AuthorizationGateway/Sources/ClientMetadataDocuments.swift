@@ -1,0 +1,218 @@
+import AsyncHTTPClient
+import Foundation
+import GatehouseRuntime
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, MCP 2025-11-25):
+/// a client whose `client_id` is an https URL publishes its metadata there. The gateway fetches
+/// it as an untrusted party would hand it an address:
+/// - https only, a path, no fragment, user info or dot segments;
+/// - the host is resolved first and every address must be public (no loopback, private,
+///   link-local, shared, multicast or reserved ranges); the connection then goes to the vetted
+///   address (a second DNS answer cannot point it elsewhere);
+/// - no redirects, 16 KiB at most, 5 s in all;
+/// - the document's `client_id` must equal its URL exactly; it must name redirect URIs that pass
+///   the registration rules and must not use a shared secret (`none` only).
+/// Documents are cached as their `Cache-Control` says (5 minutes without, a day at most).
+/// `allowLoopback` lets tests serve documents over http on 127.0.0.1; never in production.
+public actor ClientMetadataDocuments {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case notAnAcceptableURL
+        case forbiddenAddress(String)
+        case unresolvable
+        case fetchFailed(String)
+        case invalidDocument(String)
+
+        public var description: String {
+            switch self {
+            case .notAnAcceptableURL: "the client_id is not an acceptable https URL"
+            case .forbiddenAddress(let address): "the client_id's host resolves to a non-public address (\(address))"
+            case .unresolvable: "the client_id's host does not resolve"
+            case .fetchFailed(let reason): "the metadata document could not be fetched: \(reason)"
+            case .invalidDocument(let reason): "the metadata document is invalid: \(reason)"
+            }
+        }
+    }
+
+    public static let maximumBytes = 16 * 1024
+    public static let timeout: TimeAmount = .seconds(5)
+    static let defaultLifetime: Duration = .seconds(300)
+    static let maximumLifetime: Duration = .seconds(86_400)
+
+    private struct Entry {
+        var client: AuthorizingClient
+        var expires: ContinuousClock.Instant
+    }
+
+    private let allowLoopback: Bool
+    private let logger: Logger
+    private var cache: [String: Entry] = [:]
+    /// Documents fetched so far (for tests and metrics).
+    public private(set) var fetches = 0
+
+    public init(allowLoopback: Bool, logger: Logger) {
+        self.allowLoopback = allowLoopback
+        self.logger = logger
+    }
+
+    /// Whether `clientId` names a metadata document rather than a registered client.
+    public nonisolated static func isDocumentURL(_ clientId: String) -> Bool {
+        clientId.hasPrefix("https://") || clientId.hasPrefix("http://")
+    }
+
+    /// The client the document at `url` describes (from the cache while it is fresh).
+    public func client(for url: String) async throws -> AuthorizingClient {
+        if let entry = cache[url], entry.expires > .now { return entry.client }
+        let components = try acceptableURL(url)
+        let host = components.host!
+        let address = try await vettedAddress(of: host)
+        fetches += 1
+        let (body, lifetime) = try await fetch(url, host: host, address: address)
+        let client = try Self.client(from: body, url: url)
+        if cache.count > 10_000 { cache.removeAll() }
+        if lifetime > .zero { cache[url] = Entry(client: client, expires: .now + lifetime) }
+        return client
+    }
+
+    // MARK: The URL
+
+    func acceptableURL(_ url: String) throws -> URLComponents {
+        guard url.utf8.count <= 2048, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              let host = components.host, !host.isEmpty, components.fragment == nil, components.user == nil, components.password == nil,
+              components.path.count > 1, !components.path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == "." || $0 == ".." })
+        else { throw Failure.notAnAcceptableURL }
+        guard scheme == "https" || (allowLoopback && scheme == "http") else { throw Failure.notAnAcceptableURL }
+        return components
+    }
+
+    // MARK: The address
+
+    /// Resolves `host` and returns an address to connect to, if every address it has is public.
+    func vettedAddress(of host: String) async throws -> String {
+        let addresses = try await NIOThreadPool.singleton.runIfActive { Self.resolve(host) }
+        guard let first = addresses.first else { throw Failure.unresolvable }
+        for address in addresses where !Self.isPublic(address) && !(allowLoopback && Self.isLoopback(address)) {
+            throw Failure.forbiddenAddress(address)
+        }
+        return first
+    }
+
+    static func resolve(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return [] }
+        defer { freeaddrinfo(first) }
+        var addresses: [String] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            switch info.pointee.ai_family {
+            case AF_INET:
+                var address = info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                if inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count)) != nil { addresses.append(String(cString: buffer)) }
+            case AF_INET6:
+                var address = info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                if inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil { addresses.append(String(cString: buffer)) }
+            default:
+                break
+            }
+            cursor = info.pointee.ai_next
+        }
+        return Array(Set(addresses)).sorted()
+    }
+
+    /// Ranges no metadata document may live in (RFC 6890 special-purpose registries and friends).
+    static let nonPublic: [IPNetwork] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
+        "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16",
+        "fc00::/7", "fe80::/10", "ff00::/8",
+    ].map { IPNetwork($0)! }
+
+    public static func isPublic(_ address: String) -> Bool { !nonPublic.contains { $0.contains(address) } }
+
+    static func isLoopback(_ address: String) -> Bool {
+        IPNetwork("127.0.0.0/8")!.contains(address) || IPNetwork("::1/128")!.contains(address)
+    }
+
+    // MARK: The fetch
+
+    private func fetch(_ url: String, host: String, address: String) async throws -> (String, Duration) {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                                     timeout: .init(connect: .seconds(3), read: Self.timeout))
+        configuration.dnsOverride = [host: address]
+        configuration.maximumUsesPerConnection = 1
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        defer { http.shutdown { _ in } }
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "Gatehouse")
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: Self.timeout)
+            guard response.status == .ok else {
+                throw Failure.fetchFailed((300..<400).contains(response.status.code) ? "redirects are not followed" : "status \(response.status.code)")
+            }
+            body = try await response.body.collect(upTo: Self.maximumBytes)
+        } catch let failure as Failure {
+            throw failure
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            throw Failure.fetchFailed("larger than \(Self.maximumBytes) bytes")
+        } catch {
+            throw Failure.fetchFailed("\(type(of: error))")
+        }
+        let type = response.headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        guard type == "application/json" || type.hasSuffix("+json") else { throw Failure.fetchFailed("not JSON (\(type))") }
+        return (String(buffer: body), Self.lifetime(cacheControl: response.headers.first(name: "Cache-Control")))
+    }
+
+    /// How long to keep a document: its `max-age` within [0, a day]; nothing for `no-store`
+    /// or `no-cache`; five minutes when it says nothing.
+    public static func lifetime(cacheControl: String?) -> Duration {
+        guard let cacheControl else { return defaultLifetime }
+        let directives = cacheControl.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if directives.contains("no-store") || directives.contains("no-cache") { return .zero }
+        if let maxAge = directives.first(where: { $0.hasPrefix("max-age=") }).flatMap({ Int($0.dropFirst("max-age=".count)) }) {
+            return min(.seconds(max(0, maxAge)), maximumLifetime)
+        }
+        return defaultLifetime
+    }
+
+    // MARK: The document
+
+    static func client(from body: String, url: String) throws -> AuthorizingClient {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+            throw Failure.invalidDocument("not a JSON object")
+        }
+        guard object["client_id"] as? String == url else { throw Failure.invalidDocument("its client_id is not exactly its URL") }
+        guard object["client_secret"] == nil, object["client_secret_expires_at"] == nil else {
+            throw Failure.invalidDocument("a metadata document cannot carry a client secret")
+        }
+        var request: ClientMetadataRequest
+        do {
+            request = try JSONBody.decoder().decode(ClientMetadataRequest.self, from: Data(body.utf8))
+        } catch {
+            throw Failure.invalidDocument("a field has the wrong type")
+        }
+        request.tokenEndpointAuthMethod = request.tokenEndpointAuthMethod ?? "none"
+        guard request.tokenEndpointAuthMethod == "none" else {
+            throw Failure.invalidDocument("token_endpoint_auth_method must be none (there is no shared secret)")
+        }
+        let metadata: ClientMetadata
+        do {
+            metadata = try ClientRegistrationRules.validate(request, supportedScopes: GatewayScopes.supported)
+        } catch let error as RegistrationError {
+            throw Failure.invalidDocument(error.detail)
+        }
+        return AuthorizingClient(clientId: url, name: metadata.clientName, redirectUris: metadata.redirectUris, grantTypes: metadata.grantTypes,
+                                 scope: metadata.scope)
+    }
+}
