@@ -86,6 +86,9 @@ struct GatewayAuthorizeTests {
                 let page = try await client.send(Self.valid(setup.clientId), host: Self.host)
                 #expect(page.status == .ok)
                 #expect(page.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
+                // The form's answer redirects upstream or back to the client: browsers check those against form-action.
+                #expect(page.headers[.contentSecurityPolicy]?.contains("form-action 'self' http://127.0.0.1:5555 https://github.example") == true,
+                        "\(page.headers[.contentSecurityPolicy] ?? "")")
                 #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
                 #expect(page.headers[.cacheControl] == "no-store")
                 let setCookie = try #require(page.headers[.setCookie])

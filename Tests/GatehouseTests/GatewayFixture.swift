@@ -24,14 +24,14 @@ struct GatewayFixture: Sendable {
     let schema = GatewayService.definition.schema
 
     static func run<T: Sendable>(trustProxy: Bool = true, registrationsPerMinute: Int = 1000, internalToken: String? = nil,
-                                 allowLoopbackMetadataDocuments: Bool = false,
+                                 allowLoopbackMetadataDocuments: Bool = false, publicScheme: String = "https",
                                  _ body: (GatewayFixture) async throws -> T) async throws -> T {
         let (postgres, _) = try await TestEnvironment.shared.postgresAndBroker()
         let settings = try await postgres.makeDatabase(named: "gateway")
         let logger = testLogger()
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let configuration = GatewayConfiguration(
-            keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"), publicScheme: "https",
+            keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"), publicScheme: publicScheme,
             trustedProxies: trustProxy ? [IPNetwork("127.0.0.1")!] : [], allowInsecureUpstream: true,
             registration: RegistrationPolicy(perMinutePerAddress: registrationsPerMinute, unusedClientLifetimeDays: 30),
             internalToken: internalToken.map(OperatorToken.init), allowLoopbackMetadataDocuments: allowLoopbackMetadataDocuments)

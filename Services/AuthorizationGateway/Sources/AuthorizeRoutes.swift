@@ -64,9 +64,14 @@ public enum AuthorizeRoutes {
                 return response
             }
             context.logger.info("Consent asked", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(client.clientId)"])
+            // The answer redirects upstream (approve) or back to the client (deny).
+            var upstreamEndpoint = record.tenant.upstream?.authorizationEndpoint
+            if upstreamEndpoint == nil, let issuer = record.tenant.upstream?.issuer {
+                upstreamEndpoint = try? await oidc.metadata(issuer: issuer).authorizationEndpoint
+            }
             return ConsentPage.response(ConsentPage.consent(tenantName: record.tenant.displayName, clientName: client.name, clientId: client.clientId,
                                                             redirectUri: checked.redirectUri, scopes: checked.scopes, requestId: pending.id, csrf: csrf),
-                                        cookie: newCookie)
+                                        cookie: newCookie, formTargets: [upstreamEndpoint, checked.redirectUri].compactMap { $0 })
         } catch let failure as AuthorizationFailure {
             return respond(failure, issuer: origin.issuer)
         }

@@ -81,9 +81,31 @@ public enum ConsentPage {
         """
     }
 
-    static func response(_ html: String, status: HTTPResponse.Status = .ok, cookie: String? = nil) -> Response {
+    /// `formTargets`: URLs the consent form's answer may redirect to (the upstream's authorization
+    /// endpoint, the client's redirect URI). Browsers apply `form-action` to the redirects that
+    /// follow a form submission too, so each target's origin (or, for a private-use scheme, the
+    /// scheme) is allowed next to `'self'`.
+    static func response(_ html: String, status: HTTPResponse.Status = .ok, cookie: String? = nil, formTargets: [String] = []) -> Response {
         var headers = securityHeaders
         if let cookie { headers[.setCookie] = cookie }
+        let sources = formTargets.compactMap(cspSource)
+        if !sources.isEmpty {
+            headers[.contentSecurityPolicy] = headers[.contentSecurityPolicy]!
+                .replacingOccurrences(of: "form-action 'self'", with: "form-action 'self' " + Set(sources).sorted().joined(separator: " "))
+        }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The CSP source expression for a URL: `scheme://host[:port]`, or `scheme:` for a private-use
+    /// scheme; nil for anything a policy cannot name safely.
+    static func cspSource(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              scheme.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "+-.".unicodeScalars.contains($0) }),
+              scheme.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
+        guard scheme == "http" || scheme == "https" else { return scheme + ":" }
+        guard let host = components.host, !host.isEmpty,
+              host.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-.[]:".unicodeScalars.contains($0)) })
+        else { return nil }
+        return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
 }
