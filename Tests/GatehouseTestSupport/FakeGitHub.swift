@@ -47,9 +47,12 @@ public final class FakeGitHub: Sendable {
     private let state = Mutex(State())
     /// Issue tokens that expire, with refresh tokens.
     public let expiringTokens: Bool
+    /// Whether a refresh returns a new refresh token (or leaves the old one valid, as RFC 6749 §6 allows).
+    public let rotatesRefreshTokens: Bool
 
-    public init(expiringTokens: Bool = false) {
+    public init(expiringTokens: Bool = false, rotatesRefreshTokens: Bool = true) {
         self.expiringTokens = expiringTokens
+        self.rotatesRefreshTokens = rotatesRefreshTokens
     }
 
     /// Refresh grants answered so far, and the scope each re-sent.
@@ -130,7 +133,8 @@ public final class FakeGitHub: Sendable {
     /// RFC 6749 §6: a known, unused refresh token gives a new access token and a new refresh token.
     private func refresh(_ form: [String: String]) -> Response {
         let token: String? = state.withLock { state in
-            guard !state.refusingRefresh, let presented = form["refresh_token"], state.refreshTokens.remove(presented) != nil else { return nil }
+            guard !state.refusingRefresh, let presented = form["refresh_token"], state.refreshTokens.contains(presented) else { return nil }
+            if self.rotatesRefreshTokens { state.refreshTokens.remove(presented) }
             state.refreshes += 1
             state.refreshScopes.append(form["scope"] ?? "")
             let token = SecretGenerator.generate(prefix: "gho_", bytes: 20)
@@ -138,6 +142,9 @@ public final class FakeGitHub: Sendable {
             return token
         }
         guard let token else { return jsonResponse(#"{"error":"invalid_grant","error_description":"bad refresh token"}"#, status: .badRequest) }
+        guard rotatesRefreshTokens else {
+            return jsonResponse(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email","expires_in":28800}"#)
+        }
         return tokenResponse(token)
     }
 

@@ -65,6 +65,51 @@ struct TokenUpstreamProfileTests {
         }
     }
 
+    @Test("An upstream that returns no new refresh token leaves the old one in use; the gateway unreachable is 503")
+    func keepsRefreshTokenAndFailsSoft() async throws {
+        let github = FakeGitHub(expiringTokens: true, rotatesRefreshTokens: false)
+        try await github.run { base in
+            try await GatewayFixture.run(internalToken: Self.internalToken) { gateway in
+                try await C().tenant(gateway, github: github, base: base)
+                let setup = try await C().registerClient(gateway)
+                try await gateway.application().test(.live) { gatewayHTTP in
+                    let callback = try await C().signIn(gatewayHTTP, clientId: setup.clientId, http: gateway.parts.upstream.http,
+                                                        overriding: ["scope": "mcp:tools email"])
+                    let code = try #require(A.location(try await gatewayHTTP.send(callback, host: A.host))?.query["code"])
+                    let gatewayURL = "http://127.0.0.1:\(try #require(gatewayHTTP.port))"
+                    try await TokenFixture.run(configuration: TokenFixture.configuration(gateway: (gatewayURL, OperatorToken(Self.internalToken))),
+                                               settings: gateway.settings) { tokens in
+                        try await tokens.tenant("acme", freshUpstreamProfile: true)
+                        try await tokens.application().test(.live) { http in
+                            let access = try #require(try await http.form("/oauth/token", [
+                                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", A.redirect),
+                                ("code_verifier", String(repeating: "v", count: 50)), ("client_id", setup.clientId)]).json["access_token"] as? String)
+                            for round in 1...2 {
+                                try await gateway.client.query("UPDATE gateway.upstream_tokens SET expires_at = now() - interval '1 minute'")
+                                let info = try await http.send("/oauth/userinfo", host: "acme.example", token: access)
+                                #expect(info.status == .ok && info.json["email"] as? String == "octo@example.org", "round \(round)")
+                            }
+                            #expect(github.refreshes == 2, "the second refresh used the refresh token kept from the login")
+                        }
+                    }
+                    // The gateway unreachable: 503, and the grant stays.
+                    let closed = "http://127.0.0.1:\(try freeTCPPort())"
+                    try await TokenFixture.run(configuration: TokenFixture.configuration(gateway: (closed, OperatorToken(Self.internalToken))),
+                                               settings: try await TestEnvironment.shared.postgresAndBroker().0.makeDatabase(named: "tokens")) { tokens in
+                        try await tokens.tenant("acme", freshUpstreamProfile: true)
+                        let client = try await tokens.client()
+                        try await tokens.application().test(.live) { http in
+                            let access = try #require(try await http.redeem(try TokenFixture.code(for: client), client: client).json["access_token"] as? String)
+                            let info = try await http.send("/oauth/userinfo", host: "acme.example", token: access)
+                            #expect(info.status == .serviceUnavailable && info.headers[.retryAfter] != nil)
+                            #expect(try await http.introspect(access).json["active"] as? Bool == true)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("The gateway's internal route needs the internal token")
     func internalRouteIsProtected() async throws {
         try await GatewayFixture.run(internalToken: Self.internalToken) { gateway in
