@@ -67,7 +67,6 @@ public final class FakeGitHub: Sendable {
 
     /// Serves until `body` returns; `body` gets the base URL (`http://127.0.0.1:port`).
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-        let port = try freeTCPPort()
         let router = Router()
         router.get("/login/oauth/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
@@ -110,15 +109,7 @@ public final class FakeGitHub: Sendable {
             guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
             return jsonResponse(#"[{"email":"old@example.org","primary":false,"verified":true},{"email":"\#(user.primaryEmail)","primary":true,"verified":true}]"#)
         }
-        var logger = Logger(label: "fake-github")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        return try await withServices([app], logger: logger) {
-            try await eventually("fake GitHub listening", timeout: .seconds(10)) {
-                (try? await Self.probe(port: port)) == true
-            }
-            return try await body("http://127.0.0.1:\(port)")
-        }
+        return try await serveOnLoopback(router, label: "fake GitHub", body)
     }
 
     private func tokenResponse(_ token: String) -> Response {
@@ -152,18 +143,6 @@ public final class FakeGitHub: Sendable {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
         let token = String(header.dropFirst(7))
         return state.withLock { $0.tokens.contains(token) ? $0.user : nil }
-    }
-
-    private static func probe(port: Int) async throws -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
 

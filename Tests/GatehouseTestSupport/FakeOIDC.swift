@@ -30,11 +30,11 @@ public final class FakeOIDC: Sendable {
     public func misbehave(_ misbehaviour: Misbehaviour) { state.withLock { $0.misbehaviour = misbehaviour } }
 
     public func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-        let port = try freeTCPPort()
-        let issuer = "http://127.0.0.1:\(port)"
+        let base = LateValue<String>()
         let router = Router()
         router.get("/.well-known/openid-configuration") { _, _ in
-            jsonResponse(#"{"issuer":"\#(issuer)","authorization_endpoint":"\#(issuer)/authorize","token_endpoint":"\#(issuer)/token","userinfo_endpoint":"\#(issuer)/userinfo","jwks_uri":"\#(issuer)/jwks","authorization_response_iss_parameter_supported":true,"id_token_signing_alg_values_supported":["ES256"]}"#)
+            let issuer = base.get
+            return jsonResponse(#"{"issuer":"\#(issuer)","authorization_endpoint":"\#(issuer)/authorize","token_endpoint":"\#(issuer)/token","userinfo_endpoint":"\#(issuer)/userinfo","jwks_uri":"\#(issuer)/jwks","authorization_response_iss_parameter_supported":true,"id_token_signing_alg_values_supported":["ES256"]}"#)
         }
         router.get("/jwks") { _, _ in
             let raw = Array(self.key.publicKey.rawRepresentation)
@@ -50,7 +50,7 @@ public final class FakeOIDC: Sendable {
                 state.grants[code] = (redirect, challenge, nonce)
                 return state.misbehaviour
             }
-            let iss = misbehaviour == .wrongIssuerInResponse ? "https://evil.example" : issuer
+            let iss = misbehaviour == .wrongIssuerInResponse ? "https://evil.example" : base.get
             let encoded = iss.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             return Response(status: .found, headers: [.location: "\(redirect)?code=\(code)&state=\(state)&iss=\(encoded)"])
         }
@@ -69,7 +69,7 @@ public final class FakeOIDC: Sendable {
             guard let grant else { return jsonResponse(#"{"error":"invalid_grant"}"#, status: .badRequest) }
             let now = Int(Date().timeIntervalSince1970)
             let claims = """
-                {"iss":"\(issuer)","sub":"\(self.subject)","aud":"\(grant.misbehaviour == .wrongAudience ? "someone-else" : self.clientId)",\
+                {"iss":"\(base.get)","sub":"\(self.subject)","aud":"\(grant.misbehaviour == .wrongAudience ? "someone-else" : self.clientId)",\
                 "exp":\(grant.misbehaviour == .expired ? now - 600 : now + 300),"iat":\(now),\
                 "nonce":"\(grant.misbehaviour == .wrongNonce ? "not-the-nonce" : grant.nonce)","email":"jane@example.org","email_verified":true,"name":"Jane Doe"}
                 """
@@ -84,11 +84,8 @@ public final class FakeOIDC: Sendable {
             let sub = misbehaviour == .otherSubjectInUserinfo ? "someone-else" : self.subject
             return jsonResponse(#"{"sub":"\#(sub)","email":"jane@example.org","email_verified":true,"name":"Jane Doe"}"#)
         }
-        var logger = Logger(label: "fake-oidc")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        return try await withServices([app], logger: logger) {
-            try await eventually("fake OIDC listening", timeout: .seconds(10)) { (try? await Self.listening(issuer)) == true }
+        return try await serveOnLoopback(router, label: "fake OIDC") { issuer in
+            base.set(issuer)
             return try await body(issuer)
         }
     }
@@ -101,9 +98,4 @@ public final class FakeOIDC: Sendable {
         return input + "." + Base64URL.encode(Array(try signer.signature(for: Array(input.utf8)).rawRepresentation))
     }
 
-    private static func listening(_ base: String) async throws -> Bool {
-        let url = URL(string: "\(base)/jwks")!
-        let (_, response) = try await URLSession.shared.data(from: url)
-        return (response as? HTTPURLResponse)?.statusCode == 200
-    }
 }

@@ -20,7 +20,6 @@ struct GatewayBrowserTests {
         var received: [[String: String]] { arrivals.withLock { $0 } }
 
         func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-            let port = try freeTCPPort()
             let router = Router()
             router.get("/cb") { request, _ -> Response in
                 var query: [String: String] = [:]
@@ -33,10 +32,7 @@ struct GatewayBrowserTests {
                 let html = #"<iframe id="consent" src="\#(ConsentPage.escape(target))" width="600" height="400"></iframe>"#
                 return Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: html)))
             }
-            var logger = Logger(label: "client-app")
-            logger.logLevel = .warning
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-            return try await withServices([app], logger: logger) { try await body("http://127.0.0.1:\(port)") }
+            return try await serveOnLoopback(router, label: "client app", body)
         }
     }
 

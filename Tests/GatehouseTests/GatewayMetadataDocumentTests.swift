@@ -26,14 +26,13 @@ struct GatewayMetadataDocumentTests {
         func hitCount(_ path: String) -> Int { hits.withLock { $0[path] ?? 0 } }
 
         func run<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
-            let port = try freeTCPPort()
-            let base = "http://127.0.0.1:\(port)"
+            let late = LateValue<String>()
             let router = Router()
             func document(_ path: String, _ fields: String, cache: String = "max-age=600") {
                 router.get(RouterPath(path)) { _, _ -> Response in
                     self.hits.withLock { $0[path, default: 0] += 1 }
                     return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: cache],
-                                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(base)\#(path)", \#(fields)}"#)))
+                                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)\#(path)", \#(fields)}"#)))
                 }
             }
             let redirects = #""redirect_uris": ["\#(A.redirect)"]"#
@@ -47,28 +46,22 @@ struct GatewayMetadataDocumentTests {
                 Response(status: .ok, headers: [.contentType: "application/json"],
                          body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "https://elsewhere.example/client.json", \#(redirects)}"#)))
             }
-            router.get("/redirect.json") { _, _ -> Response in Response(status: .found, headers: [.location: "\(base)/good.json"]) }
+            router.get("/redirect.json") { _, _ -> Response in Response(status: .found, headers: [.location: "\(late.get)/good.json"]) }
             router.get("/big.json") { _, _ -> Response in
                 Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string:
-                    #"{"client_id": "\#(base)/big.json", \#(redirects), "client_name": "\#(String(repeating: "x", count: 20_000))"}"#)))
+                    #"{"client_id": "\#(late.get)/big.json", \#(redirects), "client_name": "\#(String(repeating: "x", count: 20_000))"}"#)))
             }
             router.get("/text.json") { _, _ -> Response in
                 Response(status: .ok, headers: [.contentType: "text/html"],
-                         body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(base)/text.json", \#(redirects)}"#)))
+                         body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/text.json", \#(redirects)}"#)))
             }
             router.get("/slow.json") { _, _ -> Response in
                 try await Task.sleep(for: .seconds(8))
                 return Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(base)/slow.json", \#(redirects)}"#)))
+                                body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/slow.json", \#(redirects)}"#)))
             }
-            var logger = Logger(label: "documents")
-            logger.logLevel = .warning
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-            return try await withServices([app], logger: logger) {
-                try await eventually("document server listening", timeout: .seconds(10)) {
-                    (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "\(base)/good.json"), timeout: .seconds(2))) != nil
-                }
-                self.hits.withLock { $0.removeAll() }
+            return try await serveOnLoopback(router, label: "document server") { base in
+                late.set(base)
                 return try await body(base)
             }
         }
