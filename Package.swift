@@ -294,7 +294,7 @@ let package = Package(
         .executableTarget(
             name: "TokenBenchmark",
             dependencies: ["TokenService", "GatehouseRuntime", "GatehouseCrypto", "GatehouseOAuth", "GatehousePostgres", "GatehouseEvents",
-                           "GatehouseMessaging", "GatehouseKafka", "GatehouseTestSupport",
+                           "GatehouseMessaging", "GatehouseTestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),

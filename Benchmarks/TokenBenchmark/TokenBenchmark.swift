@@ -4,7 +4,6 @@ import Foundation
 import GatehouseCrypto
 import GatehouseEvents
 import GatehouseMessaging
-import GatehouseKafka
 import GatehouseOAuth
 import GatehousePostgres
 import GatehouseRuntime
@@ -69,10 +68,10 @@ struct TokenBenchmark: AsyncParsableCommand {
             let processor = InboxProcessor(client: client, schema: TokenServiceService.definition.schema,
                                            handler: TokenProjections(schema: TokenServiceService.definition.schema), logger: logger)
             try await processor.apply([
-                try Self.incoming(EventEnvelope(tenant: "acme", aggregateKey: "acme", aggregateVersion: 1, payload: TenantUpdated(
+                try incomingEvent(EventEnvelope(tenant: "acme", aggregateKey: "acme", aggregateVersion: 1, payload: TenantUpdated(
                     tenantId: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: "oauth", disabled: false,
                     accessTokenSeconds: 3600, refreshTokenSeconds: 86_400))),
-                try Self.incoming(EventEnvelope(tenant: "acme", aggregateKey: clientId, aggregateVersion: 1, payload: ClientRegistered(
+                try incomingEvent(EventEnvelope(tenant: "acme", aggregateKey: clientId, aggregateVersion: 1, payload: ClientRegistered(
                     clientId: clientId, clientName: "bench", applicationType: "native", redirectUris: [Self.redirect],
                     grantTypes: ["authorization_code", "refresh_token"], responseTypes: ["code"], tokenEndpointAuthMethod: "none",
                     scope: nil, clientSecretHash: nil, metadataDocumentUrl: nil))),
@@ -160,10 +159,5 @@ struct TokenBenchmark: AsyncParsableCommand {
             throw ValidationError("redemption failed: \(String(buffer: body))")
         }
         return (access, refresh)
-    }
-
-    static func incoming<P: EventPayload>(_ envelope: EventEnvelope<P>) throws -> IncomingEvent {
-        try InboxProcessor.incoming(KafkaConsumerMessage(topicPartition: KafkaTopicPartition(topic: P.eventType.topic, partition: 0), offset: 0,
-                                                         key: Array(envelope.header.aggregateKey.utf8), value: try EventCodec.encode(envelope)))
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
-import GatehouseKafka
 import GatehouseMessaging
 import GatehouseOAuth
 import GatehousePostgres
@@ -70,10 +69,8 @@ struct TokenFixture: Sendable {
     // MARK: Projections, through the consumer's handler
 
     func project<P: EventPayload>(_ envelope: EventEnvelope<P>) async throws {
-        let message = KafkaConsumerMessage(topicPartition: KafkaTopicPartition(topic: P.eventType.topic, partition: 0), offset: 0,
-                                           key: Array(envelope.header.aggregateKey.utf8), value: try EventCodec.encode(envelope))
         try await InboxProcessor(client: client, schema: schema, handler: TokenProjections(schema: schema), logger: logger)
-            .apply([try InboxProcessor.incoming(message)])
+            .apply([try incomingEvent(envelope)])
     }
 
     func tenant(_ id: String, version: Int64 = 1, accessSeconds: Int = 3600, refreshSeconds: Int = 86_400, disabled: Bool = false,

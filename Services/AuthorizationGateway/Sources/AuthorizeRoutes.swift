@@ -65,10 +65,7 @@ public enum AuthorizeRoutes {
             }
             context.logger.info("Consent asked", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(client.clientId)"])
             // The answer redirects upstream (approve) or back to the client (deny).
-            var upstreamEndpoint = record.tenant.upstream?.authorizationEndpoint
-            if upstreamEndpoint == nil, let issuer = record.tenant.upstream?.issuer {
-                upstreamEndpoint = try? await oidc.metadata(issuer: issuer).authorizationEndpoint
-            }
+            let upstreamEndpoint = await upstreamAuthorizationEndpoint(record, oidc: oidc)
             return ConsentPage.response(ConsentPage.consent(tenantName: record.tenant.displayName, clientName: client.name, clientId: client.clientId,
                                                             redirectUri: checked.redirectUri, scopes: checked.scopes, requestId: pending.id, csrf: csrf),
                                         cookie: newCookie, formTargets: [upstreamEndpoint, checked.redirectUri].compactMap { $0 })
@@ -108,15 +105,20 @@ public enum AuthorizeRoutes {
         return try await sendUpstream(pending, record: record, origin: origin, store: store, oidc: oidc, keyRing: keyRing, context: context)
     }
 
+    /// The upstream's authorization endpoint: configured, or from the OIDC discovery document;
+    /// nil when neither is known (discovery failing is the caller's outage).
+    static func upstreamAuthorizationEndpoint(_ record: TenantRecord, oidc: OIDCDirectory) async -> String? {
+        guard let upstream = record.tenant.upstream else { return nil }
+        if let endpoint = upstream.authorizationEndpoint { return endpoint }
+        guard upstream.kind == .oidc, let issuer = upstream.issuer else { return nil }
+        return try? await oidc.metadata(issuer: issuer).authorizationEndpoint
+    }
+
     /// Our own leg: fresh state, PKCE verifier and nonce, bound to this request; the browser goes
     /// upstream with 303.
     static func sendUpstream(_ pending: PendingAuthorization, record: TenantRecord, origin: PublicOrigin, store: AuthorizationStore,
                              oidc: OIDCDirectory, keyRing: KeyRing, context: GatehouseRequestContext) async throws -> Response {
-        var endpoint = record.tenant.upstream?.authorizationEndpoint
-        if endpoint == nil, let upstream = record.tenant.upstream, upstream.kind == .oidc, let issuer = upstream.issuer {
-            endpoint = try? await oidc.metadata(issuer: issuer).authorizationEndpoint
-        }
-        guard let upstream = record.tenant.upstream, let endpoint else {
+        guard let upstream = record.tenant.upstream, let endpoint = await upstreamAuthorizationEndpoint(record, oidc: oidc) else {
             context.logger.error("Upstream authorization endpoint unknown or discovery failed", metadata: ["tenant": "\(record.tenant.id)"])
             return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: "temporarily_unavailable",
                                                                    description: "The sign-in provider is not reachable", state: pending.request.state,

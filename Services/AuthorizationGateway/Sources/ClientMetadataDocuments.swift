@@ -137,9 +137,9 @@ public actor ClientMetadataDocuments {
 
     public static func isPublic(_ address: String) -> Bool { !nonPublic.contains { $0.contains(address) } }
 
-    static func isLoopback(_ address: String) -> Bool {
-        IPNetwork("127.0.0.0/8")!.contains(address) || IPNetwork("::1/128")!.contains(address)
-    }
+    static let loopback: [IPNetwork] = ["127.0.0.0/8", "::1/128"].map { IPNetwork($0)! }
+
+    static func isLoopback(_ address: String) -> Bool { loopback.contains { $0.contains(address) } }
 
     // MARK: The fetch
 
@@ -163,8 +163,7 @@ public actor ClientMetadataDocuments {
             body = try await response.body.collect(upTo: Self.maximumBytes)
         } catch let failure as Failure {
             throw failure
-        } catch let error as NIOTooManyBytesError {
-            _ = error
+        } catch is NIOTooManyBytesError {
             throw Failure.fetchFailed("larger than \(Self.maximumBytes) bytes")
         } catch {
             throw Failure.fetchFailed("\(type(of: error))")

@@ -61,11 +61,7 @@ public struct ClientStore: Sendable {
         bindings.append(address ?? "")
         bindings.append(issuedAt)
         bindings.append(issuedAt.addingTimeInterval(unusedLifetime / .seconds(1)))
-        let record = try OutboxRecord(event)
-        bindings.append(record.eventId)
-        bindings.append(record.topic)
-        bindings.append(record.eventType)
-        bindings.append(String(decoding: record.envelope, as: UTF8.self))
+        OutboxWriter.bind([try OutboxRecord(event)], into: &bindings)
         // One statement writes the client and its event: atomic without a transaction's extra round trips.
         try await client.query(PostgresQuery(unsafeSQL: """
             WITH registered AS (
@@ -74,8 +70,7 @@ public struct ClientStore: Sendable {
                 VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), $11::jsonb, NULLIF($12, ''), $13, $14)
                 RETURNING client_id
             )
-            INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
-            SELECT $15, $16, $17, client_id, \(OutboxWriter.lane(of: "client_id")), $18 FROM registered
+            \(OutboxWriter(schema: schema).insertSQL(firstParameter: 15, when: "registered"))
             """, binds: bindings), logger: logger)
         return (clientId, secret, issuedAt)
     }

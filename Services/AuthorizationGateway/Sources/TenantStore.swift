@@ -74,7 +74,12 @@ public struct TenantStore: Sendable {
     }
 
     public func get(_ id: String) async throws -> Tenant? {
-        try await client.withConnection { try await load(id, on: $0, lock: false)?.tenant }
+        try await record(id)?.tenant
+    }
+
+    /// One tenant with its sealed secret.
+    public func record(_ id: String) async throws -> TenantRecord? {
+        try await client.withConnection { try await load(id, on: $0, lock: false) }
     }
 
     public func list() async throws -> [Tenant] {

@@ -41,8 +41,10 @@ public enum UpstreamProfileRoutes {
     }
 
     static func profile(_ query: Query, parts: GatewayService.Parts, context: GatehouseRequestContext) async throws -> Response {
-        let records = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") { try await parts.tenants.records() }
-        guard let record = records.first(where: { $0.tenant.id == query.tenant }), let upstream = record.tenant.upstream else {
+        let record = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") {
+            try await parts.tenants.record(query.tenant)
+        }
+        guard let record, let upstream = record.tenant.upstream else {
             throw APIError.notFound("No such tenant or upstream")
         }
         let issuer = CallbackRoutes.issuer(of: upstream)

@@ -15,12 +15,6 @@ struct TokenInformationEndpoints: Sendable {
     let guardrails: RequestGuardrails
     let profiles: UpstreamProfileClient?
 
-    @discardableResult
-    private func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, deadline: Duration? = APIError.infrastructureDeadline,
-                                      _ body: @Sendable () async throws -> T) async throws -> T {
-        try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", deadline: deadline, body)
-    }
-
     // MARK: Revocation
 
     /// The client must authenticate as registered. Its own access token → only that token; its
