@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -184,8 +185,17 @@ let package = Package(
         ),
         .target(
             name: "MCPToolHost",
-            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres",
+            dependencies: ["GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseKafka", "GatehouseCrypto",
+                           .product(name: "MCP", package: "swift-sdk"),
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Services/MCPToolHost/Sources",
             swiftSettings: swiftSettings

@@ -6,8 +6,12 @@ public enum FormBody {
     private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     public static func encode(_ pairs: [(String, String)]) -> String {
-        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
-        return pairs.map { "\(encoded($0.0))=\(encoded($0.1))" }.joined(separator: "&")
+        pairs.map { "\(encodeComponent($0.0))=\(encodeComponent($0.1))" }.joined(separator: "&")
+    }
+
+    /// One name or value, percent-encoded (also what RFC 6749 §2.3.1 asks of Basic credentials).
+    public static func encodeComponent(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 
     /// Lenient: the first value of each name wins, undecodable pairs are skipped (pages and

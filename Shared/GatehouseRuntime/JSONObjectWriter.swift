@@ -38,7 +38,7 @@ public struct JSONObjectWriter: Sendable {
         text += ":"
     }
 
-    static func appendQuoted(_ value: String, to text: inout String) {
+    public static func appendQuoted(_ value: String, to text: inout String) {
         text += "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -3,5 +3,5 @@ import MCPToolHost
 import GatehouseRuntime
 
 exit(await ServiceMain.run(definition: ToolHostService.definition) { context in
-    ToolHostService.buildApplication(context: context)
+    try ToolHostService.buildApplication(context: context)
 })

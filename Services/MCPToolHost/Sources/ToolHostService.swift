@@ -1,24 +1,75 @@
+import AsyncHTTPClient
+import Foundation
 import GatehouseMessaging
 import GatehousePostgres
 import GatehouseRuntime
 import Hummingbird
+import Logging
+import PostgresNIO
 import ServiceLifecycle
 
-/// The tool-host service: its schema, migrations and HTTP application.
+/// The MCP tool host: `/mcp` of every tenant, each request authenticated from its bearer
+/// token (introspection at the token service, cached until a `token.revoked` arrives), tools
+/// that receive the caller as a typed principal, and `tool.invoked` for usage tracking.
 public enum ToolHostService {
     public static let definition = ServiceDefinition(
         name: "tool-host",
         schema: try! SchemaName("toolhost"),
-        migrations: [
-            MessagingMigrations.outbox(version: 1),
-            MessagingMigrations.inbox(version: 2),
-        ],
+        migrations: ToolHostMigrations.all,
         defaultPort: 8084
     )
 
-    /// Builds the application: shared runtime routes (health, metrics) and the outbox relay.
-    public static func buildApplication(context: ServiceContext) -> some ApplicationProtocol {
-        let router = Router()
-        return context.application(router: router)
+    /// The tool host's parts over one PostgreSQL client, for the application, tests and the
+    /// benchmark.
+    public struct Parts: Sendable {
+        public let store: ToolHostStore
+        public let directory: HostDirectory<ToolTenant>
+        public let validator: TokenValidator
+        public let http: HTTPClient
+        public let catalog: ToolCatalog
+        public let sessions: MCPSessions
+
+        public init(postgres: PostgresClient, logger: Logger, configuration: ToolHostConfiguration,
+                    directoryMaximumAge: Duration = .seconds(1)) {
+            let store = ToolHostStore(client: postgres, logger: logger)
+            self.store = store
+            directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
+            var httpConfiguration = HTTPClient.Configuration()
+            httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
+            http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
+            validator = TokenValidator(client: IntrospectionClient(http: http, configuration: configuration.introspection),
+                                       cache: configuration.cache)
+            catalog = SupportTools.catalog(store: store)
+            sessions = MCPSessions(key: configuration.sessionKey)
+        }
+
+        public func shutdown() async throws {
+            try await http.shutdown()
+        }
+    }
+
+    /// Adds `/mcp`. `authentication: false` serves every request as a fixed principal: only
+    /// for the benchmark's baseline, never reachable from the environment.
+    public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: ToolHostConfiguration,
+                                 authentication: Bool = true) {
+        let endpoint = MCPEndpoint(
+            tenants: HostResolver(directory: parts.directory, origins: configuration.origins),
+            validator: authentication ? parts.validator : nil, sessions: parts.sessions, catalog: parts.catalog, store: parts.store,
+            allowedOrigins: configuration.allowedOrigins)
+        for method: HTTPRequest.Method in [.post, .get, .delete, .options] {
+            router.on("/mcp", method: method) { request, context in try await endpoint.handle(request, context) }
+        }
+    }
+
+    public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
+        let configuration = try ToolHostConfiguration(environment: ProcessInfo.processInfo.environment)
+        let router = Router(context: GatehouseRequestContext.self)
+        let parts = Parts(postgres: context.postgres, logger: context.logger, configuration: configuration)
+        addRoutes(to: router, parts: parts, configuration: configuration)
+        let consumer = EventConsumer(
+            handler: ToolHostProjections(schema: definition.schema), client: context.postgres, schema: definition.schema,
+            kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
+        let feed = RevocationFeed(kafka: context.configuration.kafka, validator: parts.validator, logger: context.logger)
+        return context.application(router: router, services: [consumer, feed, HTTPClientShutdown(client: parts.http)])
     }
 }

@@ -97,6 +97,9 @@ struct TokenInformationEndpoints: Sendable {
         description.add("email", active.email)
         description.add("email_verified", active.emailVerified)
         description.add("name", active.name)
+        // Our extension: the grant, so a resource server's cache can drop every token of a
+        // grant when `token.revoked` names it.
+        description.add("grant_id", active.grantId)
         return description.response()
     }
 

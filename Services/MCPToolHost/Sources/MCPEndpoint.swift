@@ -1,0 +1,314 @@
+import Foundation
+import GatehouseEvents
+import GatehouseMessaging
+import NIOCore
+import NIOFoundationCompat
+import GatehouseRuntime
+import HTTPTypes
+import Hummingbird
+import Logging
+import MCP
+import Metrics
+
+/// `/mcp` of every tenant: MCP's Streamable HTTP transport, answered with single JSON
+/// responses (no server-initiated messages, so no SSE stream: `GET` and `DELETE` are 405).
+///
+/// Every request is checked in this order, each failure with its own status and never 500:
+/// the tenant from the host (404), the browser `Origin` (403), the bearer token in the
+/// `Authorization` header, never the query (401 with the RFC 9728 challenge, or 503 when the
+/// token service cannot answer), the method, the protocol version header (400), the session id
+/// (404 when it is not this user's), then the JSON-RPC message. `tools/call` checks the tool's
+/// scopes (403 `insufficient_scope` naming all of them) before any tool code runs.
+public struct MCPEndpoint: Sendable {
+    /// Protocol revisions this endpoint speaks (the SDK's; the header defaults to 2025-03-26).
+    static let protocolVersions = Version.supported
+
+    let tenants: HostResolver<ToolTenant>
+    /// nil: authentication switched off (the benchmark's baseline only; never configured by
+    /// the environment).
+    let validator: TokenValidator?
+    let sessions: MCPSessions
+    let catalog: ToolCatalog
+    let store: ToolHostStore
+    let allowedOrigins: Set<String>
+    let anonymousPrincipal: Principal?
+
+    public init(tenants: HostResolver<ToolTenant>, validator: TokenValidator?, sessions: MCPSessions, catalog: ToolCatalog,
+                store: ToolHostStore, allowedOrigins: Set<String>, authenticationDisabledAs principal: Principal? = nil) {
+        self.tenants = tenants
+        self.validator = validator
+        self.sessions = sessions
+        self.catalog = catalog
+        self.store = store
+        self.allowedOrigins = allowedOrigins
+        self.anonymousPrincipal = principal
+    }
+
+    public func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+        let (tenant, origin) = try await tenants.resolve(request, context)
+        var logger = context.logger
+        logger[metadataKey: "tenant"] = .string(tenant.id)
+        let browserOrigin = try checkOrigin(request, origin: origin)
+        var response: Response
+        do {
+            response = try await respond(request, tenant: tenant, origin: origin, logger: logger)
+        } catch let error as APIError {
+            response = try error.response(from: request, context: context)
+        }
+        if let browserOrigin {
+            response.headers[.accessControlAllowOrigin] = browserOrigin
+            response.headers[.accessControlExposeHeaders] = "Mcp-Session-Id, WWW-Authenticate"
+            response.headers[.vary] = "Origin"
+        }
+        return response
+    }
+
+    private func respond(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Response {
+        if request.method == .options { return Self.preflight() }
+        let caller = try await authenticate(request, tenant: tenant, origin: origin, logger: logger)
+        guard request.method == .post else {
+            // No server-initiated messages (GET) and nothing to terminate (DELETE): sessions live in their ids.
+            return Self.jsonRPCError(.methodNotAllowed, code: -32000, "Method not allowed: this server answers POST only",
+                                     headers: [.allow: "POST, OPTIONS"])
+        }
+        if let version = request.headers[.mcpProtocolVersion], !Self.protocolVersions.contains(version) {
+            return Self.jsonRPCError(.badRequest, code: -32600, "Unsupported MCP-Protocol-Version '\(version.prefix(40))'; supported: "
+                                     + Self.protocolVersions.sorted().joined(separator: ", "))
+        }
+        if let accept = request.headers[.accept], !Self.acceptsJSON(accept) {
+            return Self.jsonRPCError(.notAcceptable, code: -32600, "The Accept header must allow application/json")
+        }
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            return Self.jsonRPCError(.unsupportedMediaType, code: -32600, "The body must be application/json")
+        }
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        let data = Data(buffer: body)
+        guard let parsed = try? JSONSerialization.jsonObject(with: data) else {
+            return Self.jsonRPCError(.badRequest, code: -32700, "Parse error: the body is not JSON")
+        }
+        guard let message = parsed as? [String: Any] else {
+            return Self.jsonRPCError(.badRequest, code: -32600, "Send one JSON-RPC message per request (batches are not part of this protocol revision)")
+        }
+        guard message["jsonrpc"] as? String == "2.0" else {
+            return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: jsonrpc must be \"2.0\"")
+        }
+        let method = message["method"] as? String
+        let isInitialize = method == "initialize"
+        var sessionHeader: String?
+        if let session = request.headers[.mcpSessionId], !isInitialize {
+            guard sessions.accepts(session, for: caller) else {
+                return Self.jsonRPCError(.notFound, code: -32001, "Session not found")
+            }
+            sessionHeader = session
+        }
+        guard let method, message["id"] != nil else {
+            // Notifications and responses carry nothing a stateless server acts on.
+            return Response(status: .accepted, headers: sessionHeader.map { [.mcpSessionId: $0] } ?? [:])
+        }
+        guard let id = JSONRPCID(message["id"]) else {
+            return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: id must be a string or an integer")
+        }
+        var response: Response
+        if method == "tools/call", let params = message["params"] as? [String: Any], let name = params["name"] as? String {
+            response = try await callTool(name, params: params, id: id, caller: caller, origin: origin, logger: logger)
+        } else {
+            response = try await exchange(data, tenant: tenant, logger: logger)
+        }
+        if isInitialize, response.status == .ok {
+            sessionHeader = sessions.issue(for: caller)
+        }
+        if let sessionHeader { response.headers[.mcpSessionId] = sessionHeader }
+        return response
+    }
+
+    // MARK: Authentication
+
+    private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Caller {
+        if tenant.authMode == .none { return .anonymous(tenant: tenant.id) }
+        guard let validator else {
+            var principal = anonymousPrincipal ?? Principal(tenant: tenant.id, userId: "benchmark", clientId: "benchmark", email: nil,
+                                                            emailVerified: false, name: nil, scopes: [SupportTools.toolsScope])
+            principal.tenant = tenant.id
+            return .user(principal)
+        }
+        let challenge = Challenge(origin: origin, scope: requiredScopesOfResource)
+        guard let token = Self.bearerToken(request.headers[.authorization]) else {
+            Self.authFailures.increment()
+            throw APIError(.unauthorized, code: "invalid_request", "This MCP server needs a bearer token in the Authorization header",
+                           headers: [.wwwAuthenticate: challenge.header(error: nil)])
+        }
+        let verdict: TokenValidator.Verdict
+        do {
+            verdict = try await validator.validate(token, tenant: tenant, origin: origin)
+        } catch {
+            logger.error("Token validation unavailable", metadata: ["error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+        guard case .valid(let principal) = verdict else {
+            Self.authFailures.increment()
+            throw APIError(.unauthorized, code: "invalid_token", "The access token is not valid for this MCP server",
+                           headers: [.wwwAuthenticate: challenge.header(error: "invalid_token", description: "The access token is not valid for this MCP server")])
+        }
+        return .user(principal)
+    }
+
+    /// Every scope some tool needs: what a client should ask for to use this server.
+    private var requiredScopesOfResource: [String] {
+        var seen: [String] = []
+        for scope in catalog.tools.flatMap(\.requiredScopes) where !seen.contains(scope) { seen.append(scope) }
+        return seen
+    }
+
+    /// RFC 6750 §2.1: the `Bearer` scheme (any case), one token68 credential.
+    static func bearerToken(_ header: String?) -> String? {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, !token.contains(" ") else { return nil }
+        return token
+    }
+
+    // MARK: Tools
+
+    private func callTool(_ name: String, params: [String: Any], id: JSONRPCID, caller: Caller, origin: PublicOrigin,
+                          logger: Logger) async throws -> Response {
+        guard let tool = catalog[name] else {
+            return Self.jsonRPCError(.ok, code: -32602, "Unknown tool: \(name.prefix(64))", id: id)
+        }
+        let rawArguments = params["arguments"] ?? [String: Any]()
+        guard let arguments = rawArguments as? [String: Any] else {
+            return Self.jsonRPCError(.ok, code: -32602, "Invalid params: arguments must be an object", id: id)
+        }
+        let call = ToolCall(caller: caller, arguments: arguments.mapValues(JSONValueWriter.value(of:)), invocationId: UUID(),
+                            started: .now)
+        if let principal = caller.principal {
+            let missing = tool.requiredScopes.filter { !principal.scopes.contains($0) }
+            if !missing.isEmpty {
+                try await record(call.invocationRecord(tool: name, outcome: .denied), logger: logger)
+                Self.toolCalls(name, .denied).increment()
+                let description = "The \(name) tool needs the scopes \(tool.requiredScopes.joined(separator: " "))"
+                throw APIError(.forbidden, code: "insufficient_scope", description, headers: [
+                    .wwwAuthenticate: Challenge(origin: origin, scope: tool.requiredScopes).header(error: "insufficient_scope", description: description),
+                ])
+            }
+        }
+        let result: ToolResult
+        do {
+            result = try await tool.run(call)
+        } catch {
+            logger.error("Tool failed on infrastructure", metadata: ["tool": "\(name)", "error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+        if !result.recorded { try await record(call.invocationRecord(tool: name, outcome: result.outcome), logger: logger) }
+        Self.toolCalls(name, result.outcome).increment()
+        var text = #"{"jsonrpc":"2.0","id":"#
+        JSONValueWriter.write(id: id, to: &text)
+        text += #","result":{"content":[{"type":"text","text":"#
+        JSONObjectWriter.appendQuoted(result.text, to: &text)
+        text += "}]"
+        if let structured = result.structured {
+            text += #","structuredContent":"#
+            JSONValueWriter.write(structured, to: &text)
+        }
+        text += #","isError":"# + (result.isError ? "true" : "false") + "}}"
+        return Self.json(text)
+    }
+
+    /// Writes a call's `tool.invoked`; a call whose event cannot be kept is answered 503.
+    private func record(_ invocation: OutboxRecord, logger: Logger) async throws {
+        do {
+            try await store.record(invocation)
+        } catch {
+            logger.error("Could not record tool.invoked", metadata: ["error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+    }
+
+    private func exchange(_ data: Data, tenant: ToolTenant, logger: Logger) async throws -> Response {
+        let sdk = SDKExchange(name: "gatehouse-tool-host", version: "1.0.0", title: tenant.displayName,
+                              instructions: "Tools of \(tenant.displayName): get_support files a support request under your verified email; "
+                                  + "list_my_support_requests lists yours; whoami shows who you are signed in as.",
+                              catalog: catalog, logger: logger)
+        guard let reply = try await sdk.respond(to: data) else {
+            logger.error("The MCP server gave no response in time")
+            throw APIError.temporarilyUnavailable
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(data: reply)))
+    }
+
+    // MARK: Origins
+
+    /// A browser's `Origin` must be the tenant's own or a configured one (DNS rebinding and
+    /// cross-site calls); requests without one (non-browser clients) pass. Returns the origin
+    /// to allow in CORS headers.
+    private func checkOrigin(_ request: Request, origin: PublicOrigin) throws -> String? {
+        guard let presented = request.headers[.origin] else { return nil }
+        let normalised = presented.lowercased()
+        guard normalised == origin.description || allowedOrigins.contains(normalised) else {
+            throw APIError(.forbidden, code: "forbidden_origin", "Requests from this Origin are not allowed")
+        }
+        return presented
+    }
+
+    private static func preflight() -> Response {
+        Response(status: .noContent, headers: [
+            .accessControlAllowMethods: "POST, GET, DELETE, OPTIONS",
+            .accessControlAllowHeaders: "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+            .accessControlMaxAge: "3600",
+        ])
+    }
+
+    // MARK: Responses
+
+    private static func acceptsJSON(_ accept: String) -> Bool {
+        accept.split(separator: ",").contains { item in
+            let type = item.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            return type == "application/json" || type == "application/*" || type == "*/*"
+        }
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        fields.append(contentsOf: headers)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A JSON-RPC error object (id null unless known) with an HTTP status.
+    static func jsonRPCError(_ status: HTTPResponse.Status, code: Int, _ message: String, id: JSONRPCID? = nil,
+                             headers: HTTPFields = [:]) -> Response {
+        var text = #"{"jsonrpc":"2.0","id":"#
+        if let id { JSONValueWriter.write(id: id, to: &text) } else { text += "null" }
+        text += #","error":{"code":"# + String(code) + #","message":"#
+        JSONObjectWriter.appendQuoted(message, to: &text)
+        text += "}}"
+        return json(text, status: status, headers: headers)
+    }
+
+    // MARK: Metrics
+
+    private static let authFailures = Counter(label: "gatehouse_mcp_auth_failures_total")
+
+    private static func toolCalls(_ tool: String, _ outcome: ToolInvoked.Outcome) -> Counter {
+        Counter(label: "gatehouse_tool_calls_total", dimensions: [("tool", tool), ("outcome", outcome.rawValue)])
+    }
+}
+
+/// The `WWW-Authenticate: Bearer` challenge of this resource (RFC 6750 §3, RFC 9728 §5.1).
+struct Challenge {
+    let origin: PublicOrigin
+    let scope: [String]
+
+    func header(error: String?, description: String? = nil) -> String {
+        var parameters: [String] = []
+        if let error { parameters.append(#"error="\#(error)""#) }
+        if let description { parameters.append(#"error_description="\#(description)""#) }
+        parameters.append(#"scope="\#(scope.joined(separator: " "))""#)
+        parameters.append(#"resource_metadata="\#(origin.description)/.well-known/oauth-protected-resource/mcp""#)
+        return "Bearer " + parameters.joined(separator: ", ")
+    }
+}
+
+extension HTTPField.Name {
+    static let mcpProtocolVersion = HTTPField.Name("MCP-Protocol-Version")!
+    static let mcpSessionId = HTTPField.Name("Mcp-Session-Id")!
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Who is calling a tool, resolved from the request's validated bearer token before any
+/// tracking or tool code runs (never from a session map). It holds no secret.
+public struct Principal: Sendable, Equatable {
+    public var tenant: String
+    /// Gatehouse's user id (derived from tenant, upstream issuer and subject).
+    public var userId: String
+    /// The OAuth client the token was issued to.
+    public var clientId: String
+    public var email: String?
+    public var emailVerified: Bool
+    public var name: String?
+    public var scopes: Set<String>
+    /// The grant the token belongs to (for revocation), and when the token expires.
+    public var grantId: String?
+    public var expiresAt: Date?
+
+    public init(tenant: String, userId: String, clientId: String, email: String?, emailVerified: Bool, name: String?, scopes: Set<String>,
+                grantId: String? = nil, expiresAt: Date? = nil) {
+        self.tenant = tenant
+        self.userId = userId
+        self.clientId = clientId
+        self.email = email
+        self.emailVerified = emailVerified
+        self.name = name
+        self.scopes = scopes
+        self.grantId = grantId
+        self.expiresAt = expiresAt
+    }
+
+    /// The email a request may be filed under: only a verified one.
+    public var verifiedEmail: String? { emailVerified ? email : nil }
+}
+
+/// The caller of one MCP request: a user with a validated token, or nobody, which only a
+/// tenant without login (`none` mode) serves.
+public enum Caller: Sendable, Equatable {
+    case user(Principal)
+    case anonymous(tenant: String)
+
+    public var tenant: String {
+        switch self {
+        case .user(let principal): principal.tenant
+        case .anonymous(let tenant): tenant
+        }
+    }
+
+    public var principal: Principal? {
+        if case .user(let principal) = self { return principal }
+        return nil
+    }
+
+    /// The id sessions are bound to.
+    var sessionSubject: String { principal.map { "user:\($0.userId)" } ?? "anonymous" }
+}
+
+/// A tenant as the tool host serves it.
+public struct ToolTenant: Sendable, Equatable {
+    public enum AuthMode: String, Sendable { case oauth, none }
+    public var id: String
+    public var displayName: String
+    public var authMode: AuthMode
+
+    public init(id: String, displayName: String, authMode: AuthMode) {
+        self.id = id
+        self.displayName = displayName
+        self.authMode = authMode
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import GatehouseEvents
+import MCP
+
+/// The tool host's tools: support requests filed under the caller's verified email, the
+/// caller's own list of them, and who the caller is.
+public enum SupportTools {
+    /// Every tool needs this scope (the MCP resource's own scope).
+    public static let toolsScope = "mcp:tools"
+
+    public static func catalog(store: ToolHostStore) -> ToolCatalog {
+        ToolCatalog([getSupport(store: store), listMySupportRequests(store: store), whoami()])
+    }
+
+    static let subjectLimit = 200
+    static let messageLimit = 10_000
+
+    static func getSupport(store: ToolHostStore) -> ToolDefinition {
+        let schema: Value = [
+            "type": "object",
+            "properties": [
+                "subject": ["type": "string", "minLength": 1, "maxLength": .int(subjectLimit), "description": "One line saying what is wrong"],
+                "message": ["type": "string", "minLength": 1, "maxLength": .int(messageLimit), "description": "What happened, in detail"],
+            ],
+            "required": ["subject", "message"],
+            "additionalProperties": false,
+        ]
+        let output: Value = [
+            "type": "object",
+            "properties": ["id": ["type": "string"], "email": ["type": "string"], "subject": ["type": "string"],
+                           "status": ["type": "string"], "createdAt": ["type": "string"]],
+            "required": ["id", "email", "subject", "status", "createdAt"],
+        ]
+        let declaration = Tool(
+            name: "get_support", title: "Get support",
+            description: "Files a support request under your verified email address and returns its id. Requires a signed-in user.",
+            inputSchema: schema, annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false),
+            outputSchema: output, _meta: scopesMeta([toolsScope, "email"]))
+        return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope, "email"]) { call in
+            var reader = ArgumentReader(call.arguments, allowed: ["subject", "message"])
+            let subject = reader.text("subject", maximum: subjectLimit)
+            let message = reader.text("message", maximum: messageLimit)
+            if let failure = reader.failure { return failure }
+            guard let principal = call.caller.principal else {
+                return .failure("""
+                    Filing a support request needs a signed-in user, and this MCP server does not ask callers to log in, \
+                    so there is no verified email to file it under. Ask the server's operator to enable login, then sign in and try again.
+                    """, outcome: .denied)
+            }
+            guard let email = principal.verifiedEmail else {
+                return .failure("Your account has no verified email address, so the request cannot be filed under one. "
+                    + "Verify an email address with your identity provider, sign in again, and retry.")
+            }
+            let filed = try await store.fileSupportRequest(by: principal, email: email, subject: subject, message: message,
+                                                           invocation: try call.invocationRecord(tool: "get_support", outcome: .success))
+            var result = ToolResult.success("Filed support request \(filed.id) under \(email). We will reply to that address.",
+                                            supportValue(filed))
+            result.recorded = true
+            return result
+        }
+    }
+
+    static func listMySupportRequests(store: ToolHostStore) -> ToolDefinition {
+        let declaration = Tool(
+            name: "list_my_support_requests", title: "My support requests",
+            description: "Lists the support requests you filed, newest first (at most 50).",
+            inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
+            annotations: .init(readOnlyHint: true),
+            outputSchema: ["type": "object", "properties": ["requests": ["type": "array"]], "required": ["requests"]],
+            _meta: scopesMeta([toolsScope]))
+        return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope]) { call in
+            let reader = ArgumentReader(call.arguments, allowed: [])
+            if let failure = reader.failure { return failure }
+            guard let principal = call.caller.principal else {
+                return .failure("Support requests belong to signed-in users, and this MCP server does not ask callers to log in.", outcome: .denied)
+            }
+            let requests = try await store.supportRequests(of: principal)
+            let lines = requests.map { "- \($0.id) [\($0.status)] \($0.subject)" }
+            let text = requests.isEmpty ? "You have no support requests." : "Your support requests:\n" + lines.joined(separator: "\n")
+            return .success(text, ["requests": .array(requests.map(supportValue))])
+        }
+    }
+
+    static func whoami() -> ToolDefinition {
+        let declaration = Tool(
+            name: "whoami", title: "Who am I",
+            description: "Shows who this MCP server takes you for: tenant, user id, client, email (with the email scope), name (with the profile scope) and scopes.",
+            inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
+            annotations: .init(readOnlyHint: true, idempotentHint: true),
+            _meta: scopesMeta([toolsScope]))
+        return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope]) { call in
+            let reader = ArgumentReader(call.arguments, allowed: [])
+            if let failure = reader.failure { return failure }
+            guard let principal = call.caller.principal else {
+                return .success("You are not signed in: this MCP server does not ask callers to log in.",
+                                ["authenticated": false, "tenant": .string(call.caller.tenant)])
+            }
+            var identity: [String: Value] = [
+                "authenticated": true, "tenant": .string(principal.tenant), "userId": .string(principal.userId),
+                "clientId": .string(principal.clientId), "scopes": .array(principal.scopes.sorted().map { .string($0) }),
+            ]
+            if principal.scopes.contains("email"), let email = principal.email {
+                identity["email"] = .string(email)
+                identity["emailVerified"] = .bool(principal.emailVerified)
+            }
+            if principal.scopes.contains("profile"), let name = principal.name { identity["name"] = .string(name) }
+            let shown = principal.scopes.contains("email") ? principal.email ?? principal.userId : principal.userId
+            return .success("You are \(shown) at tenant \(principal.tenant), calling through client \(principal.clientId).", .object(identity))
+        }
+    }
+
+    /// Tells clients in `tools/list` which scopes a call needs (a 403 challenge names them too).
+    static func scopesMeta(_ scopes: [String]) -> Metadata {
+        Metadata(additionalFields: ["gatehouse/requiredScopes": .array(scopes.map { .string($0) })])
+    }
+
+    static func supportValue(_ request: SupportRequest) -> Value {
+        [
+            "id": .string(request.id), "email": .string(request.email), "subject": .string(request.subject),
+            "message": .string(request.message), "status": .string(request.status),
+            "createdAt": .string(request.createdAt.formatted(.iso8601)),
+        ]
+    }
+}

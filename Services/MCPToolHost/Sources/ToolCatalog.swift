@@ -1,0 +1,103 @@
+import Foundation
+import GatehouseEvents
+import GatehouseMessaging
+import MCP
+
+/// What a tool call produced: text for the model, structured content, and how it went (for
+/// `tool.invoked`). `recorded`: the tool already wrote its `tool.invoked` with its state change.
+public struct ToolResult: Sendable {
+    public var text: String
+    public var structured: Value?
+    public var isError: Bool
+    public var outcome: ToolInvoked.Outcome
+    var recorded = false
+
+    static func success(_ text: String, _ structured: Value? = nil) -> ToolResult {
+        ToolResult(text: text, structured: structured, isError: false, outcome: .success)
+    }
+
+    /// A tool execution error the caller can act on (bad arguments, nothing to file under).
+    static func failure(_ text: String, outcome: ToolInvoked.Outcome = .error) -> ToolResult {
+        ToolResult(text: text, structured: nil, isError: true, outcome: outcome)
+    }
+}
+
+/// Everything a tool sees of its call: the caller (already authenticated) and this
+/// invocation's id and start, for the `tool.invoked` event it may write itself.
+public struct ToolCall: Sendable {
+    public var caller: Caller
+    public var arguments: [String: Value]
+    public var invocationId: UUID
+    public var started: ContinuousClock.Instant
+
+    /// The `tool.invoked` record of this call, with its duration until now.
+    func invocationRecord(tool: String, outcome: ToolInvoked.Outcome) throws -> OutboxRecord {
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let principal = caller.principal
+        return try OutboxRecord(EventEnvelope(
+            eventId: invocationId, tenant: caller.tenant, aggregateKey: principal?.userId ?? tool, aggregateVersion: 1,
+            payload: ToolInvoked(invocationId: invocationId.uuidString, userId: principal?.userId, clientId: principal?.clientId,
+                                 tool: tool, outcome: outcome, durationMs: milliseconds)))
+    }
+}
+
+/// One tool: its MCP declaration, the scopes a token needs to call it, and its code.
+public struct ToolDefinition: Sendable {
+    public var declaration: Tool
+    public var requiredScopes: [String]
+    public var run: @Sendable (ToolCall) async throws -> ToolResult
+
+    public var name: String { declaration.name }
+}
+
+/// The tools of this host, by name.
+public struct ToolCatalog: Sendable {
+    public let tools: [ToolDefinition]
+    private let byName: [String: ToolDefinition]
+
+    public init(_ tools: [ToolDefinition]) {
+        self.tools = tools
+        byName = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
+    }
+
+    public subscript(name: String) -> ToolDefinition? { byName[name] }
+
+    /// `tools/list`: every tool with its input schema; required scopes are named in `_meta`.
+    public var declarations: [Tool] { tools.map(\.declaration) }
+}
+
+/// Reads a tool's arguments against its (flat, string-only) input schema.
+struct ArgumentReader {
+    let arguments: [String: Value]
+    let allowed: Set<String>
+    private(set) var problems: [String] = []
+
+    init(_ arguments: [String: Value], allowed: Set<String>) {
+        self.arguments = arguments
+        self.allowed = allowed
+        for name in arguments.keys.sorted() where !allowed.contains(name) {
+            problems.append("unknown argument '\(name)'")
+        }
+    }
+
+    /// A required string of `1...maximum` characters after trimming.
+    mutating func text(_ name: String, maximum: Int) -> String {
+        guard let value = arguments[name] else {
+            problems.append("'\(name)' is required")
+            return ""
+        }
+        guard case .string(let raw) = value else {
+            problems.append("'\(name)' must be a string")
+            return ""
+        }
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty { problems.append("'\(name)' must not be empty") }
+        if text.count > maximum { problems.append("'\(name)' must be at most \(maximum) characters") }
+        return text
+    }
+
+    var failure: ToolResult? {
+        problems.isEmpty ? nil : .failure("Invalid arguments: " + problems.joined(separator: "; ") + ".")
+    }
+}

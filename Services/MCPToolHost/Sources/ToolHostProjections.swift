@@ -1,0 +1,43 @@
+import GatehouseEvents
+import GatehouseMessaging
+import GatehousePostgres
+import Logging
+import PostgresNIO
+
+/// The tool host's consumer: keeps its projection of tenants from `tenant.updated` (host names,
+/// whether callers log in, whether the tenant is served). Each row keeps the highest aggregate
+/// version seen, so duplicates and replays cannot move it backwards.
+public struct ToolHostProjections: EventHandler {
+    public static let defaultConsumerName = "tool-host"
+
+    public let consumerName: String
+    public let schema: SchemaName
+    public let topics: [String]
+
+    public init(schema: SchemaName, consumerName: String = ToolHostProjections.defaultConsumerName) {
+        self.schema = schema
+        self.topics = [Topics.gateway]
+        self.consumerName = consumerName
+    }
+
+    public func handles(_ header: EventHeader) -> Bool { header.type == TenantUpdated.eventType.name }
+
+    public func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
+        let tenant = try event.decode(TenantUpdated.self).payload
+        guard tenant.tenantId == event.header.tenant else { throw DeterministicEventError("tenant.updated names another tenant than its envelope") }
+        var bindings = PostgresBindings()
+        bindings.append(tenant.tenantId)
+        bindings.append(event.header.aggregateVersion)
+        bindings.append(tenant.displayName)
+        bindings.append(tenant.hosts)
+        bindings.append(tenant.authMode)
+        bindings.append(tenant.disabled)
+        try await connection.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO \(schema.quoted).tenants AS t (id, version, display_name, hosts, auth_mode, disabled)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
+                auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled
+            WHERE t.version < EXCLUDED.version
+            """, binds: bindings), logger: logger)
+    }
+}

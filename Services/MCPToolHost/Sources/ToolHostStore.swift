@@ -1,0 +1,119 @@
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseMessaging
+import GatehousePostgres
+import GatehouseRuntime
+import Logging
+import PostgresNIO
+
+/// A support request as its owner sees it.
+public struct SupportRequest: Sendable, Equatable, Codable {
+    public var id: String
+    public var subject: String
+    public var message: String
+    public var email: String
+    public var status: String
+    public var createdAt: Date
+}
+
+/// The tool host's state in PostgreSQL: the tenant projection, support requests, and the
+/// outbox of `tool.invoked`. Each write is one statement that also writes its events, so a
+/// support request and the event of the call that filed it commit together.
+public struct ToolHostStore: Sendable {
+    public let client: PostgresClient
+    public let schema: SchemaName
+    public let logger: Logger
+    private let outbox: OutboxWriter
+    /// Invocation events of calls that changed nothing are written in batches: under load one
+    /// INSERT carries the events of every call that finished meanwhile.
+    private let invocations: Batcher<OutboxRecord, Bool>
+
+    public init(client: PostgresClient, schema: SchemaName = ToolHostService.definition.schema, logger: Logger) {
+        self.client = client
+        self.schema = schema
+        self.logger = logger
+        let outbox = OutboxWriter(schema: schema)
+        self.outbox = outbox
+        invocations = Batcher(duplicates: .share) { records in
+            var bindings = PostgresBindings()
+            OutboxWriter.bind(records, into: &bindings)
+            try await client.query(PostgresQuery(unsafeSQL: outbox.insertSQL(firstParameter: 1), binds: bindings), logger: logger)
+            return Dictionary(uniqueKeysWithValues: records.map { ($0.eventId.uuidString, true) })
+        }
+    }
+
+    /// Hosts of every served tenant.
+    public func tenantsByHost() async throws -> [String: ToolTenant] {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT id, display_name, hosts, auth_mode FROM \(schema.quoted).tenants WHERE NOT disabled
+            """), logger: logger)
+        var map: [String: ToolTenant] = [:]
+        for try await (id, name, hosts, mode) in rows.decode((String, String, [String], String).self) {
+            for host in hosts {
+                map[host] = ToolTenant(id: id, displayName: name, authMode: ToolTenant.AuthMode(rawValue: mode) ?? .oauth)
+            }
+        }
+        return map
+    }
+
+    /// Records a call's `tool.invoked` (with the next batch).
+    public func record(_ invocation: OutboxRecord) async throws {
+        _ = try await invocations.submit(invocation, key: invocation.eventId.uuidString)
+    }
+
+    /// Files a support request and the call's `tool.invoked` in one statement; returns its id.
+    public func fileSupportRequest(by principal: Principal, email: String, subject: String, message: String,
+                                   invocation: OutboxRecord) async throws -> SupportRequest {
+        let id = "sr_" + SecretGenerator.generate(prefix: "", bytes: 12)
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        bindings.append(principal.tenant)
+        bindings.append(principal.userId)
+        bindings.append(principal.clientId)
+        bindings.append(email)
+        bindings.append(subject)
+        bindings.append(message)
+        OutboxWriter.bind([invocation], into: &bindings)
+        let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, outbox, logger, bindings] in
+            try await client.query(PostgresQuery(unsafeSQL: """
+                WITH filed AS (
+                    INSERT INTO \(schema.quoted).support_requests (id, tenant_id, user_id, client_id, email, subject, message)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
+                ), events AS (
+                    \(outbox.insertSQL(firstParameter: 8, when: "filed"))
+                )
+                SELECT created_at FROM filed
+                """, binds: bindings), logger: logger)
+        }
+        for try await createdAt in rows.decode(Date.self) {
+            return SupportRequest(id: id, subject: subject, message: message, email: email, status: "open", createdAt: createdAt)
+        }
+        throw StoreInconsistency("the support request INSERT returned no row")
+    }
+
+    /// The caller's own requests, newest first.
+    public func supportRequests(of principal: Principal, limit: Int = 50) async throws -> [SupportRequest] {
+        var bindings = PostgresBindings()
+        bindings.append(principal.tenant)
+        bindings.append(principal.userId)
+        bindings.append(limit)
+        let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, logger, bindings] in
+            try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT id, subject, message, email, status, created_at FROM \(schema.quoted).support_requests
+                WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id LIMIT $3
+                """, binds: bindings), logger: logger)
+        }
+        var found: [SupportRequest] = []
+        for try await (id, subject, message, email, status, createdAt) in rows.decode((String, String, String, String, String, Date).self) {
+            found.append(SupportRequest(id: id, subject: subject, message: message, email: email, status: status, createdAt: createdAt))
+        }
+        return found
+    }
+}
+
+/// A statement answered in a way its SQL rules out.
+struct StoreInconsistency: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
