@@ -249,7 +249,8 @@ let package = Package(
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
-                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "TokenServiceMain", "UserProvisioning", "TokenService",
+                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "TokenServiceMain", "ToolHostMain", "UserProvisioning", "TokenService",
+                           "MCPToolHost", .product(name: "MCP", package: "swift-sdk"),
                            "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Crypto", package: "swift-crypto"),

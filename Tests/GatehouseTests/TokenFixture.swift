@@ -145,10 +145,10 @@ extension TestClientProtocol {
 
     /// Redeems a code as the fixture's client would.
     func redeem(_ code: String, client: TokenFixture.Client, verifier: String? = TokenFixture.verifier,
-                redirect: String = TokenFixture.redirect, extra: [(String, String)] = []) async throws -> HTTPResult {
+                redirect: String = TokenFixture.redirect, extra: [(String, String)] = [], host: String = "acme.example") async throws -> HTTPResult {
         var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)]
         if let verifier { fields.append(("code_verifier", verifier)) }
-        return try await form("/oauth/token", fields + extra + credentials(client), headers: basic(client))
+        return try await form("/oauth/token", fields + extra + credentials(client), host: host, headers: basic(client))
     }
 
     func refresh(_ token: String, client: TokenFixture.Client, scope: String? = nil) async throws -> HTTPResult {
