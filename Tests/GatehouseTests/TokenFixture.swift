@@ -24,6 +24,7 @@ struct TokenFixture: Sendable {
     static let verifier = String(repeating: "verifier-", count: 6)
 
     let client: PostgresClient
+    let settings: PostgresSettings
     let logger: Logger
     let configuration: TokenServiceConfiguration
     let parts: TokenServiceService.Parts
@@ -45,7 +46,7 @@ struct TokenFixture: Sendable {
         let settings = database!
         let logger = testLogger()
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
-        let fixture = TokenFixture(client: client, logger: logger, configuration: configuration,
+        let fixture = TokenFixture(client: client, settings: settings, logger: logger, configuration: configuration,
                                    parts: .init(postgres: client, logger: logger, configuration: configuration, directoryMaximumAge: .zero))
         do {
             let result = try await client.whileRunning {

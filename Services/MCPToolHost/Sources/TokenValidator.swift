@@ -110,6 +110,12 @@ public final class TokenValidator: Sendable {
         }
     }
 
+    /// Whether the revocation feed has vouched for the last `revocationBound` (readiness, tests).
+    public var revocationFeedIsCurrent: Bool {
+        let now = clock.now
+        return state.withLock { $0.feedCurrentAsOf.map { now - $0 < cache.revocationBound } ?? false }
+    }
+
     /// Number of cached answers (for tests and metrics).
     public var cachedCount: Int { state.withLock { $0.entries.count } }
 
