@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "gatehouse-provisioning-bench", targets: ["ProvisioningBenchmark"]),
         .executable(name: "gatehouse-gateway-bench", targets: ["GatewayBenchmark"]),
         .executable(name: "gatehouse-token-bench", targets: ["TokenBenchmark"]),
+        .executable(name: "gatehouse-toolhost-bench", targets: ["ToolHostBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -192,6 +193,7 @@ let package = Package(
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"),
@@ -314,6 +316,21 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/TokenBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ToolHostBenchmark",
+            dependencies: ["MCPToolHost", "TokenService", "GatehouseRuntime", "GatehouseCrypto", "GatehouseOAuth", "GatehousePostgres",
+                           "GatehouseEvents", "GatehouseMessaging", "GatehouseTestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/ToolHostBenchmark",
             swiftSettings: swiftSettings
         ),
     ]

@@ -77,6 +77,15 @@ public struct OutboxRecord: Sendable {
         self.envelope = try EventCodec.encode(envelope)
     }
 
+    /// A hot-path event, written without `JSONEncoder`.
+    public init<P: HandEncodedPayload>(_ envelope: EventEnvelope<P>) {
+        self.eventId = envelope.header.eventId
+        self.topic = P.eventType.topic
+        self.eventType = P.eventType.name
+        self.aggregateKey = envelope.header.aggregateKey
+        self.envelope = EventCodec.encode(envelope)
+    }
+
     /// For events outside the catalog (test fixtures): the caller supplies the encoded envelope.
     public init(eventId: UUID, topic: String, eventType: String, aggregateKey: String, envelope: [UInt8]) {
         self.eventId = eventId

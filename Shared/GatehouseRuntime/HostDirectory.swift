@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Host name → tenant record, loaded whole from the service's own tables and refreshed at most
 /// `maximumAge` after a change: admin changes (or projected `tenant.updated` events) take effect
@@ -8,10 +9,15 @@ import Logging
 public actor HostDirectory<Record: Sendable> {
     public typealias Loader = @Sendable () async throws -> [String: Record]
 
+    private struct Snapshot {
+        var byHost: [String: Record] = [:]
+        var loadedAt: ContinuousClock.Instant?
+    }
+
     private let load: Loader
     private let maximumAge: Duration
-    private var byHost: [String: Record] = [:]
-    private var loadedAt: ContinuousClock.Instant?
+    /// The last load, readable without entering the actor (every request reads it).
+    private nonisolated let snapshot = Mutex(Snapshot())
     private var loading: Task<[String: Record], any Error>?
 
     public init(maximumAge: Duration = .seconds(1), load: @escaping Loader) {
@@ -21,9 +27,12 @@ public actor HostDirectory<Record: Sendable> {
 
     /// The answer from the cache when it is fresh (`.some(nil)`: no such tenant); nil when a
     /// load is needed.
-    public func cachedRecord(forHost host: String) -> Record?? {
-        guard let loadedAt, ContinuousClock.now - loadedAt < maximumAge else { return nil }
-        return .some(byHost[host.lowercased()])
+    public nonisolated func cachedRecord(forHost host: String) -> Record?? {
+        let now = ContinuousClock.now
+        return snapshot.withLock { snapshot in
+            guard let loadedAt = snapshot.loadedAt, now - loadedAt < maximumAge else { return nil }
+            return .some(snapshot.byHost[host.lowercased()])
+        }
     }
 
     public func record(forHost host: String) async throws -> Record? {
@@ -32,7 +41,7 @@ public actor HostDirectory<Record: Sendable> {
 
     /// Forgets the cache (for example after a change made by this process).
     public func invalidate() {
-        loadedAt = nil
+        snapshot.withLock { $0.loadedAt = nil }
     }
 
     /// Waits for a load; a waiter's cancellation (its deadline) cancels the load, whose other
@@ -42,15 +51,22 @@ public actor HostDirectory<Record: Sendable> {
     }
 
     private func current() async throws -> [String: Record] {
-        if let loadedAt, ContinuousClock.now - loadedAt < maximumAge { return byHost }
+        if let fresh = cachedMap() { return fresh }
         if let loading { return try await Self.value(of: loading) }
         let task = Task { try await load() }
         loading = task
         defer { loading = nil }
         let map = try await Self.value(of: task)
-        byHost = map
-        loadedAt = .now
+        snapshot.withLock { $0 = Snapshot(byHost: map, loadedAt: .now) }
         return map
+    }
+
+    private func cachedMap() -> [String: Record]? {
+        let now = ContinuousClock.now
+        return snapshot.withLock { snapshot in
+            guard let loadedAt = snapshot.loadedAt, now - loadedAt < maximumAge else { return nil }
+            return snapshot.byHost
+        }
     }
 }
 
@@ -69,7 +85,7 @@ public struct HostResolver<Record: Sendable>: Sendable {
         guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
             throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
         }
-        var found = await directory.cachedRecord(forHost: origin.host)
+        var found = directory.cachedRecord(forHost: origin.host)
         if found == nil {
             found = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") {
                 try await directory.record(forHost: origin.host)

@@ -20,7 +20,7 @@ public struct ProvisioningScenario: Sendable {
         public func encoded() throws -> [UInt8] {
             switch self {
             case .login(let envelope): try EventCodec.encode(envelope)
-            case .toolCall(let envelope): try EventCodec.encode(envelope)
+            case .toolCall(let envelope): EventCodec.encode(envelope)
             }
         }
 

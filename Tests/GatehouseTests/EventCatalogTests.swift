@@ -30,6 +30,22 @@ struct EventCatalogTests {
         #expect(try EventCodec.header(of: bytes) == decoded.header)
     }
 
+    @Test("tool.invoked written by hand is the encoder's JSON: the same bytes, the same event when read", arguments: [
+        ToolInvoked(invocationId: "inv-1", userId: "usr_a", clientId: "mcp_client_b", tool: "get_support", outcome: .success, durationMs: 12.5),
+        ToolInvoked(invocationId: "inv-2", userId: nil, clientId: nil, tool: "whoami", outcome: .denied, durationMs: 3),
+        ToolInvoked(invocationId: "inv-3", userId: "usr_\"quoted\"\\", clientId: "c/d", tool: "tab\tline\nfeed\u{1}é😀", outcome: .error, durationMs: 1234.567),
+        ToolInvoked(invocationId: "inv-4", userId: "u", clientId: "c", tool: "t", outcome: .success, durationMs: 0.001),
+    ])
+    func handEncodedToolInvoked(_ payload: ToolInvoked) throws {
+        let envelope = EventEnvelope(tenant: "acme", aggregateKey: payload.userId ?? payload.tool, aggregateVersion: 1, payload: payload)
+        let byHand = EventCodec.encode(envelope)
+        let byEncoder = Array(try EventCodec.encoder().encode(envelope))
+        #expect(String(decoding: byHand, as: UTF8.self) == String(decoding: byEncoder, as: UTF8.self))
+        let read = try EventCodec.decode(ToolInvoked.self, from: byHand)
+        #expect(read.header == envelope.header || read.header.occurredAt.timeIntervalSince(envelope.header.occurredAt).magnitude < 0.001)
+        #expect(read.payload == payload)
+    }
+
     @Test("Fixture values are read field by field")
     func fixtureValues() throws {
         let code = try EventCodec.decode(CodeIssued.self, from: try Self.fixture(CodeIssued.self))

@@ -38,13 +38,13 @@ struct ToolHostFixture: Sendable {
 
     /// Runs `body` with the token service live and the tool host's parts built over it.
     static func run<T: Sendable>(cache: ToolHostConfiguration.Cache = .init(), allowedOrigins: Set<String> = [],
-                                 _ body: @Sendable (ToolHostFixture) async throws -> T) async throws -> T {
+                                 directoryMaximumAge: Duration = .zero, _ body: @Sendable (ToolHostFixture) async throws -> T) async throws -> T {
         try await TokenFixture.run { tokens in
             try await ToolHostService.definition.migrator.migrate(client: tokens.client, logger: tokens.logger)
             return try await tokens.application().test(.live) { tokenHTTP in
                 let configuration = configuration(tokenServicePort: tokenHTTP.port!, cache: cache, allowedOrigins: allowedOrigins)
                 let parts = ToolHostService.Parts(postgres: tokens.client, logger: tokens.logger, configuration: configuration,
-                                                  directoryMaximumAge: .zero)
+                                                  directoryMaximumAge: directoryMaximumAge)
                 let fixture = ToolHostFixture(tokens: tokens, tokenHTTP: tokenHTTP, parts: parts, configuration: configuration)
                 do {
                     let result = try await body(fixture)

@@ -32,6 +32,8 @@ public struct MCPEndpoint: Sendable {
     let store: ToolHostStore
     let allowedOrigins: Set<String>
     let anonymousPrincipal: Principal?
+    /// `gatehouse_tool_calls_total` by tool and outcome, made once (not per call).
+    private let callCounters: [String: Counter]
 
     public init(tenants: HostResolver<ToolTenant>, validator: TokenValidator?, sessions: MCPSessions, catalog: ToolCatalog,
                 store: ToolHostStore, allowedOrigins: Set<String>, authenticationDisabledAs principal: Principal? = nil) {
@@ -42,6 +44,14 @@ public struct MCPEndpoint: Sendable {
         self.store = store
         self.allowedOrigins = allowedOrigins
         self.anonymousPrincipal = principal
+        var counters: [String: Counter] = [:]
+        for tool in catalog.tools {
+            for outcome in [ToolInvoked.Outcome.success, .error, .denied] {
+                counters[tool.name + "|" + outcome.rawValue] = Counter(label: "gatehouse_tool_calls_total",
+                                                                       dimensions: [("tool", tool.name), ("outcome", outcome.rawValue)])
+            }
+        }
+        callCounters = counters
     }
 
     public func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
@@ -184,7 +194,7 @@ public struct MCPEndpoint: Sendable {
             let missing = tool.requiredScopes.filter { !principal.scopes.contains($0) }
             if !missing.isEmpty {
                 try await record(call.invocationRecord(tool: name, outcome: .denied), logger: logger)
-                Self.toolCalls(name, .denied).increment()
+                callCounters[name + "|denied"]?.increment()
                 let description = "The \(name) tool needs the scopes \(tool.requiredScopes.joined(separator: " "))"
                 throw APIError(.forbidden, code: "insufficient_scope", description, headers: [
                     .wwwAuthenticate: Challenge(origin: origin, scope: tool.requiredScopes).header(error: "insufficient_scope", description: description),
@@ -199,7 +209,7 @@ public struct MCPEndpoint: Sendable {
             throw APIError.temporarilyUnavailable
         }
         if !result.recorded { try await record(call.invocationRecord(tool: name, outcome: result.outcome), logger: logger) }
-        Self.toolCalls(name, result.outcome).increment()
+        callCounters[name + "|" + result.outcome.rawValue]?.increment()
         var text = #"{"jsonrpc":"2.0","id":"#
         JSONValueWriter.write(id: id, to: &text)
         text += #","result":{"content":[{"type":"text","text":"#
@@ -287,10 +297,6 @@ public struct MCPEndpoint: Sendable {
     // MARK: Metrics
 
     private static let authFailures = Counter(label: "gatehouse_mcp_auth_failures_total")
-
-    private static func toolCalls(_ tool: String, _ outcome: ToolInvoked.Outcome) -> Counter {
-        Counter(label: "gatehouse_tool_calls_total", dimensions: [("tool", tool), ("outcome", outcome.rawValue)])
-    }
 }
 
 /// The `WWW-Authenticate: Bearer` challenge of this resource (RFC 6750 §3, RFC 9728 §5.1).

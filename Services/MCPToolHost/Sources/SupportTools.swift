@@ -52,7 +52,7 @@ public enum SupportTools {
                     + "Verify an email address with your identity provider, sign in again, and retry.")
             }
             let filed = try await store.fileSupportRequest(by: principal, email: email, subject: subject, message: message,
-                                                           invocation: try call.invocationRecord(tool: "get_support", outcome: .success))
+                                                           invocation: call.invocationRecord(tool: "get_support", outcome: .success))
             var result = ToolResult.success("Filed support request \(filed.id) under \(email). We will reply to that address.",
                                             supportValue(filed))
             result.recorded = true

@@ -31,11 +31,12 @@ public struct ToolCall: Sendable {
     public var started: ContinuousClock.Instant
 
     /// The `tool.invoked` record of this call, with its duration until now.
-    func invocationRecord(tool: String, outcome: ToolInvoked.Outcome) throws -> OutboxRecord {
+    func invocationRecord(tool: String, outcome: ToolInvoked.Outcome) -> OutboxRecord {
         let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        let milliseconds = Double(microseconds) / 1000
         let principal = caller.principal
-        return try OutboxRecord(EventEnvelope(
+        return OutboxRecord(EventEnvelope(
             eventId: invocationId, tenant: caller.tenant, aggregateKey: principal?.userId ?? tool, aggregateVersion: 1,
             payload: ToolInvoked(invocationId: invocationId.uuidString, userId: principal?.userId, clientId: principal?.clientId,
                                  tool: tool, outcome: outcome, durationMs: milliseconds)))

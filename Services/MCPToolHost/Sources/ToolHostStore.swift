@@ -35,10 +35,8 @@ public struct ToolHostStore: Sendable {
         self.logger = logger
         let outbox = OutboxWriter(schema: schema)
         self.outbox = outbox
-        invocations = Batcher(duplicates: .share) { records in
-            var bindings = PostgresBindings()
-            OutboxWriter.bind(records, into: &bindings)
-            try await client.query(PostgresQuery(unsafeSQL: outbox.insertSQL(firstParameter: 1), binds: bindings), logger: logger)
+        invocations = Batcher(duplicates: .share, pipeline: 2) { records in
+            try await client.execute(RecordInvocations(records: records), logger: logger)
             return Dictionary(uniqueKeysWithValues: records.map { ($0.eventId.uuidString, true) })
         }
     }
@@ -110,6 +108,23 @@ public struct ToolHostStore: Sendable {
         }
         return found
     }
+}
+
+/// The batch INSERT of invocation events, prepared once per connection (PostgreSQL would
+/// otherwise parse and plan it for every batch).
+struct RecordInvocations: PostgresPreparedStatement {
+    static let sql = OutboxWriter(schema: ToolHostService.definition.schema).insertSQL(firstParameter: 1)
+    typealias Row = ()
+
+    var records: [OutboxRecord]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        OutboxWriter.bind(records, into: &bindings)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
 }
 
 /// A statement answered in a way its SQL rules out.

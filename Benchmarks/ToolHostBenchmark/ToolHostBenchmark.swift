@@ -1,0 +1,233 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseMessaging
+import GatehouseOAuth
+import GatehousePostgres
+import GatehouseRuntime
+import GatehouseTestSupport
+import Hummingbird
+import Logging
+import MCPToolHost
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import TokenService
+
+/// Measures authenticated MCP `tools/call` (`whoami`, which also records its `tool.invoked`)
+/// over real HTTP on loopback with wrk, at 16 and 64 connections, next to the same tool host
+/// with authentication switched off and next to a plain Hummingbird JSON endpoint, in one run.
+/// Authentication is introspection at a real token service (in this process, with its own
+/// PostgreSQL schema) behind the tool host's cache, which the revocation feed keeps current
+/// from the development broker, as in production; tokens come from real code redemptions.
+@main
+struct ToolHostBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gatehouse-toolhost-bench")
+
+    @Option(help: "Seconds per phase.")
+    var seconds = 5
+
+    @Option(parsing: .upToNextOption, help: "Concurrent connections (clients), one set of phases each.")
+    var concurrency: [Int] = [16, 64]
+
+    @Option(help: "Distinct access tokens presented in turn.")
+    var tokens = 64
+
+    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
+    var durable = true
+
+    @Flag(help: "Only measure recording tool.invoked events (no HTTP), for profiling.")
+    var recordingOnly = false
+
+    static let threads = 2
+    static let redirect = "http://127.0.0.1:5555/cb"
+    static let verifier = String(repeating: "bench-verifier-", count: 4)
+    static let body = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#
+
+    func run() async throws {
+        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .error; return logger }()
+        let postgres = try TestPostgres(durable: durable)
+        let settings = try await postgres.makeDatabase(named: "toolhostbench")
+        let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
+        let keyRing = try KeyRing(keys: ["bench": Array(repeating: 3, count: 32)], current: "bench")
+        let resourceSecret = "bench-resource-server-secret-0123456789"
+        let origins = OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!])
+        let tokenConfiguration = TokenServiceConfiguration(
+            keyRing: keyRing, origins: origins, resourceServers: ["tool-host": SecretHash.of(resourceSecret)],
+            limits: TokenRateLimits(requestsPerMinute: 100_000_000, failuresPerMinute: 1_000))
+        let tokenParts = TokenServiceService.Parts(postgres: client, logger: logger, configuration: tokenConfiguration)
+        let tokenRouter = Router(context: GatehouseRequestContext.self)
+        TokenServiceService.addRoutes(to: tokenRouter, parts: tokenParts, configuration: tokenConfiguration)
+        let tokenPort = try freeTCPPort()
+        let tokenApp = Application(router: tokenRouter, configuration: .init(address: .hostname("127.0.0.1", port: tokenPort)), logger: logger)
+
+        let toolConfiguration = ToolHostConfiguration(
+            origins: origins, introspection: .init(tokenServiceURL: "http://127.0.0.1:\(tokenPort)", clientId: "tool-host", secret: resourceSecret),
+            sessionKey: SymmetricKey(size: .bits256))
+        let toolParts = ToolHostService.Parts(postgres: client, logger: logger, configuration: toolConfiguration)
+        func toolHost(authentication: Bool) throws -> (some ApplicationProtocol, Int) {
+            let router = Router(context: GatehouseRequestContext.self)
+            ToolHostService.addRoutes(to: router, parts: toolParts, configuration: toolConfiguration, authentication: authentication)
+            let port = try freeTCPPort()
+            return (Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger), port)
+        }
+        let broker = try await TestBroker()
+        let feed = RevocationFeed(kafka: broker.clientOptions, validator: toolParts.validator, logger: logger)
+        let (authenticated, authenticatedPort) = try toolHost(authentication: true)
+        let (open, openPort) = try toolHost(authentication: false)
+        let plainRouter = Router()
+        plainRouter.post("/json") { request, context -> PlainAnswer in
+            let call = try await request.decode(as: PlainCall.self, context: context)
+            return PlainAnswer(jsonrpc: "2.0", id: call.id, result: .init(content: [.init(type: "text", text: "You are bench")], isError: false))
+        }
+        let plainPort = try freeTCPPort()
+        let plain = Application(router: plainRouter, configuration: .init(address: .hostname("127.0.0.1", port: plainPort)), logger: logger)
+
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-toolhost-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        print("Gatehouse tool host benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
+              + "\(seconds) s per phase, loopback HTTP/1.1, servers and load on one machine; tools/call of whoami, "
+              + "\(tokens) tokens in turn)")
+
+        try await client.whileRunning {
+            try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
+            try await ToolHostService.definition.migrator.migrate(client: client, logger: logger)
+            let clientId = "mcp_client_bench"
+            let tenant = EventEnvelope(tenant: "acme", aggregateKey: "acme", aggregateVersion: 1, payload: TenantUpdated(
+                tenantId: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: "oauth", disabled: false,
+                accessTokenSeconds: 3600, refreshTokenSeconds: 86_400))
+            try await InboxProcessor(client: client, schema: TokenServiceService.definition.schema,
+                                     handler: TokenProjections(schema: TokenServiceService.definition.schema), logger: logger)
+                .apply([try incomingEvent(tenant), try incomingEvent(EventEnvelope(tenant: "acme", aggregateKey: clientId, aggregateVersion: 1,
+                    payload: ClientRegistered(clientId: clientId, clientName: "bench", applicationType: "native", redirectUris: [Self.redirect],
+                                              grantTypes: ["authorization_code", "refresh_token"], responseTypes: ["code"],
+                                              tokenEndpointAuthMethod: "none", scope: nil, clientSecretHash: nil, metadataDocumentUrl: nil)))])
+            try await InboxProcessor(client: client, schema: ToolHostService.definition.schema,
+                                     handler: ToolHostProjections(schema: ToolHostService.definition.schema), logger: logger)
+                .apply([try incomingEvent(tenant)])
+
+            try await withServices([tokenApp, authenticated, open, plain, feed], logger: logger) {
+                try await eventually("servers listening") {
+                    (try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(plainPort)/json"), timeout: .seconds(2))) != nil
+                }
+                try await eventually("the revocation feed is current") { toolParts.validator.revocationFeedIsCurrent }
+                let recordingRate = try await Self.recordingAlone(toolParts.store, seconds: recordingOnly ? seconds : min(seconds, 3))
+                print(String(format: "tool.invoked recording alone (64 tasks, batched outbox INSERTs): %.0f/s", recordingRate))
+                if recordingOnly { return }
+                var accessTokens: [String] = []
+                for index in 0..<tokens {
+                    accessTokens.append(try await Self.redeem(http, port: tokenPort, index: index, clientId: clientId, keyRing: keyRing))
+                }
+                let tokenFile = work.appendingPathComponent("tokens")
+                try accessTokens.joined(separator: "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
+                let script = TestPaths.packageRoot.appendingPathComponent("scripts/wrk/mcp-call.lua").path
+
+                var rows: [(Int, Wrk.Result, Wrk.Result, Wrk.Result)] = []
+                for connections in concurrency {
+                    let plainResult = try Wrk.run("plain Hummingbird JSON endpoint (POST /json)", url: "http://127.0.0.1:\(plainPort)/json",
+                                                  arguments: ["-s", script], threads: Self.threads, connections: connections, seconds: seconds,
+                                                  environment: ["GATEHOUSE_BENCH_BODY": Self.body])
+                    let offResult = try Wrk.run("tools/call, authentication off", url: "http://127.0.0.1:\(openPort)/mcp",
+                                                arguments: ["-s", script], threads: Self.threads, connections: connections, seconds: seconds,
+                                                environment: ["GATEHOUSE_BENCH_BODY": Self.body])
+                    let onResult = try Wrk.run("tools/call, authenticated (bearer, introspection + cache)", url: "http://127.0.0.1:\(authenticatedPort)/mcp",
+                                               arguments: ["-s", script], threads: Self.threads, connections: connections, seconds: seconds,
+                                               environment: ["GATEHOUSE_BENCH_BODY": Self.body, "GATEHOUSE_BENCH_TOKENS": tokenFile.path])
+                    rows.append((connections, plainResult, offResult, onResult))
+                }
+                print("")
+                print("connections | plain JSON /s | auth off /s (p50, p99) | auth on /s (p50, p99) | on/off | on/plain")
+                for (connections, plainResult, offResult, onResult) in rows {
+                    let onOff = onResult.requestsPerSecond / offResult.requestsPerSecond
+                    let onPlain = onResult.requestsPerSecond / plainResult.requestsPerSecond
+                    print(String(format: "%11d | %13.0f | %8.0f (%@, %@) | %7.0f (%@, %@) | %.2f %@ | %.2f %@", connections,
+                                 plainResult.requestsPerSecond, offResult.requestsPerSecond, offResult.p50, offResult.p99,
+                                 onResult.requestsPerSecond, onResult.p50, onResult.p99,
+                                 onOff, onOff >= 0.85 ? "(target >= 0.85 met)" : "(target >= 0.85 NOT met)",
+                                 onPlain, onPlain >= 1.0 / 3 ? "(target >= 0.33 met)" : "(target >= 0.33 NOT met)"))
+                }
+                let recorded = try await client.rowCount(of: "outbox", in: ToolHostService.definition.schema)
+                print("tool.invoked events recorded: \(recorded)")
+            }
+        }
+        try await tokenParts.shutdown()
+        try await toolParts.shutdown()
+        await broker.process.killHard()
+        try await http.shutdown()
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    /// Events recorded per second by 64 tasks that do nothing else.
+    static func recordingAlone(_ store: ToolHostStore, seconds: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        let count = try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<64 {
+                group.addTask {
+                    var recorded = 0
+                    while ContinuousClock.now - start < .seconds(seconds) {
+                        try await store.record(OutboxRecord(EventEnvelope(
+                            tenant: "acme", aggregateKey: "usr_\(task)", aggregateVersion: 1,
+                            payload: ToolInvoked(invocationId: UUID().uuidString, userId: "usr_\(task)", clientId: "mcp_client_bench",
+                                                 tool: "whoami", outcome: .success, durationMs: 0.5))))
+                        recorded += 1
+                    }
+                    return recorded
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return Double(count) / Double(seconds)
+    }
+
+    /// An access token from a real redemption of a sealed code (as the gateway seals them).
+    static func redeem(_ http: HTTPClient, port: Int, index: Int, clientId: String, keyRing: KeyRing) async throws -> String {
+        let subject = "bench-\(index)"
+        let binding = CodeBinding(
+            tenant: "acme", clientId: clientId,
+            client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
+            redirectUri: redirect, codeChallenge: PKCE.challenge(for: verifier), resource: "https://acme.example/mcp", scopes: ["mcp:tools", "email"],
+            userId: UserID.derive(tenant: "acme", issuer: "https://idp.example", subject: subject),
+            identity: .init(issuer: "https://idp.example", subject: subject, email: "\(subject)@example.org", emailVerified: true, name: nil),
+            issuedAt: Date(), lifetime: SealedCode.maximumLifetime)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/oauth/token")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "X-Forwarded-Host", value: "acme.example")
+        request.body = .bytes(ByteBuffer(string: FormBody.encode([
+            ("grant_type", "authorization_code"), ("code", try SealedCode.seal(binding, keyRing: keyRing)), ("redirect_uri", redirect),
+            ("code_verifier", verifier), ("client_id", clientId)])))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        guard let json = try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any],
+              let access = json["access_token"] as? String else {
+            throw ValidationError("redemption failed: \(String(buffer: body))")
+        }
+        return access
+    }
+}
+
+/// The plain endpoint's request and answer: the same JSON-RPC shape, through Hummingbird's
+/// own Codable request decoding and response encoding.
+struct PlainCall: Decodable {
+    var jsonrpc: String
+    var id: Int
+    var method: String
+}
+
+struct PlainAnswer: ResponseEncodable {
+    struct Result: Encodable {
+        struct Content: Encodable {
+            var type: String
+            var text: String
+        }
+        var content: [Content]
+        var isError: Bool
+    }
+    var jsonrpc: String
+    var id: Int
+    var result: Result
+}
