@@ -34,6 +34,9 @@ public struct MCPEndpoint: Sendable {
     let anonymousPrincipal: Principal?
     /// `gatehouse_tool_calls_total` by tool and outcome, made once (not per call).
     private let callCounters: [String: Counter]
+    /// Every scope some tool needs: what a client should ask for to use this server (the 401
+    /// challenge's `scope`).
+    private let resourceScopes: [String]
 
     public init(tenants: HostResolver<ToolTenant>, validator: TokenValidator?, sessions: MCPSessions, catalog: ToolCatalog,
                 store: ToolHostStore, allowedOrigins: Set<String>, authenticationDisabledAs principal: Principal? = nil) {
@@ -52,6 +55,9 @@ public struct MCPEndpoint: Sendable {
             }
         }
         callCounters = counters
+        var scopes: [String] = []
+        for scope in catalog.tools.flatMap(\.requiredScopes) where !scopes.contains(scope) { scopes.append(scope) }
+        resourceScopes = scopes
     }
 
     public func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
@@ -141,7 +147,7 @@ public struct MCPEndpoint: Sendable {
             principal.tenant = tenant.id
             return .user(principal)
         }
-        let challenge = Challenge(origin: origin, scope: requiredScopesOfResource)
+        let challenge = Challenge(origin: origin, scope: resourceScopes)
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
             Self.authFailures.increment()
             throw APIError(.unauthorized, code: "invalid_request", "This MCP server needs a bearer token in the Authorization header",
@@ -160,13 +166,6 @@ public struct MCPEndpoint: Sendable {
                            headers: [.wwwAuthenticate: challenge.header(error: "invalid_token", description: "The access token is not valid for this MCP server")])
         }
         return .user(principal)
-    }
-
-    /// Every scope some tool needs: what a client should ask for to use this server.
-    private var requiredScopesOfResource: [String] {
-        var seen: [String] = []
-        for scope in catalog.tools.flatMap(\.requiredScopes) where !seen.contains(scope) { seen.append(scope) }
-        return seen
     }
 
     /// RFC 6750 §2.1: the `Bearer` scheme (any case), one token68 credential.
