@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "gatehouse-provisioning", targets: ["ProvisioningMain"]),
         .executable(name: "gatehouse-tool-host", targets: ["ToolHostMain"]),
         .executable(name: "gatehouse-dev-broker", targets: ["DevBroker"]),
+        .executable(name: "gatehouse-dev-idp", targets: ["DevIdP"]),
         .executable(name: "gatehouse-backbone-probe", targets: ["BackboneProbe"]),
         .executable(name: "gatehouse-backbone-bench", targets: ["BackboneBenchmark"]),
         .executable(name: "gatehouse-provisioning-bench", targets: ["ProvisioningBenchmark"]),
@@ -217,6 +218,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The local stack's development upstream identity provider (GitHub's OAuth dialect).
+        .executableTarget(
+            name: "DevIdP",
+            dependencies: ["GatehouseCrypto", "GatehouseOAuth", "GatehouseRuntime",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/DevIdP",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests, test support and benchmarks
 
         /// A small event-sourced "ledger" used to exercise the backbone end to end
@@ -251,7 +264,7 @@ let package = Package(
             dependencies: ["GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
                            "GatehouseRuntime", "GatehouseTestSupport",
                            // Built for the tests, which start them as processes.
-                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "TokenServiceMain", "ToolHostMain", "UserProvisioning", "TokenService",
+                           "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "TokenServiceMain", "ToolHostMain", "DevIdP", "UserProvisioning", "TokenService",
                            "MCPToolHost", .product(name: "MCP", package: "swift-sdk"),
                            "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
                            .product(name: "HTTPTypes", package: "swift-http-types"),
