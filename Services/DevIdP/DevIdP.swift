@@ -72,7 +72,7 @@ final class Provider: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/login/oauth/authorize") { request, _ in try self.loginPage(request.uri.queryParameters) }
+        router.get("/login/oauth/authorize") { request, _ in try self.loginPage(FormBody.parse(request.uri.query ?? "")) }
         router.post("/login/oauth/authorize") { request, _ in try await self.signIn(request) }
         router.post("/login/oauth/access_token") { request, _ in try await self.exchange(request) }
         router.get("/user") { request, _ -> Response in
@@ -96,8 +96,8 @@ final class Provider: Sendable {
     }
 
     /// The sign-in form, carrying the authorization request in hidden fields.
-    private func loginPage(_ query: Parameters) throws -> Response {
-        guard query["client_id"].map(String.init) == clientId, let redirect = query["redirect_uri"], let state = query["state"],
+    private func loginPage(_ query: [String: String]) throws -> Response {
+        guard query["client_id"] == clientId, let redirect = query["redirect_uri"], let state = query["state"],
               let challenge = query["code_challenge"], query["code_challenge_method"] == "S256" else {
             return Self.html("<p>Bad authorization request: client_id, redirect_uri, state and an S256 code_challenge are required.</p>", status: .badRequest)
         }

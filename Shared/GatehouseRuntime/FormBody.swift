@@ -26,6 +26,16 @@ public enum FormBody {
         return result
     }
 
+    /// Every pair in order, repeats kept, `+` read as a space (a query string as browsers and
+    /// OAuth clients write it, RFC 6749 §4.1.1); undecodable pairs are skipped.
+    public static func pairs(_ text: String) -> [(String, String)] {
+        text.split(separator: "&").compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = parts.count > 1 ? decode(parts[1]) : "" else { return nil }
+            return (name, value)
+        }
+    }
+
     public enum StrictFailure: Error, Equatable, CustomStringConvertible {
         case repeated(String)
         case malformed

@@ -78,6 +78,29 @@ struct GatewayAuthorizeTests {
         result.headers[.setCookie].flatMap { $0.split(separator: ";").first.map(String.init) }
     }
 
+    @Test("A query written as a form (spaces as +, as URLSearchParams writes them) means the same request")
+    func plusIsASpace() async throws {
+        try await GatewayFixture.run { fixture in
+            let setup = try await setUp(fixture)
+            try await fixture.application().test(.live) { client in
+                // Found by the local stack: a client's "scope=mcp%3Atools+email" was read as one unknown scope.
+                let uri = Self.valid(setup.clientId, overriding: ["scope": nil]) + "&scope=mcp%3Atools+email"
+                let page = try await client.send(uri, host: Self.host)
+                #expect(page.status == .ok, "\(page.headers[.location] ?? page.body.prefix(200).description)")
+                let form = try #require(Self.form(page.body))
+                let approved = try await client.send("/oauth/consent", method: .post, host: Self.host,
+                                                     headers: [.contentType: "application/x-www-form-urlencoded", .cookie: Self.cookie(page)!],
+                                                     json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+                let upstream = try #require(approved.headers[.location].flatMap(URLComponents.init(string:)))
+                #expect(upstream.queryItems?.contains { $0.name == "state" } == true)
+                let rows = try await fixture.client.query("SELECT scopes FROM gateway.authorization_requests")
+                var stored: [[String]] = []
+                for try await scopes in rows.decode([String].self) { stored.append(scopes) }
+                #expect(stored == [["mcp:tools", "email"]])
+            }
+        }
+    }
+
     @Test("Consent page, approval, the upstream redirect, and a remembered approval")
     func consentAndUpstream() async throws {
         try await GatewayFixture.run { fixture in

@@ -35,7 +35,7 @@ public enum AuthorizeRoutes {
         guard record.tenant.authMode == .oauth else {
             return ConsentPage.response(ConsentPage.error("invalid_request", "This server's tools need no sign-in"), status: .badRequest)
         }
-        let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        let parameters = FormBody.pairs(request.uri.query ?? "")
         do {
             let clientIds = parameters.filter { $0.0 == "client_id" }.map(\.1)
             var known = try await infrastructure(context) {

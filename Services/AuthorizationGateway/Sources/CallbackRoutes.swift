@@ -23,8 +23,8 @@ public enum CallbackRoutes {
                          tenantStore: TenantStore, upstream client: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing,
                          documents: ClientMetadataDocuments) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
-        let parameters = request.uri.queryParameters
-        guard let state = parameters["state"].map(String.init), !state.isEmpty,
+        let parameters = FormBody.parse(request.uri.query ?? "")
+        guard let state = parameters["state"], !state.isEmpty,
               let (pending, sealedVerifier, nonce, clientCredentials) = try await AuthorizeRoutes.infrastructure(context, {
                   try await store.claimCallback(stateHash: SecretHash.of(state), tenant: record.tenant.id)
               }) else {
@@ -42,7 +42,7 @@ public enum CallbackRoutes {
             context.logger.info("Upstream refused the login", metadata: ["tenant": "\(record.tenant.id)", "upstream_error": "\(error)"])
             return try await back("access_denied", "The sign-in provider did not sign the user in")
         }
-        guard let code = parameters["code"].map(String.init), !code.isEmpty else {
+        guard let code = parameters["code"], !code.isEmpty else {
             return try await back("access_denied", "The sign-in provider returned no code")
         }
 
@@ -56,10 +56,10 @@ public enum CallbackRoutes {
                 metadata = discovered
                 effective.tokenEndpoint = upstream.tokenEndpoint ?? discovered.tokenEndpoint
                 // RFC 9207: an upstream that says it sends `iss` must send its own.
-                if discovered.issParameterSupported || parameters["iss"] != nil, parameters["iss"].map(String.init) != discovered.issuer {
+                if discovered.issParameterSupported || parameters["iss"] != nil, parameters["iss"] != discovered.issuer {
                     throw UpstreamFailure.refused("the authorization response names another issuer")
                 }
-            } else if let iss = parameters["iss"], let expected = upstream.issuer, String(iss) != expected {
+            } else if let iss = parameters["iss"], let expected = upstream.issuer, iss != expected {
                 throw UpstreamFailure.refused("the authorization response names another issuer")
             }
             let verifier = String(decoding: try keyRing.open(sealedVerifier, associatedData: "gatehouse/upstream-verifier/\(pending.id)"), as: UTF8.self)
