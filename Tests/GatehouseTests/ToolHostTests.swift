@@ -76,10 +76,13 @@ struct ToolHostTests {
     @Test("Missing, garbage, expired, foreign-tenant, upstream and query-string tokens: 401 with the resource's challenge")
     func unauthenticated() async throws {
         try await ToolHostFixture.run { fixture in
-            try await fixture.tenant("acme", accessSeconds: 1)
+            try await fixture.tenant("acme")
             try await fixture.tenant("globex")
-            let expired = try await fixture.accessToken()
+            // Tokens of this tenant live one second.
+            try await fixture.tenant("brief", accessSeconds: 1)
+            let expired = try await fixture.accessToken(tenant: "brief")
             let foreign = try await fixture.accessToken(tenant: "globex")
+            let valid = try await fixture.accessToken()
             try await Task.sleep(for: .milliseconds(2100))
             try await fixture.application().test(.live) { http in
                 let missing = try await http.callTool("whoami", token: nil)
@@ -90,25 +93,25 @@ struct ToolHostTests {
                 #expect(!missing.challenge.contains("error="))
                 #expect(missing.json["error"] as? String == "invalid_request")
 
-                let presented: [(String, String)] = [
-                    ("garbage", "not-a-token"), ("expired", expired), ("another tenant's", foreign),
-                    ("an upstream provider's", "gho_" + String(repeating: "x", count: 36)), ("unknown", "mcp_at_" + String(repeating: "A", count: 43)),
+                let presented: [(String, String, String)] = [
+                    ("garbage", "not-a-token", "acme"), ("expired", expired, "brief"), ("another tenant's", foreign, "acme"),
+                    ("an upstream provider's", "gho_" + String(repeating: "x", count: 36), "acme"),
+                    ("unknown", "mcp_at_" + String(repeating: "A", count: 43), "acme"),
                 ]
-                for (label, token) in presented {
-                    let response = try await http.callTool("whoami", token: token)
+                for (label, token, tenant) in presented {
+                    let response = try await http.callTool("whoami", host: "\(tenant).example", token: token)
                     #expect(response.status == .unauthorized, "\(label)")
                     #expect(response.challenge.contains(#"error="invalid_token""#), "\(label)")
-                    #expect(response.challenge.contains(Self.resourceMetadata), "\(label)")
+                    #expect(response.challenge.contains("resource_metadata=\"https://\(tenant).example/.well-known/oauth-protected-resource/mcp\""), "\(label)")
                     #expect(response.json["error"] as? String == "invalid_token", "\(label)")
                     #expect(!response.body.contains(token), "\(label)")
                 }
                 // A valid token in the query string is ignored (RFC 6750 §2.3 is not offered); the
                 // same token in the header is accepted.
-                let fresh = try await fixture.accessToken()
                 let query = try await http.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#,
-                                               path: "/mcp?access_token=\(fresh)")
+                                               path: "/mcp?access_token=\(valid)")
                 #expect(query.status == .unauthorized && !query.challenge.contains("error="))
-                #expect(try await http.callTool("whoami", token: fresh).status == .ok)
+                #expect(try await http.callTool("whoami", token: valid).status == .ok)
             }
         }
     }
