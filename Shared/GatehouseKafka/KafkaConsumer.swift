@@ -119,6 +119,17 @@ public final class KafkaConsumer: Sendable {
         try await worker.run { [handle] in try handle.watermarks(topic: topic, partition: partition, timeout: timeout) }
     }
 
+    /// The end offsets of several partitions, asked in one pass on the consumer's thread.
+    public func highWatermarks(of partitions: [KafkaTopicPartition], timeout: Duration = .seconds(5)) async throws -> [KafkaTopicPartition: Int64] {
+        try await worker.run { [handle] in
+            var ends: [KafkaTopicPartition: Int64] = [:]
+            for partition in partitions {
+                ends[partition] = try handle.watermarks(topic: partition.topic, partition: partition.partition, timeout: timeout).high
+            }
+            return ends
+        }
+    }
+
     public func partitionCount(topic: String, timeout: Duration = .seconds(5)) async throws -> Int {
         try await worker.run { [handle] in try handle.partitionCount(topic: topic, timeout: timeout) }
     }

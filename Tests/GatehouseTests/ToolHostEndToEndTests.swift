@@ -143,14 +143,25 @@ struct Platform: Sendable {
         guard (response as? HTTPURLResponse)?.statusCode == 201 else {
             throw TestSupportError("tenant not created: \(String(decoding: data, as: UTF8.self))")
         }
-        try await eventually("the tool host and token service know the tenant", timeout: .seconds(30), interval: .milliseconds(100)) {
-            var mcp = URLRequest(url: URL(string: frontDoor.origin + "/mcp")!)
-            mcp.httpMethod = "POST"
-            let (_, mcpResponse) = try await URLSession.shared.data(for: mcp)
-            var token = URLRequest(url: URL(string: frontDoor.origin + "/oauth/token")!)
-            token.httpMethod = "POST"
-            let (_, tokenResponse) = try await URLSession.shared.data(for: token)
-            return (mcpResponse as? HTTPURLResponse)?.statusCode == 401 && (tokenResponse as? HTTPURLResponse)?.statusCode == 400
+        let lastError = Mutex<String>("none")
+        do {
+            try await eventually("the tool host and token service know the tenant", timeout: .seconds(30), interval: .milliseconds(100)) {
+                do {
+                    var mcp = URLRequest(url: URL(string: frontDoor.origin + "/mcp")!)
+                    mcp.httpMethod = "POST"
+                    let (_, mcpResponse) = try await URLSession.shared.data(for: mcp)
+                    var token = URLRequest(url: URL(string: frontDoor.origin + "/oauth/token")!)
+                    token.httpMethod = "POST"
+                    let (_, tokenResponse) = try await URLSession.shared.data(for: token)
+                    return (mcpResponse as? HTTPURLResponse)?.statusCode == 401 && (tokenResponse as? HTTPURLResponse)?.statusCode == 400
+                } catch {
+                    lastError.withLock { $0 = "\(error)" }
+                    return false
+                }
+            }
+        } catch {
+            // A TLS failure here means this machine does not trust the test CA: run scripts/test-tls.
+            throw TestSupportError("\(error); last request error: \(lastError.withLock { $0 })")
         }
     }
 

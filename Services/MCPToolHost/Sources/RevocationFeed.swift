@@ -66,10 +66,8 @@ public struct RevocationFeed: Service {
     /// instance has not cached yet.
     private func start(_ consumer: KafkaConsumer) async throws -> [KafkaTopicPartition: Int64] {
         let count = try await consumer.partitionCount(topic: topic, timeout: .seconds(2))
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        for partition in 0..<Int32(count) {
-            ends[KafkaTopicPartition(topic: topic, partition: partition)] = try await consumer.watermarks(topic: topic, partition: partition, timeout: .seconds(2)).high
-        }
+        let ends = try await consumer.highWatermarks(of: (0..<Int32(count)).map { KafkaTopicPartition(topic: topic, partition: $0) },
+                                                     timeout: .seconds(2))
         try consumer.assign(ends)
         logger.info("Revocation feed started", metadata: ["partitions": "\(count)"])
         return ends
@@ -80,10 +78,7 @@ public struct RevocationFeed: Service {
         let clock = ContinuousClock()
         while !stopping.load(ordering: .relaxed) {
             let asked = clock.now
-            var ends: [KafkaTopicPartition: Int64] = [:]
-            for partition in positions.keys {
-                ends[partition] = try await consumer.watermarks(topic: partition.topic, partition: partition.partition, timeout: .seconds(1)).high
-            }
+            let ends = try await consumer.highWatermarks(of: Array(positions.keys), timeout: .seconds(1))
             let catchUpBy = asked + .seconds(1)
             while ends.contains(where: { positions[$0.key, default: 0] < $0.value }) && clock.now < catchUpBy {
                 try await read(consumer, positions: &positions, wait: .milliseconds(50))
