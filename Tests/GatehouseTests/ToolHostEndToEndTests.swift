@@ -91,36 +91,53 @@ struct ToolHostEndToEndTests {
     }
 }
 
-/// The three services as processes on one database and broker, behind nginx with TLS.
+/// The services as processes on one database and broker, `instances` of each behind nginx with
+/// TLS (provisioning too when asked).
 struct Platform: Sendable {
-    let gateway: ServiceProcess
-    let tokenService: ServiceProcess
-    let toolHost: ServiceProcess
+    let gateways: [ServiceProcess]
+    let tokenServices: [ServiceProcess]
+    let toolHosts: [ServiceProcess]
+    let provisioners: [ServiceProcess]
     let frontDoor: FrontDoor
     let database: PostgresSettings
 
-    var services: [ServiceProcess] { [gateway, tokenService, toolHost] }
+    var gateway: ServiceProcess { gateways[0] }
+    var services: [ServiceProcess] { gateways + tokenServices + toolHosts + provisioners }
 
-    static func start(database: PostgresSettings, kafka: String) async throws -> Platform {
+    static func start(database: PostgresSettings, kafka: String, instances: Int = 1, provisioning: Bool = false) async throws -> Platform {
         let keyRing = "k1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
+        let sessionKey = Base64URL.encode(SecretGenerator.randomBytes(32))
         var common = ServiceProcess.environment(database: database, kafka: kafka)
         common["GATEHOUSE_PUBLIC_SCHEME"] = "https"
         common["GATEHOUSE_TRUSTED_PROXIES"] = "127.0.0.1"
-        async let gateway = ServiceProcess.start("gatehouse-gateway", name: "gateway", environment: common.merging([
+        func many(_ executable: String, _ name: String, _ environment: [String: String]) async throws -> [ServiceProcess] {
+            var started: [ServiceProcess] = []
+            for index in 0..<instances {
+                started.append(try await ServiceProcess.start(executable, name: "\(name)-\(index + 1)",
+                                                              environment: common.merging(environment) { $1 }))
+            }
+            return started
+        }
+        let gatewayProcesses = try await many("gatehouse-gateway", "gateway", [
             "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_OPERATOR_TOKEN": ToolHostEndToEndTests.operatorToken,
             "GATEHOUSE_ALLOW_INSECURE_UPSTREAM": "true",
-        ]) { $1 })
-        async let tokenService = ServiceProcess.start("gatehouse-token-service", name: "token-service", environment: common.merging([
+        ])
+        let provisioners = provisioning ? try await many("gatehouse-provisioning", "provisioning", [:]) : []
+        let tokenServices = try await many("gatehouse-token-service", "token-service", [
             "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_RESOURCE_SERVERS": "tool-host:\(ToolHostEndToEndTests.introspectionSecret)",
-        ]) { $1 })
-        let tokens = try await tokenService
-        let toolHost = try await ServiceProcess.start("gatehouse-tool-host", name: "tool-host", environment: common.merging([
-            "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": ToolHostEndToEndTests.introspectionSecret,
-            "GATEHOUSE_MCP_SESSION_KEY": Base64URL.encode(SecretGenerator.randomBytes(32)),
-        ]) { $1 })
-        let gatewayProcess = try await gateway
-        let frontDoor = try await FrontDoor(gateway: [gatewayProcess.port], tokenService: [tokens.port], toolHost: [toolHost.port])
-        return Platform(gateway: gatewayProcess, tokenService: tokens, toolHost: toolHost, frontDoor: frontDoor, database: database)
+        ])
+        // Each tool host introspects at its own token service instance; any would do.
+        var toolHosts: [ServiceProcess] = []
+        for (index, tokens) in tokenServices.enumerated() {
+            toolHosts.append(try await ServiceProcess.start("gatehouse-tool-host", name: "tool-host-\(index + 1)", environment: common.merging([
+                "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": ToolHostEndToEndTests.introspectionSecret,
+                "GATEHOUSE_MCP_SESSION_KEY": sessionKey,
+            ]) { $1 }))
+        }
+        let frontDoor = try await FrontDoor(gateway: gatewayProcesses.map(\.port), tokenService: tokenServices.map(\.port),
+                                           toolHost: toolHosts.map(\.port))
+        return Platform(gateways: gatewayProcesses, tokenServices: tokenServices, toolHosts: toolHosts, provisioners: provisioners,
+                        frontDoor: frontDoor, database: database)
     }
 
     /// The tenant at the front door's host, logging in at the fake GitHub; waits until the token
@@ -186,12 +203,17 @@ struct Platform: Sendable {
 /// user's browser to authorize with PKCE, and redeems the code.
 enum CodeFlow {
     static func run(_ context: OAuthConfiguration.AccessTokenProviderContext, session: URLSession) async throws -> String? {
-        let registrationEndpoint = try #require(context.registrationEndpoint)
-        let authorizationEndpoint = try #require(context.authorizationEndpoint)
-        let tokenEndpoint = try #require(context.tokenEndpoint)
         #expect(context.statusCode == 401)
         #expect(context.resource.absoluteString.hasSuffix("/mcp"))
+        return try await login(registration: try #require(context.registrationEndpoint), authorization: try #require(context.authorizationEndpoint),
+                               token: try #require(context.tokenEndpoint), resource: context.resource, scopes: context.requestedScopes ?? [],
+                               issuer: context.authorizationServer?.absoluteString, session: session).access
+    }
 
+    /// Registration, the browser's authorization with PKCE, and the code exchange.
+    static func login(registration registrationEndpoint: URL, authorization authorizationEndpoint: URL, token tokenEndpoint: URL,
+                      resource: URL, scopes: Set<String>, issuer: String?, session: URLSession) async throws
+        -> (access: String, refresh: String, clientId: String) {
         let registration = try await post(registrationEndpoint, session: session, json: [
             "client_name": "Gatehouse end-to-end test", "redirect_uris": [ApprovingBrowser.redirect], "token_endpoint_auth_method": "none",
             "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"], "application_type": "native",
@@ -205,21 +227,21 @@ enum CodeFlow {
             .init(name: "response_type", value: "code"), .init(name: "client_id", value: clientId),
             .init(name: "redirect_uri", value: ApprovingBrowser.redirect), .init(name: "state", value: state),
             .init(name: "code_challenge", value: GatehouseOAuth.PKCE.challenge(for: verifier)), .init(name: "code_challenge_method", value: "S256"),
-            .init(name: "resource", value: context.resource.absoluteString),
-            .init(name: "scope", value: (context.requestedScopes ?? []).sorted().joined(separator: " ")),
+            .init(name: "resource", value: resource.absoluteString),
+            .init(name: "scope", value: scopes.sorted().joined(separator: " ")),
         ]
         let back = try await ApprovingBrowser().presentAuthorizationURL(try #require(components.url))
         let query = Dictionary(uniqueKeysWithValues: (URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems ?? []).map { ($0.name, $0.value ?? "") })
         #expect(query["state"] == state)
-        #expect(query["iss"] == context.authorizationServer?.absoluteString)
+        if let issuer { #expect(query["iss"] == issuer) }
         let code = try #require(query["code"])
 
         let token = try await post(tokenEndpoint, session: session, form: [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", ApprovingBrowser.redirect), ("client_id", clientId),
-            ("code_verifier", verifier), ("resource", context.resource.absoluteString),
+            ("code_verifier", verifier), ("resource", resource.absoluteString),
         ])
         #expect(token["token_type"] as? String == "Bearer")
-        return try #require(token["access_token"] as? String)
+        return (try #require(token["access_token"] as? String), try #require(token["refresh_token"] as? String), clientId)
     }
 
     static func post(_ url: URL, session: URLSession, json: [String: Any]? = nil, form: [(String, String)]? = nil) async throws -> [String: Any] {
