@@ -249,6 +249,7 @@ let package = Package(
         .target(
             name: "GatehouseTestSupport",
             dependencies: ["GatehousePostgres", "GatehouseKafka", "GatehouseMessaging", "GatehouseEvents", "GatehouseCrypto", "GatehouseOAuth",
+                           "GatehouseRuntime",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),

@@ -36,8 +36,7 @@ struct TokenBenchmark: AsyncParsableCommand {
     var durable = true
 
     static let threads = 2
-    static let redirect = "http://127.0.0.1:5555/cb"
-    static let verifier = String(repeating: "bench-verifier-", count: 4)
+    static let redirect = BenchmarkCodes.redirect
 
     func run() async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .error; return logger }()
@@ -85,8 +84,7 @@ struct TokenBenchmark: AsyncParsableCommand {
                             arguments: ["-H", "X-Forwarded-Host: acme.example"], threads: Self.threads, connections: concurrency, seconds: seconds)
                 // Redemption: fresh codes, each presented once, in the order wrk's threads take them.
                 let bodies = try (0..<codes).map { index in
-                    FormBody.encode([("grant_type", "authorization_code"), ("code", try Self.code(index, clientId: clientId, keyRing: keyRing)),
-                                     ("redirect_uri", Self.redirect), ("code_verifier", Self.verifier), ("client_id", clientId)])
+                    BenchmarkCodes.redemption(try Self.code(index, clientId: clientId, keyRing: keyRing), clientId: clientId)
                 }
                 let codeFile = work.appendingPathComponent("codes")
                 try bodies.joined(separator: "\n").write(to: codeFile, atomically: true, encoding: .utf8)
@@ -99,7 +97,7 @@ struct TokenBenchmark: AsyncParsableCommand {
                 var families: [String] = []
                 var accessToken = ""
                 for index in 0..<(concurrency + Self.threads) {  // one spare per thread: see token-refresh.lua
-                    let (access, refresh) = try await Self.redeem(http, base: base, code: try Self.code(codes + index, clientId: clientId, keyRing: keyRing),
+                    let (access, refresh) = try await BenchmarkCodes.redeem(http, base: base, code: try Self.code(codes + index, clientId: clientId, keyRing: keyRing),
                                                                   clientId: clientId)
                     families.append(refresh)
                     accessToken = access
@@ -132,32 +130,10 @@ struct TokenBenchmark: AsyncParsableCommand {
         TestPaths.packageRoot.appendingPathComponent("scripts/wrk/\(name)").path
     }
 
+    /// A code of one of 1,000 users, valid for the whole run (a phase may start a while after the
+    /// codes are sealed).
     static func code(_ index: Int, clientId: String, keyRing: KeyRing) throws -> String {
-        let subject = "bench-\(index % 1000)"
-        let binding = CodeBinding(
-            tenant: "acme", clientId: clientId,
-            client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
-            redirectUri: redirect, codeChallenge: PKCE.challenge(for: verifier), resource: "https://acme.example/mcp", scopes: ["mcp:tools"],
-            userId: UserID.derive(tenant: "acme", issuer: "https://idp.example", subject: subject),
-            identity: .init(issuer: "https://idp.example", subject: subject, email: "\(subject)@example.org", emailVerified: true, name: nil),
-            // Valid for the whole run: the phase may start a while after the codes are sealed.
-            issuedAt: Date().addingTimeInterval(30), lifetime: SealedCode.maximumLifetime)
-        return try SealedCode.seal(binding, keyRing: keyRing)
-    }
-
-    static func redeem(_ http: HTTPClient, base: String, code: String, clientId: String) async throws -> (String, String) {
-        var request = HTTPClientRequest(url: "\(base)/oauth/token")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "X-Forwarded-Host", value: "acme.example")
-        request.body = .bytes(ByteBuffer(string: FormBody.encode([
-            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect), ("code_verifier", verifier), ("client_id", clientId)])))
-        let response = try await http.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        guard let json = try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any],
-              let access = json["access_token"] as? String, let refresh = json["refresh_token"] as? String else {
-            throw ValidationError("redemption failed: \(String(buffer: body))")
-        }
-        return (access, refresh)
+        try BenchmarkCodes.seal(subject: "bench-\(index % 1000)", clientId: clientId, scopes: ["mcp:tools"], keyRing: keyRing,
+                                issuedAt: Date().addingTimeInterval(30))
     }
 }

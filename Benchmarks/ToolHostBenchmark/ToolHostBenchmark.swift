@@ -43,8 +43,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
     var recordingOnly = false
 
     static let threads = 2
-    static let redirect = "http://127.0.0.1:5555/cb"
-    static let verifier = String(repeating: "bench-verifier-", count: 4)
+    static let redirect = BenchmarkCodes.redirect
     static let body = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#
 
     func run() async throws {
@@ -120,7 +119,8 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 if recordingOnly { return }
                 var accessTokens: [String] = []
                 for index in 0..<tokens {
-                    accessTokens.append(try await Self.redeem(http, port: tokenPort, index: index, clientId: clientId, keyRing: keyRing))
+                    let code = try BenchmarkCodes.seal(subject: "bench-\(index)", clientId: clientId, scopes: ["mcp:tools", "email"], keyRing: keyRing)
+                    accessTokens.append(try await BenchmarkCodes.redeem(http, base: "http://127.0.0.1:\(tokenPort)", code: code, clientId: clientId).access)
                 }
                 let tokenFile = work.appendingPathComponent("tokens")
                 try accessTokens.joined(separator: "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
@@ -181,32 +181,6 @@ struct ToolHostBenchmark: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         return Double(count) / Double(seconds)
-    }
-
-    /// An access token from a real redemption of a sealed code (as the gateway seals them).
-    static func redeem(_ http: HTTPClient, port: Int, index: Int, clientId: String, keyRing: KeyRing) async throws -> String {
-        let subject = "bench-\(index)"
-        let binding = CodeBinding(
-            tenant: "acme", clientId: clientId,
-            client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
-            redirectUri: redirect, codeChallenge: PKCE.challenge(for: verifier), resource: "https://acme.example/mcp", scopes: ["mcp:tools", "email"],
-            userId: UserID.derive(tenant: "acme", issuer: "https://idp.example", subject: subject),
-            identity: .init(issuer: "https://idp.example", subject: subject, email: "\(subject)@example.org", emailVerified: true, name: nil),
-            issuedAt: Date(), lifetime: SealedCode.maximumLifetime)
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/oauth/token")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "X-Forwarded-Host", value: "acme.example")
-        request.body = .bytes(ByteBuffer(string: FormBody.encode([
-            ("grant_type", "authorization_code"), ("code", try SealedCode.seal(binding, keyRing: keyRing)), ("redirect_uri", redirect),
-            ("code_verifier", verifier), ("client_id", clientId)])))
-        let response = try await http.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        guard let json = try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any],
-              let access = json["access_token"] as? String else {
-            throw ValidationError("redemption failed: \(String(buffer: body))")
-        }
-        return access
     }
 }
 
