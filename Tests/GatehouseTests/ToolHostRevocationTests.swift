@@ -24,7 +24,7 @@ struct ToolHostRevocationTests {
         return .seconds(15)
     }
 
-    @Test("token.revoked through the broker empties the cache: a revoked token stops working within 2 s, long before its cached answer would age out")
+    @Test("token.revoked through the broker empties the cache: a revoked token stops working long before its cached answer would age out")
     func revokedThroughTheBroker() async throws {
         let (_, broker) = try await TestEnvironment.shared.postgresAndBroker()
         // Only the event can evict: young answers are trusted for a minute here.
@@ -46,8 +46,10 @@ struct ToolHostRevocationTests {
                     let start = ContinuousClock.now
                     let revoked = try await fixture.tokenHTTP.form("/oauth/revoke", [("token", token), ("client_id", client.id)])
                     #expect(revoked.status == .ok)
+                    // Answers are trusted for a minute here, so only the event can have evicted it. (The
+                    // 2 s guarantee itself does not rest on the broker: see the test below.)
                     let elapsed = try await Self.refusedAfter(http, token: token, since: start)
-                    #expect(elapsed < .seconds(2), "refused after \(elapsed)")
+                    #expect(elapsed < .seconds(10), "refused after \(elapsed)")
                     // Only the revoked token: its sibling of another grant still works.
                     #expect(try await http.callTool("whoami", token: other).status == .ok)
                 }
@@ -55,19 +57,23 @@ struct ToolHostRevocationTests {
         }
     }
 
-    @Test("Without the broker, cached answers age out within the bound: a revoked token still stops working within 2 s")
+    @Test("Without the broker no cached answer outlives the revocation bound: a request 1.6 s after the revocation is refused")
     func revokedWithoutTheBroker() async throws {
         try await ToolHostFixture.run { fixture in
             try await fixture.tenant("acme")
             let client = try await fixture.tokens.client()
             let token = try await fixture.accessToken(client: client)
+            #expect(ToolHostConfiguration.Cache().revocationBound == .milliseconds(1500))
             try await fixture.application().test(.live) { http in
                 #expect(try await http.callTool("whoami", token: token).status == .ok)
                 #expect(!fixture.parts.validator.revocationFeedIsCurrent)
-                let start = ContinuousClock.now
                 #expect(try await fixture.tokenHTTP.form("/oauth/revoke", [("token", token), ("client_id", client.id)]).status == .ok)
-                let elapsed = try await Self.refusedAfter(http, token: token, since: start)
-                #expect(elapsed < .seconds(2), "refused after \(elapsed)")
+                // Whatever the machine's load, a request made after the bound is judged afresh:
+                // revocations take effect within 1.5 s plus the request's own time, under 2 s.
+                try await Task.sleep(until: ContinuousClock.now + .milliseconds(1600))
+                let refused = try await http.callTool("whoami", token: token)
+                #expect(refused.status == .unauthorized)
+                #expect(refused.challenge.contains(#"error="invalid_token""#))
             }
         }
     }
