@@ -24,12 +24,9 @@ struct ProvisioningProcessTests {
         let settings = try await postgres.makeDatabase(named: "provisioning_process")
         let tenant = "process-\(UUID().uuidString.prefix(8).lowercased())"
         let port = try freeTCPPort()
-        let environment = [
-            "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_PG_HOST": settings.host, "GATEHOUSE_PG_PORT": String(settings.port),
-            "GATEHOUSE_PG_USER": settings.username, "GATEHOUSE_PG_DATABASE": settings.database,
-            "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers, "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "10",
-            "GATEHOUSE_OPERATOR_TOKEN": Self.token, "GATEHOUSE_LOG_LEVEL": "warning",
-        ]
+        let environment = ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers).merging([
+            "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_OPERATOR_TOKEN": Self.token, "GATEHOUSE_LOG_LEVEL": "warning",
+        ]) { $1 }
         let service = try ChildProcess(executable: TestPaths.executable("gatehouse-provisioning"), arguments: ["serve"],
                                        environment: environment, name: "provisioning-serve")
         let base = "http://127.0.0.1:\(port)"

@@ -28,11 +28,8 @@ struct ServiceProcessTests {
         let port = try freeTCPPort()
         let process = try ChildProcess(
             executable: TestPaths.executable("gatehouse-provisioning"), arguments: ["serve"],
-            environment: [
-                "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_PG_HOST": settings.host, "GATEHOUSE_PG_PORT": String(settings.port),
-                "GATEHOUSE_PG_USER": settings.username, "GATEHOUSE_PG_DATABASE": settings.database,
-                "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers, "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "10",
-            ],
+            environment: ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers)
+                .merging(["GATEHOUSE_HTTP_PORT": String(port)]) { $1 },
             name: "provisioning")
         let base = "http://127.0.0.1:\(port)"
         try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {
@@ -64,9 +61,8 @@ extension ServiceProcessTests {
         let settings = try await postgres.makeDatabase(named: "keyring_process")
         let process = try ChildProcess(
             executable: TestPaths.executable(executable), arguments: ["serve"],
-            environment: ["GATEHOUSE_HTTP_PORT": String(try freeTCPPort()), "GATEHOUSE_PG_HOST": settings.host,
-                          "GATEHOUSE_PG_PORT": String(settings.port), "GATEHOUSE_PG_USER": settings.username,
-                          "GATEHOUSE_PG_DATABASE": settings.database, "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers],
+            environment: ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers)
+                .merging(["GATEHOUSE_HTTP_PORT": String(try freeTCPPort())]) { $1 },
             name: "\(executable)-no-keyring", captureStandardError: true)
         await process.waitForExit()
         #expect(process.terminationStatus == 2)
@@ -81,11 +77,10 @@ extension ServiceProcessTests {
         let token = "gateway-process-operator-token-0123456789"
         let process = try ChildProcess(
             executable: TestPaths.executable("gatehouse-gateway"), arguments: ["serve"],
-            environment: ["GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_PG_HOST": settings.host, "GATEHOUSE_PG_PORT": String(settings.port),
-                          "GATEHOUSE_PG_USER": settings.username, "GATEHOUSE_PG_DATABASE": settings.database,
-                          "GATEHOUSE_KAFKA_BOOTSTRAP": broker.bootstrapServers, "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "10",
-                          "GATEHOUSE_KEYRING": "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE", "GATEHOUSE_OPERATOR_TOKEN": token,
-                          "GATEHOUSE_PUBLIC_SCHEME": "http", "GATEHOUSE_LOG_LEVEL": "warning"],
+            environment: ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers).merging([
+                "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_KEYRING": "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE",
+                "GATEHOUSE_OPERATOR_TOKEN": token, "GATEHOUSE_PUBLIC_SCHEME": "http", "GATEHOUSE_LOG_LEVEL": "warning",
+            ]) { $1 },
             name: "gateway")
         let base = "http://127.0.0.1:\(port)"
         try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {

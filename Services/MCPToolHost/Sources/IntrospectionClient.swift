@@ -75,9 +75,3 @@ public struct IntrospectionClient: Sendable {
                                  expiresAt: Date(timeIntervalSince1970: TimeInterval(expiry)), grantId: object["grant_id"] as? String)
     }
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-    }
-}

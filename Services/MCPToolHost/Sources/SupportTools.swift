@@ -35,7 +35,7 @@ public enum SupportTools {
             name: "get_support", title: "Get support",
             description: "Files a support request under your verified email address and returns its id. Requires a signed-in user.",
             inputSchema: schema, annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false),
-            outputSchema: output, _meta: scopesMeta([toolsScope, "email"]))
+            outputSchema: output)
         return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope, "email"]) { call in
             var reader = ArgumentReader(call.arguments, allowed: ["subject", "message"])
             let subject = reader.text("subject", maximum: subjectLimit)
@@ -66,8 +66,7 @@ public enum SupportTools {
             description: "Lists the support requests you filed, newest first (at most 50).",
             inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
             annotations: .init(readOnlyHint: true),
-            outputSchema: ["type": "object", "properties": ["requests": ["type": "array"]], "required": ["requests"]],
-            _meta: scopesMeta([toolsScope]))
+            outputSchema: ["type": "object", "properties": ["requests": ["type": "array"]], "required": ["requests"]])
         return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope]) { call in
             let reader = ArgumentReader(call.arguments, allowed: [])
             if let failure = reader.failure { return failure }
@@ -86,8 +85,7 @@ public enum SupportTools {
             name: "whoami", title: "Who am I",
             description: "Shows who this MCP server takes you for: tenant, user id, client, email (with the email scope), name (with the profile scope) and scopes.",
             inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
-            annotations: .init(readOnlyHint: true, idempotentHint: true),
-            _meta: scopesMeta([toolsScope]))
+            annotations: .init(readOnlyHint: true, idempotentHint: true))
         return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope]) { call in
             let reader = ArgumentReader(call.arguments, allowed: [])
             if let failure = reader.failure { return failure }
@@ -107,11 +105,6 @@ public enum SupportTools {
             let shown = principal.scopes.contains("email") ? principal.email ?? principal.userId : principal.userId
             return .success("You are \(shown) at tenant \(principal.tenant), calling through client \(principal.clientId).", .object(identity))
         }
-    }
-
-    /// Tells clients in `tools/list` which scopes a call needs (a 403 challenge names them too).
-    static func scopesMeta(_ scopes: [String]) -> Metadata {
-        Metadata(additionalFields: ["gatehouse/requiredScopes": .array(scopes.map { .string($0) })])
     }
 
     static func supportValue(_ request: SupportRequest) -> Value {

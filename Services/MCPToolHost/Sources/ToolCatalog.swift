@@ -49,6 +49,16 @@ public struct ToolDefinition: Sendable {
     public var requiredScopes: [String]
     public var run: @Sendable (ToolCall) async throws -> ToolResult
 
+    /// The declaration's `_meta` names the required scopes, so `tools/list` tells clients what
+    /// the 403 challenge would.
+    public init(declaration: Tool, requiredScopes: [String], run: @escaping @Sendable (ToolCall) async throws -> ToolResult) {
+        var declaration = declaration
+        declaration._meta = Metadata(additionalFields: ["gatehouse/requiredScopes": .array(requiredScopes.map { .string($0) })])
+        self.declaration = declaration
+        self.requiredScopes = requiredScopes
+        self.run = run
+    }
+
     public var name: String { declaration.name }
 }
 
