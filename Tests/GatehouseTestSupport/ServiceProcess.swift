@@ -14,9 +14,10 @@ public struct ServiceProcess: Sendable {
          "GATEHOUSE_PG_DATABASE": database.database, "GATEHOUSE_KAFKA_BOOTSTRAP": kafka, "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "10"]
     }
 
-    public static func start(_ executable: String, name: String, environment: [String: String]) async throws -> ServiceProcess {
+    /// Starts the executable's `serve`; `port` 0 lets the system choose.
+    public static func start(_ executable: String, name: String, environment: [String: String], port: Int = 0) async throws -> ServiceProcess {
         var environment = environment
-        environment["GATEHOUSE_HTTP_PORT"] = "0"
+        environment["GATEHOUSE_HTTP_PORT"] = String(port)
         environment["GATEHOUSE_LOG_LEVEL"] = environment["GATEHOUSE_LOG_LEVEL"] ?? "info"
         environment["GATEHOUSE_LOG_FORMAT"] = "text"
         let process = try ChildProcess(executable: TestPaths.executable(executable), arguments: ["serve"], environment: environment,

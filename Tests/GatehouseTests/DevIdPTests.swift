@@ -20,7 +20,7 @@ struct DevIdPTests {
                                        name: "dev-idp", captureStandardError: true)
         defer { process.signal(SIGKILL) }
         let base = "http://127.0.0.1:\(port)"
-        let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
+        let session = URLSession(configuration: .ephemeral, delegate: RefusingRedirects(), delegateQueue: nil)
         func call(_ path: String, form: [(String, String)]? = nil, token: String? = nil) async throws -> (Int, String, String?) {
             var request = URLRequest(url: URL(string: base + path)!)
             if let form {

@@ -1,0 +1,214 @@
+import Foundation
+import GatehouseCrypto
+import GatehousePostgres
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// One service instance as a process that can be killed and started again. It keeps the port
+/// the system gave it first, because the front door's upstream list names that port.
+public final class ServiceInstance: Sendable {
+    public let executable: String
+    public let name: String
+    public let port: Int
+    private let environment: [String: String]
+    private let current: Mutex<ServiceProcess>
+    /// Output lines of the instance's earlier processes (before a restart).
+    private let earlier = Mutex<[String]>([])
+
+    init(_ executable: String, name: String, environment: [String: String]) async throws {
+        let first = try await ServiceProcess.start(executable, name: name, environment: environment)
+        self.executable = executable
+        self.name = name
+        self.environment = environment
+        port = first.port
+        current = Mutex(first)
+    }
+
+    public var process: ChildProcess { current.withLock { $0.process } }
+    public var base: String { "http://127.0.0.1:\(port)" }
+    /// Every line this instance printed, across restarts.
+    public var output: [String] { earlier.withLock { $0 } + process.output }
+
+    /// SIGKILL: no graceful shutdown, nothing flushed.
+    public func kill() async {
+        await process.killHard()
+    }
+
+    /// Starts the instance again on its port (after `kill`) and waits until it listens.
+    public func restart() async throws {
+        let previous = process
+        if previous.isRunning { await previous.killHard() }
+        let next = try await ServiceProcess.start(executable, name: name, environment: environment, port: port)
+        earlier.withLock { $0 += previous.output }
+        current.withLock { $0 = next }
+    }
+
+    /// Resident and peak resident memory (kB) from /proc, while the process runs.
+    public var memory: (resident: Int, peak: Int)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Int? {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+                .flatMap { Int($0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }
+        }
+        guard let resident = field("VmRSS"), let peak = field("VmHWM") else { return nil }
+        return (resident, peak)
+    }
+}
+
+/// An upstream OAuth application of the GitHub dialect: where it lives and the credentials
+/// a tenant uses with it.
+public struct UpstreamApp: Sendable {
+    public var base: String
+    public var clientId: String
+    public var clientSecret: String
+
+    public init(base: String, clientId: String, clientSecret: String) {
+        self.base = base
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+    }
+}
+
+extension FakeGitHub {
+    /// This provider, served at `base`, as a tenant's upstream.
+    public func app(at base: String) -> UpstreamApp { UpstreamApp(base: base, clientId: clientId, clientSecret: clientSecret) }
+}
+
+/// The development identity provider (`gatehouse-dev-idp`) as a process: it signs in whoever
+/// the sign-in form names, so concurrent logins can each be a different person.
+public final class DevIdentityProvider: Sendable {
+    public let process: ChildProcess
+    public let app: UpstreamApp
+
+    public init() async throws {
+        let port = try freeTCPPort()
+        let secret = Base64URL.encode(SecretGenerator.randomBytes(24))
+        process = try ChildProcess(executable: TestPaths.executable("gatehouse-dev-idp"),
+                                   arguments: ["--port", String(port), "--client-id", "gatehouse", "--client-secret", secret],
+                                   name: "dev-idp", captureStandardError: true)
+        app = UpstreamApp(base: "http://127.0.0.1:\(port)", clientId: "gatehouse", clientSecret: secret)
+        _ = try await process.waitForLine(timeout: .seconds(60)) { $0.contains("listening on") }
+    }
+
+    public func stop() async { await process.terminate(timeout: .seconds(5)) }
+}
+
+/// The services as processes on one database and broker, `instances` of each behind the nginx
+/// front door with TLS (provisioning too when asked).
+public struct Platform: Sendable {
+    public static let operatorToken = "platform-operator-token-0123456789abcdef"
+    public static let introspectionSecret = "platform-introspection-secret-0123456789abcdef"
+
+    public let gateways: [ServiceInstance]
+    public let tokenServices: [ServiceInstance]
+    public let toolHosts: [ServiceInstance]
+    public let provisioners: [ServiceInstance]
+    public let frontDoor: FrontDoor
+    public let database: PostgresSettings
+    public let kafka: String
+
+    public var gateway: ServiceInstance { gateways[0] }
+    public var services: [ServiceInstance] { gateways + tokenServices + toolHosts + provisioners }
+    /// The environment the services share (database and broker), for operator commands.
+    public var environment: [String: String] { ServiceProcess.environment(database: database, kafka: kafka) }
+
+    public static func start(database: PostgresSettings, kafka: String, instances: Int = 1, provisioning: Bool = false,
+                             logLevel: String = "info") async throws -> Platform {
+        let keyRing = "k1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
+        let sessionKey = Base64URL.encode(SecretGenerator.randomBytes(32))
+        var common = ServiceProcess.environment(database: database, kafka: kafka)
+        common["GATEHOUSE_PUBLIC_SCHEME"] = "https"
+        common["GATEHOUSE_TRUSTED_PROXIES"] = "127.0.0.1"
+        common["GATEHOUSE_LOG_LEVEL"] = logLevel
+        func many(_ executable: String, _ name: String, _ environment: [String: String]) async throws -> [ServiceInstance] {
+            var started: [ServiceInstance] = []
+            for index in 0..<instances {
+                started.append(try await ServiceInstance(executable, name: "\(name)-\(index + 1)", environment: common.merging(environment) { $1 }))
+            }
+            return started
+        }
+        let gateways = try await many("gatehouse-gateway", "gateway", [
+            "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_OPERATOR_TOKEN": operatorToken, "GATEHOUSE_ALLOW_INSECURE_UPSTREAM": "true",
+        ])
+        let provisioners = provisioning ? try await many("gatehouse-provisioning", "provisioning", [:]) : []
+        let tokenServices = try await many("gatehouse-token-service", "token-service", [
+            "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_RESOURCE_SERVERS": "tool-host:\(introspectionSecret)",
+        ])
+        // Each tool host introspects at its own token service instance; any would do.
+        var toolHosts: [ServiceInstance] = []
+        for (index, tokens) in tokenServices.enumerated() {
+            toolHosts.append(try await ServiceInstance("gatehouse-tool-host", name: "tool-host-\(index + 1)", environment: common.merging([
+                "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": introspectionSecret,
+                "GATEHOUSE_MCP_SESSION_KEY": sessionKey,
+            ]) { $1 }))
+        }
+        let frontDoor = try await FrontDoor(gateway: gateways.map(\.port), tokenService: tokenServices.map(\.port),
+                                           toolHost: toolHosts.map(\.port))
+        return Platform(gateways: gateways, tokenServices: tokenServices, toolHosts: toolHosts, provisioners: provisioners,
+                        frontDoor: frontDoor, database: database, kafka: kafka)
+    }
+
+    /// The tenant at the front door's host, logging in at `upstream`; waits until the token
+    /// service and the tool host have it from `tenant.updated`.
+    public func createTenant(upstream: UpstreamApp, id: String = "acme") async throws {
+        let body = """
+            {"id": "\(id)", "display_name": "Acme", "hosts": ["\(frontDoor.host)"], "auth_mode": "oauth", "email_linking": "verified_email",
+             "client_secret": "\(upstream.clientSecret)",
+             "upstream": {"kind": "oauth2", "authorization_endpoint": "\(upstream.base)/login/oauth/authorize",
+                          "token_endpoint": "\(upstream.base)/login/oauth/access_token", "user_endpoint": "\(upstream.base)/user",
+                          "emails_endpoint": "\(upstream.base)/user/emails", "client_id": "\(upstream.clientId)",
+                          "claims": {"subject": "id", "email": "email", "email_verified": "email_verified", "name": "name"}}}
+            """
+        try await PlatformClient.with { client in try await createTenant(body: body, client: client) }
+    }
+
+    private func createTenant(body: String, client: PlatformClient) async throws {
+        let created = try await client.send("POST", gateway.base + "/admin/tenants", body: body, contentType: "application/json",
+                                            headers: [("Authorization", "Bearer \(Self.operatorToken)")])
+        guard created.status == 201 else { throw TestSupportError("tenant not created (\(created.status)): \(created.body)") }
+        let lastError = Mutex<String>("none")
+        do {
+            try await eventually("the tool host and token service know the tenant", timeout: .seconds(30), interval: .milliseconds(100)) {
+                do {
+                    let mcp = try await client.send("POST", frontDoor.origin + "/mcp")
+                    let token = try await client.send("POST", frontDoor.origin + "/oauth/token")
+                    return mcp.status == 401 && token.status == 400
+                } catch {
+                    lastError.withLock { $0 = "\(error)" }
+                    return false
+                }
+            }
+        } catch {
+            // A TLS failure here means this machine does not trust the test CA: run scripts/test-tls.
+            throw TestSupportError("\(error); last request error: \(lastError.withLock { $0 })")
+        }
+    }
+
+    /// Runs `sql` on the platform's database; every column is read as text (NULL as "NULL").
+    public func query(_ sql: String) async throws -> [[String]] {
+        let logger = testLogger()
+        let connection = try await PostgresConnection.connect(configuration: database.connectionConfiguration, id: 1, logger: logger)
+        do {
+            var rows: [[String]] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
+                rows.append(try row.map { try $0.decode(String?.self) ?? "NULL" })
+            }
+            try await connection.close()
+            return rows
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// The last lines of every service, for a failed test's report.
+    public func report(lines: Int = 15) -> String {
+        services.map { "--- \($0.name)\n" + $0.output.suffix(lines).joined(separator: "\n") }.joined(separator: "\n")
+    }
+
+    public func stop() async {
+        await frontDoor.stop()
+        for service in services { await service.process.terminate(timeout: .seconds(15)) }
+    }
+}
