@@ -113,14 +113,14 @@ public struct Platform: Sendable {
     /// The environment the services share (database and broker), for operator commands.
     public var environment: [String: String] { ServiceProcess.environment(database: database, kafka: kafka) }
 
+    /// `gatewayEnvironment` adds to (or overrides) the gateways' settings.
     public static func start(database: PostgresSettings, kafka: String, instances: Int = 1, provisioning: Bool = false,
-                             logLevel: String = "info") async throws -> Platform {
+                             gatewayEnvironment: [String: String] = [:]) async throws -> Platform {
         let keyRing = "k1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
         let sessionKey = Base64URL.encode(SecretGenerator.randomBytes(32))
         var common = ServiceProcess.environment(database: database, kafka: kafka)
         common["GATEHOUSE_PUBLIC_SCHEME"] = "https"
         common["GATEHOUSE_TRUSTED_PROXIES"] = "127.0.0.1"
-        common["GATEHOUSE_LOG_LEVEL"] = logLevel
         func many(_ executable: String, _ name: String, _ environment: [String: String]) async throws -> [ServiceInstance] {
             var started: [ServiceInstance] = []
             for index in 0..<instances {
@@ -130,7 +130,7 @@ public struct Platform: Sendable {
         }
         let gateways = try await many("gatehouse-gateway", "gateway", [
             "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_OPERATOR_TOKEN": operatorToken, "GATEHOUSE_ALLOW_INSECURE_UPSTREAM": "true",
-        ])
+        ].merging(gatewayEnvironment) { $1 })
         let provisioners = provisioning ? try await many("gatehouse-provisioning", "provisioning", [:]) : []
         let tokenServices = try await many("gatehouse-token-service", "token-service", [
             "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_RESOURCE_SERVERS": "tool-host:\(introspectionSecret)",

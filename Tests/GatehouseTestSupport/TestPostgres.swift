@@ -42,6 +42,27 @@ public final class TestPostgres: Sendable {
         try runTool("pg_ctl", ["-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
     }
 
+    /// Stops the server (`fast`), leaves it down for `downFor`, and starts it again. pg_ctl
+    /// blocks, so it runs on a thread of its own rather than one of Swift's cooperative threads.
+    public func restart(downFor: Duration) async throws {
+        try await Self.onThread { try self.stop() }
+        try await Task.sleep(for: downFor)
+        try await Self.onThread { try self.start() }
+    }
+
+    private static func onThread(_ work: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread {
+                do {
+                    try work()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
+        }
+    }
+
     /// Settings for a new, empty database on this cluster.
     public func makeDatabase(named prefix: String = "test") async throws -> PostgresSettings {
         let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"

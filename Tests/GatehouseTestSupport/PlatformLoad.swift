@@ -1,0 +1,182 @@
+import Foundation
+import Synchronization
+
+/// A steady load on one tenant through the front door, as people and MCP clients make it:
+/// login workers each sign in new people one after another (registration → consent → upstream
+/// sign-in → token → first tool call, then `get_support` once), and call workers make
+/// authenticated `whoami` calls with the tokens of people already signed in.
+///
+/// Each login registers its own client (`registerEachLogin`, a person's own MCP client), or each
+/// login worker registers one client that all its people use (one client app, many users):
+/// the gateway limits registrations per address, and the load comes from one address.
+///
+/// A login that fails for good (say, its code exchange was cut when an instance died, and the
+/// code is spent) is started again from registration, up to `attempts` times, as the person
+/// would; those restarts are counted. Transient failures inside a step are the client's to
+/// retry (`PlatformClient`'s patience).
+public final class PlatformLoad: Sendable {
+    public struct Person: Sendable {
+        public var email: String
+        public var signedIn: SignedIn
+    }
+
+    public struct Report: Sendable {
+        /// People whose login completed, with their tokens.
+        public var people: [Person]
+        /// Logins that did not complete within their attempts, with the last error.
+        public var lostLogins: [String]
+        /// Logins started again from registration after a step failed for good.
+        public var restartedLogins: Int
+        /// Tool calls answered 200 with the caller's own identity (first calls and steady calls).
+        public var toolCalls: Int
+        /// `get_support` calls answered with a filed request.
+        public var supportRequests: Int
+        /// Tool calls that failed for good, or answered someone else's identity.
+        public var failedCalls: [String]
+        /// Complete logins (start to first tool call) and steady tool calls, end to end.
+        public var loginLatencies: [Duration]
+        public var callLatencies: [Duration]
+        public var elapsed: Duration
+    }
+
+    private struct State {
+        var people: [Person] = []
+        var lostLogins: [String] = []
+        var restartedLogins = 0
+        var toolCalls = 0
+        var supportRequests = 0
+        var failedCalls: [String] = []
+        var loginLatencies: [Duration] = []
+        var callLatencies: [Duration] = []
+    }
+
+    public let client: PlatformClient
+    private let endpoints: OAuthEndpoints
+    private let loginWorkers: Int
+    private let callWorkers: Int
+    private let attempts: Int
+    private let registerEachLogin: Bool
+    private let tag: String
+    private let state = Mutex(State())
+    private let stopping = Atomic<Bool>(false)
+
+    public init(client: PlatformClient, endpoints: OAuthEndpoints, loginWorkers: Int, callWorkers: Int, registerEachLogin: Bool,
+                attempts: Int = 3) {
+        self.client = client
+        self.registerEachLogin = registerEachLogin
+        self.endpoints = endpoints
+        self.loginWorkers = loginWorkers
+        self.callWorkers = callWorkers
+        self.attempts = attempts
+        tag = String(UUID().uuidString.prefix(6).lowercased())
+    }
+
+    public var completedLogins: Int { state.withLock { $0.people.count } }
+    public var toolCalls: Int { state.withLock { $0.toolCalls } }
+
+    /// Asks the workers to stop after what each is doing now.
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    /// Runs until `stop()`; returns what happened.
+    public func run() async -> Report {
+        let started = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<loginWorkers { group.addTask { await self.signInPeople(worker: worker) } }
+            for _ in 0..<callWorkers { group.addTask { await self.callTools() } }
+        }
+        let elapsed = ContinuousClock.now - started
+        return state.withLock {
+            Report(people: $0.people, lostLogins: $0.lostLogins, restartedLogins: $0.restartedLogins, toolCalls: $0.toolCalls,
+                   supportRequests: $0.supportRequests, failedCalls: $0.failedCalls, loginLatencies: $0.loginLatencies,
+                   callLatencies: $0.callLatencies, elapsed: elapsed)
+        }
+    }
+
+    private func signInPeople(worker: Int) async {
+        var number = 0
+        var registered: String?
+        while !stopping.load(ordering: .relaxed) {
+            number += 1
+            let email = "person-\(tag)-\(worker)-\(number)@example.org"
+            let started = ContinuousClock.now
+            var lastError = ""
+            var signedIn: SignedIn?
+            for attempt in 1...attempts {
+                do {
+                    let clientId: String
+                    if let registered {
+                        clientId = registered
+                    } else {
+                        clientId = try await client.register(endpoints)
+                        if !registerEachLogin { registered = clientId }
+                    }
+                    let tokens = try await client.signIn(endpoints, clientId: clientId, scopes: ["mcp:tools", "email"],
+                                                         person: (email, "Person \(worker)-\(number)"))
+                    try await expectIdentity(tokens.access, email: email)
+                    signedIn = tokens
+                    break
+                } catch {
+                    lastError = "\(error)"
+                    if attempt < attempts { state.withLock { $0.restartedLogins += 1 } }
+                }
+            }
+            guard let signedIn else {
+                state.withLock { $0.lostLogins.append("\(email): \(lastError)") }
+                continue
+            }
+            let latency = ContinuousClock.now - started
+            state.withLock {
+                $0.people.append(Person(email: email, signedIn: signedIn))
+                $0.loginLatencies.append(latency)
+            }
+            do {
+                let filed = try await client.callTool(endpoints, token: signedIn.access, tool: "get_support",
+                                                      arguments: #"{"subject":"Load \#(number)","message":"Filed by worker \#(worker)."}"#)
+                guard filed.status == 200, filed.body.contains("Filed support request"), filed.body.contains(email) else {
+                    throw TestSupportError("get_support answered \(filed.status): \(filed.body.prefix(200))")
+                }
+                state.withLock { $0.supportRequests += 1 }
+            } catch {
+                state.withLock { $0.failedCalls.append("\(email) get_support: \(error)") }
+            }
+        }
+    }
+
+    private func callTools() async {
+        var generator = SystemRandomNumberGenerator()
+        while !stopping.load(ordering: .relaxed) {
+            guard let person = state.withLock({ $0.people.randomElement(using: &generator) }) else {
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            let started = ContinuousClock.now
+            do {
+                try await expectIdentity(person.signedIn.access, email: person.email)
+                let latency = ContinuousClock.now - started
+                state.withLock { $0.callLatencies.append(latency) }
+            } catch {
+                state.withLock { $0.failedCalls.append("\(person.email) whoami: \(error)") }
+            }
+        }
+    }
+
+    /// `whoami` with the token answers 200 with this person's email.
+    private func expectIdentity(_ token: String, email: String) async throws {
+        let answer = try await client.callTool(endpoints, token: token, tool: "whoami")
+        guard answer.status == 200, answer.body.contains(email), !answer.body.contains(#""isError":true"#) else {
+            throw TestSupportError("whoami answered \(answer.status): \(answer.body.prefix(200))")
+        }
+        state.withLock { $0.toolCalls += 1 }
+    }
+}
+
+extension Array where Element == Duration {
+    /// The q-quantile (0...1) in milliseconds, nearest rank; 0 when empty.
+    public func percentileMilliseconds(_ q: Double) -> Double {
+        guard !isEmpty else { return 0 }
+        let sorted = self.sorted()
+        let rank = Swift.min(sorted.count - 1, Swift.max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
+        let value = sorted[rank].components
+        return Double(value.seconds) * 1000 + Double(value.attoseconds) / 1e15
+    }
+}
