@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "gatehouse-gateway-bench", targets: ["GatewayBenchmark"]),
         .executable(name: "gatehouse-token-bench", targets: ["TokenBenchmark"]),
         .executable(name: "gatehouse-toolhost-bench", targets: ["ToolHostBenchmark"]),
+        .executable(name: "gatehouse-platform-bench", targets: ["PlatformBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -345,6 +346,12 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ToolHostBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PlatformBenchmark",
+            dependencies: ["GatehouseTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/PlatformBenchmark",
             swiftSettings: swiftSettings
         ),
     ]

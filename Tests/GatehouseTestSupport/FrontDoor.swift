@@ -2,7 +2,7 @@ import Foundation
 
 /// The platform's front door in tests: Debian's nginx with `deploy/nginx/gatehouse.conf.template`,
 /// routing a tenant host's paths to the services, over TLS with the certificate that
-/// `scripts/test-tls` made (trusted by this machine, valid for localhost and 127.0.0.1 only).
+/// `scripts/test-tls` made (trusted by this machine, valid for the name localhost only).
 public final class FrontDoor: Sendable {
     public let port: Int
     public let process: ChildProcess

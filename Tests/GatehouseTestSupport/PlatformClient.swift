@@ -1,11 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import GatehouseCrypto
 import GatehouseOAuth
 import GatehouseRuntime
+import NIOCore
+import NIOHTTP1
 import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The OAuth endpoints a client uses at one tenant, as discovery names them.
 public struct OAuthEndpoints: Sendable {
@@ -50,8 +50,6 @@ public final class Observations: Sendable {
     public var statuses: [Int: Int] { counts.withLock { $0 } }
     public var transportFailures: [String] { transport.withLock { $0 } }
     public func count(_ status: Int) -> Int { counts.withLock { $0[status] ?? 0 } }
-    /// Retried answers: 502, 503 and 504 (and transport failures, in `transportFailures`).
-    public var retriedStatuses: Int { [502, 503, 504].map(count).reduce(0, +) }
 }
 
 /// An HTTP client that lives a user's side of the platform: an MCP client registering and
@@ -65,28 +63,25 @@ public final class PlatformClient: Sendable {
 
     public struct Reply: Sendable {
         public var status: Int
-        /// Header values by lowercased name (repeated headers joined with ", ", as Foundation does).
-        public var headers: [String: String]
+        public var headers: HTTPHeaders
         public var body: String
     }
 
     public let observations = Observations()
-    private let session: URLSession
+    private let http: HTTPClient
     private let patience: Duration
 
-    /// Foundation's URLSession (libcurl with OpenSSL on Linux): it trusts the machine's store,
-    /// where `scripts/test-tls` put the test CA.
+    /// AsyncHTTPClient, trusting the machine's store (where `scripts/test-tls` put the test CA),
+    /// following no redirect itself.
     public init(patience: Duration = .zero) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpShouldSetCookies = false
-        configuration.httpCookieAcceptPolicy = .never
-        configuration.timeoutIntervalForRequest = 30
-        configuration.httpMaximumConnectionsPerHost = 64
-        session = URLSession(configuration: configuration, delegate: RefusingRedirects(), delegateQueue: nil)
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.patience = patience
     }
 
-    public func shutdown() async { session.finishTasksAndInvalidate() }
+    public func shutdown() async { try? await http.shutdown() }
 
     /// Runs `body` with a client, shut down afterwards.
     public static func with<T: Sendable>(patience: Duration = .zero, _ body: (PlatformClient) async throws -> T) async throws -> T {
@@ -106,20 +101,16 @@ public final class PlatformClient: Sendable {
                      headers: [(String, String)] = []) async throws -> Reply {
         let deadline = ContinuousClock.now + patience
         while true {
-            guard let target = URL(string: url) else { throw TestSupportError("not a URL: \(url)") }
-            var request = URLRequest(url: target)
-            request.httpMethod = method
-            request.httpShouldHandleCookies = false
-            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-            if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-            if let body { request.httpBody = Data(body.utf8) }
+            var request = HTTPClientRequest(url: url)
+            request.method = HTTPMethod(rawValue: method)
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            if let body { request.body = .bytes(ByteBuffer(string: body)) }
             let reply: Reply
             do {
-                let (data, response) = try await session.data(for: request)
-                guard let http = response as? HTTPURLResponse else { throw TestSupportError("not an HTTP response") }
-                var fields: [String: String] = [:]
-                for (name, value) in http.allHeaderFields { fields["\(name)".lowercased()] = "\(value)" }
-                reply = Reply(status: http.statusCode, headers: fields, body: String(decoding: data, as: UTF8.self))
+                let response = try await http.execute(request, timeout: .seconds(30))
+                let bytes = try await response.body.collect(upTo: 1 << 20)
+                reply = Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
             } catch {
                 observations.record(error)
                 guard ContinuousClock.now < deadline else { throw error }
@@ -129,7 +120,7 @@ public final class PlatformClient: Sendable {
             observations.record(reply.status)
             guard [502, 503, 504].contains(reply.status), ContinuousClock.now < deadline else { return reply }
             // Retry-After is honoured up to a second: the restarts here take about that long.
-            let after = reply.headers["retry-after"].flatMap(Double.init) ?? 0.2
+            let after = reply.headers.first(name: "Retry-After").flatMap(Double.init) ?? 0.2
             try await Task.sleep(for: .milliseconds(Int(min(max(after, 0.1), 1) * 1000)))
         }
     }
@@ -197,15 +188,14 @@ public final class PlatformClient: Sendable {
             if let jar = cookies[origin], !jar.isEmpty { headers.append(("Cookie", jar.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))) }
             let reply = try await send(form == nil ? "GET" : "POST", url, body: form,
                                        contentType: form == nil ? nil : "application/x-www-form-urlencoded", headers: headers)
-            // Our cookies carry no commas (no Expires), so joined Set-Cookie values split on them.
-            for value in (reply.headers["set-cookie"] ?? "").split(separator: ",") {
+            for value in reply.headers["Set-Cookie"] {
                 let pair = value.split(separator: ";").first?.split(separator: "=", maxSplits: 1) ?? []
                 if pair.count == 2 { cookies[origin, default: [:]][pair[0].trimmingCharacters(in: .whitespaces)] = String(pair[1]) }
             }
             form = nil
             switch reply.status {
             case 301, 302, 303, 307:
-                guard let location = reply.headers["location"] else { throw TestSupportError("a redirect without Location") }
+                guard let location = reply.headers.first(name: "Location") else { throw TestSupportError("a redirect without Location") }
                 let next = location.hasPrefix("/") ? origin + location : location
                 if next.hasPrefix(Self.redirectURI) { return next }
                 url = next
@@ -243,16 +233,6 @@ public final class PlatformClient: Sendable {
         guard let scheme = url.range(of: "://") else { return url }
         let rest = url[scheme.upperBound...]
         return String(url[..<scheme.upperBound]) + String(rest.prefix { $0 != "/" && $0 != "?" })
-    }
-}
-
-/// Hands every redirect back to the caller: the browser walk follows them itself.
-public final class RefusingRedirects: NSObject, URLSessionTaskDelegate, Sendable {
-    override public init() { super.init() }
-
-    public func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
-        completionHandler(nil)
     }
 }
 

@@ -25,8 +25,8 @@ public final class PlatformLoad: Sendable {
         public var people: [Person]
         /// Logins that did not complete within their attempts, with the last error.
         public var lostLogins: [String]
-        /// Logins started again from registration after a step failed for good.
-        public var restartedLogins: Int
+        /// Why logins were started again after a step failed for good (one entry per restart).
+        public var restartedLogins: [String]
         /// Tool calls answered 200 with the caller's own identity (first calls and steady calls).
         public var toolCalls: Int
         /// `get_support` calls answered with a filed request.
@@ -42,7 +42,7 @@ public final class PlatformLoad: Sendable {
     private struct State {
         var people: [Person] = []
         var lostLogins: [String] = []
-        var restartedLogins = 0
+        var restartedLogins: [String] = []
         var toolCalls = 0
         var supportRequests = 0
         var failedCalls: [String] = []
@@ -117,7 +117,7 @@ public final class PlatformLoad: Sendable {
                     break
                 } catch {
                     lastError = "\(error)"
-                    if attempt < attempts { state.withLock { $0.restartedLogins += 1 } }
+                    if attempt < attempts { state.withLock { $0.restartedLogins.append(lastError) } }
                 }
             }
             guard let signedIn else {

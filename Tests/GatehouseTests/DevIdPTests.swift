@@ -72,3 +72,11 @@ struct DevIdPTests {
         #expect(try await call("/user", token: "devt_forged").0 == 401)
     }
 }
+
+/// Hands every redirect back to the caller: the test looks at each one.
+private final class RefusingRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        completionHandler(nil)
+    }
+}

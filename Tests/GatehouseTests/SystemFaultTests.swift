@@ -57,7 +57,7 @@ struct SystemFaultTests {
             let report = await running.value
             note("stopped")
             print("Fault run:\n  " + timeline.joined(separator: "\n  "))
-            print("Statuses seen: \(client.observations.statuses.sorted { $0.key < $1.key }), transport failures retried: \(client.observations.transportFailures.count), logins restarted: \(report.restartedLogins)")
+            print("Statuses seen: \(client.observations.statuses.sorted { $0.key < $1.key }), transport failures retried: \(client.observations.transportFailures.count), logins restarted: \(report.restartedLogins.count) \(report.restartedLogins)")
 
             // No login lost, no tool call failed for good, and not one 500 on the way.
             #expect(report.lostLogins.isEmpty, "\(report.lostLogins)")
@@ -91,11 +91,13 @@ struct SystemFaultTests {
             #expect(try await TopicReader.readAll(topic: Topics.deadLetter, kafka: broker.clientOptions).isEmpty, "nothing dead-lettered")
 
             // Replay: the provisioning state rebuilt from offset 0 equals the live one.
+            let replayStarted = ContinuousClock.now
             let replay = try ChildProcess(executable: TestPaths.executable("gatehouse-provisioning"),
                                           arguments: ["replay", "--schema", "rebuilt"], environment: platform.environment,
                                           name: "replay", captureStandardError: true)
             await replay.waitForExit(timeout: .seconds(120))
             #expect(replay.terminationStatus == 0, "\(replay.output.suffix(5))")
+            print("Replay: \(replay.output.last { $0.hasPrefix("Replayed ") } ?? "no summary") in \(ContinuousClock.now - replayStarted)")
             for (table, order) in [("users", "user_id"), ("email_history", "user_id, email"), ("tool_usage", "user_id, tool"),
                                    ("public_tool_usage", "tenant, tool")] {
                 let live = try await platform.query("SELECT * FROM provisioning.\(table) ORDER BY \(order)")
