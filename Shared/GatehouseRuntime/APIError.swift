@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hummingbird
 import Logging
 
@@ -50,7 +51,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     /// (`deadline: nil` for work that has its own, such as a `Batcher`'s.)
     public static func mappingInfrastructureFailures<T: Sendable>(_ logger: Logger, _ message: Logger.Message,
                                                                   deadline: Duration? = infrastructureDeadline,
-                                                                  _ body: @Sendable () async throws -> T) async throws -> T {
+                                                                  _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             guard let deadline else { return try await body() }
             return try await withDeadline(deadline, body)
@@ -101,19 +102,55 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
     public var description: String { "the operation did not finish in time" }
 }
 
-/// Runs `body`, cancelling it when `deadline` passes first (PostgresNIO and AsyncHTTPClient stop
-/// waiting on cancellation).
-public func withDeadline<T: Sendable>(_ deadline: Duration, _ body: @Sendable () async throws -> T) async throws -> T {
-    try await withoutActuallyEscaping(body) { body in
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
+/// Runs `body` and returns its result, or throws `DeadlineExceeded` once `deadline` has passed,
+/// whichever comes first. On the deadline `body` is cancelled and no longer waited for: a call
+/// that ignores cancellation cannot hold the caller. (PostgresNIO can leave a statement's
+/// future unanswered when its connection closes under it, as when PostgreSQL restarts; with a
+/// task group the caller would wait for that child forever.)
+public func withDeadline<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let work = Task { try await body() }
+    let race = FirstOutcome<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.begin(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: deadline)
+                if !Task.isCancelled, race.finish(.failure(DeadlineExceeded())) { work.cancel() }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
-            return value
+            Task {
+                let result = await work.result
+                timer.cancel()
+                race.finish(result)
+            }
         }
+    } onCancel: {
+        work.cancel()
+    }
+}
+
+/// Resumes a continuation with the first outcome offered, once.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, result: Result<T, any Error>?)>((nil, nil))
+
+    func begin(_ continuation: CheckedContinuation<T, any Error>) {
+        let early: Result<T, any Error>? = state.withLock { state in
+            if let result = state.result { return result }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// True when this outcome was the first.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (first, continuation): (Bool, CheckedContinuation<T, any Error>?) = state.withLock { state in
+            guard state.result == nil else { return (false, nil) }
+            state.result = result
+            defer { state.continuation = nil }
+            return (true, state.continuation)
+        }
+        continuation?.resume(with: result)
+        return first
     }
 }

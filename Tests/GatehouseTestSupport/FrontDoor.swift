@@ -46,6 +46,8 @@ public final class FrontDoor: Sendable {
         }
     }
 
+    public var errorLog: String { prefix.appendingPathComponent("error.log").path }
+
     public func stop() async {
         await process.terminate(timeout: .seconds(10))
         try? FileManager.default.removeItem(at: prefix)

@@ -204,7 +204,9 @@ public struct Platform: Sendable {
 
     /// The last lines of every service, for a failed test's report.
     public func report(lines: Int = 15) -> String {
-        services.map { "--- \($0.name)\n" + $0.output.suffix(lines).joined(separator: "\n") }.joined(separator: "\n")
+        let proxy = ((try? String(contentsOfFile: frontDoor.errorLog, encoding: .utf8)) ?? "").split(separator: "\n").suffix(lines)
+        return (services.map { "--- \($0.name)\n" + $0.output.suffix(lines).joined(separator: "\n") } + ["--- nginx\n" + proxy.joined(separator: "\n")])
+            .joined(separator: "\n")
     }
 
     public func stop() async {

@@ -45,7 +45,10 @@ public final class Observations: Sendable {
     public init() {}
 
     func record(_ status: Int) { counts.withLock { $0[status, default: 0] += 1 } }
-    func record(_ error: any Error) { transport.withLock { $0.append("\(error)") } }
+    func record(_ error: any Error, _ method: String, _ url: String, after elapsed: Duration) {
+        let path = url.split(separator: "?").first.map(String.init) ?? url
+        transport.withLock { $0.append("\(method) \(path) after \(elapsed): \(error)") }
+    }
 
     public var statuses: [Int: Int] { counts.withLock { $0 } }
     public var transportFailures: [String] { transport.withLock { $0 } }
@@ -101,6 +104,7 @@ public final class PlatformClient: Sendable {
                      headers: [(String, String)] = []) async throws -> Reply {
         let deadline = ContinuousClock.now + patience
         while true {
+            let started = ContinuousClock.now
             var request = HTTPClientRequest(url: url)
             request.method = HTTPMethod(rawValue: method)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -112,7 +116,7 @@ public final class PlatformClient: Sendable {
                 let bytes = try await response.body.collect(upTo: 1 << 20)
                 reply = Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
             } catch {
-                observations.record(error)
+                observations.record(error, method, url, after: ContinuousClock.now - started)
                 guard ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(200))
                 continue

@@ -166,7 +166,7 @@ public enum AuthorizeRoutes {
     }
 
     /// Runs a database call; a failure is our outage, shown as 503, never as the client's fault.
-    static func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @Sendable () async throws -> T) async throws -> T {
+    static func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await APIError.mappingInfrastructureFailures(context.logger, "Authorization storage failed", body)
     }
 }

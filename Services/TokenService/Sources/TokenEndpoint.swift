@@ -205,7 +205,7 @@ struct TokenEndpoint: Sendable {
 /// 503, never the client's fault. `deadline: nil` for calls through a `Batcher`, which has its own.
 @discardableResult
 func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, deadline: Duration? = APIError.infrastructureDeadline,
-                                 _ body: @Sendable () async throws -> T) async throws -> T {
+                                 _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", deadline: deadline, body)
 }
 
