@@ -64,17 +64,10 @@ struct PlatformBenchmark: AsyncParsableCommand {
             }
         } catch {
             print(platform.report())
-            await stop(platform, client, upstream, broker)
+            await platform.stop(client: client, upstream: upstream, broker: broker)
             throw error
         }
-        await stop(platform, client, upstream, broker)
-    }
-
-    private func stop(_ platform: Platform, _ client: PlatformClient, _ upstream: DevIdentityProvider, _ broker: TestBroker) async {
-        await client.shutdown()
-        await platform.stop()
-        await upstream.stop()
-        await broker.process.killHard()
+        await platform.stop(client: client, upstream: upstream, broker: broker)
     }
 
     static func describe(_ report: PlatformLoad.Report, loginWorkers: Int, callWorkers: Int, instances: Int) -> String {

@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 
 /// An error answered as JSON `{"error": code, "error_description": text}` with an HTTP status
 /// (the shape of OAuth error responses, used by every Gatehouse API). The description is for
@@ -108,21 +110,21 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 /// future unanswered when its connection closes under it, as when PostgreSQL restarts; with a
 /// task group the caller would wait for that child forever.)
 public func withDeadline<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    let work = Task { try await body() }
     let race = FirstOutcome<T>()
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            race.begin(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: deadline)
-                if !Task.isCancelled, race.finish(.failure(DeadlineExceeded())) { work.cancel() }
-            }
-            Task {
-                let result = await work.result
-                timer.cancel()
-                race.finish(result)
-            }
+    let work = Task {
+        do {
+            race.finish(.success(try await body()))
+        } catch {
+            race.finish(.failure(error))
         }
+    }
+    // An event-loop timer rather than a sleeping task: this runs for every storage call.
+    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(deadline)) {
+        if race.finish(.failure(DeadlineExceeded())) { work.cancel() }
+    }
+    defer { timer.cancel() }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { race.begin($0) }
     } onCancel: {
         work.cancel()
     }

@@ -213,4 +213,12 @@ public struct Platform: Sendable {
         await frontDoor.stop()
         for service in services { await service.process.terminate(timeout: .seconds(15)) }
     }
+
+    /// Ends a run: the client, the platform, then the upstream and the broker it used.
+    public func stop(client: PlatformClient, upstream: DevIdentityProvider, broker: TestBroker) async {
+        await client.shutdown()
+        await stop()
+        await upstream.stop()
+        await broker.process.killHard()
+    }
 }

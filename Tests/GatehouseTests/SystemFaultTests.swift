@@ -113,17 +113,10 @@ struct SystemFaultTests {
             }
         } catch {
             print(platform.report(lines: 20))
-            await finish(platform, client, upstream, broker)
+            await platform.stop(client: client, upstream: upstream, broker: broker)
             throw error
         }
-        await finish(platform, client, upstream, broker)
-    }
-
-    private func finish(_ platform: Platform, _ client: PlatformClient, _ upstream: DevIdentityProvider, _ broker: TestBroker) async {
-        await client.shutdown()
-        await platform.stop()
-        await upstream.stop()
-        await broker.process.killHard()
+        await platform.stop(client: client, upstream: upstream, broker: broker)
     }
 
     /// Every service's outbox drains, and each event it ever held is on the topic it names.
