@@ -51,7 +51,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var client: KafkaClientOptions
     public var groupID: String
     public var autoOffsetReset: OffsetReset = .earliest
-    public var sessionTimeout: Duration = .seconds(10)
+    /// How long the group waits for a silent member (one killed without leaving) before its
+    /// partitions go to the others. Kafka's lower bound (`group.min.session.timeout.ms`) is 6 s.
+    public var sessionTimeout: Duration = .seconds(6)
+    /// How often a member tells the group it is alive, and learns that a rebalance has begun.
+    public var heartbeatInterval: Duration = .seconds(1)
     /// How long a fetch may wait at the broker for data; low values cut end-to-end lag.
     public var fetchWaitMax: Duration = .milliseconds(10)
     public var autoCommitInterval: Duration = .milliseconds(500)
@@ -73,6 +77,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             "enable.auto.commit": "true",
             "auto.commit.interval.ms": String(autoCommitInterval.milliseconds),
             "session.timeout.ms": String(sessionTimeout.milliseconds),
+            "heartbeat.interval.ms": String(heartbeatInterval.milliseconds),
             "fetch.wait.max.ms": String(fetchWaitMax.milliseconds),
             "enable.partition.eof": "false",
             "isolation.level": "read_committed",
