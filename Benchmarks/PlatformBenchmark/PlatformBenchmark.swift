@@ -71,7 +71,7 @@ struct PlatformBenchmark: AsyncParsableCommand {
     }
 
     static func describe(_ report: PlatformLoad.Report, loginWorkers: Int, callWorkers: Int, instances: Int) -> String {
-        let seconds = Double(report.elapsed.components.seconds) + Double(report.elapsed.components.attoseconds) / 1e18
+        let seconds = report.elapsed / .seconds(1)
         let steadyCalls = report.callLatencies.count
         return String(format: """
             Platform: %d instance(s) of each service, %d login workers, %d call workers, %.1f s

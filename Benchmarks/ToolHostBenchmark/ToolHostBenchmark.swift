@@ -44,7 +44,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
 
     static let threads = 2
     static let redirect = BenchmarkCodes.redirect
-    static let body = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#
+    static let body = PlatformClient.toolCallBody("whoami")
 
     func run() async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .error; return logger }()

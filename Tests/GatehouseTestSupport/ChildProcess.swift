@@ -62,6 +62,17 @@ public final class ChildProcess: Sendable {
         throw TestSupportError("\(name) did not print the expected line within \(timeout); output: \(output.suffix(5))")
     }
 
+    /// Runs one of the package's executables to its end (an operator command); its exit status
+    /// (-1 if it was still running after `timeout`) and output lines. `captureStandardError`:
+    /// standard error (progress, messages) goes into the output too.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String], captureStandardError: Bool = true,
+                           timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: [String]) {
+        let process = try ChildProcess(executable: TestPaths.executable(executable), arguments: arguments, environment: environment,
+                                       name: "\(executable) \(arguments.first ?? "")", captureStandardError: captureStandardError)
+        await process.waitForExit(timeout: timeout)
+        return (process.terminationStatus, process.output)
+    }
+
     /// Sends one line to the child's standard input.
     public func send(_ line: String) throws {
         try input.write(contentsOf: Data((line + "\n").utf8))

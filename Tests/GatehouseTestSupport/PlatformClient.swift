@@ -171,10 +171,14 @@ public final class PlatformClient: Sendable {
         return SignedIn(clientId: signedIn.clientId, access: try Self.field("access_token", of: tokens), refresh: try Self.field("refresh_token", of: tokens))
     }
 
+    /// A JSON-RPC `tools/call` of `tool` with JSON `arguments`.
+    public static func toolCallBody(_ tool: String, arguments: String = "{}", id: String = "1") -> String {
+        #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)","arguments":\#(arguments)}}"#
+    }
+
     /// A `tools/call` on the tenant's MCP endpoint; the JSON-RPC answer's body.
     public func callTool(_ endpoints: OAuthEndpoints, token: String, tool: String, arguments: String = "{}") async throws -> Reply {
-        let body = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\#(tool)","arguments":\#(arguments)}}"#
-        return try await send("POST", endpoints.resource, body: body, contentType: "application/json", headers: [
+        try await send("POST", endpoints.resource, body: Self.toolCallBody(tool, arguments: arguments), contentType: "application/json", headers: [
             ("Authorization", "Bearer \(token)"), ("Accept", "application/json, text/event-stream"), ("MCP-Protocol-Version", "2025-06-18"),
         ])
     }
@@ -206,7 +210,7 @@ public final class PlatformClient: Sendable {
             case 200:
                 guard let page = HTMLForm(reply.body) else { throw TestSupportError("a page without a form at \(url): \(reply.body.prefix(200))") }
                 var fields = page.hidden
-                if fields.contains(where: { $0.0 == "csrf" }) {
+                if page.hiddenValue("csrf") != nil {
                     fields.append(("decision", "approve"))
                 } else if page.fieldNames.contains("email") {
                     guard let person else { throw TestSupportError("the upstream asks who signs in, and no person was given") }
@@ -241,12 +245,15 @@ public final class PlatformClient: Sendable {
 }
 
 /// The first form of an HTML page: its action, hidden fields (unescaped) and the names of all its inputs.
-struct HTMLForm {
-    var action: String
-    var hidden: [(String, String)]
-    var fieldNames: Set<String>
+public struct HTMLForm {
+    public var action: String
+    public var hidden: [(String, String)]
+    public var fieldNames: Set<String>
 
-    init?(_ page: String) {
+    /// The value of the hidden field `name`.
+    public func hiddenValue(_ name: String) -> String? { hidden.first { $0.0 == name }?.1 }
+
+    public init?(_ page: String) {
         guard let form = page.range(of: "<form") else { return nil }
         let rest = page[form.lowerBound...]
         guard let action = Self.attribute("action", in: rest.prefix { $0 != ">" }) else { return nil }

@@ -20,34 +20,25 @@ public final class PlatformLoad: Sendable {
         public var signedIn: SignedIn
     }
 
+    /// What happened; gathered while the load runs.
     public struct Report: Sendable {
         /// People whose login completed, with their tokens.
-        public var people: [Person]
+        public var people: [Person] = []
         /// Logins that did not complete within their attempts, with the last error.
-        public var lostLogins: [String]
+        public var lostLogins: [String] = []
         /// Why logins were started again after a step failed for good (one entry per restart).
-        public var restartedLogins: [String]
+        public var restartedLogins: [String] = []
         /// Tool calls answered 200 with the caller's own identity (first calls and steady calls).
-        public var toolCalls: Int
+        public var toolCalls = 0
         /// `get_support` calls answered with a filed request.
-        public var supportRequests: Int
+        public var supportRequests = 0
         /// Tool calls that failed for good, or answered someone else's identity.
-        public var failedCalls: [String]
+        public var failedCalls: [String] = []
         /// Complete logins (start to first tool call) and steady tool calls, end to end.
-        public var loginLatencies: [Duration]
-        public var callLatencies: [Duration]
-        public var elapsed: Duration
-    }
-
-    private struct State {
-        var people: [Person] = []
-        var lostLogins: [String] = []
-        var restartedLogins: [String] = []
-        var toolCalls = 0
-        var supportRequests = 0
-        var failedCalls: [String] = []
-        var loginLatencies: [Duration] = []
-        var callLatencies: [Duration] = []
+        public var loginLatencies: [Duration] = []
+        public var callLatencies: [Duration] = []
+        /// The whole run, set when it ends.
+        public var elapsed: Duration = .zero
     }
 
     public let client: PlatformClient
@@ -57,7 +48,7 @@ public final class PlatformLoad: Sendable {
     private let attempts: Int
     private let registerEachLogin: Bool
     private let tag: String
-    private let state = Mutex(State())
+    private let state = Mutex(Report())
     private let stopping = Atomic<Bool>(false)
 
     public init(client: PlatformClient, endpoints: OAuthEndpoints, loginWorkers: Int, callWorkers: Int, registerEachLogin: Bool,
@@ -86,9 +77,8 @@ public final class PlatformLoad: Sendable {
         }
         let elapsed = ContinuousClock.now - started
         return state.withLock {
-            Report(people: $0.people, lostLogins: $0.lostLogins, restartedLogins: $0.restartedLogins, toolCalls: $0.toolCalls,
-                   supportRequests: $0.supportRequests, failedCalls: $0.failedCalls, loginLatencies: $0.loginLatencies,
-                   callLatencies: $0.callLatencies, elapsed: elapsed)
+            $0.elapsed = elapsed
+            return $0
         }
     }
 
@@ -176,7 +166,6 @@ extension Array where Element == Duration {
         guard !isEmpty else { return 0 }
         let sorted = self.sorted()
         let rank = Swift.min(sorted.count - 1, Swift.max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
-        let value = sorted[rank].components
-        return Double(value.seconds) * 1000 + Double(value.attoseconds) / 1e15
+        return sorted[rank] / .milliseconds(1)
     }
 }

@@ -65,12 +65,9 @@ struct GatewayAuthorizeTests {
         return (base.string ?? "", query)
     }
 
+    /// The consent form's authorization request id and CSRF token.
     static func form(_ page: String) -> (request: String, csrf: String)? {
-        func value(_ name: String) -> String? {
-            guard let range = page.range(of: "name=\"\(name)\" value=\"") else { return nil }
-            return String(page[range.upperBound...].prefix { $0 != "\"" })
-        }
-        guard let request = value("request"), let csrf = value("csrf") else { return nil }
+        guard let form = HTMLForm(page), let request = form.hiddenValue("request"), let csrf = form.hiddenValue("csrf") else { return nil }
         return (request, csrf)
     }
 

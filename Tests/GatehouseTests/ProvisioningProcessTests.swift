@@ -93,10 +93,7 @@ struct ProvisioningProcessTests {
 
     /// Runs an operator command; `standardError` adds its standard error (progress, messages) to the output lines.
     private func run(_ arguments: [String], environment: [String: String], standardError: Bool = true) async throws -> (status: Int32, output: [String]) {
-        let process = try ChildProcess(executable: TestPaths.executable("gatehouse-provisioning"), arguments: arguments,
-                                       environment: environment, name: "provisioning-\(arguments[0])", captureStandardError: standardError)
-        await process.waitForExit()
-        return (process.terminationStatus, process.output)
+        try await ChildProcess.run("gatehouse-provisioning", arguments, environment: environment, captureStandardError: standardError)
     }
 }
 

@@ -98,11 +98,9 @@ struct SystemFaultTests {
 
             // Replay: the provisioning state rebuilt from offset 0 equals the live one.
             let replayStarted = ContinuousClock.now
-            let replay = try ChildProcess(executable: TestPaths.executable("gatehouse-provisioning"),
-                                          arguments: ["replay", "--schema", "rebuilt"], environment: platform.environment,
-                                          name: "replay", captureStandardError: true)
-            await replay.waitForExit(timeout: .seconds(120))
-            #expect(replay.terminationStatus == 0, "\(replay.output.suffix(5))")
+            let replay = try await ChildProcess.run("gatehouse-provisioning", ["replay", "--schema", "rebuilt"], environment: platform.environment,
+                                                    timeout: .seconds(120))
+            #expect(replay.status == 0, "\(replay.output.suffix(5))")
             print("Replay: \(replay.output.last { $0.hasPrefix("Replayed ") } ?? "no summary") in \(ContinuousClock.now - replayStarted)")
             for (table, order) in [("users", "user_id"), ("email_history", "user_id, email"), ("tool_usage", "user_id, tool"),
                                    ("public_tool_usage", "tenant, tool")] {

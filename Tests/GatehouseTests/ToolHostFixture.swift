@@ -86,11 +86,6 @@ struct ToolHostFixture: Sendable {
         return token
     }
 
-    /// A JSON-RPC `tools/call` of `tool` with JSON `arguments`.
-    static func toolCall(_ tool: String, arguments: String = "{}", id: String = "1") -> String {
-        #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)","arguments":\#(arguments)}}"#
-    }
-
     func outbox() async throws -> [(type: String, envelope: [String: Any])] {
         let rows = try await tokens.client.query("SELECT event_type, envelope::text FROM toolhost.outbox ORDER BY id")
         var events: [(String, [String: Any])] = []
@@ -119,7 +114,7 @@ extension TestClientProtocol {
     /// `tools/call` of `tool` with JSON `arguments`.
     func callTool(_ tool: String, arguments: String = "{}", id: String = "1", host: String = "acme.example", token: String?,
                   session: String? = nil, headers: HTTPFields = [:]) async throws -> HTTPResult {
-        try await mcp(ToolHostFixture.toolCall(tool, arguments: arguments, id: id), host: host, token: token, session: session, headers: headers)
+        try await mcp(PlatformClient.toolCallBody(tool, arguments: arguments, id: id), host: host, token: token, session: session, headers: headers)
     }
 }
 
