@@ -50,7 +50,7 @@ struct BatcherTests {
     func failuresAndDeadline() async throws {
         struct Broken: Error {}
         let calls = Mutex(0)
-        let batcher = Batcher<String, Int>(duplicates: .share, deadline: .milliseconds(200)) { keys in
+        let batcher = Batcher<String, Int>(duplicates: .share, deadline: .seconds(2)) { keys in
             let call = calls.withLock { $0 += 1; return $0 }
             if call == 1 { throw Broken() }
             if call == 2 { try await Task.sleep(for: .seconds(30)) }

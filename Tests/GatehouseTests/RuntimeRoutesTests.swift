@@ -12,7 +12,7 @@ struct RuntimeRoutesTests {
 
     func application(checks: [ReadinessCheck], registry: PrometheusCollectorRegistry = .init()) -> some ApplicationProtocol {
         let router = Router()
-        HealthRoutes.add(to: router, checks: checks, timeout: .milliseconds(300))
+        HealthRoutes.add(to: router, checks: checks, timeout: .seconds(2))
         MetricsRoute.add(to: router, registry: registry)
         return Application(router: router)
     }

@@ -77,7 +77,8 @@ struct TokenCodeTests {
             try await fixture.tenant("acme")
             let client = try await fixture.client()
             let code = try TokenFixture.code(for: client)
-            try await fixture.application().test(.live) { http in
+            let probe = InFlightProbe()
+            try await fixture.application(probe: probe).test(.ahc(.http)) { http in
                 let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
                     for _ in 0..<50 { group.addTask { try await http.redeem(code, client: client) } }
                     return try await group.reduce(into: []) { $0.append($1) }
@@ -85,6 +86,7 @@ struct TokenCodeTests {
                 #expect(results.filter { $0.status == .ok }.count == 1)
                 #expect(results.allSatisfy { $0.status == .ok || $0.json["error"] as? String == "invalid_grant" })
                 #expect(try await fixture.count("grants") == 1)
+                #expect(probe.peak > 1, "the requests overlapped in the server")
             }
         }
     }

@@ -61,8 +61,10 @@ struct TokenFixture: Sendable {
         }
     }
 
-    func application() -> some ApplicationProtocol {
+    /// The service's routes; `probe`, if given, counts the requests handled at once.
+    func application(probe: InFlightProbe? = nil) -> some ApplicationProtocol {
         let router = Router(context: GatehouseRequestContext.self)
+        if let probe { router.add(middleware: probe.middleware()) }
         TokenServiceService.addRoutes(to: router, parts: parts, configuration: configuration)
         return Application(router: router)
     }

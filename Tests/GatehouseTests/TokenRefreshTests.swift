@@ -113,7 +113,8 @@ struct TokenRefreshTests {
         try await TokenFixture.run { fixture in
             try await fixture.tenant("acme")
             let client = try await fixture.client()
-            try await fixture.application().test(.live) { http in
+            let probe = InFlightProbe()
+            try await fixture.application(probe: probe).test(.ahc(.http)) { http in
                 let first = try await Self.tokens(http, client)
                 let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
                     for _ in 0..<50 { group.addTask { try await http.refresh(first.refresh, client: client) } }
@@ -125,6 +126,7 @@ struct TokenRefreshTests {
                 var live: [(String, Bool, Int)] = []
                 for try await row in rows.decode((String, Bool, Int).self) { live.append(row) }
                 #expect(live.count == 1 && live[0].1 && live[0].2 == 2)
+                #expect(probe.peak > 1, "the requests overlapped in the server")
                 let received = results.compactMap { $0.json["refresh_token"] as? String }
                 let head = try #require(received.first { SecretHash.of($0) == live.first?.0 })
                 #expect(try await http.refresh(head, client: client).status == .ok)
@@ -137,7 +139,8 @@ struct TokenRefreshTests {
         try await TokenFixture.run { fixture in
             try await fixture.tenant("acme")
             let client = try await fixture.client()
-            try await fixture.application().test(.live) { http in
+            let probe = InFlightProbe()
+            try await fixture.application(probe: probe).test(.ahc(.http)) { http in
                 for _ in 0..<10 {
                     let first = try await Self.tokens(http, client)
                     async let refresh = http.refresh(first.refresh, client: client)
@@ -153,6 +156,7 @@ struct TokenRefreshTests {
                         #expect(try await http.refresh(successor, client: client).json["error"] as? String == "invalid_grant")
                     }
                 }
+                #expect(probe.peak > 1, "refresh and revocation overlapped in the server")
             }
         }
     }

@@ -20,9 +20,10 @@ struct TokenUpstreamProfileTests {
 
     /// Signs a user in through the gateway's real callback (the fake GitHub's tokens expire),
     /// redeems the code at a token service whose tenant asks that gateway for fresh profiles, and
-    /// runs `body` with both fixtures, the token service's client and the access token.
+    /// runs `body` with both fixtures, the token service's client (a pool of connections), the
+    /// access token and a probe counting the token service's requests in flight.
     static func withFreshProfileLogin(_ github: FakeGitHub, scope: String,
-                                      _ body: @Sendable (GatewayFixture, TokenFixture, any TestClientProtocol, String) async throws -> Void)
+                                      _ body: @Sendable (GatewayFixture, TokenFixture, any TestClientProtocol, String, InFlightProbe) async throws -> Void)
         async throws {
         try await github.run { base in
             try await GatewayFixture.run(internalToken: Self.internalToken) { gateway in
@@ -36,11 +37,12 @@ struct TokenUpstreamProfileTests {
                     let configuration = TokenFixture.configuration(gateway: (gatewayURL, OperatorToken(Self.internalToken)))
                     try await TokenFixture.run(configuration: configuration, settings: gateway.settings) { tokens in
                         try await tokens.tenant("acme", freshUpstreamProfile: true)
-                        try await tokens.application().test(.live) { http in
+                        let probe = InFlightProbe()
+                        try await tokens.application(probe: probe).test(.ahc(.http)) { http in
                             let redeemed = try await http.form("/oauth/token", [
                                 ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", A.redirect),
                                 ("code_verifier", String(repeating: "v", count: 50)), ("client_id", setup.clientId)])
-                            try await body(gateway, tokens, http, try #require(redeemed.json["access_token"] as? String))
+                            try await body(gateway, tokens, http, try #require(redeemed.json["access_token"] as? String), probe)
                         }
                     }
                 }
@@ -51,7 +53,7 @@ struct TokenUpstreamProfileTests {
     @Test("20 concurrent userinfo calls on an expired upstream token: exactly one upstream refresh; a refused refresh ends our grant")
     func freshProfile() async throws {
         let github = FakeGitHub(expiringTokens: true)
-        try await Self.withFreshProfileLogin(github, scope: "mcp:tools email profile") { gateway, tokens, http, access in
+        try await Self.withFreshProfileLogin(github, scope: "mcp:tools email profile") { gateway, tokens, http, access, probe in
             // The user changed their email upstream, and the stored upstream token expired.
             github.setUser(.init(id: 4242, login: "octo", name: "Octo Cat", publicEmail: nil, primaryEmail: "octo@new.example"))
             try await gateway.client.query("UPDATE gateway.upstream_tokens SET expires_at = now() - interval '1 minute'")
@@ -60,6 +62,7 @@ struct TokenUpstreamProfileTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(answers.allSatisfy { $0.status == .ok && $0.json["email"] as? String == "octo@new.example" })
+            #expect(probe.peak > 1, "the userinfo calls overlapped in the token service")
             #expect(github.refreshes == 1)
             #expect(github.refreshScopes == ["read:user user:email"])
             #expect(!answers.contains { $0.body.contains("gho_") || $0.body.contains("ghr_") })
@@ -77,7 +80,7 @@ struct TokenUpstreamProfileTests {
     @Test("An upstream that returns no new refresh token leaves the old one in use; the gateway unreachable is 503")
     func keepsRefreshTokenAndFailsSoft() async throws {
         let github = FakeGitHub(expiringTokens: true, rotatesRefreshTokens: false)
-        try await Self.withFreshProfileLogin(github, scope: "mcp:tools email") { gateway, _, http, access in
+        try await Self.withFreshProfileLogin(github, scope: "mcp:tools email") { gateway, _, http, access, _ in
             for round in 1...2 {
                 try await gateway.client.query("UPDATE gateway.upstream_tokens SET expires_at = now() - interval '1 minute'")
                 let info = try await http.send("/oauth/userinfo", host: "acme.example", token: access)

@@ -58,8 +58,10 @@ struct ToolHostFixture: Sendable {
         }
     }
 
-    func application(authentication: Bool = true) -> some ApplicationProtocol {
+    /// The service's routes; `probe`, if given, counts the requests handled at once.
+    func application(authentication: Bool = true, probe: InFlightProbe? = nil) -> some ApplicationProtocol {
         let router = Router(context: GatehouseRequestContext.self)
+        if let probe { router.add(middleware: probe.middleware()) }
         ToolHostService.addRoutes(to: router, parts: parts, configuration: configuration, authentication: authentication)
         return Application(router: router)
     }

@@ -233,7 +233,8 @@ struct ToolHostTests {
             try await fixture.tenant("acme")
             let ada = try await fixture.accessToken(subject: "ada", email: "ada@example.org")
             let bob = try await fixture.accessToken(subject: "bob", email: "bob@example.org")
-            try await fixture.application().test(.live) { http in
+            let probe = InFlightProbe()
+            try await fixture.application(probe: probe).test(.ahc(.http)) { http in
                 let adaId = try #require(try await http.callTool("whoami", token: ada).structured["userId"] as? String)
                 let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
                     for index in 0..<60 {
@@ -250,6 +251,7 @@ struct ToolHostTests {
                     return try await group.reduce(0, +)
                 }
                 #expect(mismatches == 0)
+                #expect(probe.peak > 1, "the requests overlapped in the server")
                 #expect(!adaId.isEmpty)
             }
         }
