@@ -4,6 +4,11 @@ import Synchronization
 /// Counts the requests a test server is handling at once and remembers the most it saw, so
 /// a test that claims to race requests can show that they really overlapped in the server.
 final class InFlightProbe: Sendable {
+    /// How many requests a burst sends at once: the connections per host of the `.ahc` test
+    /// client's pool (AsyncHTTPClient's default), so every request of a burst is in flight
+    /// together and none waits in the client's queue, where a busy machine could time it out.
+    static let burst = 8
+
     private let counts = Mutex((now: 0, peak: 0))
 
     var peak: Int { counts.withLock { $0.peak } }

@@ -50,7 +50,7 @@ struct TokenUpstreamProfileTests {
         }
     }
 
-    @Test("20 concurrent userinfo calls on an expired upstream token: exactly one upstream refresh; a refused refresh ends our grant")
+    @Test("Simultaneous userinfo calls on an expired upstream token: exactly one upstream refresh; a refused refresh ends our grant")
     func freshProfile() async throws {
         let github = FakeGitHub(expiringTokens: true)
         try await Self.withFreshProfileLogin(github, scope: "mcp:tools email profile") { gateway, tokens, http, access, probe in
@@ -58,7 +58,7 @@ struct TokenUpstreamProfileTests {
             github.setUser(.init(id: 4242, login: "octo", name: "Octo Cat", publicEmail: nil, primaryEmail: "octo@new.example"))
             try await gateway.client.query("UPDATE gateway.upstream_tokens SET expires_at = now() - interval '1 minute'")
             let answers = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-                for _ in 0..<20 { group.addTask { try await http.send("/oauth/userinfo", host: "acme.example", token: access) } }
+                for _ in 0..<InFlightProbe.burst { group.addTask { try await http.send("/oauth/userinfo", host: "acme.example", token: access) } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(answers.allSatisfy { $0.status == .ok && $0.json["email"] as? String == "octo@new.example" })

@@ -33,7 +33,7 @@ public enum TokenServiceService {
             directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
             guardrails = RequestGuardrails(limits: configuration.limits)
             profiles = configuration.gateway.map { gateway in
-                UpstreamProfileClient(http: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup), gatewayURL: gateway.url, token: gateway.token)
+                UpstreamProfileClient(http: UpstreamProfileClient.makeHTTPClient(), gatewayURL: gateway.url, token: gateway.token)
             }
         }
 

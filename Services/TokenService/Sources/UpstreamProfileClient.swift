@@ -30,6 +30,16 @@ public struct UpstreamProfileClient: Sendable {
         self.token = token
     }
 
+    /// The client for the gateway's internal route. The gateway is a service of our own on the
+    /// internal network: connecting is retried for 2 s at most (AsyncHTTPClient fails a request
+    /// whose connection attempts have failed for the connect timeout), so when no instance accepts
+    /// the connection the caller gets its 503 with Retry-After then, not after the 15 s that the
+    /// gateway may need for a slow upstream.
+    public static func makeHTTPClient() -> HTTPClient {
+        let configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2)))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
     public func profile(tenant: String, userId: String) async throws -> Profile {
         var request = HTTPClientRequest(url: "\(gatewayURL)/internal/upstream-profile")
         request.method = .POST
