@@ -13,15 +13,17 @@ import TokenService
 /// Revocation reaches the tool host's cache, and a token service that cannot answer is a 503.
 @Suite("Tool host: revocation and outages")
 struct ToolHostRevocationTests {
-    /// Calls `whoami` until it is refused; returns how long after `start` that was.
-    static func refusedAfter(_ http: some TestClientProtocol, token: String, since start: ContinuousClock.Instant) async throws -> Duration {
-        while ContinuousClock.now - start < .seconds(15) {
+    /// Calls `whoami` until it is refused or `limit` has passed; returns how long after `start`
+    /// that was.
+    static func refusedAfter(_ http: some TestClientProtocol, token: String, since start: ContinuousClock.Instant,
+                             limit: Duration) async throws -> Duration {
+        while ContinuousClock.now - start < limit {
             let response = try await http.callTool("whoami", token: token)
             if response.status == .unauthorized { return ContinuousClock.now - start }
             #expect(response.status == .ok)
             try await Task.sleep(for: .milliseconds(25))
         }
-        return .seconds(15)
+        return limit
     }
 
     @Test("token.revoked through the broker empties the cache: a revoked token stops working long before its cached answer would age out")
@@ -48,8 +50,9 @@ struct ToolHostRevocationTests {
                     #expect(revoked.status == .ok)
                     // Answers are trusted for a minute here, so only the event can have evicted it. (The
                     // 2 s guarantee itself does not rest on the broker: see the test below.)
-                    let elapsed = try await Self.refusedAfter(http, token: token, since: start)
-                    #expect(elapsed < .seconds(10), "refused after \(elapsed)")
+                    // However slow the machine, a refusal well inside that minute is the event's doing.
+                    let elapsed = try await Self.refusedAfter(http, token: token, since: start, limit: .seconds(45))
+                    #expect(elapsed < .seconds(45), "refused after \(elapsed)")
                     // Only the revoked token: its sibling of another grant still works.
                     #expect(try await http.callTool("whoami", token: other).status == .ok)
                 }
