@@ -86,6 +86,11 @@ struct HTTPResult: @unchecked Sendable {
     var headers: HTTPFields
     var body: String
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
+    /// The answer a service gives when storage did not answer within its deadline: 503
+    /// `temporarily_unavailable` with Retry-After, which a client meets by trying again later.
+    var isTemporarilyUnavailable: Bool {
+        status == .serviceUnavailable && headers[.retryAfter] != nil && json["error"] as? String == "temporarily_unavailable"
+    }
 }
 
 extension TestClientProtocol {
