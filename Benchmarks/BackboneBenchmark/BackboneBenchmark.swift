@@ -138,7 +138,7 @@ struct BackboneBenchmark: AsyncParsableCommand {
             await services.triggerGracefulShutdown()
         }
         await broker.process.terminate()
-        try? postgres.stop()
+        try? await postgres.stop()
     }
 }
 

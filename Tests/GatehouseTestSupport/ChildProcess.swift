@@ -56,7 +56,10 @@ public final class ChildProcess: Sendable {
         while ContinuousClock.now < deadline {
             if let line = lines.first(after: skip, where: matches) { return line }
             if !process.isRunning, let line = lines.first(after: skip, where: matches) { return line }
-            if !process.isRunning { throw TestSupportError("\(name) exited (\(process.terminationStatus)) before printing the expected line") }
+            if !process.isRunning {
+                let last = lines.all.suffix(5).joined(separator: "\n")
+                throw TestSupportError("\(name) exited (\(process.terminationStatus)) before printing the expected line; its last output:\n\(last)")
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw TestSupportError("\(name) did not print the expected line within \(timeout); output: \(output.suffix(5))")

@@ -85,7 +85,8 @@ public final class DevIdentityProvider: Sendable {
         let port = try freeTCPPort()
         let secret = Base64URL.encode(SecretGenerator.randomBytes(24))
         process = try ChildProcess(executable: TestPaths.executable("gatehouse-dev-idp"),
-                                   arguments: ["--port", String(port), "--client-id", "gatehouse", "--client-secret", secret],
+                                   // `=`: a base64url secret may begin with "-", which would read as an option.
+                                   arguments: ["--port", String(port), "--client-id", "gatehouse", "--client-secret=\(secret)"],
                                    name: "dev-idp", captureStandardError: true)
         app = UpstreamApp(base: "http://127.0.0.1:\(port)", clientId: "gatehouse", clientSecret: secret)
         _ = try await process.waitForLine(timeout: .seconds(60)) { $0.contains("listening on") }

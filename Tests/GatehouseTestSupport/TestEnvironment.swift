@@ -17,7 +17,7 @@ public actor TestEnvironment {
         if starting == nil {
             starting = Task {
                 trace("starting PostgreSQL")
-                let postgres = try TestPostgres()
+                let postgres = try await TestPostgres.make()
                 trace("starting broker")
                 let broker = try await TestBroker()
                 trace("broker at \(broker.bootstrapServers)")

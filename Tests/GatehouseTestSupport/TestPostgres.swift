@@ -14,7 +14,14 @@ public final class TestPostgres: Sendable {
     private let runAsPostgres: Bool
     private let durable: Bool
 
-    /// Starts a new cluster. `durable: false` turns fsync off (tests); benchmarks keep it on.
+    /// Starts a new cluster on a thread of its own: initdb and pg_ctl block, and a blocked
+    /// cooperative thread (two on a 2-core machine) stalls every other test's tasks.
+    public static func make(durable: Bool = false) async throws -> TestPostgres {
+        try await onThread { try TestPostgres(durable: durable) }
+    }
+
+    /// Starts a new cluster, blocking the calling thread. `durable: false` turns fsync off
+    /// (tests); benchmarks keep it on.
     public init(durable: Bool = false) throws {
         binDirectory = try Self.findBinDirectory()
         runAsPostgres = geteuid() == 0
@@ -27,35 +34,43 @@ public final class TestPostgres: Sendable {
             try Self.shell("chown postgres:postgres \(base)")
         }
         try runTool("initdb", ["-D", "\(base)/data", "-U", username, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
-        try start()
+        try startBlocking()
         try startWatchdog()
     }
 
-    public func start() throws {
+    /// Starts the server again after `stop()`.
+    public func start() async throws {
+        try await Self.onThread { try self.startBlocking() }
+    }
+
+    /// Stops the server (`fast`: disconnects clients, like a crash from their point of view).
+    public func stop() async throws {
+        try await Self.onThread { try self.stopBlocking() }
+    }
+
+    public func startBlocking() throws {
         var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300"
         if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
         try runTool("pg_ctl", ["-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
     }
 
-    /// Stops the server (`fast`: disconnects clients, like a crash from their point of view).
-    public func stop() throws {
+    public func stopBlocking() throws {
         try runTool("pg_ctl", ["-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
     }
 
     /// Stops the server (`fast`), leaves it down for `downFor`, and starts it again. pg_ctl
     /// blocks, so it runs on a thread of its own rather than one of Swift's cooperative threads.
     public func restart(downFor: Duration) async throws {
-        try await Self.onThread { try self.stop() }
+        try await stop()
         try await Task.sleep(for: downFor)
-        try await Self.onThread { try self.start() }
+        try await start()
     }
 
-    private static func onThread(_ work: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    private static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             Thread {
                 do {
-                    try work()
-                    continuation.resume()
+                    continuation.resume(returning: try work())
                 } catch {
                     continuation.resume(throwing: error)
                 }

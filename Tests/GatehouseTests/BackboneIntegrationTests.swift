@@ -55,10 +55,11 @@ struct BackboneIntegrationTests {
 
                 try await fixture.broker.setUp(false)
                 do {
-                    // Changes keep coming for longer than the message timeout.
+                    // Changes keep coming for longer than the message timeout: at least 5 s and
+                    // 15 rounds of 20, however slow the machine.
                     let downSince = ContinuousClock.now
                     var seed: UInt64 = 3
-                    while ContinuousClock.now - downSince < .seconds(5) {
+                    while ContinuousClock.now - downSince < .seconds(5) || seed < 18 {
                         try await fixture.deposit(count: 20, keys: 20, seed: seed)
                         seed += 1
                         try await Task.sleep(for: .milliseconds(250))
@@ -242,7 +243,7 @@ struct BackboneIntegrationTests {
     func postgresStoppedWhileConsuming() async throws {
         try await BackboneFixture.run { fixture in
             // The projection lives on a cluster of its own, which this test stops and starts.
-            let projectionCluster = try TestPostgres()
+            let projectionCluster = try await TestPostgres.make()
             let projectionSettings = try await projectionCluster.makeDatabase(named: "projection")
             let projectionClient = PostgresClient(configuration: projectionSettings.clientConfiguration, backgroundLogger: fixture.logger)
             let view = try SchemaName("view")
@@ -273,7 +274,7 @@ struct BackboneIntegrationTests {
                     return dump == half && committed == 150
                 }
 
-                try projectionCluster.stop()
+                try await projectionCluster.stop()
                 try await fixture.deposit(count: 150, keys: 20, seed: 7)
                 try await eventually("second half published") { try await fixture.unpublished() == 0 }
                 try await Task.sleep(for: .seconds(3))  // the consumer keeps failing meanwhile
@@ -281,7 +282,7 @@ struct BackboneIntegrationTests {
                 let deadLetters = try await offsetsReader.watermarks(topic: deadLetterTopic, partition: 0)
                 #expect(deadLetters.high == 0, "an outage must not dead-letter anything")
 
-                try projectionCluster.start()
+                try await projectionCluster.start()
                 let expected = try await fixture.expectedDump()
                 try await eventually("every event applied exactly once after the restart") {
                     try await Ledger.dump(schema: view, client: projectionClient) == expected

@@ -199,7 +199,7 @@ struct ProvisioningIntegrationTests {
 
     @Test("PostgreSQL stopped mid-stream: nothing applied twice, nothing lost, nothing dead-lettered after it returns")
     func databaseStoppedMidStream() async throws {
-        let cluster = try TestPostgres()
+        let cluster = try await TestPostgres.make()
         var options = ProvisioningScenario.Options()
         options.events = 600
         options.usersPerTenant = 20
@@ -213,16 +213,16 @@ struct ProvisioningIntegrationTests {
                 try await fixture.publish(firstHalf, with: producer)
                 try await eventually("first half applied") { try await fixture.count("inbox") == 300 }
 
-                try cluster.stop()
+                try await cluster.stop()
                 try await fixture.publish(secondHalf, with: producer)
                 try await Task.sleep(for: .seconds(3))  // the consumer keeps failing meanwhile
-                try cluster.start()
+                try await cluster.start()
                 try await eventually("every event applied after the restart") { try await fixture.count("inbox") == 600 }
             }
             Expected(scenario.events).check(try await fixture.dump())
             let dead = try await TopicReader.readAll(topic: fixture.deadLetterTopic, kafka: fixture.broker.clientOptions)
             #expect(dead.isEmpty, "an outage must not dead-letter anything")
         }
-        try? cluster.stop()
+        try? await cluster.stop()
     }
 }

@@ -12,7 +12,7 @@ import Testing
 struct SystemFaultTests {
     @Test("Broker down 30 s, PostgreSQL restarted, every service SIGKILLed: no login lost, no user duplicated or missing, no event lost, no 500; replay equals the live state")
     func faultsUnderLoad() async throws {
-        let postgres = try TestPostgres()
+        let postgres = try await TestPostgres.make()
         let broker = try await TestBroker()
         let database = try await postgres.makeDatabase(named: "faults")
         let upstream = try await DevIdentityProvider()

@@ -24,21 +24,21 @@ struct TokenOutageTests {
 
     @Test("Database stopped: 503 temporarily_unavailable with Retry-After; after restart the same refresh token works")
     func databaseDown() async throws {
-        let cluster = try TestPostgres()
+        let cluster = try await TestPostgres.make()
         try await TokenFixture.run(settings: try await cluster.makeDatabase(named: "tokens")) { fixture in
             try await fixture.tenant("acme")
             let client = try await fixture.client()
             let pendingCode = try TokenFixture.code(for: client)
             try await fixture.application().test(.live) { http in
                 let tokens = try await R.tokens(http, client)
-                try cluster.stop()
+                try await cluster.stop()
                 for response in [try await http.refresh(tokens.refresh, client: client), try await http.redeem(pendingCode, client: client),
                                  try await http.introspect(tokens.access)] {
                     #expect(response.status == .serviceUnavailable)
                     #expect(response.json["error"] as? String == "temporarily_unavailable")
                     #expect(response.headers[.retryAfter] != nil)
                 }
-                try cluster.start()
+                try await cluster.start()
                 try await eventually("the service answers again") {
                     try await http.introspect(tokens.access).status == .ok
                 }
