@@ -39,6 +39,8 @@ public final class ChildProcess: Sendable {
                     lines.append(line)
                 }
             }
+            if !pending.isEmpty { lines.append(String(decoding: pending, as: UTF8.self)) }
+            lines.finish()
         }
         thread.name = "child-\(name)"
         thread.start()
@@ -73,6 +75,9 @@ public final class ChildProcess: Sendable {
         let process = try ChildProcess(executable: TestPaths.executable(executable), arguments: arguments, environment: environment,
                                        name: "\(executable) \(arguments.first ?? "")", captureStandardError: captureStandardError)
         await process.waitForExit(timeout: timeout)
+        // The exit can be seen before the reader thread has taken the last lines from the pipe.
+        let drained = ContinuousClock.now + .seconds(5)
+        while !process.lines.isFinished && ContinuousClock.now < drained { try? await Task.sleep(for: .milliseconds(10)) }
         return (process.terminationStatus, process.output)
     }
 
@@ -119,7 +124,11 @@ public struct TestSupportError: Error, CustomStringConvertible {
 /// Output lines collected by the reader thread.
 private final class LineBuffer: Sendable {
     private let lines = Mutex<[String]>([])
+    private let finished = Atomic<Bool>(false)
     func append(_ line: String) { lines.withLock { $0.append(line) } }
+    /// The output has ended (end of file on the pipe).
+    func finish() { finished.store(true, ordering: .sequentiallyConsistent) }
+    var isFinished: Bool { finished.load(ordering: .sequentiallyConsistent) }
     var all: [String] { lines.withLock { $0 } }
     func first(after skip: Int, where matches: (String) -> Bool) -> String? {
         lines.withLock { $0.dropFirst(skip).first(where: matches) }
