@@ -57,8 +57,9 @@ public final class ChildProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = lines.first(after: skip, where: matches) { return line }
-            if !process.isRunning, let line = lines.first(after: skip, where: matches) { return line }
             if !process.isRunning {
+                await outputEnded()
+                if let line = lines.first(after: skip, where: matches) { return line }
                 let last = lines.all.suffix(5).joined(separator: "\n")
                 throw TestSupportError("\(name) exited (\(process.terminationStatus)) before printing the expected line; its last output:\n\(last)")
             }
@@ -75,10 +76,15 @@ public final class ChildProcess: Sendable {
         let process = try ChildProcess(executable: TestPaths.executable(executable), arguments: arguments, environment: environment,
                                        name: "\(executable) \(arguments.first ?? "")", captureStandardError: captureStandardError)
         await process.waitForExit(timeout: timeout)
-        // The exit can be seen before the reader thread has taken the last lines from the pipe.
-        let drained = ContinuousClock.now + .seconds(5)
-        while !process.lines.isFinished && ContinuousClock.now < drained { try? await Task.sleep(for: .milliseconds(10)) }
+        await process.outputEnded()
         return (process.terminationStatus, process.output)
+    }
+
+    /// Waits (5 s at most) until the reader thread has read the pipe to its end: the exit can be
+    /// seen before it has taken the last lines.
+    private func outputEnded() async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !lines.isFinished && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// Sends one line to the child's standard input.

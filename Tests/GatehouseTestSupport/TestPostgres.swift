@@ -48,18 +48,17 @@ public final class TestPostgres: Sendable {
         try await Self.onThread { try self.stopBlocking() }
     }
 
-    public func startBlocking() throws {
+    private func startBlocking() throws {
         var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300"
         if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
         try runTool("pg_ctl", ["-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
     }
 
-    public func stopBlocking() throws {
+    private func stopBlocking() throws {
         try runTool("pg_ctl", ["-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
     }
 
-    /// Stops the server (`fast`), leaves it down for `downFor`, and starts it again. pg_ctl
-    /// blocks, so it runs on a thread of its own rather than one of Swift's cooperative threads.
+    /// Stops the server (`fast`), leaves it down for `downFor`, and starts it again.
     public func restart(downFor: Duration) async throws {
         try await stop()
         try await Task.sleep(for: downFor)
