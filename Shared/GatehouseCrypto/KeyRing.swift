@@ -15,7 +15,7 @@ public struct KeyRing: Sendable, CustomStringConvertible {
     }
 
     public let currentKeyID: String
-    private let keys: [String: SymmetricKey]
+    let keys: [String: SymmetricKey]
 
     /// `keys`: id → 32 key bytes; `current` must be one of them. Ids are `[A-Za-z0-9_-]{1,32}`.
     public init(keys: [String: [UInt8]], current: String) throws {

@@ -154,10 +154,10 @@ extension TestClientProtocol {
         return try await form("/oauth/token", fields + extra + credentials(client), host: host, headers: basic(client))
     }
 
-    func refresh(_ token: String, client: TokenFixture.Client, scope: String? = nil) async throws -> HTTPResult {
+    func refresh(_ token: String, client: TokenFixture.Client, scope: String? = nil, extra: [(String, String)] = []) async throws -> HTTPResult {
         var fields = [("grant_type", "refresh_token"), ("refresh_token", token)]
         if let scope { fields.append(("scope", scope)) }
-        return try await form("/oauth/token", fields + credentials(client), headers: basic(client))
+        return try await form("/oauth/token", fields + extra + credentials(client), headers: basic(client))
     }
 
     func introspect(_ token: String, host: String = "acme.example") async throws -> HTTPResult {

@@ -29,7 +29,7 @@ struct TokenRefreshTests {
         try await http.introspect(access).json["active"] as? Bool == true
     }
 
-    @Test("Every refresh rotates; the previous token is accepted again only in the grace window and until its successor is used")
+    @Test("Every refresh rotates; the previous token yields the same successor again only in the grace window and until that is used")
     func rotationAndGrace() async throws {
         try await TokenFixture.run { fixture in
             try await fixture.tenant("acme")
@@ -38,10 +38,13 @@ struct TokenRefreshTests {
                 let first = try await Self.tokens(http, client)
                 let second = try Self.refreshed(try await http.refresh(first.refresh, client: client))
                 #expect(second.refresh != first.refresh && second.access != first.access)
-                // The response was lost: the client retries with the old token, inside the grace window.
+                // The response was lost: the client retries with the old token, inside the grace window,
+                // and receives the same successor with an access token of its own.
                 let retry = try Self.refreshed(try await http.refresh(first.refresh, client: client))
-                #expect(retry.refresh != second.refresh)
-                // The successor it holds now is used: from then on the old token is reuse.
+                #expect(retry.refresh == second.refresh && retry.access != second.access)
+                #expect(try await Self.isActive(http, second.access))
+                #expect(try await Self.isActive(http, retry.access))
+                // The successor is used: from then on the old token is reuse.
                 let third = try Self.refreshed(try await http.refresh(retry.refresh, client: client))
                 let reuse = try await http.refresh(first.refresh, client: client)
                 #expect(reuse.status == .badRequest && reuse.json["error"] as? String == "invalid_grant")
@@ -108,30 +111,91 @@ struct TokenRefreshTests {
         }
     }
 
-    @Test("Simultaneous refreshes of one token: no 500, one live successor, no fork")
-    func parallelRefreshes() async throws {
+    /// A refresh that a starved machine answered 503 (storage past its deadline) is tried
+    /// again, as a client does; any other answer is the answer.
+    static func settledRefresh(_ http: some TestClientProtocol, _ token: String, client: TokenFixture.Client) async throws -> HTTPResult {
+        var result = try await http.refresh(token, client: client)
+        for _ in 0..<5 where result.isTemporarilyUnavailable { result = try await http.refresh(token, client: client) }
+        return result
+    }
+
+    /// `width` refreshes of `token` at once: every answer, after 503s were tried again.
+    static func burst(_ http: some TestClientProtocol, _ token: String, client: TokenFixture.Client, width: Int) async throws -> [HTTPResult] {
+        try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+            for _ in 0..<width { group.addTask { try await settledRefresh(http, token, client: client) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    @Test("Simultaneous refreshes of one token all receive the same successor, and so do their next refreshes; the grant survives",
+          arguments: [2, 20, 50])
+    func parallelRefreshes(width: Int) async throws {
         try await TokenFixture.run { fixture in
             try await fixture.tenant("acme")
             let client = try await fixture.client()
             let probe = InFlightProbe()
             try await fixture.application(probe: probe).test(.ahc(.http)) { http in
                 let first = try await Self.tokens(http, client)
-                let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-                    for _ in 0..<InFlightProbe.burst { group.addTask { try await http.refresh(first.refresh, client: client) } }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                }
-                // Each is a success, invalid_grant, or (storage slower than its deadline on a starved
-                // machine) a 503 with Retry-After.
-                #expect(results.allSatisfy { $0.status == .ok || $0.json["error"] as? String == "invalid_grant" || $0.isTemporarilyUnavailable })
-                // One grant, not revoked, with exactly one live refresh token: one the clients received.
+                let round1 = try await Self.burst(http, first.refresh, client: client, width: width)
+                let received1 = try round1.map { try Self.refreshed($0) }
+                #expect(Set(received1.map(\.refresh)).count == 1, "one successor for every presentation")
+                #expect(Set(received1.map(\.access)).count == width, "an access token each")
+                for access in received1.map(\.access) { #expect(try await Self.isActive(http, access)) }
+
+                // Every client refreshes again with what it received: again one successor for all.
+                let round2 = try await Self.burst(http, received1[0].refresh, client: client, width: width)
+                let received2 = try round2.map { try Self.refreshed($0) }
+                #expect(Set(received2.map(\.refresh)).count == 1 && received2[0].refresh != received1[0].refresh)
+
                 let rows = try await fixture.client.query("SELECT refresh_hash, revoked_at IS NULL, refresh_generation FROM tokens.grants")
-                var live: [(String, Bool, Int)] = []
-                for try await row in rows.decode((String, Bool, Int).self) { live.append(row) }
-                #expect(live.count == 1 && live[0].1 && live[0].2 == 2)
+                var grants: [(String, Bool, Int)] = []
+                for try await row in rows.decode((String, Bool, Int).self) { grants.append(row) }
+                #expect(grants.count == 1 && grants[0].1 && grants[0].2 == 3, "one live grant at generation 3")
+                #expect(grants.first?.0 == SecretHash.of(received2[0].refresh))
                 #expect(probe.peak > 1, "the requests overlapped in the server")
-                let received = results.compactMap { $0.json["refresh_token"] as? String }
-                let head = try #require(received.first { SecretHash.of($0) == live.first?.0 })
-                #expect(try await http.refresh(head, client: client).status == .ok)
+
+                // The grant works on; a token two generations old still revokes the family.
+                let third = try Self.refreshed(try await http.refresh(received2[0].refresh, client: client))
+                #expect(try await http.refresh(first.refresh, client: client).json["error"] as? String == "invalid_grant")
+                #expect(try await http.refresh(third.refresh, client: client).json["error"] as? String == "invalid_grant")
+                #expect(try await !Self.isActive(http, third.access))
+            }
+        }
+    }
+
+    @Test("A key rotation of the ring inside the grace window still yields the same successor")
+    func successorAcrossKeyRotation() async throws {
+        let database = try await TestEnvironment.shared.postgresAndBroker().0.makeDatabase(named: "tokens")
+        let (first, second, client) = try await TokenFixture.run(settings: database) { fixture in
+            try await fixture.tenant("acme")
+            let client = try await fixture.client()
+            return try await fixture.application().test(.live) { http in
+                let first = try await Self.tokens(http, client)
+                return (first, try Self.refreshed(try await http.refresh(first.refresh, client: client)), client)
+            }
+        }
+        var rotated = TokenFixture.configuration()
+        rotated.keyRing = try KeyRing(keys: ["k1": Array(repeating: 7, count: 32), "k2": Array(repeating: 9, count: 32)], current: "k2")
+        try await TokenFixture.run(configuration: rotated, settings: database) { fixture in
+            try await fixture.application().test(.live) { http in
+                #expect(try Self.refreshed(try await http.refresh(first.refresh, client: client)).refresh == second.refresh)
+                let third = try Self.refreshed(try await http.refresh(second.refresh, client: client))
+                #expect(try Self.refreshed(try await http.refresh(second.refresh, client: client)).refresh == third.refresh)
+            }
+        }
+    }
+
+    @Test("A refresh naming another resource is invalid_target (RFC 8707 §2.2); naming the grant's own is fine")
+    func refreshResource() async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme")
+            let client = try await fixture.client()
+            try await fixture.application().test(.live) { http in
+                let first = try await Self.tokens(http, client)
+                let foreign = try await http.refresh(first.refresh, client: client, extra: [("resource", "https://evil.example/mcp")])
+                #expect(foreign.status == .badRequest && foreign.json["error"] as? String == "invalid_target")
+                let own = try await http.refresh(first.refresh, client: client, extra: [("resource", "https://acme.example/mcp")])
+                #expect(own.status == .ok)
             }
         }
     }

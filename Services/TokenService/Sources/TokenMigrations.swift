@@ -120,5 +120,10 @@ enum TokenMigrations {
             """,
             "CREATE INDEX access_tokens_grant ON {schema}.access_tokens (grant_id)",
         ]),
+        // The key ring's key that derived the live refresh token from the previous one (see
+        // `RefreshSuccessor`), so that the previous one can yield it again in the grace window.
+        Migration(version: 5, name: "refresh successor key", statements: [
+            "ALTER TABLE {schema}.grants ADD COLUMN refresh_key_id TEXT",
+        ]),
     ]
 }

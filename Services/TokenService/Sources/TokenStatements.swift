@@ -59,38 +59,41 @@ enum TokenStatements {
         }
     }
 
-    /// The rotations of a batch: each grant's row is updated only if it still holds the presented
-    /// token as its live one (`rotate`) or as the previous one within the grace window
-    /// (`graceReissue`); only rotated grants get their tokens and `token.refreshed`. Returns the
-    /// ids of the rotated grants.
+    /// The rotations of a batch (see `TokenStore.Rotation`): each grant's row changes only if it
+    /// is still as its decision saw it. A rotation makes the successor live and keeps the
+    /// presented token as the previous one; a repeat changes nothing but confirms, under the row
+    /// lock, that the presented token is still the previous one in its window and the successor
+    /// still live. Only confirmed rows get their tokens and `token.refreshed`. Returns their ids.
     struct Rotate: PostgresPreparedStatement {
         static let sql = """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[],
-                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[])
+                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[], $12::text[])
                     AS i(grant_id, presented, refresh_hash, generation, refresh_expires_at, access_hash, scopes, issued_at, access_expires_at,
-                         grace, grace_ms)
+                         repeat, grace_ms, key_id)
             ), rotated AS (
                 UPDATE \(schema).grants g SET
-                    previous_refresh_hash = CASE WHEN i.grace THEN g.previous_refresh_hash ELSE g.refresh_hash END,
-                    refresh_hash = i.refresh_hash, refresh_generation = i.generation,
-                    refreshed_at = CASE WHEN i.grace THEN g.refreshed_at ELSE now() END,
-                    refresh_expires_at = CASE WHEN i.grace THEN g.refresh_expires_at ELSE i.refresh_expires_at END
+                    previous_refresh_hash = CASE WHEN i.repeat THEN g.previous_refresh_hash ELSE g.refresh_hash END,
+                    refresh_hash = i.refresh_hash, refresh_generation = i.generation, refresh_key_id = i.key_id,
+                    refreshed_at = CASE WHEN i.repeat THEN g.refreshed_at ELSE now() END,
+                    refresh_expires_at = CASE WHEN i.repeat THEN g.refresh_expires_at ELSE i.refresh_expires_at END
                 FROM input i
-                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND (
-                    (NOT i.grace AND g.refresh_hash = i.presented AND g.refresh_expires_at > now())
-                    OR (i.grace AND g.previous_refresh_hash = i.presented AND g.refresh_generation = i.generation
+                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND g.refresh_expires_at > now() AND (
+                    (NOT i.repeat AND g.refresh_hash = i.presented)
+                    OR (i.repeat AND g.previous_refresh_hash = i.presented AND g.refresh_hash = i.refresh_hash
+                        AND g.refresh_generation = i.generation AND g.refresh_key_id = i.key_id
                         AND g.refreshed_at > now() - make_interval(secs => i.grace_ms / 1000.0)))
                 RETURNING g.id
             ), refresh AS (
                 INSERT INTO \(schema).refresh_tokens (hash, grant_id, generation)
                 SELECT i.refresh_hash, i.grant_id, i.generation FROM input i JOIN rotated r ON r.id = i.grant_id
+                ON CONFLICT (hash) DO NOTHING
             ), access AS (
                 INSERT INTO \(schema).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
                 SELECT i.access_hash, i.grant_id, string_to_array(i.scopes, ' '), i.issued_at, i.access_expires_at
                 FROM input i JOIN rotated r ON r.id = i.grant_id
             ), announced AS (
-                \(OutboxWriter(schema: TokenServiceService.definition.schema).insertSQL(firstParameter: 12, keysIn: "SELECT id FROM rotated"))
+                \(OutboxWriter(schema: TokenServiceService.definition.schema).insertSQL(firstParameter: 13, keysIn: "SELECT id FROM rotated"))
             )
             SELECT id FROM rotated
             """
@@ -108,9 +111,10 @@ enum TokenStatements {
             bindings.append(rotations.map { $0.tokens.scopes.joined(separator: " ") }) // $7
             bindings.append(rotations.map(\.tokens.issuedAt))                          // $8
             bindings.append(rotations.map(\.tokens.accessExpiresAt))                   // $9
-            bindings.append(rotations.map { $0.kind == .graceReissue })                // $10
+            bindings.append(rotations.map(\.repeatsSuccessor))                         // $10
             bindings.append(rotations.map { $0.grace / .milliseconds(1) })             // $11
-            OutboxWriter.bind(rotations.map(\.event), into: &bindings)                 // $12-$16
+            bindings.append(rotations.map(\.keyID))                                    // $12
+            OutboxWriter.bind(rotations.map(\.event), into: &bindings)                 // $13-$17
             return bindings
         }
 

@@ -28,11 +28,19 @@ struct MintedTokens: Sendable {
     static let accessPrefix = "mcp_at_"
     static let refreshPrefix = "mcp_rt_"
 
+    /// Tokens of a new grant: a random refresh token when the grant has one.
     init(scopes: [String], accessSeconds: Int, refreshSeconds: Int?, now: Date = Date()) {
+        self.init(scopes: scopes, accessSeconds: accessSeconds,
+                  refreshToken: refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) },
+                  refreshExpiresAt: refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) }, now: now)
+    }
+
+    /// Tokens of a refresh: a new access token beside the refresh token the rotation settled on.
+    init(scopes: [String], accessSeconds: Int, refreshToken: String?, refreshExpiresAt: Date?, now: Date = Date()) {
         accessToken = SecretGenerator.generate(prefix: Self.accessPrefix)
         accessExpiresAt = now.addingTimeInterval(TimeInterval(accessSeconds))
-        refreshToken = refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) }
-        refreshExpiresAt = refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) }
+        self.refreshToken = refreshToken
+        self.refreshExpiresAt = refreshExpiresAt
         self.scopes = scopes
         issuedAt = now
     }
@@ -56,6 +64,8 @@ struct GrantState: Sendable {
     var previousRefreshHash: String?
     var refreshedAt: Date?
     var refreshExpiresAt: Date?
+    /// The key ring's key that derived the live refresh token from the one it replaced.
+    var refreshKeyID: String?
     /// The database's clock when the grant was read (windows are judged by one clock).
     var now: Date
 }
@@ -195,7 +205,7 @@ public struct TokenStore: Sendable {
 
     static let grantColumns = """
         g.id, g.tenant_id, g.client_id, g.user_id, g.scopes, g.resource, g.revoked_at IS NOT NULL, g.refresh_generation, g.refresh_hash,
-        g.previous_refresh_hash, g.refreshed_at, g.refresh_expires_at, now(),
+        g.previous_refresh_hash, g.refreshed_at, g.refresh_expires_at, g.refresh_key_id, now(),
         coalesce(c.token_endpoint_auth_method, g.client_auth_method), CASE WHEN c.client_id IS NULL THEN g.client_secret_hash ELSE c.client_secret_hash END,
         coalesce(c.grant_types, ARRAY['authorization_code', 'refresh_token']), coalesce(c.disabled, false)
         """
@@ -230,56 +240,58 @@ public struct TokenStore: Sendable {
     /// A row of `grantColumns` followed by the presented token's generation and hash.
     static func grantState(from row: PostgresRow) throws -> (GrantState, generation: Int, hash: String) {
         let (grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
-             now, method, secretHash, grantTypes, disabled, presentedGeneration, hash) = try row.decode(
-                (String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, Date,
+             keyID, now, method, secretHash, grantTypes, disabled, presentedGeneration, hash) = try row.decode(
+                (String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, String?, Date,
                  String, String?, [String], Bool, Int, String).self)
         let state = GrantState(
             grantId: grantId, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
             client: RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: secretHash, grantTypes: grantTypes,
                                      disabled: disabled),
             revoked: revoked, generation: generation, refreshHash: refreshHash, previousRefreshHash: previous, refreshedAt: refreshedAt,
-            refreshExpiresAt: refreshExpires, now: now)
+            refreshExpiresAt: refreshExpires, refreshKeyID: keyID, now: now)
         return (state, presentedGeneration, hash)
     }
 
-    enum RotationKind: Sendable {
-        /// The live refresh token was used: the next generation replaces it.
-        case rotate
-        /// The token it replaced came back within the grace window, its successor still unused:
-        /// a new successor of the same generation replaces the unused one.
-        case graceReissue
-    }
-
-    /// One rotation of a batch: the grant as it was read, and what replaces its refresh token.
+    /// One compare-and-set of a batch, as `RefreshRotation` decided it: the grant still holds
+    /// the presented token as its live one (a rotation to `tokens.refreshToken`), or as the one
+    /// the live token replaced, within the grace window, with `tokens.refreshToken` live (a
+    /// repeat). Either way the new access token and `token.refreshed` are written with it.
     struct Rotation: Sendable {
         var grantId: String
         var presentedHash: String
-        var kind: RotationKind
+        var repeatsSuccessor: Bool
         var generation: Int
+        var keyID: String
         var tokens: MintedTokens
         var grace: Duration
         var event: OutboxRecord
+
+        init(state: GrantState, presentedHash: String, repeatsSuccessor: Bool, generation: Int, keyID: String, tokens: MintedTokens,
+             grace: Duration) throws {
+            self.grantId = state.grantId
+            self.presentedHash = presentedHash
+            self.repeatsSuccessor = repeatsSuccessor
+            self.generation = generation
+            self.keyID = keyID
+            self.tokens = tokens
+            self.grace = grace
+            event = try OutboxRecord(EventEnvelope(
+                tenant: state.tenant, aggregateKey: state.grantId, aggregateVersion: Int64(generation) * 2 + (repeatsSuccessor ? 1 : 0),
+                payload: TokenRefreshed(grantId: state.grantId, userId: state.userId, clientId: state.clientId, scopes: tokens.scopes,
+                                        accessTokenHash: tokens.accessHash, accessTokenExpiresAt: tokens.accessExpiresAt,
+                                        refreshFamilyId: state.grantId, generation: generation)))
+        }
     }
 
-    /// Applies a rotation if the grant is still as `state` saw it (compare-and-set on the grant
-    /// row, which PostgreSQL locks for the update): false when another request changed it first.
-    /// Concurrent rotations of different grants share one statement.
-    func rotate(_ state: GrantState, presentedHash: String, kind: RotationKind, tokens: MintedTokens, grace: Duration) async throws -> Bool {
-        guard tokens.refreshHash != nil else { return false }
-        let generation = kind == .rotate ? state.generation + 1 : state.generation
-        let event = try OutboxRecord(EventEnvelope(
-            tenant: state.tenant, aggregateKey: state.grantId, aggregateVersion: Int64(generation) * 2 + (kind == .rotate ? 0 : 1),
-            payload: TokenRefreshed(grantId: state.grantId, userId: state.userId, clientId: state.clientId, scopes: tokens.scopes,
-                                    accessTokenHash: tokens.accessHash, accessTokenExpiresAt: tokens.accessExpiresAt,
-                                    refreshFamilyId: state.grantId, generation: generation)))
-        let rotation = Rotation(grantId: state.grantId, presentedHash: presentedHash, kind: kind, generation: generation, tokens: tokens,
-                                grace: grace, event: event)
-        return try await rotations.submit(rotation, key: state.grantId) ?? false
+    /// Carries out a rotation if the grant is still as the decision saw it (compare-and-set on
+    /// the grant row, which PostgreSQL locks for the update): false when another request changed
+    /// it first. Concurrent rotations of different grants share one statement.
+    func rotate(_ rotation: Rotation) async throws -> Bool {
+        guard rotation.tokens.refreshHash != nil else { return false }
+        return try await rotations.submit(rotation, key: rotation.grantId) ?? false
     }
 
-    /// The rotations of a batch in one statement: each grant's row is updated only if it still
-    /// holds the presented token as its live one (`rotate`) or as the previous one within the
-    /// grace window (`graceReissue`); only rotated grants get their tokens and `token.refreshed`.
+    /// The rotations of a batch in one statement (see `TokenStatements.Rotate`).
     private static func rotate(_ rotations: [Rotation], client: PostgresClient, logger: Logger) async throws -> [String: Bool] {
         var result: [String: Bool] = [:]
         for try await id in try await client.execute(TokenStatements.Rotate(rotations: rotations), logger: logger) { result[id] = true }
