@@ -65,10 +65,14 @@ enum JSONRPCID: Sendable, Equatable {
     case string(String)
     case number(Int)
 
+    /// An id as `JSONSerialization` read it: a string, or an integer that fits in 64 signed
+    /// bits (it is echoed exactly). Anything else (fractions, booleans, integers past 2^63 - 1,
+    /// which the SDK could not carry either) is nil, an invalid request.
     init?(_ any: Any?) {
         switch any {
         case let string as String: self = .string(string)
         case let number as NSNumber where number.kind == .integer:
+            if number.objCType.pointee == CChar(UInt8(ascii: "Q")), number.uint64Value > UInt64(Int64.max) { return nil }
             self = .number(number.intValue)
         default: return nil
         }

@@ -108,6 +108,9 @@ public struct MCPEndpoint: Sendable {
         guard message["jsonrpc"] as? String == "2.0" else {
             return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: jsonrpc must be \"2.0\"")
         }
+        if let method = message["method"], !(method is String) {
+            return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: method must be a string")
+        }
         let method = message["method"] as? String
         let isInitialize = method == "initialize"
         var sessionHeader: String?
