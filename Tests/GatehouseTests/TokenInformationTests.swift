@@ -98,6 +98,30 @@ struct TokenInformationTests {
         }
     }
 
+    @Test("Introspection never says active at or after the exp it reports; exp is iat plus the lifetime")
+    func activeEndsAtExp() async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme", accessSeconds: 4)
+            let client = try await fixture.client()
+            try await fixture.application().test(.live) { http in
+                let access = try await R.tokens(http, client).access
+                var sawActive = false
+                while true {
+                    let asked = Date()
+                    let answer = try await http.introspect(access).json
+                    guard answer["active"] as? Bool == true else { break }
+                    sawActive = true
+                    let exp = try #require(answer["exp"] as? Int), iat = try #require(answer["iat"] as? Int)
+                    #expect(exp == iat + 4)
+                    // The server judged activity after `asked`; it must have been before exp.
+                    #expect(asked.timeIntervalSince1970 < Double(exp), "active at \(asked.timeIntervalSince1970), exp \(exp)")
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(sawActive)
+            }
+        }
+    }
+
     @Test("Userinfo: bearer only, claims by scope from the profile; bad tokens 401 with WWW-Authenticate")
     func userinfo() async throws {
         try await TokenFixture.run { fixture in

@@ -36,7 +36,10 @@ struct MintedTokens: Sendable {
     }
 
     /// Tokens of a refresh: a new access token beside the refresh token the rotation settled on.
+    /// Access tokens are issued and expire on whole seconds, the resolution of `iat` and `exp`
+    /// (RFC 7662): introspection, the tool host and the database then judge expiry alike.
     init(scopes: [String], accessSeconds: Int, refreshToken: String?, refreshExpiresAt: Date?, now: Date = Date()) {
+        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         accessToken = SecretGenerator.generate(prefix: Self.accessPrefix)
         accessExpiresAt = now.addingTimeInterval(TimeInterval(accessSeconds))
         self.refreshToken = refreshToken
