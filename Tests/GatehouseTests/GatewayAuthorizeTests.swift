@@ -262,7 +262,7 @@ struct GatewayAuthorizeTests {
         ("other resource", [:], [("resource", "https://evil.example/mcp")], "invalid_target", true),
         ("resource of another tenant", [:], [("resource", "https://globex.example/mcp")], "invalid_target", true),
         ("unknown scope", ["scope": "mcp:tools admin"], [], "invalid_scope", true),
-        ("empty scope", ["scope": ""], [], "invalid_scope", true),
+        ("empty code_challenge, as if omitted", ["code_challenge": ""], [], "invalid_request", true),
         ("repeated scope", [:], [("scope", "openid")], "invalid_request", true),
         ("request object", [:], [("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported", true),
         ("request_uri", [:], [("request_uri", "urn:example:req")], "request_uri_not_supported", true),
@@ -286,6 +286,19 @@ struct GatewayAuthorizeTests {
                 #expect(back.query["error_description"] != nil)
             }
             #expect(try await fixture.count("authorization_requests") == 0)
+        }
+    }
+
+    @Test("Parameters sent empty count as omitted (OAuth 2.1 §3.1): an empty scope asks for the default scopes")
+    func emptyParametersAreAbsent() async throws {
+        try await GatewayFixture.run { fixture in
+            let setup = try await setUp(fixture)
+            try await fixture.application().test(.live) { client in
+                let page = try await client.send(Self.valid(setup.clientId, overriding: ["scope": ""], extra: [("resource", "")]), host: Self.host)
+                #expect(page.status == .ok, "\(page.body.prefix(300))")
+                #expect(Self.form(page.body) != nil, "the consent page is shown")
+            }
+            #expect(try await fixture.count("authorization_requests") == 1)
         }
     }
 

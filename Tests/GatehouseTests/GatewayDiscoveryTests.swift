@@ -55,6 +55,30 @@ struct GatewayDiscoveryTests {
         }
     }
 
+    @Test("Every discovery document answers a browser's CORS preflight, without credentials", arguments: [
+        "/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
+        "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
+    ])
+    func preflight(_ path: String) async throws {
+        try await GatewayFixture.run { fixture in
+            try await fixture.tenant("acme", hosts: ["mcp.acme.example"])
+            try await fixture.application().test(.live) { client in
+                let preflight = try await client.send(path, method: .options, host: "mcp.acme.example", headers: [
+                    .origin: "https://app.example", HTTPField.Name("Access-Control-Request-Method")!: "GET",
+                    HTTPField.Name("Access-Control-Request-Headers")!: "mcp-protocol-version",
+                ])
+                #expect(preflight.status == .noContent, "\(path)")
+                #expect(preflight.headers[.accessControlAllowOrigin] == "*")
+                #expect(preflight.headers[.accessControlAllowMethods]?.contains("GET") == true)
+                #expect(preflight.headers[.accessControlAllowHeaders]?.lowercased().contains("mcp-protocol-version") == true)
+                #expect(preflight.headers[.accessControlAllowCredentials] == nil)
+                let document = try await client.send(path, host: "mcp.acme.example", headers: [.origin: "https://app.example"])
+                #expect(document.status == .ok && document.headers[.accessControlAllowOrigin] == "*")
+                #expect(try await client.send(path, method: .options, host: "unknown.example").status == .notFound)
+            }
+        }
+    }
+
     @Test("An unknown host is 404 on every tenant endpoint: never a default tenant", arguments: [
         "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp",
         "/.well-known/oauth-protected-resource",

@@ -122,6 +122,47 @@ struct TokenInformationTests {
         }
     }
 
+    @Test("Introspection authenticates its caller before it judges the body: 401 first, then 400")
+    func introspectionAuthenticatesFirst() async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme")
+            try await fixture.application().test(.live) { http in
+                let host: HTTPFields = [HTTPField.Name("X-Forwarded-Host")!: "acme.example"]
+                func post(_ body: String, _ headers: HTTPFields) async throws -> HTTPResult {
+                    try await http.execute(uri: "/oauth/introspect", method: .post, headers: host + headers, body: ByteBuffer(string: body)) {
+                        HTTPResult(status: $0.status, headers: $0.headers, body: String(buffer: $0.body))
+                    }
+                }
+                let basic = "Basic " + Data("\(TokenFixture.resourceServer.id):\(TokenFixture.resourceServer.secret)".utf8).base64EncodedString()
+                let anonymousJSON = try await post(#"{"token":"x"}"#, [.contentType: "application/json"])
+                #expect(anonymousJSON.status == .unauthorized && anonymousJSON.json["error"] as? String == "invalid_client")
+                let wrongBasic = try await post("token=a&token=b", [.contentType: "application/x-www-form-urlencoded", .authorization: "Basic Zm9vOmJhcg=="])
+                #expect(wrongBasic.status == .unauthorized && wrongBasic.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
+                let authenticatedJSON = try await post(#"{"token":"x"}"#, [.contentType: "application/json", .authorization: basic])
+                #expect(authenticatedJSON.status == .badRequest && authenticatedJSON.json["error"] as? String == "invalid_request")
+                let noToken = try await post("", [.contentType: "application/x-www-form-urlencoded", .authorization: basic])
+                #expect(noToken.status == .badRequest && noToken.json["error"] as? String == "invalid_request")
+            }
+        }
+    }
+
+    @Test("A method an OAuth endpoint does not serve is 405 with Allow, not 404", arguments: [
+        ("/oauth/token", "GET"), ("/token", "PUT"), ("/oauth/revoke", "GET"), ("/oauth/introspect", "DELETE"), ("/oauth/jwks", "POST"),
+    ])
+    func methodNotAllowed(_ path: String, _ method: String) async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme")
+            try await fixture.application().test(.live) { http in
+                let answer = try await http.execute(uri: path, method: HTTPRequest.Method(method)!, headers: [HTTPField.Name("X-Forwarded-Host")!: "acme.example"]) {
+                    HTTPResult(status: $0.status, headers: $0.headers, body: String(buffer: $0.body))
+                }
+                #expect(answer.status == .methodNotAllowed)
+                #expect(answer.headers[.allow] == (path == "/oauth/jwks" ? "GET, OPTIONS" : "POST, OPTIONS"))
+                #expect(answer.json["error"] as? String == "invalid_request")
+            }
+        }
+    }
+
     @Test("Userinfo: bearer only, claims by scope from the profile; bad tokens 401 with WWW-Authenticate")
     func userinfo() async throws {
         try await TokenFixture.run { fixture in

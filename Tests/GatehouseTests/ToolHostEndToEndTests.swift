@@ -30,6 +30,19 @@ struct ToolHostEndToEndTests {
             do {
                 try await platform.createTenant(upstream: github.app(at: upstream))
 
+                // The front door serves introspection to the tenant's resource servers (who must
+                // authenticate) and keeps health checks and metrics to the services' own addresses.
+                try await PlatformClient.with { http in
+                    let origin = platform.frontDoor.origin
+                    let introspection = try await http.send("POST", origin + "/oauth/introspect", body: "token=x",
+                                                            contentType: "application/x-www-form-urlencoded")
+                    #expect(introspection.status == 401, "\(introspection.body)")
+                    for path in ["/metrics", "/health/ready", "/health/live"] {
+                        #expect(try await http.send("GET", origin + path).status == 404, "\(path)")
+                    }
+                    #expect(try await http.send("GET", origin + "/oauth/token").status == 405)
+                }
+
                 let octo = try await Self.signedInClient(platform: platform, github: github)
                 let filed = try await octo.callTool(name: "get_support", arguments: ["subject": "VPN down", "message": "Since this morning."])
                 #expect(filed.isError == false)

@@ -27,6 +27,7 @@ public enum AuthorizeRoutes {
         router.post("/oauth/consent") { request, context in
             try await consent(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing)
         }
+        router.methodNotAllowed("/oauth/consent", allowing: [.post])
     }
 
     static func authorize(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
@@ -35,7 +36,8 @@ public enum AuthorizeRoutes {
         guard record.tenant.authMode == .oauth else {
             return ConsentPage.response(ConsentPage.error("invalid_request", "This server's tools need no sign-in"), status: .badRequest)
         }
-        let parameters = FormBody.pairs(request.uri.query ?? "")
+        // OAuth 2.1 §3.1: a parameter sent without a value is treated as omitted.
+        let parameters = FormBody.pairs(request.uri.query ?? "").filter { !$0.1.isEmpty }
         do {
             let clientIds = parameters.filter { $0.0 == "client_id" }.map(\.1)
             var known = try await infrastructure(context) {

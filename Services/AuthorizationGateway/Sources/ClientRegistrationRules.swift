@@ -164,6 +164,8 @@ public enum ClientRegistrationRules {
         }
         guard !forbiddenSchemes.contains(scheme) else { throw RegistrationError.redirect("the \(scheme): scheme is not allowed") }
         guard !text.contains("#") else { throw RegistrationError.redirect("a redirect URI must not have a fragment") }
+        // Redirect URIs match exactly (OAuth 2.1 §2.3.1): a pattern would let an attacker pick a target.
+        guard !text.contains("*") else { throw RegistrationError.redirect("a redirect URI must not contain wildcards: \(text)") }
         guard let components = URLComponents(string: text) else { throw RegistrationError.redirect("not a valid URI: \(text)") }
         guard components.user == nil, components.password == nil else { throw RegistrationError.redirect("a redirect URI must not carry user info") }
         switch scheme {

@@ -37,6 +37,15 @@ public enum DiscoveryRoutes {
                 return try cache.response("prm", origin, record.tenant) { protectedResourceMetadata(origin, tenant: record.tenant) }
             }
         }
+        // CORS preflight, so that a browser-based client sending MCP-Protocol-Version can read
+        // the documents (no credentials: the documents are public).
+        for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
+                     "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+            router.on(RouterPath(path), method: .options) { request, context in
+                _ = try await tenants.resolve(request, context)
+                return CORS.preflight(methods: "GET, OPTIONS")
+            }
+        }
     }
 
     public static func authorizationServerMetadata(_ origin: PublicOrigin) -> [String: AnyJSON] {

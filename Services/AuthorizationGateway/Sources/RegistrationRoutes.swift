@@ -16,6 +16,7 @@ public enum RegistrationRoutes {
                 try await register(request, context, tenants: tenants, store: store, policy: policy, limiter: limiter)
             }
             router.on(RouterPath(path), method: .options) { _, _ in CORS.preflight(methods: "POST, OPTIONS") }
+            router.methodNotAllowed(path, allowing: [.post])
         }
     }
 

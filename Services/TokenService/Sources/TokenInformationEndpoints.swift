@@ -68,17 +68,25 @@ struct TokenInformationEndpoints: Sendable {
 
     /// Callers authenticate as a configured resource server (Basic or form). Active access
     /// tokens of this tenant are described; everything else is exactly `{"active": false}`.
+    ///
+    /// The caller is authenticated before anything of the body is judged: a stranger learns 401
+    /// and nothing else. Every request counts against the caller's address.
     func introspect(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, origin) = try await tenants.resolve(request, context)
-        let form = try await TokenEndpoint.form(of: request)
-        let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form)
+        let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+        try guardrails.admit(address: address)
+        var form: [String: String]?
+        var bodyProblem: (any Error)?
+        do { form = try await TokenEndpoint.form(of: request) } catch { bodyProblem = error }
+        let presented = try? PresentedClient.read(authorization: request.headers[.authorization], form: form ?? [:])
         guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId],
               SecretHash.matches(secret, hash: hash) else {
-            let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
             guardrails.failed(address: address, client: presented?.clientId ?? "-")
-            throw OAuthError.invalidClient("Introspection is for authenticated resource servers", basic: presented?.method == .basic)
+            throw OAuthError.invalidClient("Introspection is for authenticated resource servers",
+                                           basic: request.headers[.authorization]?.lowercased().hasPrefix("basic") == true)
         }
-        guard let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
+        if let bodyProblem { throw bodyProblem }
+        guard let form, let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
         var active: ActiveToken?
         if token.hasPrefix(MintedTokens.accessPrefix) {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }

@@ -60,6 +60,9 @@ public enum TokenServiceService {
         router.get("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
         router.post("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
         router.get("/oauth/jwks") { request, context in try await information.jwks(request, context) }
+        for path in ["/oauth/token", "/token", "/oauth/revoke", "/oauth/introspect"] { router.methodNotAllowed(path, allowing: [.post]) }
+        router.methodNotAllowed("/oauth/userinfo", allowing: [.get, .post])
+        router.methodNotAllowed("/oauth/jwks", allowing: [.get])
     }
 
     public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
