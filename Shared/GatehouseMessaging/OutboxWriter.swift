@@ -37,12 +37,15 @@ public struct OutboxWriter: Sendable {
 
     /// The INSERT of records bound by `bind` at `$firstParameter` and the four after it; with
     /// `when`, only if that relation (a CTE of the same statement) has rows; with `keysIn`, only
-    /// the records whose aggregate key that query returns. One statement can so write state
-    /// changes and their events atomically without a transaction's round trips.
-    public func insertSQL(firstParameter n: Int, when source: String? = nil, keysIn keys: String? = nil) -> String {
+    /// the records whose aggregate key that query returns; with `positionsIn`, only the records
+    /// whose position (1-based, in the order bound) it returns. One statement can so write
+    /// state changes and their events atomically without a transaction's round trips.
+    public func insertSQL(firstParameter n: Int, when source: String? = nil, keysIn keys: String? = nil,
+                          positionsIn positions: String? = nil) -> String {
         var conditions: [String] = []
         if let source { conditions.append("EXISTS (SELECT 1 FROM \(source))") }
         if let keys { conditions.append("k IN (\(keys))") }
+        if let positions { conditions.append("n IN (\(positions))") }
         return """
             INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
             SELECT e, t, ty, k, \(Self.lane(of: "k")), b

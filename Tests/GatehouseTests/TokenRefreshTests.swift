@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
@@ -5,6 +6,7 @@ import GatehouseRuntime
 import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird
+import NIOHTTP1
 import HummingbirdTesting
 import PostgresNIO
 import Testing
@@ -111,19 +113,40 @@ struct TokenRefreshTests {
         }
     }
 
-    /// A refresh that a starved machine answered 503 (storage past its deadline) is tried
-    /// again, as a client does; any other answer is the answer.
-    static func settledRefresh(_ http: some TestClientProtocol, _ token: String, client: TokenFixture.Client) async throws -> HTTPResult {
-        var result = try await http.refresh(token, client: client)
-        for _ in 0..<5 where result.isTemporarilyUnavailable { result = try await http.refresh(token, client: client) }
-        return result
-    }
-
-    /// `width` refreshes of `token` at once: every answer, after 503s were tried again.
-    static func burst(_ http: some TestClientProtocol, _ token: String, client: TokenFixture.Client, width: Int) async throws -> [HTTPResult] {
-        try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-            for _ in 0..<width { group.addTask { try await settledRefresh(http, token, client: client) } }
-            return try await group.reduce(into: []) { $0.append($1) }
+    /// `width` refreshes of `token` at once, each on a connection of its own (so that none waits
+    /// in a client's queue): every answer, a 503 (storage past its deadline on a starved
+    /// machine) tried again as a client would.
+    static func burst(port: Int, _ token: String, client: TokenFixture.Client, width: Int) async throws -> [HTTPResult] {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: width)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let body = FormBody.encode([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client.id)])
+        @Sendable func refresh() async throws -> HTTPResult {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/oauth/token")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.headers.add(name: "X-Forwarded-Host", value: "acme.example")
+            request.body = .bytes(ByteBuffer(string: body))
+            for attempt in 0..<6 {
+                let response = try await http.execute(request, timeout: .seconds(60))
+                let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
+                var headers = HTTPFields()
+                for header in response.headers { headers.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
+                let result = HTTPResult(status: .init(code: Int(response.status.code)), headers: headers, body: text)
+                if !result.isTemporarilyUnavailable || attempt == 5 { return result }
+            }
+            fatalError("unreachable")
+        }
+        do {
+            let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+                for _ in 0..<width { group.addTask { try await refresh() } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            try await http.shutdown()
+            return results
+        } catch {
+            try? await http.shutdown()
+            throw error
         }
     }
 
@@ -134,16 +157,17 @@ struct TokenRefreshTests {
             try await fixture.tenant("acme")
             let client = try await fixture.client()
             let probe = InFlightProbe()
-            try await fixture.application(probe: probe).test(.ahc(.http)) { http in
+            try await fixture.application(probe: probe).test(.live) { http in
                 let first = try await Self.tokens(http, client)
-                let round1 = try await Self.burst(http, first.refresh, client: client, width: width)
+                let port = try #require(http.port)
+                let round1 = try await Self.burst(port: port, first.refresh, client: client, width: width)
                 let received1 = try round1.map { try Self.refreshed($0) }
                 #expect(Set(received1.map(\.refresh)).count == 1, "one successor for every presentation")
                 #expect(Set(received1.map(\.access)).count == width, "an access token each")
                 for access in received1.map(\.access) { #expect(try await Self.isActive(http, access)) }
 
                 // Every client refreshes again with what it received: again one successor for all.
-                let round2 = try await Self.burst(http, received1[0].refresh, client: client, width: width)
+                let round2 = try await Self.burst(port: port, received1[0].refresh, client: client, width: width)
                 let received2 = try round2.map { try Self.refreshed($0) }
                 #expect(Set(received2.map(\.refresh)).count == 1 && received2[0].refresh != received1[0].refresh)
 

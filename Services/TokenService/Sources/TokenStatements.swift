@@ -59,43 +59,51 @@ enum TokenStatements {
         }
     }
 
-    /// The rotations of a batch (see `TokenStore.Rotation`): each grant's row changes only if it
-    /// is still as its decision saw it. A rotation makes the successor live and keeps the
-    /// presented token as the previous one; a repeat changes nothing but confirms, under the row
-    /// lock, that the presented token is still the previous one in its window and the successor
-    /// still live. Only confirmed rows get their tokens and `token.refreshed`. Returns their ids.
+    /// The rotations of a batch (see `TokenStore.Rotation`), any number per grant. Each grant
+    /// rotates at most once: from the token a rotation presented, if that is still live. Then a
+    /// rotation is confirmed when its grant is in the state it expects, whoever put it there:
+    /// its successor live and its presented token the previous one (within the grace window
+    /// unless this statement rotated it). Concurrent presentations of one token all derive the
+    /// same successor, so they are all confirmed together. Only confirmed rotations get their
+    /// tokens and `token.refreshed`; returns their access token hashes.
     struct Rotate: PostgresPreparedStatement {
         static let sql = """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[],
-                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[], $12::text[])
+                                     $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::float8[], $12::text[]) WITH ORDINALITY
                     AS i(grant_id, presented, refresh_hash, generation, refresh_expires_at, access_hash, scopes, issued_at, access_expires_at,
-                         repeat, grace_ms, key_id)
+                         is_repeat, grace_ms, key_id, ord)
             ), rotated AS (
                 UPDATE \(schema).grants g SET
-                    previous_refresh_hash = CASE WHEN i.repeat THEN g.previous_refresh_hash ELSE g.refresh_hash END,
-                    refresh_hash = i.refresh_hash, refresh_generation = i.generation, refresh_key_id = i.key_id,
-                    refreshed_at = CASE WHEN i.repeat THEN g.refreshed_at ELSE now() END,
-                    refresh_expires_at = CASE WHEN i.repeat THEN g.refresh_expires_at ELSE i.refresh_expires_at END
-                FROM input i
-                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND g.refresh_expires_at > now() AND (
-                    (NOT i.repeat AND g.refresh_hash = i.presented)
-                    OR (i.repeat AND g.previous_refresh_hash = i.presented AND g.refresh_hash = i.refresh_hash
-                        AND g.refresh_generation = i.generation AND g.refresh_key_id = i.key_id
-                        AND g.refreshed_at > now() - make_interval(secs => i.grace_ms / 1000.0)))
-                RETURNING g.id
+                    previous_refresh_hash = g.refresh_hash, refresh_hash = i.refresh_hash, refresh_generation = i.generation,
+                    refresh_key_id = i.key_id, refreshed_at = now(), refresh_expires_at = i.refresh_expires_at
+                FROM (SELECT DISTINCT ON (grant_id) * FROM input WHERE NOT is_repeat ORDER BY grant_id, ord) i
+                WHERE g.id = i.grant_id AND g.revoked_at IS NULL AND g.refresh_expires_at > now() AND g.refresh_hash = i.presented
+                RETURNING g.id, g.refresh_hash AS live, g.previous_refresh_hash AS previous
+            ), held AS (
+                SELECT g.id, g.refresh_hash, g.previous_refresh_hash, g.refresh_generation, g.refresh_key_id, g.refreshed_at
+                FROM \(schema).grants g
+                WHERE g.id IN (SELECT grant_id FROM input) AND g.id NOT IN (SELECT id FROM rotated)
+                    AND g.revoked_at IS NULL AND g.refresh_expires_at > now()
+                FOR SHARE OF g
+            ), confirmed AS (
+                SELECT i.* FROM input i JOIN rotated r ON r.id = i.grant_id
+                WHERE r.live = i.refresh_hash AND r.previous = i.presented
+                UNION ALL
+                SELECT i.* FROM input i JOIN held g ON g.id = i.grant_id
+                WHERE g.previous_refresh_hash = i.presented AND g.refresh_hash = i.refresh_hash AND g.refresh_generation = i.generation
+                    AND g.refresh_key_id = i.key_id AND g.refreshed_at > now() - make_interval(secs => i.grace_ms / 1000.0)
             ), refresh AS (
                 INSERT INTO \(schema).refresh_tokens (hash, grant_id, generation)
-                SELECT i.refresh_hash, i.grant_id, i.generation FROM input i JOIN rotated r ON r.id = i.grant_id
+                SELECT DISTINCT refresh_hash, grant_id, generation FROM confirmed
                 ON CONFLICT (hash) DO NOTHING
             ), access AS (
                 INSERT INTO \(schema).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
-                SELECT i.access_hash, i.grant_id, string_to_array(i.scopes, ' '), i.issued_at, i.access_expires_at
-                FROM input i JOIN rotated r ON r.id = i.grant_id
+                SELECT access_hash, grant_id, string_to_array(scopes, ' '), issued_at, access_expires_at FROM confirmed
             ), announced AS (
-                \(OutboxWriter(schema: TokenServiceService.definition.schema).insertSQL(firstParameter: 13, keysIn: "SELECT id FROM rotated"))
+                \(OutboxWriter(schema: TokenServiceService.definition.schema).insertSQL(firstParameter: 13, positionsIn: "SELECT ord FROM confirmed"))
             )
-            SELECT id FROM rotated
+            SELECT access_hash FROM confirmed
             """
 
         var rotations: [TokenStore.Rotation]

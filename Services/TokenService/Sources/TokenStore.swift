@@ -112,6 +112,8 @@ public struct TokenStore: Sendable {
         refreshTokens = Batcher(duplicates: .share) { [client, logger] hashes in
             try await Self.grants(ofRefreshHashes: hashes, client: client, logger: logger)
         }
+        // Keyed by the new access token's hash, unique: rotations of one grant share a statement,
+        // which settles them together.
         rotations = Batcher(duplicates: .separate) { [client, logger] rotations in
             try await Self.rotate(rotations, client: client, logger: logger)
         }
@@ -291,13 +293,15 @@ public struct TokenStore: Sendable {
     /// it first. Concurrent rotations of different grants share one statement.
     func rotate(_ rotation: Rotation) async throws -> Bool {
         guard rotation.tokens.refreshHash != nil else { return false }
-        return try await rotations.submit(rotation, key: rotation.grantId) ?? false
+        return try await rotations.submit(rotation, key: rotation.tokens.accessHash) ?? false
     }
 
     /// The rotations of a batch in one statement (see `TokenStatements.Rotate`).
     private static func rotate(_ rotations: [Rotation], client: PostgresClient, logger: Logger) async throws -> [String: Bool] {
         var result: [String: Bool] = [:]
-        for try await id in try await client.execute(TokenStatements.Rotate(rotations: rotations), logger: logger) { result[id] = true }
+        for try await accessHash in try await client.execute(TokenStatements.Rotate(rotations: rotations), logger: logger) {
+            result[accessHash] = true
+        }
         return result
     }
 
