@@ -41,9 +41,10 @@ struct GatewayCallbackTests {
             tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
     }
 
-    /// Authorize, approve, follow the upstream's redirect: the callback request's path and query.
+    /// Authorize, approve, follow the upstream's redirect: the callback request's path and query,
+    /// and the browser's session cookie it must come back with.
     func signIn(_ client: some TestClientProtocol, clientId: String, http: HTTPClient,
-                overriding changes: [String: String?] = [:]) async throws -> String {
+                overriding changes: [String: String?] = [:]) async throws -> BrowserCallback {
         let page = try await client.send(A.valid(clientId, overriding: changes), host: A.host)
         let form = try #require(A.form(page.body))
         let approved = try await client.send("/oauth/consent", method: .post, host: A.host,
@@ -54,7 +55,7 @@ struct GatewayCallbackTests {
         #expect(response.status.code == 302)
         let back = try #require(response.headers.first(name: "Location"))
         #expect(back.hasPrefix("https://acme.example/oauth/callback?"))
-        return String(back.dropFirst("https://acme.example".count))
+        return BrowserCallback(path: String(back.dropFirst("https://acme.example".count)), cookie: A.cookie(page)!)
     }
 
     func outbox(_ fixture: GatewayFixture) async throws -> [String] {
@@ -147,7 +148,7 @@ struct GatewayCallbackTests {
         }
         let upstream = try await fixture.parts.upstream.http.execute(HTTPClientRequest(url: try #require(upstreamURL)), timeout: .seconds(10))
         let back = try #require(upstream.headers.first(name: "Location"))
-        let done = try await http.send(String(back.dropFirst("https://acme.example".count)), host: A.host)
+        let done = try await http.send(String(back.dropFirst("https://acme.example".count)), host: A.host, headers: [.cookie: session])
         #expect(A.location(done)?.query["code"] != nil)
         return (session, first.status == .ok)
     }
@@ -248,6 +249,32 @@ struct GatewayCallbackTests {
         }
     }
 
+    @Test("A callback arriving in a browser without the session that started the sign-in is refused, and the sign-in stays open")
+    func callbackBoundToBrowser() async throws {
+        let github = FakeGitHub()
+        try await github.run { base in
+            try await GatewayFixture.run { fixture in
+                try await tenant(fixture, github: github, base: base)
+                let setup = try await registerClient(fixture)
+                try await fixture.application().test(.live) { client in
+                    let callback = try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http)
+                    let exchanges = github.exchanges
+                    let stranger = "\(AuthorizeRoutes.sessionCookie)=\(SecretGenerator.generate(prefix: "", bytes: 32))"
+                    for headers: HTTPFields in [[:], [.cookie: stranger]] {
+                        let refused = try await client.send(callback.path, host: A.host, headers: headers)
+                        #expect(refused.status == .badRequest && refused.headers[.location] == nil)
+                        #expect(refused.headers[.contentType]?.hasPrefix("text/html") == true)
+                    }
+                    #expect(github.exchanges == exchanges, "the upstream code was not redeemed")
+                    #expect(try await outbox(fixture).allSatisfy { !$0.contains("code.issued") })
+                    // The browser that started it still finishes it.
+                    let done = try await client.send(callback, host: A.host)
+                    #expect(done.status == .seeOther && A.location(done)?.query["code"] != nil)
+                }
+            }
+        }
+    }
+
     @Test("A callback with an unknown state, or at another tenant, is refused on our page")
     func unknownState() async throws {
         let github = FakeGitHub()
@@ -267,5 +294,18 @@ struct GatewayCallbackTests {
                 }
             }
         }
+    }
+}
+
+/// Where the upstream sent the browser back, and the session cookie that browser holds.
+struct BrowserCallback: Sendable {
+    var path: String
+    var cookie: String
+}
+
+extension TestClientProtocol {
+    /// The browser following the upstream's redirect back to the callback, with its cookie.
+    func send(_ callback: BrowserCallback, host: String) async throws -> HTTPResult {
+        try await send(callback.path, host: host, headers: [.cookie: callback.cookie])
     }
 }

@@ -30,7 +30,7 @@ struct GatewayOIDCTests {
         #expect(A.location(approved)?.query["nonce"] != nil)
         let response = try await fixture.parts.upstream.http.execute(HTTPClientRequest(url: upstreamURL), timeout: .seconds(10))
         let back = try #require(response.headers.first(name: "Location"))
-        return try await client.send(String(back.dropFirst("https://acme.example".count)), host: A.host)
+        return try await client.send(String(back.dropFirst("https://acme.example".count)), host: A.host, headers: [.cookie: A.cookie(page)!])
     }
 
     func clientId(_ fixture: GatewayFixture) async throws -> String {

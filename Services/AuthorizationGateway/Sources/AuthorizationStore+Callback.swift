@@ -8,18 +8,22 @@ import PostgresNIO
 
 extension AuthorizationStore {
     /// Takes the request our upstream `state` belongs to, once: it must exist at this tenant, be
-    /// waiting for the upstream and unexpired, and its client still enabled. Returns it with our
-    /// sealed PKCE verifier and the client's token endpoint credentials (for the code's binding;
-    /// nil for a client known by its metadata document, which has no row).
-    public func claimCallback(stateHash: String, tenant: String)
+    /// waiting for the upstream and unexpired, belong to the browser session that started it
+    /// (`sessionHash`), and its client still enabled. Returns it with our sealed PKCE verifier
+    /// and the client's token endpoint credentials (for the code's binding; nil for a client
+    /// known by its metadata document, which has no row). A request that does not qualify is
+    /// left as it was.
+    public func claimCallback(stateHash: String, sessionHash: String, tenant: String)
         async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?, client: CodeBinding.Client?)? {
         var bindings = PostgresBindings()
         bindings.append(stateHash)
         bindings.append(tenant)
+        bindings.append(sessionHash)
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
             WITH claimed AS (
                 UPDATE \(schema.quoted).authorization_requests r SET status = 'callback'
-                WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.status = 'upstream' AND r.expires_at > now()
+                WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.session_hash = $3 AND r.status = 'upstream'
+                  AND r.expires_at > now()
                   AND (r.client_id ~ '^https?://'
                        OR EXISTS (SELECT 1 FROM \(schema.quoted).clients c
                                   WHERE c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled))

@@ -7,7 +7,7 @@ import Hummingbird
 import Logging
 
 /// `/oauth/callback`: the upstream sends the browser back here. The state must be ours, unused,
-/// unexpired and of this tenant; then the upstream code is exchanged, the identity read, and in
+/// unexpired, of this tenant and of this browser's session; then the upstream code is exchanged, the identity read, and in
 /// one transaction the sealed upstream tokens and the events are written; the client gets a
 /// sealed code with its `state` and our `iss`. Nothing is written when any step fails.
 public enum CallbackRoutes {
@@ -24,11 +24,19 @@ public enum CallbackRoutes {
                          documents: ClientMetadataDocuments) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         let parameters = FormBody.parse(request.uri.query ?? "")
+        // The sign-in must end in the browser that began it (its session cookie, set before the
+        // consent page or the upstream redirect): a state carried to another browser yields nothing.
+        guard let session = request.cookies[AuthorizeRoutes.sessionCookie]?.value else {
+            context.logger.warning("Callback without the browser session that started it", metadata: ["tenant": "\(record.tenant.id)"])
+            return ConsentPage.response(ConsentPage.error("invalid_request", "This sign-in must be finished in the browser that started it"),
+                                        status: .badRequest)
+        }
         guard let state = parameters["state"], !state.isEmpty,
               let (pending, sealedVerifier, nonce, clientCredentials) = try await AuthorizeRoutes.infrastructure(context, {
-                  try await store.claimCallback(stateHash: SecretHash.of(state), tenant: record.tenant.id)
+                  try await store.claimCallback(stateHash: SecretHash.of(state), sessionHash: SecretHash.of(session), tenant: record.tenant.id)
               }) else {
-            context.logger.warning("Callback with an unknown, used or expired state", metadata: ["tenant": "\(record.tenant.id)"])
+            context.logger.warning("Callback with an unknown, used or expired state, or from another browser",
+                                   metadata: ["tenant": "\(record.tenant.id)"])
             return ConsentPage.response(ConsentPage.error("invalid_request", "This sign-in is no longer valid; start again from the application"),
                                         status: .badRequest)
         }
