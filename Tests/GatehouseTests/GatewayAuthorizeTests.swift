@@ -30,9 +30,11 @@ struct GatewayAuthorizeTests {
     }
 
     func setUp(_ fixture: GatewayFixture, name: String = "<script>alert(1)</script> Desktop", redirects: [String] = [redirect],
-               grants: [String] = ["authorization_code", "refresh_token"]) async throws -> Setup {
-        try await fixture.tenant("acme", upstream: Self.github)
-        try await fixture.tenant("globex", upstream: Self.github)
+               grants: [String] = ["authorization_code", "refresh_token"], tenantsExist: Bool = false) async throws -> Setup {
+        if !tenantsExist {
+            try await fixture.tenant("acme", upstream: Self.github)
+            try await fixture.tenant("globex", upstream: Self.github)
+        }
         let metadata = ClientMetadata(redirectUris: redirects, tokenEndpointAuthMethod: "none", grantTypes: grants, responseTypes: ["code"],
                                       applicationType: "native", clientName: name)
         let client = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
@@ -54,6 +56,18 @@ struct GatewayAuthorizeTests {
             if let index = items.firstIndex(where: { $0.0 == name }) { items[index].1 = value } else { items.append((name, value)) }
         }
         return query(items + extra)
+    }
+
+    /// A browser that has approved `clientId` once (its consent given): its Cookie header.
+    static func approvedBrowser(_ client: some TestClientProtocol, clientId: String) async throws -> HTTPFields {
+        let page = try await client.send(valid(clientId), host: host)
+        let form = try #require(Self.form(page.body))
+        let cookie = try #require(Self.cookie(page))
+        let approved = try await client.send("/oauth/consent", method: .post, host: host,
+                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+                                             json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+        #expect(approved.status == .seeOther)
+        return [.cookie: cookie]
     }
 
     static func location(_ result: HTTPResult) -> (base: String, query: [String: String])? {
@@ -269,14 +283,16 @@ struct GatewayAuthorizeTests {
         ("state too long", ["state": String(repeating: "s", count: 3000)], [], "invalid_request", false),
     ]
 
-    @Test("Other errors go back to the client with the RFC error, its state and iss; nothing is stored",
+    @Test("Other errors go back to a client this browser approved, with the RFC error, its state and iss; nothing is stored",
           arguments: Array(redirectErrors.indices))
     func redirectErrorsTest(_ index: Int) async throws {
         let (problem, changes, extra, expected, echoesState) = Self.redirectErrors[index]
         try await GatewayFixture.run { fixture in
             let setup = try await setUp(fixture)
             try await fixture.application().test(.live) { client in
-                let response = try await client.send(Self.valid(setup.clientId, overriding: changes, extra: extra), host: Self.host)
+                let browser = try await Self.approvedBrowser(client, clientId: setup.clientId)
+                let response = try await client.send(Self.valid(setup.clientId, overriding: changes, extra: extra), host: Self.host,
+                                                     headers: browser)
                 #expect(response.status == .seeOther, "\(problem)")
                 let back = try #require(Self.location(response))
                 #expect(back.base == Self.redirect)
@@ -285,7 +301,30 @@ struct GatewayAuthorizeTests {
                 #expect(back.query["state"] == (echoesState ? Self.state : nil))
                 #expect(back.query["error_description"] != nil)
             }
-            #expect(try await fixture.count("authorization_requests") == 0)
+            #expect(try await fixture.count("authorization_requests") == 1, "only the approval's")
+        }
+    }
+
+    @Test("For a client this browser never approved, the same errors are shown on our page: no open redirect (RFC 9700 §4.11.2)",
+          arguments: Array(redirectErrors.indices))
+    func unapprovedClientErrorsStayHere(_ index: Int) async throws {
+        let (problem, changes, extra, expected, _) = Self.redirectErrors[index]
+        try await GatewayFixture.run { fixture in
+            let setup = try await setUp(fixture)
+            let other = try await setUp(fixture, name: "Other", tenantsExist: true)
+            try await fixture.application().test(.live) { client in
+                // A fresh browser, and a browser that approved only another client.
+                let elsewhere = try await Self.approvedBrowser(client, clientId: other.clientId)
+                for headers in [HTTPFields(), elsewhere] {
+                    let response = try await client.send(Self.valid(setup.clientId, overriding: changes, extra: extra), host: Self.host,
+                                                         headers: headers)
+                    #expect(response.status == .badRequest, "\(problem)")
+                    #expect(response.headers[.location] == nil)
+                    #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                    #expect(response.body.contains(expected), "\(problem)")
+                    #expect(!response.body.contains(Self.redirect), "the redirect URI is not offered as a link")
+                }
+            }
         }
     }
 
@@ -307,7 +346,9 @@ struct GatewayAuthorizeTests {
         try await GatewayFixture.run { fixture in
             let setup = try await setUp(fixture, grants: ["authorization_code"])
             try await fixture.application().test(.live) { client in
-                let response = try await client.send(Self.valid(setup.clientId, overriding: ["scope": "mcp:tools offline_access"]), host: Self.host)
+                let browser = try await Self.approvedBrowser(client, clientId: setup.clientId)
+                let response = try await client.send(Self.valid(setup.clientId, overriding: ["scope": "mcp:tools offline_access"]), host: Self.host,
+                                                     headers: browser)
                 #expect(Self.location(response)?.query["error"] == "invalid_scope")
             }
         }
@@ -320,8 +361,10 @@ struct GatewayAuthorizeTests {
             try await fixture.application().test(.live) { client in
                 let ok = try await client.send(Self.valid(setup.clientId, overriding: ["redirect_uri": "http://127.0.0.1:61000/cb"]), host: Self.host)
                 #expect(ok.status == .ok)
+                let browser = try await Self.approvedBrowser(client, clientId: setup.clientId)
                 let failing = try await client.send(Self.valid(setup.clientId, overriding: ["redirect_uri": "http://127.0.0.1:61000/cb",
-                                                                                            "response_type": "token"]), host: Self.host)
+                                                                                            "response_type": "token"]), host: Self.host,
+                                                    headers: browser)
                 #expect(Self.location(failing)?.base == "http://127.0.0.1:61000/cb")
                 // Omitting redirect_uri is fine with exactly one registered.
                 #expect(try await client.send(Self.valid(setup.clientId, overriding: ["redirect_uri": nil]), host: Self.host).status == .ok)

@@ -129,6 +129,22 @@ public struct AuthorizationStore: Sendable {
         return false
     }
 
+    /// Whether this browser session (or the user signed in on it) has ever approved `clientId`:
+    /// only such a client may receive error redirects without a page of ours in between.
+    public func hasApprovedClient(tenant: String, sessionHash: String, clientId: String) async throws -> Bool {
+        let s = schema
+        let rows = try await client.query("""
+            SELECT 1 FROM \(unescaped: s.quoted).consents WHERE tenant_id = \(tenant) AND session_hash = \(sessionHash) AND client_id = \(clientId)
+            UNION ALL
+            SELECT 1 FROM \(unescaped: s.quoted).session_users su
+            JOIN \(unescaped: s.quoted).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
+            WHERE su.tenant_id = \(tenant) AND su.session_hash = \(sessionHash) AND uc.client_id = \(clientId)
+            LIMIT 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
     public func recordConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws {
         let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
         try await client.query(PostgresQuery(unsafeSQL: """

@@ -38,8 +38,8 @@ public enum AuthorizeRoutes {
         }
         // OAuth 2.1 §3.1: a parameter sent without a value is treated as omitted.
         let parameters = FormBody.pairs(request.uri.query ?? "").filter { !$0.1.isEmpty }
+        let clientIds = parameters.filter { $0.0 == "client_id" }.map(\.1)
         do {
-            let clientIds = parameters.filter { $0.0 == "client_id" }.map(\.1)
             var known = try await infrastructure(context) {
                 clientIds.count == 1 ? try await store.client(clientIds[0], tenant: record.tenant.id) : nil
             }
@@ -72,6 +72,17 @@ public enum AuthorizeRoutes {
                                                             redirectUri: checked.redirectUri, scopes: checked.scopes, requestId: pending.id, csrf: csrf),
                                         cookie: newCookie, formTargets: [upstreamEndpoint, checked.redirectUri].compactMap { $0 })
         } catch let failure as AuthorizationFailure {
+            // RFC 9700 §4.11.2: an error goes back to the client without anything of ours in
+            // between only when this browser has approved that client before; otherwise it is
+            // shown here, so that nobody can use us to bounce a browser to any registered URI.
+            if case .redirect(_, let error, let description, _) = failure {
+                let session = request.cookies[sessionCookie]?.value
+                let approved = try await infrastructure(context) {
+                    guard let session, let clientId = clientIds.first else { return false }
+                    return try await store.hasApprovedClient(tenant: record.tenant.id, sessionHash: SecretHash.of(session), clientId: clientId)
+                }
+                if !approved { return ConsentPage.response(ConsentPage.error(error, description), status: .badRequest) }
+            }
             return respond(failure, issuer: origin.issuer)
         }
     }
