@@ -142,6 +142,33 @@ struct GatewayTenantAdminTests {
         }
     }
 
+    @Test("Unknown fields are refused by POST and PATCH, each named; nothing changes")
+    func unknownFields() async throws {
+        try await GatewayFixture.run { fixture in
+            try await fixture.application().test(.live) { client in
+                let typo = try await client.send("/admin/tenants", method: .post, json:
+                    #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none", "acces_token_seconds": 60}"#, token: Self.token)
+                #expect(typo.status == .badRequest && typo.json["error"] as? String == "invalid_request")
+                #expect((typo.json["error_description"] as? String)?.contains("acces_token_seconds") == true)
+                #expect(try await fixture.count("tenants") == 0)
+
+                let created = try await client.send("/admin/tenants", method: .post,
+                                                    json: #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none"}"#,
+                                                    token: Self.token)
+                #expect(created.status == .created, "\(created.body)")
+                for (body, field) in [(#"{"displayname": "y"}"#, "displayname"),
+                                      (#"{"display_name": "y", "upstream": {"kind": "oidc", "isuer": "https://i.example"}}"#, "upstream.isuer"),
+                                      (#"{"token_lifetimes": {"access_token_seconds": 600, "refresh": 1}}"#, "token_lifetimes.refresh")] {
+                    let refused = try await client.send("/admin/tenants/t", method: .patch, json: body, token: Self.token)
+                    #expect(refused.status == .badRequest && refused.json["error"] as? String == "invalid_request", "\(body)")
+                    #expect((refused.json["error_description"] as? String)?.contains(field) == true, "\(refused.body)")
+                }
+                let now = try await client.send("/admin/tenants/t", token: Self.token)
+                #expect(now.json["display_name"] as? String == "x")
+            }
+        }
+    }
+
     @Test("Conflicts: an existing id, a host of another tenant (and the change is not half-applied)")
     func conflicts() async throws {
         try await GatewayFixture.run { fixture in

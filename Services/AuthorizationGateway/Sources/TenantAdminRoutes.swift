@@ -52,8 +52,15 @@ public enum TenantAdminRoutes {
             throw APIError(.unsupportedMediaType, code: "invalid_request", "The body must be application/json")
         }
         let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let data = Data(body.readableBytesView)
+        if let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let unknown = TenantInput.unknownFields(in: document)
+            guard unknown.isEmpty else {
+                throw APIError.invalidRequest("Unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", "))")
+            }
+        }
         do {
-            return try JSONBody.decoder().decode(TenantInput.self, from: Data(body.readableBytesView))
+            return try JSONBody.decoder().decode(TenantInput.self, from: data)
         } catch {
             throw APIError.invalidRequest("The body is not a valid tenant document")
         }
