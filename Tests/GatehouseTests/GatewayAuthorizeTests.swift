@@ -341,6 +341,27 @@ struct GatewayAuthorizeTests {
         }
     }
 
+    @Test("Expired authorization requests are deleted by the sweeper; live ones stay")
+    func expiredRequestsDeleted() async throws {
+        try await GatewayFixture.run { fixture in
+            let setup = try await setUp(fixture)
+            try await fixture.application().test(.live) { client in
+                for _ in 0..<3 {
+                    let page = try await client.send(Self.valid(setup.clientId), host: Self.host)
+                    #expect(page.status == .ok)
+                }
+            }
+            try await fixture.client.query("""
+                UPDATE gateway.authorization_requests SET expires_at = now() - interval '1 second'
+                WHERE id IN (SELECT id FROM gateway.authorization_requests ORDER BY created_at LIMIT 2)
+                """)
+            let sweeper = ExpirySweeper(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
+            #expect(try await sweeper.deleteExpiredAuthorizationRequests() == 2)
+            #expect(try await sweeper.deleteExpiredAuthorizationRequests() == 0)
+            #expect(try await fixture.count("authorization_requests") == 1)
+        }
+    }
+
     @Test("offline_access needs the refresh_token grant")
     func offlineAccessNeedsRefreshGrant() async throws {
         try await GatewayFixture.run { fixture in

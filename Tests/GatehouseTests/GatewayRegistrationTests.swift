@@ -188,9 +188,9 @@ struct GatewayRegistrationTests {
             try await fixture.client.query(PostgresQuery(unsafeSQL: "UPDATE gateway.clients SET expires_at = NULL WHERE client_id = '\(used.clientId)'"))
             try await Task.sleep(for: .milliseconds(20))
 
-            let sweeper = ClientExpirySweeper(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
-            #expect(try await sweeper.sweep() == 1)
-            #expect(try await sweeper.sweep() == 0)
+            let sweeper = ExpirySweeper(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
+            #expect(try await sweeper.expireUnusedClients() == 1)
+            #expect(try await sweeper.expireUnusedClients() == 0)
             let rows = try await fixture.client.query("SELECT client_id, disabled FROM gateway.clients")
             var disabled: [String: Bool] = [:]
             for try await (id, flag) in rows.decode((String, Bool).self) { disabled[id] = flag }

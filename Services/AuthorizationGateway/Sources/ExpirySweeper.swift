@@ -6,11 +6,12 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// Disables registrations that were never used (no code was ever issued to them) once their
-/// `expires_at` passes, and announces each with `client.updated` (disabled) in the same
-/// transaction, so the token service stops accepting them too. Runs every `interval`; any
-/// number of gateway instances may run it (rows are locked with SKIP LOCKED).
-public struct ClientExpirySweeper: Service {
+/// The gateway's housekeeping, every `interval`: disables registrations that were never used
+/// (no code was ever issued to them) once their `expires_at` passes, announcing each with
+/// `client.updated` (disabled) in the same transaction so the token service stops accepting
+/// them too; and deletes authorization requests past their expiry, which nothing can use any
+/// more. Any number of gateway instances may run it (rows are locked with SKIP LOCKED).
+public struct ExpirySweeper: Service {
     public let client: PostgresClient
     public let schema: SchemaName
     public let interval: Duration
@@ -28,19 +29,21 @@ public struct ClientExpirySweeper: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let swept = try await sweep()
-                    if swept > 0 { logger.notice("Unused client registrations expired", metadata: ["count": "\(swept)"]) }
+                    let expired = try await expireUnusedClients()
+                    if expired > 0 { logger.notice("Unused client registrations expired", metadata: ["count": "\(expired)"]) }
+                    let deleted = try await deleteExpiredAuthorizationRequests()
+                    if deleted > 0 { logger.info("Expired authorization requests deleted", metadata: ["count": "\(deleted)"]) }
                 } catch {
-                    logger.warning("Client expiry sweep failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
+                    logger.warning("Expiry sweep failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
                 }
                 try await Task.sleep(for: interval)
             }
         }
     }
 
-    /// One pass; returns how many clients it disabled.
+    /// One pass over the clients; returns how many it disabled.
     @discardableResult
-    public func sweep(limit: Int = 500) async throws -> Int {
+    public func expireUnusedClients(limit: Int = 500) async throws -> Int {
         try await client.withTransaction(logger: logger) { connection in
             var bindings = PostgresBindings()
             bindings.append(limit)
@@ -66,5 +69,19 @@ public struct ClientExpirySweeper: Service {
             try await OutboxWriter(schema: schema).append(records, on: connection, logger: logger)
             return records.count
         }
+    }
+
+    /// One pass over the authorization requests; returns how many expired ones it deleted.
+    @discardableResult
+    public func deleteExpiredAuthorizationRequests(limit: Int = 1000) async throws -> Int {
+        let rows = try await client.query("""
+            DELETE FROM \(unescaped: schema.quoted).authorization_requests WHERE id IN (
+                SELECT id FROM \(unescaped: schema.quoted).authorization_requests
+                WHERE expires_at < now() ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """, logger: logger)
+        var deleted = 0
+        for try await _ in rows.decode(String.self) { deleted += 1 }
+        return deleted
     }
 }

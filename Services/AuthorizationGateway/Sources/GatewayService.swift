@@ -74,7 +74,7 @@ public enum GatewayService {
         let router = Router(context: GatehouseRequestContext.self)
         let parts = Parts(context: context, configuration: configuration)
         addRoutes(to: router, parts: parts, configuration: configuration, operatorToken: context.configuration.operatorToken)
-        let sweeper = ClientExpirySweeper(client: context.postgres, schema: definition.schema, logger: context.logger)
+        let sweeper = ExpirySweeper(client: context.postgres, schema: definition.schema, logger: context.logger)
         return context.application(router: router, services: [sweeper, HTTPClientShutdown(client: parts.upstream.http)])
     }
 }
