@@ -146,6 +146,22 @@ struct TokenInformationTests {
         }
     }
 
+    @Test("An address that keeps failing introspection's authentication is refused with 429, even with good credentials")
+    func introspectionFailureBudget() async throws {
+        try await TokenFixture.run(configuration: TokenFixture.configuration(failuresPerMinute: 3)) { fixture in
+            try await fixture.tenant("acme")
+            try await fixture.application().test(.live) { http in
+                for _ in 0..<3 {
+                    let guess = try await http.form("/oauth/introspect", [("token", "x")],
+                                                    headers: [.authorization: "Basic " + Data("toolhost:guess".utf8).base64EncodedString()])
+                    #expect(guess.status == .unauthorized)
+                }
+                let refused = try await http.introspect("x")
+                #expect(refused.status == .tooManyRequests && refused.headers[.retryAfter] != nil)
+            }
+        }
+    }
+
     @Test("A method an OAuth endpoint does not serve is 405 with Allow, not 404", arguments: [
         ("/oauth/token", "GET"), ("/token", "PUT"), ("/oauth/revoke", "GET"), ("/oauth/introspect", "DELETE"), ("/oauth/jwks", "POST"),
     ])

@@ -209,6 +209,22 @@ struct TokenRefreshTests {
         }
     }
 
+    @Test("Oversized parameters are invalid_request, refused before any lookup", arguments: ["refresh_token", "client_id", "scope"])
+    func oversizedParameters(_ parameter: String) async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme")
+            let client = try await fixture.client()
+            try await fixture.application().test(.live) { http in
+                let first = try await Self.tokens(http, client)
+                var fields = ["grant_type": "refresh_token", "refresh_token": first.refresh, "client_id": client.id]
+                fields[parameter] = String(repeating: "a", count: 5000)
+                let answer = try await http.form("/oauth/token", fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                #expect(answer.status == .badRequest && answer.json["error"] as? String == "invalid_request", "\(answer.body)")
+                #expect((answer.json["error_description"] as? String)?.contains(parameter) == true)
+            }
+        }
+    }
+
     @Test("A refresh naming another resource is invalid_target (RFC 8707 §2.2); naming the grant's own is fine")
     func refreshResource() async throws {
         try await TokenFixture.run { fixture in

@@ -56,10 +56,26 @@ struct TokenEndpoint: Sendable {
         } catch {
             throw APIError(.contentTooLarge, code: "invalid_request", "The body is larger than \(maximumBody) bytes")
         }
+        let form: [String: String]
         do {
-            return try FormBody.parseStrict(String(buffer: body))
+            form = try FormBody.parseStrict(String(buffer: body))
         } catch {
             throw OAuthError.invalidRequest(error.description)
+        }
+        for (name, value) in form where value.utf8.count > maximumLength(of: name) {
+            throw OAuthError.invalidRequest("\(name) is longer than \(maximumLength(of: name)) bytes")
+        }
+        return form
+    }
+
+    /// The longest value accepted per parameter: nothing we issue or accept is longer, so a
+    /// longer one is refused before anything is looked up. Sealed codes carry their binding.
+    static func maximumLength(of parameter: String) -> Int {
+        switch parameter {
+        case "code": 8192
+        case "code_verifier": 128  // RFC 7636 §4.1
+        case "refresh_token", "token", "client_secret", "grant_type", "token_type_hint": 512
+        default: 2048  // client ids (metadata document URLs), URIs, scopes
         }
     }
 
@@ -99,6 +115,14 @@ struct RequestGuardrails: Sendable {
     }
 
     func admit(address: String) throws { try admit("address " + address) }
+
+    /// Only the failure budget: for callers that authenticate on every request (resource
+    /// servers introspecting), whose volume is not a threat but whose failed guesses are.
+    func admitUnlessFailing(address: String) throws {
+        if let wait = failures.check("address " + address) {
+            throw APIError.tooManyRequests("Too many failed attempts; try again later", retryAfter: wait)
+        }
+    }
     func admit(client: String) throws { try admit("client " + client) }
 
     func failed(address: String, client: String) {

@@ -70,11 +70,12 @@ struct TokenInformationEndpoints: Sendable {
     /// tokens of this tenant are described; everything else is exactly `{"active": false}`.
     ///
     /// The caller is authenticated before anything of the body is judged: a stranger learns 401
-    /// and nothing else. Every request counts against the caller's address.
+    /// and nothing else. Failed authentications count against the caller's address, and an
+    /// address over its failure budget is refused (429) before its credentials are checked.
     func introspect(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, origin) = try await tenants.resolve(request, context)
         let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
-        try guardrails.admit(address: address)
+        try guardrails.admitUnlessFailing(address: address)
         var form: [String: String]?
         var bodyProblem: (any Error)?
         do { form = try await TokenEndpoint.form(of: request) } catch { bodyProblem = error }
