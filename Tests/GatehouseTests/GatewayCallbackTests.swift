@@ -218,14 +218,16 @@ struct GatewayCallbackTests {
         }
     }
 
-    @Test("Failures write nothing and tell the client with state and iss", arguments: ["upstream denies", "upstream down", "wrong secret"])
+    @Test("Failures write nothing and tell the client with state and iss",
+          arguments: ["upstream denies", "upstream down", "wrong secret", "token endpoint answers no JSON"])
     func failures(_ failure: String) async throws {
         let github = FakeGitHub()
         try await github.run { base in
             try await GatewayFixture.run { fixture in
                 let closedPort = try freeTCPPort()
                 try await tenant(fixture, github: github, base: base,
-                                 tokenEndpoint: failure == "upstream down" ? "http://127.0.0.1:\(closedPort)/token" : nil)
+                                 tokenEndpoint: failure == "upstream down" ? "http://127.0.0.1:\(closedPort)/token"
+                                     : failure == "token endpoint answers no JSON" ? "\(base)/no-such-endpoint" : nil)
                 if failure == "wrong secret" {
                     _ = try await fixture.parts.tenants.update("acme", with: TenantInput(clientSecret: "not-the-secret"))
                 }
@@ -239,7 +241,8 @@ struct GatewayCallbackTests {
                     let back = try #require(A.location(done))
                     #expect(back.base == A.redirect)
                     #expect(back.query["code"] == nil)
-                    #expect(back.query["error"] == (failure == "upstream down" ? "temporarily_unavailable" : "access_denied"))
+                    let outage = ["upstream down", "token endpoint answers no JSON"].contains(failure)
+                    #expect(back.query["error"] == (outage ? "temporarily_unavailable" : "access_denied"), "\(failure)")
                     #expect(back.query["state"] == A.state && back.query["iss"] == A.issuer)
                 }
                 #expect(try await fixture.count("outbox") == eventsBefore)

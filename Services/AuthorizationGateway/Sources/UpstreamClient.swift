@@ -31,14 +31,18 @@ public enum UpstreamFailure: Error, Equatable {
     case grantRevoked
 }
 
-/// Talks to a tenant's upstream over HTTPS with timeouts and no redirects followed.
+/// Talks to a tenant's upstream over HTTPS with timeouts and no redirects followed. Each
+/// upstream host has a circuit breaker: while one is known to be failing, calls to it fail at
+/// once (503 with `Retry-After` for the caller) instead of each waiting out the timeout.
 public struct UpstreamClient: Sendable {
     public let http: HTTPClient
     public let timeout: TimeAmount
+    public let breaker: CircuitBreaker
 
-    public init(http: HTTPClient, timeout: TimeAmount = .seconds(10)) {
+    public init(http: HTTPClient, timeout: TimeAmount = .seconds(10), breaker: CircuitBreaker = CircuitBreaker()) {
         self.http = http
         self.timeout = timeout
+        self.breaker = breaker
     }
 
     /// An HTTP client for upstream calls: no redirects, bounded connect time. Shut it down with the service.
@@ -72,8 +76,10 @@ public struct UpstreamClient: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(string: FormBody.encode(form)))
         let (status, body) = try await send(request)
+        // An answer that is not an OAuth JSON object (an HTML error page, a proxy's 404) is the
+        // upstream failing, not the user being refused.
         guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("token endpoint answered \(status)")
+            throw UpstreamFailure.unavailable("token endpoint answered \(status) without a JSON object")
         }
         if let error = json["error"] as? String {
             throw error == "invalid_grant" ? UpstreamFailure.grantRevoked : UpstreamFailure.refused("token endpoint: \(error)")
@@ -129,14 +135,27 @@ public struct UpstreamClient: Sendable {
     /// Sends a request within the timeout; status and body (at most 1 MiB). A transport failure
     /// is the upstream being unavailable.
     func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
+        let key = Self.breakerKey(of: request.url)
+        do {
+            try breaker.admit(key)
+        } catch {
+            throw UpstreamFailure.unavailable("calls to \(key) are paused for \(error.retryAfter.components.seconds + 1) s: it keeps failing")
+        }
         do {
             let response = try await http.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 1 << 20)
-            return (Int(response.status.code), Data(buffer: body))
-        } catch let failure as UpstreamFailure {
-            throw failure
+            let status = Int(response.status.code)
+            if status >= 500 { breaker.failed(key) } else { breaker.succeeded(key) }
+            return (status, Data(buffer: body))
         } catch {
+            breaker.failed(key)
             throw UpstreamFailure.unavailable("the upstream did not answer: \(type(of: error))")
         }
+    }
+
+    /// The breaker's key for a URL: its scheme, host and port (one upstream).
+    static func breakerKey(of url: String) -> String {
+        guard let components = URLComponents(string: url), let host = components.host else { return url }
+        return "\(components.scheme ?? "https")://\(host)\(components.port.map { ":\($0)" } ?? "")"
     }
 }
