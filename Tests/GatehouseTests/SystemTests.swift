@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseTestSupport
 import PostgresNIO
+import Synchronization
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -41,6 +42,38 @@ struct SystemTests {
                     }
                 }
 
+                // Two tabs of one application share its grant and its token storage, as browser tabs
+                // share localStorage: in every round both refresh at the same moment with the token
+                // they read (as each would on a 401), write what they got back (the last write wins),
+                // and call a tool. The front door spreads them over both token services.
+                try await PlatformClient.with { client in
+                    let email = "tabs@example.org"
+                    github.setUser(.init(id: 7900, login: "tabs", name: "Tabs", publicEmail: nil, primaryEmail: email))
+                    let storage = SharedStorage(try await client.signIn(endpoints, clientId: try await client.register(endpoints), scopes: ["mcp:tools", "email"]))
+                    for _ in 0..<10 {
+                        let read = storage.value
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for _ in 0..<2 {
+                                group.addTask {
+                                    let answer = try await client.callTool(endpoints, token: read.access, tool: "whoami")
+                                    #expect(answer.status == 200 || answer.status == 401, "\(answer.body)")
+                                    let fresh = try await client.refresh(endpoints, read)
+                                    storage.value = fresh
+                                    let after = try await client.callTool(endpoints, token: fresh.access, tool: "whoami")
+                                    #expect(after.status == 200 && after.body.contains(email), "\(after.body)")
+                                }
+                            }
+                            try await group.waitForAll()
+                        }
+                    }
+                    // The grant lives on: its token still refreshes, and no reuse was ever detected.
+                    _ = try await client.refresh(endpoints, storage.value)
+                    let clientId = storage.value.clientId
+                    #expect(try await platform.query("SELECT count(*)::text FROM tokens.grants WHERE client_id = '\(clientId)' AND revoked_at IS NULL")
+                            == [["1"]])
+                    #expect(try await platform.query("SELECT count(*)::text FROM tokens.outbox WHERE event_type = 'token.reuse-detected'") == [["0"]])
+                }
+
                 // Every instance did its share: the front door alternates between them.
                 for gateway in platform.gateways {
                     let steps = ["Client registered", "Consent asked", "Consent given", "Code issued"]
@@ -58,10 +91,10 @@ struct SystemTests {
                 }
                 // Both provisioning instances share the consumer group; every user exists exactly once.
                 try await eventually("every user provisioned", timeout: .seconds(30), interval: .milliseconds(200)) {
-                    try await platform.query("SELECT count(*)::text FROM provisioning.users") == [["\(users)"]]
+                    try await platform.query("SELECT count(*)::text FROM provisioning.users") == [["\(users + 1)"]]
                 }
                 let emails = try await platform.query("SELECT email FROM provisioning.users ORDER BY email")
-                #expect(emails == (0..<users).map { ["user\($0)@example.org"] })
+                #expect(emails == [["tabs@example.org"]] + (0..<users).map { ["user\($0)@example.org"] })
                 #expect(try await platform.query("SELECT count(*)::text FROM toolhost.support_requests") == [["\(users)"]])
             } catch {
                 print(platform.report(lines: 10))
@@ -71,5 +104,15 @@ struct SystemTests {
             await platform.stop()
         }
         await broker.process.killHard()
+    }
+}
+
+/// What tabs of one application share (its localStorage): the last write wins.
+final class SharedStorage: Sendable {
+    private let tokens: Mutex<SignedIn>
+    init(_ tokens: SignedIn) { self.tokens = Mutex(tokens) }
+    var value: SignedIn {
+        get { tokens.withLock { $0 } }
+        set { tokens.withLock { $0 = newValue } }
     }
 }
