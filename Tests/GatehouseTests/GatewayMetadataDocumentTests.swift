@@ -22,6 +22,8 @@ struct GatewayMetadataDocumentTests {
     /// A loopback web server publishing documents (the test-only loopback setting lets the gateway fetch it).
     final class DocumentServer: Sendable {
         let hits = Mutex<[String: Int]>([:])
+        /// `/flaky.json` answers 503 while this is true.
+        let flakyFails = Mutex(false)
 
         func hitCount(_ path: String) -> Int { hits.withLock { $0[path] ?? 0 } }
 
@@ -46,6 +48,13 @@ struct GatewayMetadataDocumentTests {
                 Response(status: .ok, headers: [.contentType: "application/json"],
                          body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "https://elsewhere.example/client.json", \#(redirects)}"#)))
             }
+            router.get("/flaky.json") { _, _ -> Response in
+                self.hits.withLock { $0["/flaky.json", default: 0] += 1 }
+                if self.flakyFails.withLock({ $0 }) { return Response(status: .serviceUnavailable) }
+                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/flaky.json", "client_name": "Flaky", \#(redirects)}"#)))
+            }
+            router.get("/down.json") { _, _ -> Response in Response(status: .badGateway) }
             router.get("/redirect.json") { _, _ -> Response in Response(status: .found, headers: [.location: "\(late.get)/good.json"]) }
             router.get("/big.json") { _, _ -> Response in
                 Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string:
@@ -123,7 +132,7 @@ struct GatewayMetadataDocumentTests {
     }
 
     static let refusedPaths = ["/mismatch.json", "/redirect.json", "/big.json", "/text.json", "/secret-method.json", "/with-secret.json",
-                               "/javascript.json", "/no-redirects.json", "/missing.json", "/slow.json"]
+                               "/javascript.json", "/no-redirects.json", "/missing.json"]
 
     @Test("A document that breaks a rule is refused on our page, and nothing is written", arguments: refusedPaths)
     func refusedDocument(_ path: String) async throws {
@@ -141,6 +150,78 @@ struct GatewayMetadataDocumentTests {
                 if path == "/redirect.json" { #expect(server.hitCount("/good.json") == 0, "the redirect was not followed") }
             }
         }
+    }
+
+    @Test("A document whose server fails (a 5xx, a timeout) is reported as unavailable, not as an unknown client",
+          arguments: ["/down.json", "/slow.json"])
+    func unavailableDocument(_ path: String) async throws {
+        let server = DocumentServer()
+        try await server.run { base in
+            try await GatewayFixture.run(allowLoopbackMetadataDocuments: true) { gateway in
+                _ = try await A().setUp(gateway)
+                try await gateway.application().test(.live) { http in
+                    let page = try await http.send(A.valid("\(base)\(path)"), host: A.host)
+                    #expect(page.status == .serviceUnavailable, "\(path)")
+                    #expect(page.headers[.location] == nil)
+                    #expect(page.body.contains("temporarily_unavailable") && !page.body.contains("invalid_client"))
+                }
+                #expect(try await gateway.count("authorization_requests") == 0)
+            }
+        }
+    }
+
+    @Test("When a refetch fails in transit the last good document stands in, within its age limit; a pinned document is never fetched")
+    func lastGoodAndPinned() async throws {
+        let server = DocumentServer()
+        try await server.run { base in
+            let url = "\(base)/flaky.json"
+            let lenient = ClientMetadataDocuments(allowLoopback: true, logger: testLogger())
+            let strict = ClientMetadataDocuments(allowLoopback: true, staleLimit: .zero, logger: testLogger())
+            #expect(try await lenient.client(for: url).name == "Flaky")
+            #expect(try await strict.client(for: url).name == "Flaky")
+            server.flakyFails.withLock { $0 = true }
+            #expect(try await lenient.client(for: url).name == "Flaky", "the last good document")
+            await #expect(throws: ClientMetadataDocuments.Failure.self) { try await strict.client(for: url) }
+            #expect(server.hitCount("/flaky.json") == 4, "every refetch was tried")
+
+            // Through the gateway: a user signs in while the publisher is down.
+            try await GatewayFixture.run(allowLoopbackMetadataDocuments: true) { gateway in
+                _ = try await A().setUp(gateway)
+                try await gateway.application().test(.live) { http in
+                    server.flakyFails.withLock { $0 = false }
+                    #expect(try await http.send(A.valid(url), host: A.host).status == .ok)
+                    server.flakyFails.withLock { $0 = true }
+                    let page = try await http.send(A.valid(url), host: A.host)
+                    #expect(page.status == .ok && page.body.contains("Flaky"), "the consent page still names the application")
+                }
+            }
+
+            let pinnedURL = "https://client.example.org/pinned.json"
+            let pinned = try ClientMetadataDocuments.pin([pinnedURL: #"{"client_id": "\#(pinnedURL)", "client_name": "Pinned", "redirect_uris": ["\#(A.redirect)"]}"#])
+            let documents = ClientMetadataDocuments(allowLoopback: false, pinned: pinned, logger: testLogger())
+            #expect(try await documents.client(for: pinnedURL).name == "Pinned")
+            #expect(await documents.fetches == 0)
+            #expect(throws: ClientMetadataDocuments.Failure.self) {
+                try ClientMetadataDocuments.pin([pinnedURL: #"{"client_id": "https://elsewhere.example/c.json", "redirect_uris": ["\#(A.redirect)"]}"#])
+            }
+        }
+    }
+
+    @Test("Pinned documents come from a file named in the environment, checked at start")
+    func pinnedFromEnvironment() throws {
+        let url = "https://client.example.org/pinned.json"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pinned-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let base = ["GATEHOUSE_KEYRING": "k1:" + String(repeating: "A", count: 43)]
+        func configuration(_ json: String) throws -> GatewayConfiguration {
+            try Data(json.utf8).write(to: file)
+            return try GatewayConfiguration(environment: base.merging(["GATEHOUSE_PINNED_CLIENT_METADATA_FILE": file.path]) { $1 })
+        }
+        let good = try configuration(#"{"\#(url)": {"client_id": "\#(url)", "client_name": "Pinned", "redirect_uris": ["\#(A.redirect)"]}}"#)
+        #expect(good.pinnedMetadataDocuments[url]?.name == "Pinned")
+        #expect(throws: ConfigurationError.self) { try configuration(#"{"\#(url)": {"client_id": "https://other.example/c.json"}}"#) }
+        #expect(throws: ConfigurationError.self) { try configuration("not json") }
+        #expect(try GatewayConfiguration(environment: base).pinnedMetadataDocuments.isEmpty)
     }
 
     static let refusedURLs = [

@@ -46,8 +46,16 @@ public enum AuthorizeRoutes {
             if known == nil, clientIds.count == 1, ClientMetadataDocuments.isDocumentURL(clientIds[0]) {
                 do {
                     known = try await documents.client(for: clientIds[0])
+                } catch let failure as ClientMetadataDocuments.Failure where failure.isTransient {
+                    // The application's own server failed: say so, rather than that it is unknown.
+                    context.logger.warning("Client metadata document unavailable", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(failure)"])
+                    return ConsentPage.response(ConsentPage.error("temporarily_unavailable", "This application's description could not be "
+                                                                      + "fetched from its site (\(failure)); try again shortly"),
+                                                status: .serviceUnavailable)
                 } catch {
                     context.logger.warning("Client metadata document refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(error)"])
+                    return ConsentPage.response(ConsentPage.error("invalid_client", "This application cannot sign in here: \(error)"),
+                                                status: .badRequest)
                 }
             }
             let (client, redirectUri) = try AuthorizationRequestRules.checkClient(parameters) { id in known?.clientId == id ? known : nil }

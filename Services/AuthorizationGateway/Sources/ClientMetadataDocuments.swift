@@ -17,13 +17,21 @@ import NIOPosix
 /// - the document's `client_id` must equal its URL exactly; it must name redirect URIs that pass
 ///   the registration rules and must not use a shared secret (`none` only).
 /// Documents are cached as their `Cache-Control` says (5 minutes without, a day at most).
+/// When a refetch fails in transit (the host unreachable, a timeout, a 5xx), the last good
+/// document is used for up to `staleLimit` after it was fetched, so a publisher's outage does
+/// not lock its users out; a document that now breaks a rule, or a host that now resolves to a
+/// non-public address, is refused at once. Operators can pin documents (`pinned`, by exact
+/// client id URL): a pinned document is never fetched.
 /// `allowLoopback` lets tests serve documents over http on 127.0.0.1; never in production.
 public actor ClientMetadataDocuments {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case notAnAcceptableURL
         case forbiddenAddress(String)
         case unresolvable
+        /// The URL does not serve a document (a redirect, a 4xx, too large, not JSON).
         case fetchFailed(String)
+        /// The publisher's server did not answer as it should (no answer, a timeout, a 5xx).
+        case unavailable(String)
         case invalidDocument(String)
 
         public var description: String {
@@ -32,7 +40,16 @@ public actor ClientMetadataDocuments {
             case .forbiddenAddress(let address): "the client_id's host resolves to a non-public address (\(address))"
             case .unresolvable: "the client_id's host does not resolve"
             case .fetchFailed(let reason): "the metadata document could not be fetched: \(reason)"
+            case .unavailable(let reason): "the metadata document's server is not answering: \(reason)"
             case .invalidDocument(let reason): "the metadata document is invalid: \(reason)"
+            }
+        }
+
+        /// A failure in transit, which a last good document may stand in for.
+        public var isTransient: Bool {
+            switch self {
+            case .unresolvable, .unavailable: true
+            case .notAnAcceptableURL, .forbiddenAddress, .fetchFailed, .invalidDocument: false
             }
         }
     }
@@ -49,13 +66,25 @@ public actor ClientMetadataDocuments {
 
     private let allowLoopback: Bool
     private let logger: Logger
+    private let staleLimit: Duration
+    private let pinned: [String: AuthorizingClient]
     private var cache: [String: Entry] = [:]
+    /// The last document fetched and accepted per URL, and when.
+    private var lastGood: [String: (client: AuthorizingClient, fetched: ContinuousClock.Instant)] = [:]
     /// Documents fetched so far (for tests and metrics).
     public private(set) var fetches = 0
 
-    public init(allowLoopback: Bool, logger: Logger) {
+    /// `pinned`: documents an operator fixed (see `pin`).
+    public init(allowLoopback: Bool, staleLimit: Duration = .seconds(86_400), pinned: [String: AuthorizingClient] = [:], logger: Logger) {
         self.allowLoopback = allowLoopback
+        self.staleLimit = staleLimit
         self.logger = logger
+        self.pinned = pinned
+    }
+
+    /// Documents to pin, client id URL → document text, each checked as a fetched one would be.
+    public nonisolated static func pin(_ documents: [String: String]) throws -> [String: AuthorizingClient] {
+        try documents.reduce(into: [:]) { clients, pin in clients[pin.key] = try client(from: pin.value, url: pin.key) }
     }
 
     /// Whether `clientId` names a metadata document rather than a registered client.
@@ -65,15 +94,28 @@ public actor ClientMetadataDocuments {
 
     /// The client the document at `url` describes (from the cache while it is fresh).
     public func client(for url: String) async throws -> AuthorizingClient {
+        if let client = pinned[url] { return client }
         if let entry = cache[url], entry.expires > .now { return entry.client }
         let components = try acceptableURL(url)
         let host = components.host!
-        let address = try await vettedAddress(of: host)
-        fetches += 1
-        let (body, lifetime) = try await fetch(url, host: host, address: address)
-        let client = try Self.client(from: body, url: url)
+        let client: AuthorizingClient
+        let lifetime: Duration
+        do {
+            let address = try await vettedAddress(of: host)
+            fetches += 1
+            let body: String
+            (body, lifetime) = try await fetch(url, host: host, address: address)
+            client = try Self.client(from: body, url: url)
+        } catch let failure as Failure {
+            guard failure.isTransient, let last = lastGood[url], ContinuousClock.now - last.fetched <= staleLimit else { throw failure }
+            logger.warning("Metadata document refetch failed; using the last good one",
+                           metadata: ["client_id": "\(url)", "reason": "\(failure)", "age_s": "\((ContinuousClock.now - last.fetched).components.seconds)"])
+            return last.client
+        }
         if cache.count > 10_000 { cache.removeAll() }
+        if lastGood.count > 10_000 { lastGood.removeAll() }
         if lifetime > .zero { cache[url] = Entry(client: client, expires: .now + lifetime) }
+        lastGood[url] = (client, .now)
         return client
     }
 
@@ -158,6 +200,7 @@ public actor ClientMetadataDocuments {
         do {
             response = try await http.execute(request, timeout: Self.timeout)
             guard response.status == .ok else {
+                if response.status.code >= 500 { throw Failure.unavailable("status \(response.status.code)") }
                 throw Failure.fetchFailed((300..<400).contains(response.status.code) ? "redirects are not followed" : "status \(response.status.code)")
             }
             body = try await response.body.collect(upTo: Self.maximumBytes)
@@ -166,7 +209,7 @@ public actor ClientMetadataDocuments {
         } catch is NIOTooManyBytesError {
             throw Failure.fetchFailed("larger than \(Self.maximumBytes) bytes")
         } catch {
-            throw Failure.fetchFailed("\(type(of: error))")
+            throw Failure.unavailable("\(type(of: error))")
         }
         let type = response.headers.first(name: "Content-Type")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         guard type == "application/json" || type.hasSuffix("+json") else { throw Failure.fetchFailed("not JSON (\(type))") }
@@ -187,7 +230,7 @@ public actor ClientMetadataDocuments {
 
     // MARK: The document
 
-    static func client(from body: String, url: String) throws -> AuthorizingClient {
+    nonisolated static func client(from body: String, url: String) throws -> AuthorizingClient {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
             throw Failure.invalidDocument("not a JSON object")
         }

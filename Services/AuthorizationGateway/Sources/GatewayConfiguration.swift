@@ -16,10 +16,12 @@ public struct GatewayConfiguration: Sendable {
     public var internalToken: OperatorToken?
     /// Test-only: client ID metadata documents may be served over http from loopback.
     public var allowLoopbackMetadataDocuments: Bool
+    /// Client ID metadata documents the operator fixed, by client id URL: never fetched.
+    public var pinnedMetadataDocuments: [String: AuthorizingClient]
 
     public init(keyRing: KeyRing, publicScheme: String = "https", trustedProxies: [IPNetwork] = [],
                 allowInsecureUpstream: Bool = false, registration: RegistrationPolicy = RegistrationPolicy(), internalToken: OperatorToken? = nil,
-                allowLoopbackMetadataDocuments: Bool = false) {
+                allowLoopbackMetadataDocuments: Bool = false, pinnedMetadataDocuments: [String: AuthorizingClient] = [:]) {
         self.keyRing = keyRing
         self.publicScheme = publicScheme
         self.trustedProxies = trustedProxies
@@ -27,12 +29,14 @@ public struct GatewayConfiguration: Sendable {
         self.registration = registration
         self.internalToken = internalToken
         self.allowLoopbackMetadataDocuments = allowLoopbackMetadataDocuments
+        self.pinnedMetadataDocuments = pinnedMetadataDocuments
     }
 
     /// `GATEHOUSE_KEYRING` (required: `id:base64key[,id:base64key]`, the first is current),
     /// `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES` (comma-separated addresses or
     /// CIDRs), `GATEHOUSE_ALLOW_INSECURE_UPSTREAM`, `GATEHOUSE_REGISTRATIONS_PER_MINUTE`,
-    /// `GATEHOUSE_UNUSED_CLIENT_DAYS`, `GATEHOUSE_INTERNAL_TOKEN`.
+    /// `GATEHOUSE_UNUSED_CLIENT_DAYS`, `GATEHOUSE_INTERNAL_TOKEN`, `GATEHOUSE_PINNED_CLIENT_METADATA_FILE`
+    /// (a JSON object: client id URL → its metadata document).
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
@@ -45,6 +49,27 @@ public struct GatewayConfiguration: Sendable {
             unusedClientLifetimeDays: try env.int("GATEHOUSE_UNUSED_CLIENT_DAYS", default: 30, range: 1...3650))
         internalToken = try env.internalToken()
         allowLoopbackMetadataDocuments = try env.bool("GATEHOUSE_ALLOW_LOOPBACK_CLIENT_METADATA", default: false)
+        pinnedMetadataDocuments = [:]
+        if let path = try env.optionalString("GATEHOUSE_PINNED_CLIENT_METADATA_FILE") {
+            let variable = "GATEHOUSE_PINNED_CLIENT_METADATA_FILE"
+            guard let data = FileManager.default.contents(atPath: path),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ConfigurationError(variable: variable, problem: "must name a readable JSON object of client id URL → document")
+            }
+            var documents: [String: String] = [:]
+            for (url, document) in object {
+                guard JSONSerialization.isValidJSONObject(document),
+                      let text = try? JSONSerialization.data(withJSONObject: document) else {
+                    throw ConfigurationError(variable: variable, problem: "the document of \(url) is not a JSON object")
+                }
+                documents[url] = String(decoding: text, as: UTF8.self)
+            }
+            do {
+                pinnedMetadataDocuments = try ClientMetadataDocuments.pin(documents)
+            } catch {
+                throw ConfigurationError(variable: variable, problem: "\(error)")
+            }
+        }
     }
 }
 

@@ -50,7 +50,8 @@ public enum GatewayService {
             upstream = UpstreamClient(http: UpstreamClient.makeHTTPClient())
             oidc = OIDCDirectory(client: upstream)
             upstreamTokens = UpstreamTokenStore(client: postgres, schema: definition.schema, logger: logger)
-            metadataDocuments = ClientMetadataDocuments(allowLoopback: configuration.allowLoopbackMetadataDocuments, logger: logger)
+            metadataDocuments = ClientMetadataDocuments(allowLoopback: configuration.allowLoopbackMetadataDocuments,
+                                                        pinned: configuration.pinnedMetadataDocuments, logger: logger)
         }
     }
 
