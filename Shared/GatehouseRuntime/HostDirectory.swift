@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
@@ -82,6 +83,11 @@ public struct HostResolver<Record: Sendable>: Sendable {
     }
 
     public func resolve(_ request: Request, _ context: GatehouseRequestContext) async throws -> (Record, PublicOrigin) {
+        // RFC 9112 §3.2: a request with more than one Host is refused (the first became the
+        // authority; another left among the fields means the client named two hosts).
+        guard request.headers[HTTPField.Name("Host")!] == nil else {
+            throw APIError.invalidRequest("The request names more than one Host")
+        }
         guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
             throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
         }

@@ -55,6 +55,19 @@ struct GatewayDiscoveryTests {
         }
     }
 
+    @Test("A request naming two Host headers is refused with 400 (RFC 9112 §3.2), whichever names a tenant")
+    func twoHosts() async throws {
+        try await GatewayFixture.run(trustProxy: false) { fixture in
+            try await fixture.tenant("acme", hosts: ["localhost", "mcp.acme.example"])
+            try await fixture.application().test(.live) { client in
+                let single = try await client.send("/.well-known/oauth-authorization-server")
+                #expect(single.status == .ok, "\(single.body)")
+                let double = try await client.send("/.well-known/oauth-authorization-server", headers: [HTTPField.Name("Host")!: "mcp.acme.example"])
+                #expect(double.status == .badRequest && double.json["error"] as? String == "invalid_request")
+            }
+        }
+    }
+
     @Test("Every discovery document answers a browser's CORS preflight, without credentials", arguments: [
         "/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
         "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
