@@ -204,7 +204,8 @@ public struct ClientUpdated: EventPayload {
 /// tenant's version, so a projection keeps the newest.
 public struct TenantUpdated: EventPayload {
     public static let eventType = EventType.tenantUpdated
-    public static let schemaVersion = SchemaVersion(1, 0)
+    /// 1.1 added `client_profiles` (absent in 1.0: the defaults).
+    public static let schemaVersion = SchemaVersion(1, 1)
 
     public var tenantId: String
     public var displayName: String
@@ -215,9 +216,11 @@ public struct TenantUpdated: EventPayload {
     public var refreshTokenSeconds: Int
     /// Userinfo asks the upstream (through the gateway) for the current profile.
     public var freshUpstreamProfile: Bool
+    /// How the token service treats particular clients (nil: the defaults).
+    public var clientProfiles: ClientProfiles?
 
     public init(tenantId: String, displayName: String, hosts: [String], authMode: String, disabled: Bool,
-                accessTokenSeconds: Int, refreshTokenSeconds: Int, freshUpstreamProfile: Bool = false) {
+                accessTokenSeconds: Int, refreshTokenSeconds: Int, freshUpstreamProfile: Bool = false, clientProfiles: ClientProfiles? = nil) {
         self.tenantId = tenantId
         self.displayName = displayName
         self.hosts = hosts
@@ -226,6 +229,7 @@ public struct TenantUpdated: EventPayload {
         self.accessTokenSeconds = accessTokenSeconds
         self.refreshTokenSeconds = refreshTokenSeconds
         self.freshUpstreamProfile = freshUpstreamProfile
+        self.clientProfiles = clientProfiles
     }
 }
 

@@ -82,6 +82,21 @@ struct EventCatalogTests {
         }
     }
 
+    @Test("tenant.updated 1.1 carries client profiles; 1.0 events mean the defaults")
+    func clientProfileVersions() throws {
+        let old = try EventCodec.decode(TenantUpdated.self, from: try Self.fixture(TenantUpdated.self))
+        #expect(old.payload.clientProfiles == nil)
+        let bytes = Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("tenant.updated.v1.1.json")))
+        let current = try EventCodec.decode(TenantUpdated.self, from: bytes)
+        #expect(current.header.schemaVersion == TenantUpdated.schemaVersion)
+        let profiles = try #require(current.payload.clientProfiles)
+        #expect(profiles.profile(for: "mcp_client_cli") == ClientProfile(accessTokenSeconds: 86_400, clientAuthentication: .registered))
+        #expect(profiles.profile(for: "https://claude.ai/client.json")
+                == ClientProfile(clientAuthentication: .anySecretMethod, refreshGraceSeconds: 120))
+        let again = try EventCodec.decode(TenantUpdated.self, from: try EventCodec.encode(current))
+        #expect(again.payload == current.payload)
+    }
+
     @Test("upstream-token.stored 1.1 carries the email linking policy; 1.0 events mean none; an unknown policy still reads")
     func emailLinkingVersions() throws {
         let old = try EventCodec.decode(UpstreamTokenStored.self, from: try Self.fixture(UpstreamTokenStored.self))

@@ -142,6 +142,46 @@ struct GatewayTenantAdminTests {
         }
     }
 
+    @Test("Client profiles are set through the admin API, described by the OpenAPI document and announced by tenant.updated 1.1")
+    func clientProfiles() async throws {
+        let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
+        try await GatewayFixture.run { fixture in
+            try await fixture.application().test(.live) { client in
+                let created = try await client.send("/admin/tenants", method: .post,
+                                                    json: #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none"}"#,
+                                                    token: Self.token)
+                #expect(created.status == .created)
+                let profiles = #"""
+                    {"client_profiles": {"defaults": {"client_authentication": "registered"},
+                     "overrides": [{"document_domain": "claude.ai", "refresh_grace_seconds": 120},
+                                   {"client_id": "mcp_client_cli", "access_token_seconds": 86400}]}}
+                    """#
+                let updated = checked(try await client.send("/admin/tenants/t", method: .patch, json: profiles, token: Self.token),
+                                      "PATCH", "/admin/tenants/{tenant}", document)
+                #expect(updated.status == .ok, "\(updated.body)")
+                let stored = try #require(updated.json["client_profiles"] as? [String: Any])
+                #expect((stored["defaults"] as? [String: Any])?["client_authentication"] as? String == "registered")
+                #expect((stored["overrides"] as? [[String: Any]])?.count == 2)
+
+                let invalid = try await client.send("/admin/tenants/t", method: .patch, json:
+                    #"{"client_profiles": {"defaults": {}, "overrides": [{"document_domain": "claude.ai", "client_id": "x"}]}}"#, token: Self.token)
+                #expect(invalid.status == .badRequest && invalid.json["error"] as? String == "invalid_tenant")
+                #expect((invalid.json["error_description"] as? String)?.hasPrefix("client_profiles.overrides[0]") == true, "\(invalid.body)")
+                let typo = try await client.send("/admin/tenants/t", method: .patch,
+                                                 json: #"{"client_profiles": {"defaults": {"grace": 5}, "overrides": []}}"#, token: Self.token)
+                #expect(typo.status == .badRequest && (typo.json["error_description"] as? String)?.contains("client_profiles.defaults.grace") == true)
+            }
+            let rows = try await fixture.client.query("SELECT envelope FROM gateway.outbox WHERE event_type = 'tenant.updated' ORDER BY id")
+            var events: [EventEnvelope<TenantUpdated>] = []
+            for try await text in rows.decode(String.self) { events.append(try EventCodec.decode(TenantUpdated.self, from: Array(text.utf8))) }
+            #expect(events.count == 2)
+            #expect(events.last?.header.schemaVersion == SchemaVersion(1, 1))
+            let announced = try #require(events.last?.payload.clientProfiles)
+            #expect(announced.profile(for: "mcp_client_cli") == ClientProfile(accessTokenSeconds: 86_400, clientAuthentication: .registered))
+            #expect(announced.profile(for: "https://claude.ai/c.json").refreshGraceSeconds == 120)
+        }
+    }
+
     @Test("Unknown fields are refused by POST and PATCH, each named; nothing changes")
     func unknownFields() async throws {
         try await GatewayFixture.run { fixture in

@@ -186,11 +186,14 @@ struct TokenCodeTests {
                 #expect(refused.status == .unauthorized && refused.json["error"] as? String == "invalid_client")
                 #expect(refused.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
 
-                // A post client trying Basic, a Basic client posting its secret: the registered method only.
+                // A post client trying Basic, a Basic client posting its secret: either secret method, by
+                // default (some hosted clients always post their secret), with the right secret only.
                 let postAsBasic = post.presenting(method: "client_secret_basic", secret: post.secret)
-                #expect(try await http.redeem(try TokenFixture.code(for: post), client: postAsBasic).json["error"] as? String == "invalid_client")
+                #expect(try await http.redeem(try TokenFixture.code(for: post), client: postAsBasic).status == .ok)
                 let basicAsPost = basic.presenting(method: "client_secret_post", secret: basic.secret)
-                #expect(try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPost).json["error"] as? String == "invalid_client")
+                #expect(try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPost).status == .ok)
+                let basicAsPostWrong = basic.presenting(method: "client_secret_post", secret: "mcp_secret_wrong")
+                #expect(try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPostWrong).json["error"] as? String == "invalid_client")
                 // Two methods at once.
                 let both = try await http.redeem(try TokenFixture.code(for: basic), client: basic,
                                                  extra: [("client_secret", basic.secret!)])
@@ -201,6 +204,37 @@ struct TokenCodeTests {
                 let anonymous = try await http.form("/oauth/token", [("grant_type", "authorization_code"),
                                                                      ("code", try TokenFixture.code(for: publicClient))])
                 #expect(anonymous.status == .unauthorized && anonymous.json["error"] as? String == "invalid_client")
+            }
+        }
+    }
+
+    @Test("Client profiles: the registered method only where the tenant says so; an access token lifetime for one client")
+    func clientProfiles() async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme")
+            let basic = try await fixture.client(method: "client_secret_basic")
+            let post = try await fixture.client(method: "client_secret_post")
+            let neverRefreshes = try await fixture.client()
+            try await fixture.tenant("acme", version: 2, clientProfiles: ClientProfiles(
+                defaults: ClientProfile(clientAuthentication: .registered),
+                overrides: [
+                    ClientProfileOverride(clientId: post.id, profile: ClientProfile(clientAuthentication: .anySecretMethod)),
+                    ClientProfileOverride(clientId: neverRefreshes.id, profile: ClientProfile(accessTokenSeconds: 86_400)),
+                ]))
+            try await fixture.application().test(.live) { http in
+                let basicAsPost = basic.presenting(method: "client_secret_post", secret: basic.secret)
+                let refused = try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPost)
+                #expect(refused.status == .unauthorized && refused.json["error"] as? String == "invalid_client")
+                #expect(try await http.redeem(try TokenFixture.code(for: basic), client: basic).status == .ok)
+                let postAsBasic = post.presenting(method: "client_secret_basic", secret: post.secret)
+                #expect(try await http.redeem(try TokenFixture.code(for: post), client: postAsBasic).status == .ok, "its override allows it")
+
+                let long = try await http.redeem(try TokenFixture.code(for: neverRefreshes), client: neverRefreshes)
+                #expect(long.json["expires_in"] as? Int == 86_400)
+                let refreshed = try await http.refresh(try #require(long.json["refresh_token"] as? String), client: neverRefreshes)
+                #expect(refreshed.json["expires_in"] as? Int == 86_400)
+                let usual = try await http.redeem(try TokenFixture.code(for: basic), client: basic)
+                #expect(usual.json["expires_in"] as? Int == 3600)
             }
         }
     }

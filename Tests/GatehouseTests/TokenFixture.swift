@@ -77,10 +77,11 @@ struct TokenFixture: Sendable {
     }
 
     func tenant(_ id: String, version: Int64 = 1, accessSeconds: Int = 3600, refreshSeconds: Int = 86_400, disabled: Bool = false,
-                freshUpstreamProfile: Bool = false) async throws {
+                freshUpstreamProfile: Bool = false, clientProfiles: ClientProfiles? = nil) async throws {
         try await project(EventEnvelope(tenant: id, aggregateKey: id, aggregateVersion: version, payload: TenantUpdated(
             tenantId: id, displayName: "Tenant \(id)", hosts: ["\(id).example"], authMode: "oauth", disabled: disabled,
-            accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds, freshUpstreamProfile: freshUpstreamProfile)))
+            accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds, freshUpstreamProfile: freshUpstreamProfile,
+            clientProfiles: clientProfiles)))
     }
 
     struct Client: Sendable {

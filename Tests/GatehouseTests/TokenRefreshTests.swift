@@ -61,6 +61,26 @@ struct TokenRefreshTests {
         }
     }
 
+    @Test("A client profile can shorten or lengthen the grace window of one client")
+    func graceByProfile() async throws {
+        try await TokenFixture.run(configuration: TokenFixture.configuration(grace: .zero)) { fixture in
+            try await fixture.tenant("acme")
+            let lateRetrier = try await fixture.client()
+            let other = try await fixture.client()
+            try await fixture.tenant("acme", version: 2, clientProfiles: ClientProfiles(overrides: [
+                ClientProfileOverride(clientId: lateRetrier.id, profile: ClientProfile(refreshGraceSeconds: 120)),
+            ]))
+            try await fixture.application().test(.live) { http in
+                let first = try await Self.tokens(http, lateRetrier)
+                let second = try Self.refreshed(try await http.refresh(first.refresh, client: lateRetrier))
+                #expect(try Self.refreshed(try await http.refresh(first.refresh, client: lateRetrier)).refresh == second.refresh)
+                let theirs = try await Self.tokens(http, other)
+                _ = try Self.refreshed(try await http.refresh(theirs.refresh, client: other))
+                #expect(try await http.refresh(theirs.refresh, client: other).json["error"] as? String == "invalid_grant", "the service's window: none")
+            }
+        }
+    }
+
     @Test("Outside the grace window the previous token is reuse at once")
     func noGrace() async throws {
         try await TokenFixture.run(configuration: TokenFixture.configuration(grace: .zero)) { fixture in

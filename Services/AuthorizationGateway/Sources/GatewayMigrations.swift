@@ -144,5 +144,9 @@ enum GatewayMigrations {
             )
             """,
         ]),
+        // How the token service treats particular clients (ClientProfiles; NULL: the defaults).
+        Migration(version: 8, name: "client profiles", statements: [
+            "ALTER TABLE {schema}.tenants ADD COLUMN client_profiles JSONB",
+        ]),
     ]
 }

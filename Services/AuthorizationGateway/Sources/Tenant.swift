@@ -22,6 +22,8 @@ public struct Tenant: Codable, Sendable, Equatable {
     /// Whether userinfo asks the upstream for the user's current profile (refreshing the stored
     /// upstream token when it has expired) instead of answering from the provisioned one.
     public var freshUpstreamProfile: Bool
+    /// How the token service treats particular clients (`docs/client-compatibility.md`).
+    public var clientProfiles: ClientProfiles
     /// Whether an upstream client secret is stored (the secret itself never leaves the gateway).
     public var hasClientSecret: Bool
     public var disabled: Bool
@@ -91,13 +93,15 @@ public struct TenantInput: Codable, Sendable {
     public var upstream: UpstreamInput?
     public var tokenLifetimes: TokenLifetimes?
     public var freshUpstreamProfile: Bool?
+    /// Replaces the tenant's client profiles as a whole.
+    public var clientProfiles: ClientProfiles?
     /// Write-only.
     public var clientSecret: String?
     public var disabled: Bool?
 
     public init(id: String? = nil, displayName: String? = nil, hosts: [String]? = nil, authMode: Tenant.AuthMode? = nil,
                 emailLinking: String? = nil, upstream: UpstreamInput? = nil, tokenLifetimes: TokenLifetimes? = nil,
-                freshUpstreamProfile: Bool? = nil, clientSecret: String? = nil, disabled: Bool? = nil) {
+                freshUpstreamProfile: Bool? = nil, clientProfiles: ClientProfiles? = nil, clientSecret: String? = nil, disabled: Bool? = nil) {
         self.id = id
         self.displayName = displayName
         self.hosts = hosts
@@ -106,6 +110,7 @@ public struct TenantInput: Codable, Sendable {
         self.upstream = upstream
         self.tokenLifetimes = tokenLifetimes
         self.freshUpstreamProfile = freshUpstreamProfile
+        self.clientProfiles = clientProfiles
         self.clientSecret = clientSecret
         self.disabled = disabled
     }

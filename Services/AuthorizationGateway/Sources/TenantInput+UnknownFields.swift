@@ -5,7 +5,9 @@ extension TenantInput {
     /// values of `upstream.extra_authorize_parameters` are free-form.
     static let knownFields: [String: Set<String>] = [
         "": ["id", "display_name", "hosts", "auth_mode", "email_linking", "upstream", "token_lifetimes", "fresh_upstream_profile",
-             "client_secret", "disabled"],
+             "client_profiles", "client_secret", "disabled"],
+        "client_profiles": ["defaults", "overrides"],
+        "client_profiles.defaults": ["access_token_seconds", "client_authentication", "refresh_grace_seconds"],
         "upstream": ["kind", "issuer", "authorization_endpoint", "token_endpoint", "user_endpoint", "emails_endpoint", "client_id",
                      "scopes", "claims", "extra_authorize_parameters"],
         "upstream.claims": ["subject", "email", "email_verified", "name"],

@@ -38,12 +38,13 @@ public struct TenantStore: Sendable {
         var draft = Tenant(id: id, displayName: input.displayName ?? "", hosts: input.hosts ?? [], authMode: input.authMode ?? .oauth,
                            emailLinking: input.emailLinking ?? "none", upstream: nil,
                            tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(), freshUpstreamProfile: input.freshUpstreamProfile ?? false,
-                           hasClientSecret: false,
+                           clientProfiles: input.clientProfiles ?? ClientProfiles(), hasClientSecret: false,
                            disabled: input.disabled ?? false, version: 1, createdAt: Date(), updatedAt: Date())
         draft.upstream = try input.upstream.map { try Self.upstream(from: $0, base: nil) }
         draft.hosts = try TenantRules.validate(id: id, displayName: draft.displayName, hosts: draft.hosts, authMode: draft.authMode,
                                                emailLinking: draft.emailLinking, upstream: draft.upstream,
                                                tokenLifetimes: draft.tokenLifetimes, allowInsecureUpstream: allowInsecureUpstream)
+        try TenantRules.validate(draft.clientProfiles)
         let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
         return try await client.withTransaction(logger: logger) { connection in
             try await write(draft, sealedSecret: sealed, replaceSecret: true, insert: true, on: connection)
@@ -64,10 +65,12 @@ public struct TenantStore: Sendable {
             if let disabled = input.disabled { tenant.disabled = disabled }
             if let lifetimes = input.tokenLifetimes { tenant.tokenLifetimes = lifetimes }
             if let fresh = input.freshUpstreamProfile { tenant.freshUpstreamProfile = fresh }
+            if let profiles = input.clientProfiles { tenant.clientProfiles = profiles }
             if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
             tenant.hosts = try TenantRules.validate(id: id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode,
                                                     emailLinking: tenant.emailLinking, upstream: tenant.upstream,
                                                     tokenLifetimes: tenant.tokenLifetimes, allowInsecureUpstream: allowInsecureUpstream)
+            try TenantRules.validate(tenant.clientProfiles)
             try await write(tenant, sealedSecret: sealed, replaceSecret: sealed != nil, insert: false, on: connection)
             return try await announce(try await load(id, on: connection, lock: false)!.tenant, on: connection)
         }
@@ -107,7 +110,7 @@ public struct TenantStore: Sendable {
             payload: TenantUpdated(tenantId: tenant.id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode.rawValue,
                                    disabled: tenant.disabled, accessTokenSeconds: tenant.tokenLifetimes.accessTokenSeconds,
                                    refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds,
-                                   freshUpstreamProfile: tenant.freshUpstreamProfile))
+                                   freshUpstreamProfile: tenant.freshUpstreamProfile, clientProfiles: tenant.clientProfiles))
         try await OutboxWriter(schema: schema).append([try OutboxRecord(event)], on: connection, logger: logger)
         return tenant
     }
@@ -146,16 +149,17 @@ public struct TenantStore: Sendable {
         bindings.append(tenant.tokenLifetimes.accessTokenSeconds)
         bindings.append(tenant.tokenLifetimes.refreshTokenSeconds)
         bindings.append(tenant.freshUpstreamProfile)
+        bindings.append(String(decoding: try JSONBody.encoder().encode(tenant.clientProfiles), as: UTF8.self))
         let sql = insert
             ? """
               INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
-                  access_token_seconds, refresh_token_seconds, fresh_upstream_profile)
-              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9, $10)
+                  access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles)
+              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9, $10, $11::jsonb)
               """
             : """
               UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
                   upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
-                  access_token_seconds = $8, refresh_token_seconds = $9, fresh_upstream_profile = $10,
+                  access_token_seconds = $8, refresh_token_seconds = $9, fresh_upstream_profile = $10, client_profiles = $11::jsonb,
                   version = version + 1, updated_at = now()
               WHERE id = $1
               """
@@ -191,18 +195,21 @@ public struct TenantStore: Sendable {
         let s = schema.quoted
         let rows = try await connection.query(PostgresQuery(unsafeSQL: """
             SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
-                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile,
+                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
                    coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
             FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
             """, binds: bindings), logger: logger)
         var records: [TenantRecord] = []
         let decoder = JSONBody.decoder()
-        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, [String]).self) {
-            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, hosts) = row
+        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, String?,
+                                          [String]).self) {
+            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, profiles,
+                 hosts) = row
             let tenant = Tenant(
                 id: id, displayName: name, hosts: hosts, authMode: Tenant.AuthMode(rawValue: mode) ?? .oauth, emailLinking: linking,
                 upstream: try upstream.map { try decoder.decode(UpstreamConfiguration.self, from: Data($0.utf8)) },
                 tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds), freshUpstreamProfile: fresh,
+                clientProfiles: try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles(),
                 hasClientSecret: secret != nil, disabled: disabled, version: version, createdAt: created, updatedAt: updated)
             records.append(TenantRecord(tenant: tenant, sealedClientSecret: secret))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseRuntime
 import HTTPTypes
 
@@ -65,12 +66,19 @@ struct RegisteredClient: Sendable, Equatable {
     var disabled: Bool
 
     /// Checks presented credentials against the registration, in constant time for secrets.
-    static func authenticate(_ presented: PresentedClient, as registered: RegisteredClient?) throws(APIError) {
+    /// Under `.anySecretMethod` a client registered for one shared-secret method may use the
+    /// other; a public client never presents a secret, a confidential one always does.
+    static func authenticate(_ presented: PresentedClient, as registered: RegisteredClient?,
+                             policy: ClientAuthenticationPolicy = .anySecretMethod) throws(APIError) {
         let basic = presented.method == .basic
         guard let registered, !registered.disabled, registered.clientId == presented.clientId else {
             throw OAuthError.invalidClient("Client authentication failed", basic: basic)
         }
-        guard presented.method.rawValue == registered.tokenEndpointAuthMethod else {
+        let secretMethods = [PresentedClient.Method.basic.rawValue, PresentedClient.Method.post.rawValue]
+        let accepted = presented.method.rawValue == registered.tokenEndpointAuthMethod
+            || (policy == .anySecretMethod && secretMethods.contains(presented.method.rawValue)
+                && secretMethods.contains(registered.tokenEndpointAuthMethod))
+        guard accepted else {
             throw OAuthError.invalidClient("The client must authenticate with \(registered.tokenEndpointAuthMethod)", basic: basic)
         }
         if presented.method != .none {

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseRuntime
 import HTTPTypes
 import Hummingbird
@@ -47,7 +48,8 @@ struct TokenInformationEndpoints: Sendable {
             if registered == nil {
                 registered = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
             }
-            try RegisteredClient.authenticate(presented, as: registered)
+            try RegisteredClient.authenticate(presented, as: registered,
+                                              policy: tenant.clientProfiles.profile(for: presented.clientId).clientAuthentication ?? .anySecretMethod)
         } catch let error as APIError where error.code == "invalid_client" {
             guardrails.failed(address: address, client: presented.clientId)
             throw error

@@ -125,5 +125,9 @@ enum TokenMigrations {
         Migration(version: 5, name: "refresh successor key", statements: [
             "ALTER TABLE {schema}.grants ADD COLUMN refresh_key_id TEXT",
         ]),
+        // From tenant.updated 1.1: how particular clients are treated (NULL: the defaults).
+        Migration(version: 6, name: "client profiles", statements: [
+            "ALTER TABLE {schema}.tenants ADD COLUMN client_profiles JSONB",
+        ]),
     ]
 }

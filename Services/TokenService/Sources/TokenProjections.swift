@@ -2,6 +2,7 @@ import Foundation
 import GatehouseEvents
 import GatehouseMessaging
 import GatehousePostgres
+import GatehouseRuntime
 import Logging
 import PostgresNIO
 
@@ -46,13 +47,15 @@ public struct TokenProjections: EventHandler {
             bindings.append(tenant.accessTokenSeconds)
             bindings.append(tenant.refreshTokenSeconds)
             bindings.append(tenant.freshUpstreamProfile)
+            bindings.append(try tenant.clientProfiles.map { String(decoding: try JSONBody.encoder().encode($0), as: UTF8.self) })
             sql = """
                 INSERT INTO \(s).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, access_token_seconds, refresh_token_seconds,
-                                               fresh_upstream_profile)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                               fresh_upstream_profile, client_profiles)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
                 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
                     auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled, access_token_seconds = EXCLUDED.access_token_seconds,
-                    refresh_token_seconds = EXCLUDED.refresh_token_seconds, fresh_upstream_profile = EXCLUDED.fresh_upstream_profile
+                    refresh_token_seconds = EXCLUDED.refresh_token_seconds, fresh_upstream_profile = EXCLUDED.fresh_upstream_profile,
+                    client_profiles = EXCLUDED.client_profiles
                 WHERE t.version < EXCLUDED.version
                 """
         case ClientRegistered.eventType.name, ClientUpdated.eventType.name:

@@ -14,6 +14,7 @@ public struct TokenTenant: Sendable, Equatable {
     public var accessTokenSeconds: Int
     public var refreshTokenSeconds: Int
     public var freshUpstreamProfile: Bool
+    public var clientProfiles: ClientProfiles = ClientProfiles()
 }
 
 /// Tokens just minted: the clear values go to the client once; only their hashes are stored.
@@ -126,12 +127,16 @@ public struct TokenStore: Sendable {
     /// Every enabled tenant by host name, for the host directory.
     public func tenantsByHost() async throws -> [String: TokenTenant] {
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile FROM \(schema.quoted).tenants WHERE NOT disabled
+            SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
+            FROM \(schema.quoted).tenants WHERE NOT disabled
             """), logger: logger)
         var map: [String: TokenTenant] = [:]
-        for try await (id, hosts, access, refresh, fresh) in rows.decode((String, [String], Int, Int, Bool).self) {
+        let decoder = JSONBody.decoder()
+        for try await (id, hosts, access, refresh, fresh, profiles) in rows.decode((String, [String], Int, Int, Bool, String?).self) {
+            let clientProfiles = try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles()
             for host in hosts {
-                map[host] = TokenTenant(id: id, accessTokenSeconds: access, refreshTokenSeconds: refresh, freshUpstreamProfile: fresh)
+                map[host] = TokenTenant(id: id, accessTokenSeconds: access, refreshTokenSeconds: refresh, freshUpstreamProfile: fresh,
+                                        clientProfiles: clientProfiles)
             }
         }
         return map

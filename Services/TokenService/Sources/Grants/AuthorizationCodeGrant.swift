@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseOAuth
 import GatehouseRuntime
 import Hummingbird
@@ -28,7 +29,8 @@ extension TokenEndpoint {
             ? RegisteredClient(clientId: binding.clientId, tokenEndpointAuthMethod: binding.client.tokenEndpointAuthMethod,
                                secretHash: binding.client.secretHash, grantTypes: binding.client.grantTypes, disabled: false)
             : nil)
-        try RegisteredClient.authenticate(presented, as: registered)
+        let profile = tenant.clientProfiles.profile(for: presented.clientId)
+        try RegisteredClient.authenticate(presented, as: registered, policy: profile.clientAuthentication ?? .anySecretMethod)
         guard let registered else { throw OAuthError.invalidClient("Client authentication failed", basic: false) }
 
         // The code was opened: a wrong client, redirect URI, resource or verifier is a failed
@@ -55,7 +57,7 @@ extension TokenEndpoint {
         }
 
         let issuesRefresh = registered.grantTypes.contains("refresh_token")
-        let tokens = MintedTokens(scopes: binding.scopes, accessSeconds: tenant.accessTokenSeconds,
+        let tokens = MintedTokens(scopes: binding.scopes, accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds,
                                   refreshSeconds: issuesRefresh ? tenant.refreshTokenSeconds : nil)
         let outcome = try await infrastructure(context) {
             try await store.redeem(codeHash: codeHash, binding: binding, client: registered, tokens: tokens,

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseRuntime
 import Hummingbird
 import Logging
@@ -16,6 +17,9 @@ extension TokenEndpoint {
         guard let refreshToken = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
         let requestedScopes = form["scope"].map { $0.split(separator: " ").map(String.init) }
         let presentedHash = SecretHash.of(refreshToken)
+        let profile = tenant.clientProfiles.profile(for: presented.clientId)
+        let policy = profile.clientAuthentication ?? .anySecretMethod
+        let grace = profile.refreshGraceSeconds.map { Duration.seconds($0) } ?? configuration.refreshGrace
         for _ in 0..<Self.maximumRotationAttempts {
             guard refreshToken.hasPrefix(MintedTokens.refreshPrefix),
                 let (state, presentedGeneration) = try await infrastructure(context, deadline: nil, { try await store.grant(ofRefreshHash: presentedHash) }),
@@ -26,10 +30,10 @@ extension TokenEndpoint {
             guard presented.clientId == state.clientId else {
                 // Authenticate the caller as itself first: a stranger learns nothing but invalid_client.
                 let caller = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
-                try RegisteredClient.authenticate(presented, as: caller)
+                try RegisteredClient.authenticate(presented, as: caller, policy: policy)
                 throw OAuthError.invalidGrant("The refresh token was issued to another client")
             }
-            try RegisteredClient.authenticate(presented, as: state.client)
+            try RegisteredClient.authenticate(presented, as: state.client, policy: policy)
             guard state.client.grantTypes.contains("refresh_token") else {
                 throw OAuthError.unauthorizedClient("The client is not registered for refresh_token")
             }
@@ -42,7 +46,7 @@ extension TokenEndpoint {
                 throw OAuthError.invalidScope("The requested scope exceeds the scope of the grant")
             }
 
-            let decision = RefreshRotation.decide(presentedHash: presentedHash, grant: state, grace: configuration.refreshGrace)
+            let decision = RefreshRotation.decide(presentedHash: presentedHash, grant: state, grace: grace)
             let successor: (token: String, generation: Int, keyID: String)
             switch decision {
             case .refused(.revoked):
@@ -72,11 +76,11 @@ extension TokenEndpoint {
                 successor = (try deriveSuccessor(of: refreshToken, state, generation: state.generation, keyID: keyID), state.generation, keyID)
             }
             let tokens = MintedTokens(
-                scopes: scopes, accessSeconds: tenant.accessTokenSeconds, refreshToken: successor.token,
+                scopes: scopes, accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds, refreshToken: successor.token,
                 refreshExpiresAt: decision == .rotate ? Date().addingTimeInterval(TimeInterval(tenant.refreshTokenSeconds)) : state.refreshExpiresAt)
             let rotation = try TokenStore.Rotation(
                 state: state, presentedHash: presentedHash, repeatsSuccessor: decision == .repeatSuccessor, generation: successor.generation,
-                keyID: successor.keyID, tokens: tokens, grace: configuration.refreshGrace)
+                keyID: successor.keyID, tokens: tokens, grace: grace)
             if try await infrastructure(context, deadline: nil, { try await store.rotate(rotation) }) {
                 return try Self.response(tokens)
             }
