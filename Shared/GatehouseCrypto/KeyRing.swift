@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 /// AES-256-GCM keys by id, one of them current: what seals upstream tokens and secrets at rest
-/// and the sealed authorization codes (DESIGN.md invariants 3 and 6). Sealing uses the current
+/// and the sealed authorization codes (docs/design.md invariants 3 and 6). Sealing uses the current
 /// key and names its id in the output; opening finds the key by that id, so keys rotate by
 /// adding a new current key and keeping the old ones until what they sealed has expired.
 ///

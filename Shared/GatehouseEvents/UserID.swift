@@ -7,7 +7,7 @@ import Foundation
 ///
 /// Every service computes the same id from the same identity, so the gateway can put it into a
 /// code and the token service into a token before the provisioning consumer has written the
-/// user's row (DESIGN.md invariant 2). It never depends on the email, which can change.
+/// user's row (docs/design.md invariant 2). It never depends on the email, which can change.
 public enum UserID {
     public static let prefix = "usr_"
     static let encodedLength = 26

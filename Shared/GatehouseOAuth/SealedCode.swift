@@ -2,7 +2,7 @@ import Foundation
 import GatehouseCrypto
 
 /// Everything an authorization code stands for. The code is this binding sealed under the key
-/// ring the gateway and the token service share (DESIGN.md invariant 3): the token service
+/// ring the gateway and the token service share (docs/design.md invariant 3): the token service
 /// opens and checks it without reading the gateway's tables or waiting for Kafka.
 public struct CodeBinding: Codable, Sendable, Equatable {
     public struct Identity: Codable, Sendable, Equatable {

@@ -6,7 +6,7 @@ import Synchronization
 /// Host name → tenant record, loaded whole from the service's own tables and refreshed at most
 /// `maximumAge` after a change: admin changes (or projected `tenant.updated` events) take effect
 /// without a restart. The loader returns only tenants that may be served; a disabled tenant is
-/// not found, exactly like an unknown host (DESIGN.md invariant 7: never a default tenant).
+/// not found, exactly like an unknown host (docs/design.md invariant 7: never a default tenant).
 public actor HostDirectory<Record: Sendable> {
     public typealias Loader = @Sendable () async throws -> [String: Record]
 

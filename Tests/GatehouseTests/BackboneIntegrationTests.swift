@@ -9,7 +9,7 @@ import PostgresNIO
 import Testing
 
 /// The event backbone against a real PostgreSQL cluster and the broker process
-/// (DESIGN.md invariant 1). Serialized: one test stops a PostgreSQL cluster, one a broker of its own.
+/// (docs/design.md invariant 1). Serialized: one test stops a PostgreSQL cluster, one a broker of its own.
 @Suite("Event backbone", .serialized)
 struct BackboneIntegrationTests {
     @Test("1,000 state changes give exactly 1,000 events, in order per key")

@@ -8,7 +8,7 @@ import HummingbirdTesting
 import Testing
 
 /// Tenants by host and their discovery documents (RFC 8414, OpenID discovery, RFC 9728),
-/// against a live server and a real PostgreSQL (DESIGN.md invariant 7).
+/// against a live server and a real PostgreSQL (docs/design.md invariant 7).
 @Suite("Gateway: tenants by host and discovery")
 struct GatewayDiscoveryTests {
     @Test("Each tenant is its own issuer: metadata, OpenID configuration and protected resource metadata")

@@ -8,7 +8,7 @@ import Testing
 @testable import UserProvisioning
 
 /// The provisioning consumer's rules, one at a time, against a real PostgreSQL through the
-/// inbox (DESIGN.md invariants 1 and 2).
+/// inbox (docs/design.md invariants 1 and 2).
 @Suite("User provisioning rules")
 struct ProvisioningRulesTests {
     typealias E = ProvisioningEvents

@@ -3,7 +3,7 @@ import GatehouseCrypto
 import GatehouseOAuth
 import Testing
 
-/// The sealed authorization code (DESIGN.md invariant 3) and PKCE S256.
+/// The sealed authorization code (docs/design.md invariant 3) and PKCE S256.
 @Suite("Sealed codes and PKCE")
 struct SealedCodeTests {
     static let ring = try! KeyRing(keys: ["old": Array(repeating: 1, count: 32), "new": Array(repeating: 2, count: 32)], current: "new")

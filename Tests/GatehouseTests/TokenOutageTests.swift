@@ -17,7 +17,7 @@ import Testing
 import TokenService
 
 /// Outages: ours are 503 with Retry-After, never a reason for a client to drop its tokens; and
-/// a login never waits on the broker (DESIGN.md invariants 3 and 4).
+/// a login never waits on the broker (docs/design.md invariants 3 and 4).
 @Suite("Token service: outages")
 struct TokenOutageTests {
     typealias R = TokenRefreshTests

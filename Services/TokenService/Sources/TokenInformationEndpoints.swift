@@ -8,7 +8,7 @@ import Logging
 
 /// `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662), `/oauth/userinfo` and
 /// `/oauth/jwks`. Every answer is about tokens of the tenant the request is addressed to; a token
-/// of another tenant is unknown here (DESIGN.md invariant 7).
+/// of another tenant is unknown here (docs/design.md invariant 7).
 struct TokenInformationEndpoints: Sendable {
     let tenants: HostResolver<TokenTenant>
     let store: TokenStore

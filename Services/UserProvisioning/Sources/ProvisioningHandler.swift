@@ -22,7 +22,7 @@ public struct ProvisioningTopics: Sendable {
 /// to the provisioning schema, inside the inbox transaction, and announces every profile that
 /// changed with `user.upserted` through the outbox of the same transaction.
 ///
-/// This consumer is the only writer of user rows (DESIGN.md invariant 2). It is idempotent
+/// This consumer is the only writer of user rows (docs/design.md invariant 2). It is idempotent
 /// (the inbox), order-independent (see `ProvisioningMigrations`) and set-based: one statement
 /// per table per batch, whatever the batch size.
 public struct ProvisioningHandler: EventHandler {

@@ -2,7 +2,7 @@ import GatehouseMessaging
 import GatehousePostgres
 
 /// The provisioning schema. No table references another service's rows, and nothing in another
-/// service references these (DESIGN.md invariant 2): users are keyed by the id every service
+/// service references these (docs/design.md invariant 2): users are keyed by the id every service
 /// derives from the upstream identity.
 ///
 /// Every column is a pure function of the set of events applied, whatever their order:
