@@ -10,11 +10,11 @@ import NIOPosix
 /// the caller and never carries a secret.
 public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     public var status: HTTPResponse.Status
-    public var code: String
+    public var code: Code
     public var detail: String
     public var headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, _ detail: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, code: Code, _ detail: String, headers: HTTPFields = [:]) {
         self.status = status
         self.code = code
         self.detail = detail
@@ -24,23 +24,23 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     public var description: String { "\(status.code) \(code): \(detail)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = try JSONBody.response(["error": code, "error_description": detail], status: status)
+        var response = try JSONBody.response(["error": code.rawValue, "error_description": detail], status: status)
         for field in headers { response.headers.append(field) }
         response.headers[.cacheControl] = "no-store"
         return response
     }
 
-    public static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_request", detail) }
-    public static func notFound(_ detail: String) -> APIError { APIError(.notFound, code: "not_found", detail) }
+    public static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidRequest, detail) }
+    public static func notFound(_ detail: String) -> APIError { APIError(.notFound, code: .notFound, detail) }
     /// Our infrastructure failed (database, upstream): try again later; never a client error.
-    public static let temporarilyUnavailable = APIError(.serviceUnavailable, code: "temporarily_unavailable",
+    public static let temporarilyUnavailable = APIError(.serviceUnavailable, code: .temporarilyUnavailable,
                                                         "The service is temporarily unavailable; try again shortly",
                                                         headers: [.retryAfter: "5"])
 
     /// 429 `slow_down` with `Retry-After` in whole seconds (at least one).
     public static func tooManyRequests(_ detail: String, retryAfter wait: Duration) -> APIError {
         let seconds = max(1, Int((wait / .seconds(1)).rounded(.up)))
-        return APIError(.tooManyRequests, code: "slow_down", detail, headers: [.retryAfter: String(seconds)])
+        return APIError(.tooManyRequests, code: .slowDown, detail, headers: [.retryAfter: String(seconds)])
     }
 
     /// How long a request waits on PostgreSQL or an upstream before it is an outage: the pool

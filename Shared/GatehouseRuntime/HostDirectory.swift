@@ -89,7 +89,7 @@ public struct HostResolver<Record: Sendable>: Sendable {
             throw APIError.invalidRequest("The request names more than one Host")
         }
         guard let origin = origins.origin(of: request, remoteAddress: context.remoteAddress) else {
-            throw APIError(.notFound, code: "not_found", "No tenant is served at this host")
+            throw APIError(.notFound, code: .notFound, "No tenant is served at this host")
         }
         var found = directory.cachedRecord(forHost: origin.host)
         if found == nil {
@@ -97,7 +97,7 @@ public struct HostResolver<Record: Sendable>: Sendable {
                 try await directory.record(forHost: origin.host)
             }
         }
-        guard let record = found ?? nil else { throw APIError(.notFound, code: "not_found", "No tenant is served at this host") }
+        guard let record = found ?? nil else { throw APIError(.notFound, code: .notFound, "No tenant is served at this host") }
         return (record, origin)
     }
 }

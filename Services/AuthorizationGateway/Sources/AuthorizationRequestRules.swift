@@ -17,8 +17,8 @@ public struct AuthorizationRequest: Sendable, Equatable {
 /// when the client or its redirect URI cannot be trusted (never redirect to an unchecked URI),
 /// else back to the client's redirect URI with `error`, `state` and `iss`.
 public enum AuthorizationFailure: Error, Equatable {
-    case page(error: String, description: String)
-    case redirect(redirectUri: String, error: String, description: String, state: String?)
+    case page(error: APIError.Code, description: String)
+    case redirect(redirectUri: String, error: APIError.Code, description: String, state: String?)
 }
 
 /// What the rules need to know about the client named in a request.
@@ -49,24 +49,24 @@ public enum AuthorizationRequestRules {
         func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
         let ids = values("client_id")
         guard ids.count == 1, let clientId = ids.first, !clientId.isEmpty else {
-            throw AuthorizationFailure.page(error: "invalid_request", description: ids.count > 1 ? "client_id is repeated" : "client_id is missing")
+            throw AuthorizationFailure.page(error: .invalidRequest, description: ids.count > 1 ? "client_id is repeated" : "client_id is missing")
         }
         guard let client = lookup(clientId) else {
-            throw AuthorizationFailure.page(error: "invalid_client", description: "This application is not registered with this server")
+            throw AuthorizationFailure.page(error: .invalidClient, description: "This application is not registered with this server")
         }
         let redirects = values("redirect_uri")
-        guard redirects.count <= 1 else { throw AuthorizationFailure.page(error: "invalid_request", description: "redirect_uri is repeated") }
+        guard redirects.count <= 1 else { throw AuthorizationFailure.page(error: .invalidRequest, description: "redirect_uri is repeated") }
         let redirect: String
         if let presented = redirects.first {
             guard let registered = client.redirectUris.first(where: { ClientRegistrationRules.matches(presented: presented, registered: $0) }) else {
-                throw AuthorizationFailure.page(error: "invalid_request", description: "redirect_uri is not registered for this application")
+                throw AuthorizationFailure.page(error: .invalidRequest, description: "redirect_uri is not registered for this application")
             }
             _ = registered
             redirect = presented
         } else {
             // OAuth 2.1 §4.1.1: may be omitted only when exactly one is registered.
             guard client.redirectUris.count == 1 else {
-                throw AuthorizationFailure.page(error: "invalid_request", description: "redirect_uri is required")
+                throw AuthorizationFailure.page(error: .invalidRequest, description: "redirect_uri is required")
             }
             redirect = client.redirectUris[0]
         }
@@ -79,47 +79,47 @@ public enum AuthorizationRequestRules {
         func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
         let states = values("state")
         let state = states.first
-        func fail(_ error: String, _ description: String, echoState: Bool = true) -> AuthorizationFailure {
+        func fail(_ error: APIError.Code, _ description: String, echoState: Bool = true) -> AuthorizationFailure {
             .redirect(redirectUri: redirectUri, error: error, description: description, state: echoState ? state : nil)
         }
         if let state, state.utf8.count > maximumStateLength {
-            throw fail("invalid_request", "state is longer than \(maximumStateLength) bytes", echoState: false)
+            throw fail(.invalidRequest, "state is longer than \(maximumStateLength) bytes", echoState: false)
         }
-        for name in singleValued where values(name).count > 1 { throw fail("invalid_request", "\(name) is repeated") }
-        if !values("request").isEmpty { throw fail("request_not_supported", "request objects are not supported") }
-        if !values("request_uri").isEmpty { throw fail("request_uri_not_supported", "request_uri is not supported") }
+        for name in singleValued where values(name).count > 1 { throw fail(.invalidRequest, "\(name) is repeated") }
+        if !values("request").isEmpty { throw fail(.requestNotSupported, "request objects are not supported") }
+        if !values("request_uri").isEmpty { throw fail(.requestURINotSupported, "request_uri is not supported") }
 
-        guard let responseType = values("response_type").first else { throw fail("invalid_request", "response_type is missing") }
-        guard responseType == "code" else { throw fail("unsupported_response_type", "only response_type=code is supported") }
+        guard let responseType = values("response_type").first else { throw fail(.invalidRequest, "response_type is missing") }
+        guard responseType == "code" else { throw fail(.unsupportedResponseType, "only response_type=code is supported") }
 
-        guard let challenge = values("code_challenge").first else { throw fail("invalid_request", "code_challenge is required (PKCE)") }
+        guard let challenge = values("code_challenge").first else { throw fail(.invalidRequest, "code_challenge is required (PKCE)") }
         guard let method = values("code_challenge_method").first else {
-            throw fail("invalid_request", "code_challenge_method is required and must be S256")
+            throw fail(.invalidRequest, "code_challenge_method is required and must be S256")
         }
-        guard method == "S256" else { throw fail("invalid_request", "code_challenge_method must be S256") }
-        guard PKCE.isWellFormedS256Challenge(challenge) else { throw fail("invalid_request", "code_challenge is not a S256 challenge") }
+        guard method == "S256" else { throw fail(.invalidRequest, "code_challenge_method must be S256") }
+        guard PKCE.isWellFormedS256Challenge(challenge) else { throw fail(.invalidRequest, "code_challenge is not a S256 challenge") }
 
         let resources = values("resource")
         let resource = resources.first ?? tenantResource
         guard resources.count <= 1, resource == tenantResource else {
-            throw fail("invalid_target", "resource must be this server's MCP resource, \(tenantResource)")
+            throw fail(.invalidTarget, "resource must be this server's MCP resource, \(tenantResource)")
         }
 
         let requested: [String]
         if let scope = values("scope").first {
             requested = scope.split(separator: " ").map(String.init)
-            guard !requested.isEmpty else { throw fail("invalid_scope", "scope is empty") }
+            guard !requested.isEmpty else { throw fail(.invalidScope, "scope is empty") }
         } else {
             requested = client.scope.map { $0.split(separator: " ").map(String.init) } ?? defaultScopes
         }
         if let unknown = requested.first(where: { !supportedScopes.contains($0) }) {
-            throw fail("invalid_scope", "unknown scope \(unknown)")
+            throw fail(.invalidScope, "unknown scope \(unknown)")
         }
         if let registered = client.scope?.split(separator: " ").map(String.init), let outside = requested.first(where: { !registered.contains($0) }) {
-            throw fail("invalid_scope", "this application did not register scope \(outside)")
+            throw fail(.invalidScope, "this application did not register scope \(outside)")
         }
         if requested.contains("offline_access"), !client.grantTypes.contains("refresh_token") {
-            throw fail("invalid_scope", "offline_access needs the refresh_token grant")
+            throw fail(.invalidScope, "offline_access needs the refresh_token grant")
         }
         var unique: [String] = []
         for scope in requested where !unique.contains(scope) { unique.append(scope) }
@@ -128,8 +128,8 @@ public enum AuthorizationRequestRules {
     }
 
     /// The redirect that carries an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`).
-    public static func errorRedirect(_ redirectUri: String, error: String, description: String, state: String?, issuer: String) -> String {
-        appending(to: redirectUri, [("error", error), ("error_description", description), ("state", state), ("iss", issuer)])
+    public static func errorRedirect(_ redirectUri: String, error: APIError.Code, description: String, state: String?, issuer: String) -> String {
+        appending(to: redirectUri, [("error", error.rawValue), ("error_description", description), ("state", state), ("iss", issuer)])
     }
 
     /// Adds query parameters to a redirect URI that may already have a query.

@@ -34,7 +34,7 @@ public enum AuthorizeRoutes {
                           oidc: OIDCDirectory, keyRing: KeyRing, documents: ClientMetadataDocuments) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         guard record.tenant.authMode == .oauth else {
-            return ConsentPage.response(ConsentPage.error("invalid_request", "This server's tools need no sign-in"), status: .badRequest)
+            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This server's tools need no sign-in"), status: .badRequest)
         }
         // OAuth 2.1 §3.1: a parameter sent without a value is treated as omitted.
         let parameters = FormBody.pairs(request.uri.query ?? "").filter { !$0.1.isEmpty }
@@ -49,12 +49,12 @@ public enum AuthorizeRoutes {
                 } catch let failure as ClientMetadataDocuments.Failure where failure.isTransient {
                     // The application's own server failed: say so, rather than that it is unknown.
                     context.logger.warning("Client metadata document unavailable", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(failure)"])
-                    return ConsentPage.response(ConsentPage.error("temporarily_unavailable", "This application's description could not be "
+                    return ConsentPage.response(ConsentPage.error(.temporarilyUnavailable, "This application's description could not be "
                                                                       + "fetched from its site (\(failure)); try again shortly"),
                                                 status: .serviceUnavailable)
                 } catch {
                     context.logger.warning("Client metadata document refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(error)"])
-                    return ConsentPage.response(ConsentPage.error("invalid_client", "This application cannot sign in here: \(error)"),
+                    return ConsentPage.response(ConsentPage.error(.invalidClient, "This application cannot sign in here: \(error)"),
                                                 status: .badRequest)
                 }
             }
@@ -100,7 +100,7 @@ public enum AuthorizeRoutes {
         let (record, origin) = try await tenants.resolve(request, context)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true,
               let body = try? await request.body.collect(upTo: 8 * 1024) else {
-            return ConsentPage.response(ConsentPage.error("invalid_request", "The consent form was not submitted correctly"), status: .badRequest)
+            return ConsentPage.response(ConsentPage.error(.invalidRequest, "The consent form was not submitted correctly"), status: .badRequest)
         }
         let form = FormBody.parse(String(buffer: body))
         guard let requestId = form["request"], let csrf = form["csrf"], let decision = form["decision"], ["approve", "deny"].contains(decision),
@@ -109,15 +109,15 @@ public enum AuthorizeRoutes {
               let session = request.cookies[sessionCookie]?.value, SecretHash.matches(session, hash: pending.sessionHash),
               SecretHash.matches(csrf, hash: pending.csrfHash) else {
             context.logger.warning("Consent refused: unknown, used, expired or forged form", metadata: ["tenant": "\(record.tenant.id)"])
-            return ConsentPage.response(ConsentPage.error("invalid_request", "This consent form is no longer valid; start again from the application"),
+            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This consent form is no longer valid; start again from the application"),
                                         status: .forbidden)
         }
         if decision == "deny" {
             guard try await infrastructure(context, { try await store.finish(pending.id, status: "denied") }) else {
-                return ConsentPage.response(ConsentPage.error("invalid_request", "This consent form was already used"), status: .forbidden)
+                return ConsentPage.response(ConsentPage.error(.invalidRequest, "This consent form was already used"), status: .forbidden)
             }
             context.logger.info("Consent denied", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)"])
-            return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: "access_denied",
+            return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: .accessDenied,
                                                                    description: "The user denied the request", state: pending.request.state,
                                                                    issuer: origin.issuer))
         }
@@ -141,7 +141,7 @@ public enum AuthorizeRoutes {
                              oidc: OIDCDirectory, keyRing: KeyRing, context: GatehouseRequestContext) async throws -> Response {
         guard let upstream = record.tenant.upstream, let endpoint = await upstreamAuthorizationEndpoint(record, oidc: oidc) else {
             context.logger.error("Upstream authorization endpoint unknown or discovery failed", metadata: ["tenant": "\(record.tenant.id)"])
-            return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: "temporarily_unavailable",
+            return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: .temporarilyUnavailable,
                                                                    description: "The sign-in provider is not reachable", state: pending.request.state,
                                                                    issuer: origin.issuer))
         }
@@ -152,7 +152,7 @@ public enum AuthorizeRoutes {
         guard try await infrastructure(context, {
             try await store.finish(pending.id, status: "upstream", upstreamStateHash: SecretHash.of(state), sealedVerifier: sealedVerifier, nonce: nonce)
         }) else {
-            return ConsentPage.response(ConsentPage.error("invalid_request", "This consent form was already used"), status: .forbidden)
+            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This consent form was already used"), status: .forbidden)
         }
         var parameters: [(String, String?)] = [
             ("response_type", "code"), ("client_id", upstream.clientId), ("redirect_uri", origin.url("/oauth/callback")),

@@ -28,7 +28,7 @@ public enum CallbackRoutes {
         // consent page or the upstream redirect): a state carried to another browser yields nothing.
         guard let session = request.cookies[AuthorizeRoutes.sessionCookie]?.value else {
             context.logger.warning("Callback without the browser session that started it", metadata: ["tenant": "\(record.tenant.id)"])
-            return ConsentPage.response(ConsentPage.error("invalid_request", "This sign-in must be finished in the browser that started it"),
+            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This sign-in must be finished in the browser that started it"),
                                         status: .badRequest)
         }
         guard let state = parameters["state"], !state.isEmpty,
@@ -37,21 +37,21 @@ public enum CallbackRoutes {
               }) else {
             context.logger.warning("Callback with an unknown, used or expired state, or from another browser",
                                    metadata: ["tenant": "\(record.tenant.id)"])
-            return ConsentPage.response(ConsentPage.error("invalid_request", "This sign-in is no longer valid; start again from the application"),
+            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This sign-in is no longer valid; start again from the application"),
                                         status: .badRequest)
         }
-        func back(_ error: String, _ description: String) async throws -> Response {
+        func back(_ error: APIError.Code, _ description: String) async throws -> Response {
             try? await store.markFailed(pending.id)
             return AuthorizeRoutes.redirect(AuthorizationRequestRules.errorRedirect(
                 pending.request.redirectUri, error: error, description: description, state: pending.request.state, issuer: origin.issuer))
         }
-        guard let upstream = record.tenant.upstream else { return try await back("temporarily_unavailable", "No sign-in provider is configured") }
+        guard let upstream = record.tenant.upstream else { return try await back(.temporarilyUnavailable, "No sign-in provider is configured") }
         if let error = parameters["error"] {
             context.logger.info("Upstream refused the login", metadata: ["tenant": "\(record.tenant.id)", "upstream_error": "\(error)"])
-            return try await back("access_denied", "The sign-in provider did not sign the user in")
+            return try await back(.accessDenied, "The sign-in provider did not sign the user in")
         }
         guard let code = parameters["code"], !code.isEmpty else {
-            return try await back("access_denied", "The sign-in provider returned no code")
+            return try await back(.accessDenied, "The sign-in provider returned no code")
         }
 
         let identity: UpstreamIdentity
@@ -82,20 +82,20 @@ public enum CallbackRoutes {
             }
         } catch UpstreamFailure.refused(let reason) {
             context.logger.warning("Upstream refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(reason)"])
-            return try await back("access_denied", "The sign-in provider refused the login")
+            return try await back(.accessDenied, "The sign-in provider refused the login")
         } catch let failure as IDTokenVerifier.Failure {
             context.logger.warning("ID token refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(failure)"])
-            return try await back("access_denied", "The sign-in provider's answer could not be verified")
+            return try await back(.accessDenied, "The sign-in provider's answer could not be verified")
         } catch {
             context.logger.error("Upstream unavailable", metadata: ["tenant": "\(record.tenant.id)", "error": "\(error)"])
-            return try await back("temporarily_unavailable", "The sign-in provider is not reachable; try again shortly")
+            return try await back(.temporarilyUnavailable, "The sign-in provider is not reachable; try again shortly")
         }
 
         // A metadata-document client has no row: it is public, with the grant types its document names.
         var credentials = clientCredentials
         if credentials == nil {
             guard let document = try? await documents.client(for: pending.request.clientId) else {
-                return try await back("temporarily_unavailable", "The application's metadata document is not available; try again shortly")
+                return try await back(.temporarilyUnavailable, "The application's metadata document is not available; try again shortly")
             }
             credentials = CodeBinding.Client(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: document.grantTypes)
         }
@@ -112,7 +112,7 @@ public enum CallbackRoutes {
                                      emailLinking: EmailLinkingPolicy(rawValue: record.tenant.emailLinking))
         } catch {
             context.logger.error("Storing the login failed", metadata: ["error": "\(error)"])
-            return try await back("temporarily_unavailable", "The sign-in could not be completed; try again shortly")
+            return try await back(.temporarilyUnavailable, "The sign-in could not be completed; try again shortly")
         }
         context.logger.notice("Code issued", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)",
                                                         "user_id": "\(userId)"])

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseRuntime
 
 /// The client metadata of an RFC 7591 registration request (the fields Gatehouse reads; others
 /// are ignored and not echoed).
@@ -61,8 +62,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
 
 /// An RFC 7591 §3.2.2 error: `invalid_redirect_uri` or `invalid_client_metadata`, with why.
 public struct RegistrationError: Error, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable { case invalidRedirectURI = "invalid_redirect_uri", invalidClientMetadata = "invalid_client_metadata" }
-    public var code: Code
+    /// `.invalidRedirectURI` or `.invalidClientMetadata`.
+    public var code: APIError.Code
     public var detail: String
     public var description: String { "\(code.rawValue): \(detail)" }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseRuntime
 import HTTPTypes
 import Hummingbird
 
@@ -61,10 +62,10 @@ public enum ConsentPage {
             """)
     }
 
-    public static func error(_ code: String, _ description: String) -> String {
+    public static func error(_ code: APIError.Code, _ description: String) -> String {
         page(title: "Authorization failed", body: """
             <h1>This sign-in cannot continue</h1>
-            <p id="error-code">\(escape(code))</p>
+            <p id="error-code">\(escape(code.rawValue))</p>
             <p id="error-description">\(escape(description))</p>
             <p>Return to the application and try again.</p>
             """)

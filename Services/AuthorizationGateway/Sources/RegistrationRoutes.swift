@@ -93,7 +93,7 @@ struct RegistrationResponse: Encodable {
 }
 
 extension RegistrationError {
-    var apiError: APIError { APIError(.badRequest, code: code.rawValue, detail) }
+    var apiError: APIError { APIError(.badRequest, code: code, detail) }
 }
 
 /// CORS for the endpoints browser-based MCP clients call directly (no credentials).

@@ -49,7 +49,7 @@ public enum TenantAdminRoutes {
 
     static func decode(_ request: Request, _ context: GatehouseRequestContext) async throws -> TenantInput {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
-            throw APIError(.unsupportedMediaType, code: "invalid_request", "The body must be application/json")
+            throw APIError(.unsupportedMediaType, code: .invalidRequest, "The body must be application/json")
         }
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let data = Data(body.readableBytesView)
@@ -75,13 +75,13 @@ public enum TenantAdminRoutes {
             // Errors thrown inside a transaction arrive wrapped in the transaction's error.
             switch PostgresFailure.underlying(error) {
             case let error as TenantValidationError:
-                throw APIError(.badRequest, code: "invalid_tenant", error.description)
+                throw APIError(.badRequest, code: .invalidTenant, error.description)
             case is TenantStore.HostTaken:
-                throw APIError(.conflict, code: "conflict", "A host name belongs to another tenant")
+                throw APIError(.conflict, code: .conflict, "A host name belongs to another tenant")
             case let error as APIError:
                 throw error
             case let error as PSQLError where error.serverInfo?[.sqlState] == "23505":
-                throw APIError(.conflict, code: "conflict", "A tenant with this id exists")
+                throw APIError(.conflict, code: .conflict, "A tenant with this id exists")
             default:
                 context.logger.error("Admin request failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
                 throw APIError.temporarilyUnavailable

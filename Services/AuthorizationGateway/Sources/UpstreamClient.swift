@@ -82,7 +82,7 @@ public struct UpstreamClient: Sendable {
             throw UpstreamFailure.unavailable("token endpoint answered \(status) without a JSON object")
         }
         if let error = json["error"] as? String {
-            throw error == "invalid_grant" ? UpstreamFailure.grantRevoked : UpstreamFailure.refused("token endpoint: \(error)")
+            throw error == APIError.Code.invalidGrant.rawValue ? UpstreamFailure.grantRevoked : UpstreamFailure.refused("token endpoint: \(error)")
         }
         guard (200..<300).contains(status), let accessToken = json["access_token"] as? String, !accessToken.isEmpty else {
             throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("no access token")

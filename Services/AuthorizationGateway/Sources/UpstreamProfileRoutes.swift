@@ -71,7 +71,7 @@ public enum UpstreamProfileRoutes {
             switch PostgresFailure.underlying(error) {
             case UpstreamFailure.grantRevoked:
                 context.logger.notice("The upstream revoked the user's grant", metadata: ["tenant": "\(query.tenant)", "user_id": "\(query.userId)"])
-                throw APIError(.conflict, code: "upstream_grant_revoked", "The upstream no longer accepts this user's grant")
+                throw APIError(.conflict, code: .upstreamGrantRevoked, "The upstream no longer accepts this user's grant")
             case let error as APIError:
                 throw error
             default:

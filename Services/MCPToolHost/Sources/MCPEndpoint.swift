@@ -153,7 +153,7 @@ public struct MCPEndpoint: Sendable {
         let challenge = Challenge(origin: origin, scope: resourceScopes)
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
             Self.authFailures.increment()
-            throw APIError(.unauthorized, code: "invalid_request", "This MCP server needs a bearer token in the Authorization header",
+            throw APIError(.unauthorized, code: .invalidRequest, "This MCP server needs a bearer token in the Authorization header",
                            headers: [.wwwAuthenticate: challenge.header(error: nil)])
         }
         let verdict: TokenValidator.Verdict
@@ -165,8 +165,8 @@ public struct MCPEndpoint: Sendable {
         }
         guard case .valid(let principal) = verdict else {
             Self.authFailures.increment()
-            throw APIError(.unauthorized, code: "invalid_token", "The access token is not valid for this MCP server",
-                           headers: [.wwwAuthenticate: challenge.header(error: "invalid_token", description: "The access token is not valid for this MCP server")])
+            throw APIError(.unauthorized, code: .invalidToken, "The access token is not valid for this MCP server",
+                           headers: [.wwwAuthenticate: challenge.header(error: .invalidToken, description: "The access token is not valid for this MCP server")])
         }
         return .user(principal)
     }
@@ -198,8 +198,8 @@ public struct MCPEndpoint: Sendable {
                 try await record(call.invocationRecord(tool: name, outcome: .denied), logger: logger)
                 callCounters[name + "|denied"]?.increment()
                 let description = "The \(name) tool needs the scopes \(tool.requiredScopes.joined(separator: " "))"
-                throw APIError(.forbidden, code: "insufficient_scope", description, headers: [
-                    .wwwAuthenticate: Challenge(origin: origin, scope: tool.requiredScopes).header(error: "insufficient_scope", description: description),
+                throw APIError(.forbidden, code: .insufficientScope, description, headers: [
+                    .wwwAuthenticate: Challenge(origin: origin, scope: tool.requiredScopes).header(error: .insufficientScope, description: description),
                 ])
             }
         }
@@ -257,7 +257,7 @@ public struct MCPEndpoint: Sendable {
         guard let presented = request.headers[.origin] else { return nil }
         let normalised = presented.lowercased()
         guard normalised == origin.description || allowedOrigins.contains(normalised) else {
-            throw APIError(.forbidden, code: "forbidden_origin", "Requests from this Origin are not allowed")
+            throw APIError(.forbidden, code: .forbiddenOrigin, "Requests from this Origin are not allowed")
         }
         return presented
     }
@@ -306,9 +306,9 @@ struct Challenge {
     let origin: PublicOrigin
     let scope: [String]
 
-    func header(error: String?, description: String? = nil) -> String {
+    func header(error: APIError.Code?, description: String? = nil) -> String {
         var parameters: [String] = []
-        if let error { parameters.append(#"error="\#(error)""#) }
+        if let error { parameters.append(#"error="\#(error.rawValue)""#) }
         if let description { parameters.append(#"error_description="\#(description)""#) }
         parameters.append(#"scope="\#(scope.joined(separator: " "))""#)
         parameters.append(#"resource_metadata="\#(origin.description)/.well-known/oauth-protected-resource/mcp""#)

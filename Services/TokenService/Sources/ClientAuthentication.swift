@@ -7,16 +7,16 @@ import HTTPTypes
 /// OAuth errors of the token service's endpoints, with the status RFC 6749 §5.2 gives them.
 /// Descriptions are for the client developer and never carry a secret.
 enum OAuthError {
-    static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_request", detail) }
-    static func invalidGrant(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_grant", detail) }
-    static func invalidScope(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_scope", detail) }
-    static func invalidTarget(_ detail: String) -> APIError { APIError(.badRequest, code: "invalid_target", detail) }
-    static func unauthorizedClient(_ detail: String) -> APIError { APIError(.badRequest, code: "unauthorized_client", detail) }
-    static func unsupportedGrantType(_ detail: String) -> APIError { APIError(.badRequest, code: "unsupported_grant_type", detail) }
+    static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidRequest, detail) }
+    static func invalidGrant(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidGrant, detail) }
+    static func invalidScope(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidScope, detail) }
+    static func invalidTarget(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidTarget, detail) }
+    static func unauthorizedClient(_ detail: String) -> APIError { APIError(.badRequest, code: .unauthorizedClient, detail) }
+    static func unsupportedGrantType(_ detail: String) -> APIError { APIError(.badRequest, code: .unsupportedGrantType, detail) }
 
     /// 401; with `WWW-Authenticate: Basic` when the client tried the Authorization header.
     static func invalidClient(_ detail: String, basic: Bool) -> APIError {
-        APIError(.unauthorized, code: "invalid_client", detail, headers: basic ? [.wwwAuthenticate: #"Basic realm="gatehouse""#] : [:])
+        APIError(.unauthorized, code: .invalidClient, detail, headers: basic ? [.wwwAuthenticate: #"Basic realm="gatehouse""#] : [:])
     }
 }
 

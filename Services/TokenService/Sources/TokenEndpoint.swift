@@ -36,7 +36,7 @@ struct TokenEndpoint: Sendable {
             default:
                 throw OAuthError.unsupportedGrantType("Supported grant types: authorization_code, refresh_token")
             }
-        } catch let error as APIError where ["invalid_client", "invalid_grant"].contains(error.code) {
+        } catch let error as APIError where [.invalidClient, .invalidGrant].contains(error.code) {
             guardrails.failed(address: address, client: presented.clientId)
             context.logger.info("Token request refused", metadata: ["tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
                                                                    "error": "\(error.code)"])
@@ -54,7 +54,7 @@ struct TokenEndpoint: Sendable {
         do {
             body = try await request.body.collect(upTo: maximumBody)
         } catch {
-            throw APIError(.contentTooLarge, code: "invalid_request", "The body is larger than \(maximumBody) bytes")
+            throw APIError(.contentTooLarge, code: .invalidRequest, "The body is larger than \(maximumBody) bytes")
         }
         let form: [String: String]
         do {

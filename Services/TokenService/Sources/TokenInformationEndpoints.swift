@@ -50,7 +50,7 @@ struct TokenInformationEndpoints: Sendable {
             }
             try RegisteredClient.authenticate(presented, as: registered,
                                               policy: tenant.clientProfiles.profile(for: presented.clientId).clientAuthentication ?? .anySecretMethod)
-        } catch let error as APIError where error.code == "invalid_client" {
+        } catch let error as APIError where error.code == .invalidClient {
             guardrails.failed(address: address, client: presented.clientId)
             throw error
         }
@@ -126,7 +126,7 @@ struct TokenInformationEndpoints: Sendable {
         let (tenant, origin) = try await tenants.resolve(request, context)
         let challenge = #"Bearer realm="\#(origin.issuer)""#
         guard let authorization = request.headers[.authorization], authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            throw APIError(.unauthorized, code: "invalid_request", "A bearer token is required", headers: [.wwwAuthenticate: challenge])
+            throw APIError(.unauthorized, code: .invalidRequest, "A bearer token is required", headers: [.wwwAuthenticate: challenge])
         }
         let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
         var active: ActiveToken?
@@ -134,7 +134,7 @@ struct TokenInformationEndpoints: Sendable {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
         guard var active, active.tenant == tenant.id else {
-            throw APIError(.unauthorized, code: "invalid_token", "The access token is not valid",
+            throw APIError(.unauthorized, code: .invalidToken, "The access token is not valid",
                            headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
         }
         if tenant.freshUpstreamProfile {
@@ -150,7 +150,7 @@ struct TokenInformationEndpoints: Sendable {
             } catch UpstreamProfileClient.Failure.grantRevoked {
                 let grantId = active.grantId
                 try await infrastructure(context) { try await store.revokeGrant(grantId, reason: "upstream_revoked") }
-                throw APIError(.unauthorized, code: "invalid_token", "The sign-in provider ended this grant",
+                throw APIError(.unauthorized, code: .invalidToken, "The sign-in provider ended this grant",
                                headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
             } catch {
                 context.logger.error("Fresh upstream profile unavailable", metadata: ["tenant": "\(tenant.id)", "error": "\(error)"])
