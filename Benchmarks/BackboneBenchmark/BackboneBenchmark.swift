@@ -53,7 +53,9 @@ struct BackboneBenchmark: AsyncParsableCommand {
         let topic = "bench-ledger"
         try await broker.createTopic(topic)
 
-        print("Gatehouse backbone benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), dev broker)")
+        print(
+            "Gatehouse backbone benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), dev broker)"
+        )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -61,8 +63,10 @@ struct BackboneBenchmark: AsyncParsableCommand {
             try await Migrator(schema: view, migrations: Ledger.projectionMigrations).migrate(client: client, logger: logger)
 
             let recorder = LagRecorder()
-            let handler = RecordingProjection(inner: Ledger.Projection(consumerName: "bench-view", topics: [topic], schema: view),
-                                              recorder: recorder)
+            let handler = RecordingProjection(
+                inner: Ledger.Projection(consumerName: "bench-view", topics: [topic], schema: view),
+                recorder: recorder
+            )
             var kafka = broker.clientOptions
             for pair in kafkaOptions.split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
@@ -70,14 +74,24 @@ struct BackboneBenchmark: AsyncParsableCommand {
             }
             let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: kafka), logger: logger)
             let relay = OutboxRelay(client: client, settings: settings, schema: source, producer: producer, logger: logger)
-            let consumer = EventConsumer(handler: handler, client: client, schema: view, kafka: kafka,
-                                         deadLetters: producer, logger: logger)
+            let consumer = EventConsumer(
+                handler: handler,
+                client: client,
+                schema: view,
+                kafka: kafka,
+                deadLetters: producer,
+                logger: logger
+            )
             let services = ServiceGroup(configuration: .init(services: [producer, consumer], logger: logger))
             group.addTask { try await services.run() }
 
             // Warm-up, straight to the topic: the consumer has joined its group once it came through.
-            let warmUp = EventEnvelope(tenant: "bench", aggregateKey: "warm-up", aggregateVersion: 1,
-                                       payload: Ledger.Deposited(amount: 0, balance: 0))
+            let warmUp = EventEnvelope(
+                tenant: "bench",
+                aggregateKey: "warm-up",
+                aggregateVersion: 1,
+                payload: Ledger.Deposited(amount: 0, balance: 0)
+            )
             _ = try await producer.send(KafkaOutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: try EventCodec.encode(warmUp)))
             while recorder.count < 1 { try await Task.sleep(for: .milliseconds(5)) }
             recorder.reset()
@@ -108,10 +122,24 @@ struct BackboneBenchmark: AsyncParsableCommand {
                 let values = values ?? lags
                 return values[min(values.count - 1, Int(Double(values.count) * p))] * 1000
             }
-            print(String(format: "lag at %d events/s over %d s (%d events): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                         rate, seconds, lags.count, percentile(0.5), percentile(0.99), (lags.last ?? 0) * 1000))
-            print(String(format: "  of which commit → handed to the producer by the relay: p50 %.1f ms, p99 %.1f ms",
-                         percentile(0.5, of: relayLags), percentile(0.99, of: relayLags)))
+            print(
+                String(
+                    format: "lag at %d events/s over %d s (%d events): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    rate,
+                    seconds,
+                    lags.count,
+                    percentile(0.5),
+                    percentile(0.99),
+                    (lags.last ?? 0) * 1000
+                )
+            )
+            print(
+                String(
+                    format: "  of which commit → handed to the producer by the relay: p50 %.1f ms, p99 %.1f ms",
+                    percentile(0.5, of: relayLags),
+                    percentile(0.99, of: relayLags)
+                )
+            )
             // 2. Throughput: with the relay stopped, a backlog is committed to the outbox; then a
             //    relay starts, and the clock runs until the consumer has applied every event.
             await relayGroup.triggerGracefulShutdown()
@@ -131,8 +159,14 @@ struct BackboneBenchmark: AsyncParsableCommand {
             group.addTask { try await backlogGroup.run() }
             while recorder.count < events { try await Task.sleep(for: .milliseconds(2)) }
             let elapsed = ContinuousClock.now - start
-            print(String(format: "throughput: %d events outbox→relay→broker→consumer in %.2f s = %.0f events/s",
-                         events, elapsed.seconds, Double(events) / elapsed.seconds))
+            print(
+                String(
+                    format: "throughput: %d events outbox→relay→broker→consumer in %.2f s = %.0f events/s",
+                    events,
+                    elapsed.seconds,
+                    Double(events) / elapsed.seconds
+                )
+            )
 
             await backlogGroup.triggerGracefulShutdown()
             await services.triggerGracefulShutdown()
@@ -159,15 +193,22 @@ struct RecordingProjection: EventHandler {
         for event in events {
             // The record's timestamp is when the relay handed it to the producer.
             let produced = event.message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) }
-            recorder.record(now.timeIntervalSince(event.header.occurredAt),
-                            toRelay: produced.map { $0.timeIntervalSince(event.header.occurredAt) } ?? 0)
+            recorder.record(
+                now.timeIntervalSince(event.header.occurredAt),
+                toRelay: produced.map { $0.timeIntervalSince(event.header.occurredAt) } ?? 0
+            )
         }
     }
 }
 
 final class LagRecorder: Sendable {
     private let state = Mutex<(total: [Double], toRelay: [Double])>(([], []))
-    func record(_ lag: Double, toRelay: Double) { state.withLock { $0.total.append(lag); $0.toRelay.append(toRelay) } }
+    func record(_ lag: Double, toRelay: Double) {
+        state.withLock {
+            $0.total.append(lag)
+            $0.toRelay.append(toRelay)
+        }
+    }
     func reset() { state.withLock { $0 = ([], []) } }
     var count: Int { state.withLock { $0.total.count } }
     var lags: [Double] { state.withLock { $0.total } }

@@ -34,20 +34,30 @@ struct GatewayBenchmark: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
     var durable = true
 
-    @Option(help: "Load generator for the metadata and registration phases: wrk (Debian's, a C program: the server gets the CPU) or swift (AsyncHTTPClient in this process).")
+    @Option(
+        help:
+            "Load generator for the metadata and registration phases: wrk (Debian's, a C program: the server gets the CPU) or swift (AsyncHTTPClient in this process)."
+    )
     var load: LoadGenerator = .wrk
 
     enum LoadGenerator: String, ExpressibleByArgument { case wrk, swift }
 
     func run() async throws {
-        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .error; return logger }()
+        let logger = {
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            return logger
+        }()
         let postgres = try TestPostgres(durable: durable)
         let settings = try await postgres.makeDatabase(named: "gatewaybench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let configuration = GatewayConfiguration(
-            keyRing: try KeyRing(keys: ["bench": Array(repeating: 3, count: 32)], current: "bench"), publicScheme: "https",
-            trustedProxies: [IPNetwork("127.0.0.1")!], allowInsecureUpstream: true,
-            registration: RegistrationPolicy(perMinutePerAddress: 10_000_000, unusedClientLifetimeDays: 30))
+            keyRing: try KeyRing(keys: ["bench": Array(repeating: 3, count: 32)], current: "bench"),
+            publicScheme: "https",
+            trustedProxies: [IPNetwork("127.0.0.1")!],
+            allowInsecureUpstream: true,
+            registration: RegistrationPolicy(perMinutePerAddress: 10_000_000, unusedClientLifetimeDays: 30)
+        )
         let parts = GatewayService.Parts(postgres: client, logger: logger, configuration: configuration)
         let router = Router(context: GatehouseRequestContext.self)
         GatewayService.addRoutes(to: router, parts: parts, configuration: configuration, operatorToken: nil)
@@ -58,18 +68,32 @@ struct GatewayBenchmark: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         let github = FakeGitHub()
         let base = "http://127.0.0.1:\(port)"
-        print("Gatehouse gateway benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
-              + "\(seconds) s per phase, loopback HTTP/1.1, server and load on one machine)")
+        print(
+            "Gatehouse gateway benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
+                + "\(seconds) s per phase, loopback HTTP/1.1, server and load on one machine)"
+        )
 
         try await github.run { upstream in
             try await client.whileRunning {
                 try await GatewayService.definition.migrator.migrate(client: client, logger: logger)
-                _ = try await parts.tenants.create(TenantInput(
-                    id: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: .oauth,
-                    upstream: .init(kind: .oauth2, authorizationEndpoint: "\(upstream)/login/oauth/authorize",
-                                    tokenEndpoint: "\(upstream)/login/oauth/access_token", userEndpoint: "\(upstream)/user",
-                                    emailsEndpoint: "\(upstream)/user/emails", clientId: github.clientId, claims: .init(subject: "id")),
-                    clientSecret: github.clientSecret))
+                _ = try await parts.tenants.create(
+                    TenantInput(
+                        id: "acme",
+                        displayName: "Acme",
+                        hosts: ["acme.example"],
+                        authMode: .oauth,
+                        upstream: .init(
+                            kind: .oauth2,
+                            authorizationEndpoint: "\(upstream)/login/oauth/authorize",
+                            tokenEndpoint: "\(upstream)/login/oauth/access_token",
+                            userEndpoint: "\(upstream)/user",
+                            emailsEndpoint: "\(upstream)/user/emails",
+                            clientId: github.clientId,
+                            claims: .init(subject: "id")
+                        ),
+                        clientSecret: github.clientSecret
+                    )
+                )
                 try await withServices([app], logger: logger) {
                     try await eventually("gateway listening") { (try? await self.get(http, "\(base)/health")) != nil }
                     let metadataName = "metadata (GET /.well-known/oauth-authorization-server)"
@@ -77,30 +101,55 @@ struct GatewayBenchmark: AsyncParsableCommand {
                     let metadata: Double
                     let registration: Double
                     if load == .wrk {
-                        metadata = try wrk(metadataName, url: "\(base)/.well-known/oauth-authorization-server", arguments: ["-H", "X-Forwarded-Host: acme.example"])
-                        registration = try wrk(registrationName, url: "\(base)/oauth/register",
-                                               arguments: ["-s", TestPaths.packageRoot.appendingPathComponent("scripts/wrk/register.lua").path])
+                        metadata = try wrk(
+                            metadataName,
+                            url: "\(base)/.well-known/oauth-authorization-server",
+                            arguments: ["-H", "X-Forwarded-Host: acme.example"]
+                        )
+                        registration = try wrk(
+                            registrationName,
+                            url: "\(base)/oauth/register",
+                            arguments: ["-s", TestPaths.packageRoot.appendingPathComponent("scripts/wrk/register.lua").path]
+                        )
                     } else {
                         metadata = try await measure(metadataName, workers: concurrency) {
                             let status = try await self.get(http, "\(base)/.well-known/oauth-authorization-server")
                             guard status == 200 else { throw ValidationError("metadata answered \(status)") }
                         }
                         registration = try await measure(registrationName, workers: concurrency) {
-                            let status = try await self.post(http, "\(base)/oauth/register", contentType: "application/json",
-                                                             body: #"{"redirect_uris":["http://127.0.0.1:5555/cb"],"token_endpoint_auth_method":"none","client_name":"bench"}"#)
+                            let status = try await self.post(
+                                http,
+                                "\(base)/oauth/register",
+                                contentType: "application/json",
+                                body: #"{"redirect_uris":["http://127.0.0.1:5555/cb"],"token_endpoint_auth_method":"none","client_name":"bench"}"#
+                            )
                             guard status == 201 else { throw ValidationError("registration answered \(status)") }
                         }
                     }
                     let clientId = try await parts.clients.register(
-                        ClientMetadata(redirectUris: ["http://127.0.0.1:5555/cb"], tokenEndpointAuthMethod: "none",
-                                       grantTypes: ["authorization_code"], responseTypes: ["code"], applicationType: "native"),
-                        tenant: "acme", from: nil, unusedLifetime: .seconds(3600)).clientId
+                        ClientMetadata(
+                            redirectUris: ["http://127.0.0.1:5555/cb"],
+                            tokenEndpointAuthMethod: "none",
+                            grantTypes: ["authorization_code"],
+                            responseTypes: ["code"],
+                            applicationType: "native"
+                        ),
+                        tenant: "acme",
+                        from: nil,
+                        unusedLifetime: .seconds(3600)
+                    ).clientId
                     let roundTrips = try await measure("login round trip (authorize, consent, upstream, callback)", workers: logins) {
                         try await self.login(http, base: base, clientId: clientId)
                     }
                     print("")
-                    print(String(format: "Targets: metadata >= 10,000/s (%@), registration >= 1,000/s (%@); round trips: %.0f/s",
-                                 metadata >= 10_000 ? "met" : "NOT met", registration >= 1_000 ? "met" : "NOT met", roundTrips))
+                    print(
+                        String(
+                            format: "Targets: metadata >= 10,000/s (%@), registration >= 1,000/s (%@); round trips: %.0f/s",
+                            metadata >= 10_000 ? "met" : "NOT met",
+                            registration >= 1_000 ? "met" : "NOT met",
+                            roundTrips
+                        )
+                    )
                 }
             }
         }
@@ -136,24 +185,41 @@ struct GatewayBenchmark: AsyncParsableCommand {
         let elapsed = (ContinuousClock.now - started) / .seconds(1)
         let rate = Double(latencies.count) / elapsed
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        print(String(format: "%@: %.0f/s, p50 %.2f ms, p99 %.2f ms (%d in %.1f s, %d concurrent)",
-                     name, rate, percentile(0.5), percentile(0.99), latencies.count, elapsed, workers))
+        print(
+            String(
+                format: "%@: %.0f/s, p50 %.2f ms, p99 %.2f ms (%d in %.1f s, %d concurrent)",
+                name,
+                rate,
+                percentile(0.5),
+                percentile(0.99),
+                latencies.count,
+                elapsed,
+                workers
+            )
+        )
         return rate
     }
 
     func login(_ http: HTTPClient, base: String, clientId: String) async throws {
         let challenge = PKCE.challenge(for: PKCE.makeVerifier())
-        let query = "response_type=code&client_id=\(clientId)&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb&code_challenge=\(challenge)"
+        let query =
+            "response_type=code&client_id=\(clientId)&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb&code_challenge=\(challenge)"
             + "&code_challenge_method=S256&scope=mcp%3Atools&state=bench"
         let (_, pageHeaders, page) = try await send(http, "\(base)/oauth/authorize?\(query)")
         guard let cookie = pageHeaders.first(name: "Set-Cookie")?.split(separator: ";").first,
-              let request = page.range(of: "name=\"request\" value=\"").map({ page[$0.upperBound...].prefix { $0 != "\"" } }),
-              let csrf = page.range(of: "name=\"csrf\" value=\"").map({ page[$0.upperBound...].prefix { $0 != "\"" } }) else {
+            let request = page.range(of: "name=\"request\" value=\"").map({ page[$0.upperBound...].prefix { $0 != "\"" } }),
+            let csrf = page.range(of: "name=\"csrf\" value=\"").map({ page[$0.upperBound...].prefix { $0 != "\"" } })
+        else {
             throw ValidationError("no consent page")
         }
-        let (_, consentHeaders, _) = try await send(http, "\(base)/oauth/consent", method: .POST, cookie: String(cookie),
-                                                    contentType: "application/x-www-form-urlencoded",
-                                                    body: "request=\(request)&csrf=\(csrf)&decision=approve")
+        let (_, consentHeaders, _) = try await send(
+            http,
+            "\(base)/oauth/consent",
+            method: .POST,
+            cookie: String(cookie),
+            contentType: "application/x-www-form-urlencoded",
+            body: "request=\(request)&csrf=\(csrf)&decision=approve"
+        )
         guard let upstreamURL = consentHeaders.first(name: "Location") else { throw ValidationError("no upstream redirect") }
         let (_, upstreamHeaders, _) = try await send(http, upstreamURL, host: nil)
         guard let callback = upstreamHeaders.first(name: "Location"), callback.hasPrefix("https://acme.example/") else {
@@ -169,8 +235,15 @@ struct GatewayBenchmark: AsyncParsableCommand {
         try await send(http, url, method: .POST, contentType: contentType, body: body).0
     }
 
-    func send(_ http: HTTPClient, _ url: String, method: HTTPMethod = .GET, host: String? = "acme.example", cookie: String? = nil,
-              contentType: String? = nil, body: String? = nil) async throws -> (Int, HTTPHeaders, String) {
+    func send(
+        _ http: HTTPClient,
+        _ url: String,
+        method: HTTPMethod = .GET,
+        host: String? = "acme.example",
+        cookie: String? = nil,
+        contentType: String? = nil,
+        body: String? = nil
+    ) async throws -> (Int, HTTPHeaders, String) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let host { request.headers.add(name: "X-Forwarded-Host", value: host) }

@@ -32,15 +32,26 @@ struct PlatformBenchmark: AsyncParsableCommand {
         let broker = try await TestBroker()
         let upstream = try await DevIdentityProvider()
         // Every login registers a client, all from one address: the per-address limit is lifted.
-        let platform = try await Platform.start(database: database, kafka: broker.bootstrapServers, instances: instances, provisioning: true,
-                                                gatewayEnvironment: ["GATEHOUSE_REGISTRATIONS_PER_MINUTE": "100000"])
+        let platform = try await Platform.start(
+            database: database,
+            kafka: broker.bootstrapServers,
+            instances: instances,
+            provisioning: true,
+            gatewayEnvironment: ["GATEHOUSE_REGISTRATIONS_PER_MINUTE": "100000"]
+        )
         let client = PlatformClient()
         do {
             try await platform.createTenant(upstream: upstream.app)
             let endpoints = OAuthEndpoints(origin: platform.frontDoor.origin)
             func load(for duration: Duration) async throws -> PlatformLoad.Report {
-                let load = PlatformLoad(client: client, endpoints: endpoints, loginWorkers: loginWorkers, callWorkers: callWorkers,
-                                        registerEachLogin: true, attempts: 1)
+                let load = PlatformLoad(
+                    client: client,
+                    endpoints: endpoints,
+                    loginWorkers: loginWorkers,
+                    callWorkers: callWorkers,
+                    registerEachLogin: true,
+                    attempts: 1
+                )
                 let running = Task { await load.run() }
                 try await Task.sleep(for: duration)
                 load.stop()
@@ -53,14 +64,22 @@ struct PlatformBenchmark: AsyncParsableCommand {
             print("Resident memory (MiB), at the end of the warm-up → at the end of the run (peak):")
             for (service, before) in zip(platform.services, memoryBefore) {
                 let after = service.memory
-                print("  " + service.name.padding(toLength: 18, withPad: " ", startingAt: 0)
-                      + String(format: "%7.1f → %7.1f (%7.1f)", Double(before.1?.resident ?? 0) / 1024, Double(after?.resident ?? 0) / 1024,
-                               Double(after?.peak ?? 0) / 1024))
+                print(
+                    "  " + service.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "%7.1f → %7.1f (%7.1f)",
+                            Double(before.1?.resident ?? 0) / 1024,
+                            Double(after?.resident ?? 0) / 1024,
+                            Double(after?.peak ?? 0) / 1024
+                        )
+                )
             }
             let statuses = client.observations.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
             print("Statuses: \(statuses); transport failures: \(client.observations.transportFailures.count)")
             if !report.lostLogins.isEmpty || !report.failedCalls.isEmpty {
-                print("Failed: \(report.lostLogins.count) logins, \(report.failedCalls.count) calls; first: \((report.lostLogins + report.failedCalls).first ?? "")")
+                print(
+                    "Failed: \(report.lostLogins.count) logins, \(report.failedCalls.count) calls; first: \((report.lostLogins + report.failedCalls).first ?? "")"
+                )
             }
         } catch {
             print(platform.report())
@@ -73,14 +92,25 @@ struct PlatformBenchmark: AsyncParsableCommand {
     static func describe(_ report: PlatformLoad.Report, loginWorkers: Int, callWorkers: Int, instances: Int) -> String {
         let seconds = report.elapsed / .seconds(1)
         let steadyCalls = report.callLatencies.count
-        return String(format: """
-            Platform: %d instance(s) of each service, %d login workers, %d call workers, %.1f s
-              complete logins: %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  (%d logins)
-              tool calls:      %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  (%d steady calls; %d calls in all, with first calls and get_support)
-            """, instances, loginWorkers, callWorkers, seconds,
-            Double(report.people.count) / seconds, report.loginLatencies.percentileMilliseconds(0.5), report.loginLatencies.percentileMilliseconds(0.99),
+        return String(
+            format: """
+                Platform: %d instance(s) of each service, %d login workers, %d call workers, %.1f s
+                  complete logins: %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  (%d logins)
+                  tool calls:      %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  (%d steady calls; %d calls in all, with first calls and get_support)
+                """,
+            instances,
+            loginWorkers,
+            callWorkers,
+            seconds,
+            Double(report.people.count) / seconds,
+            report.loginLatencies.percentileMilliseconds(0.5),
+            report.loginLatencies.percentileMilliseconds(0.99),
             report.people.count,
-            Double(steadyCalls) / seconds, report.callLatencies.percentileMilliseconds(0.5), report.callLatencies.percentileMilliseconds(0.99),
-            steadyCalls, report.toolCalls + report.supportRequests)
+            Double(steadyCalls) / seconds,
+            report.callLatencies.percentileMilliseconds(0.5),
+            report.callLatencies.percentileMilliseconds(0.99),
+            steadyCalls,
+            report.toolCalls + report.supportRequests
+        )
     }
 }

@@ -46,8 +46,10 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
         let partitions = max(6, events / 4000)
         for topic in [topics.gateway, topics.tools, topics.users] { try await broker.createTopic(topic, partitions: partitions) }
 
-        print("Gatehouse provisioning replay benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, "
-              + "PostgreSQL fsync \(durable ? "on" : "off"), dev broker, batch \(batchSize))")
+        print(
+            "Gatehouse provisioning replay benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, "
+                + "PostgreSQL fsync \(durable ? "on" : "off"), dev broker, batch \(batchSize))"
+        )
         var options = ProvisioningScenario.Options()
         options.events = events
         options.tenants = 5
@@ -67,16 +69,23 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
                 for result in await producer.send(Array(messages[start..<min(start + 5000, messages.count)])) { _ = try result.get() }
             }
 
-            let reader = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: broker.clientOptions, groupID: "bench-check"),
-                                           logger: logger)
+            let reader = try KafkaConsumer(
+                configuration: KafkaConsumerConfiguration(client: broker.clientOptions, groupID: "bench-check"),
+                logger: logger
+            )
             let ranges = try await reader.currentRanges(of: [topics.gateway, topics.tools])
             try? await reader.close()
             guard ranges.values.allSatisfy({ $0.lowerBound == 0 }), ranges.values.reduce(0, { $0 + $1.count }) == events else {
                 throw ValidationError("the broker no longer holds the whole corpus: \(ranges)")
             }
 
-            var replay = ProvisioningReplay(client: client, schema: try SchemaName("replay_bench"), kafka: broker.clientOptions,
-                                            topics: topics, logger: logger)
+            var replay = ProvisioningReplay(
+                client: client,
+                schema: try SchemaName("replay_bench"),
+                kafka: broker.clientOptions,
+                topics: topics,
+                logger: logger
+            )
             replay.batchSize = batchSize
             let replayStart = ContinuousClock.now
             let result = try await replay.run()
@@ -98,19 +107,24 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
             let rawSeconds = try await rawInserts(client: client, rows: events, logger: logger)
             let rawRate = Double(events) / rawSeconds
             print(String(format: "Raw batched inserts: %d rows in %.2f s = %.0f rows/s", events, rawSeconds, rawRate))
-            print(String(format: "Ratio replay/raw: %.2f (target >= 0.50: %@)", replayRate / rawRate, replayRate / rawRate >= 0.5 ? "met" : "NOT met"))
+            print(
+                String(format: "Ratio replay/raw: %.2f (target >= 0.50: %@)", replayRate / rawRate, replayRate / rawRate >= 0.5 ? "met" : "NOT met")
+            )
         }
     }
 
     /// Inserts `rows` users-shaped rows in batches of `batchSize`, a transaction each; seconds taken.
     private func rawInserts(client: PostgresClient, rows: Int, logger: Logger) async throws -> Double {
-        try await client.query("""
+        try await client.query(
+            """
             CREATE TABLE raw_users (
                 user_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, upstream_issuer TEXT NOT NULL, upstream_subject TEXT NOT NULL,
                 email TEXT, email_verified BOOLEAN NOT NULL, name TEXT, email_linking TEXT NOT NULL, version BIGINT NOT NULL,
                 source_event_id UUID NOT NULL, first_seen_at TIMESTAMPTZ NOT NULL, last_login_at TIMESTAMPTZ NOT NULL,
                 logins BIGINT NOT NULL, UNIQUE (tenant, upstream_issuer, upstream_subject))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         try await client.query("CREATE INDEX raw_users_tenant_email ON raw_users (tenant, lower(email))", logger: logger)
         try await client.query("CREATE INDEX raw_users_tenant_user ON raw_users (tenant, user_id)", logger: logger)
         let now = Date()
@@ -132,10 +146,16 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
             bindings.append(range.map { _ in now })
             bindings.append(range.map { _ in Int64(1) })
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(PostgresQuery(unsafeSQL: """
-                    INSERT INTO raw_users SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                        $6::bool[], $7::text[], $8::text[], $9::int8[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::int8[])
-                    """, binds: bindings), logger: logger)
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            INSERT INTO raw_users SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                $6::bool[], $7::text[], $8::text[], $9::int8[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::int8[])
+                            """,
+                        binds: bindings
+                    ),
+                    logger: logger
+                )
             }
         }
         return (ContinuousClock.now - start) / .seconds(1)

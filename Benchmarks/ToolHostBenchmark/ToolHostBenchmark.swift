@@ -47,7 +47,11 @@ struct ToolHostBenchmark: AsyncParsableCommand {
     static let body = PlatformClient.toolCallBody("whoami")
 
     func run() async throws {
-        let logger = { var logger = Logger(label: "bench"); logger.logLevel = .error; return logger }()
+        let logger = {
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            return logger
+        }()
         let postgres = try TestPostgres(durable: durable)
         let settings = try await postgres.makeDatabase(named: "toolhostbench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
@@ -55,8 +59,11 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         let resourceSecret = "bench-resource-server-secret-0123456789"
         let origins = OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!])
         let tokenConfiguration = TokenServiceConfiguration(
-            keyRing: keyRing, origins: origins, resourceServers: ["tool-host": SecretHash.of(resourceSecret)],
-            limits: TokenRateLimits(requestsPerMinute: 100_000_000, failuresPerMinute: 1_000))
+            keyRing: keyRing,
+            origins: origins,
+            resourceServers: ["tool-host": SecretHash.of(resourceSecret)],
+            limits: TokenRateLimits(requestsPerMinute: 100_000_000, failuresPerMinute: 1_000)
+        )
         let tokenParts = TokenServiceService.Parts(postgres: client, logger: logger, configuration: tokenConfiguration)
         let tokenRouter = Router(context: GatehouseRequestContext.self)
         TokenServiceService.addRoutes(to: tokenRouter, parts: tokenParts, configuration: tokenConfiguration)
@@ -64,8 +71,10 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         let tokenApp = Application(router: tokenRouter, configuration: .init(address: .hostname("127.0.0.1", port: tokenPort)), logger: logger)
 
         let toolConfiguration = ToolHostConfiguration(
-            origins: origins, introspection: .init(tokenServiceURL: "http://127.0.0.1:\(tokenPort)", clientId: "tool-host", secret: resourceSecret),
-            sessionKey: SymmetricKey(size: .bits256))
+            origins: origins,
+            introspection: .init(tokenServiceURL: "http://127.0.0.1:\(tokenPort)", clientId: "tool-host", secret: resourceSecret),
+            sessionKey: SymmetricKey(size: .bits256)
+        )
         let toolParts = ToolHostService.Parts(postgres: client, logger: logger, configuration: toolConfiguration)
         func toolHost(authentication: Bool) throws -> (some ApplicationProtocol, Int) {
             let router = Router(context: GatehouseRequestContext.self)
@@ -88,26 +97,65 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-toolhost-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        print("Gatehouse tool host benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
-              + "\(seconds) s per phase, loopback HTTP/1.1, servers and load on one machine; tools/call of whoami, "
-              + "\(tokens) tokens in turn)")
+        print(
+            "Gatehouse tool host benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
+                + "\(seconds) s per phase, loopback HTTP/1.1, servers and load on one machine; tools/call of whoami, "
+                + "\(tokens) tokens in turn)"
+        )
 
         try await client.whileRunning {
             try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
             try await ToolHostService.definition.migrator.migrate(client: client, logger: logger)
             let clientId = "mcp_client_bench"
-            let tenant = EventEnvelope(tenant: "acme", aggregateKey: "acme", aggregateVersion: 1, payload: TenantUpdated(
-                tenantId: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: "oauth", disabled: false,
-                accessTokenSeconds: 3600, refreshTokenSeconds: 86_400))
-            try await InboxProcessor(client: client, schema: TokenServiceService.definition.schema,
-                                     handler: TokenProjections(schema: TokenServiceService.definition.schema), logger: logger)
-                .apply([try incomingEvent(tenant), try incomingEvent(EventEnvelope(tenant: "acme", aggregateKey: clientId, aggregateVersion: 1,
-                    payload: ClientRegistered(clientId: clientId, clientName: "bench", applicationType: "native", redirectUris: [Self.redirect],
-                                              grantTypes: ["authorization_code", "refresh_token"], responseTypes: ["code"],
-                                              tokenEndpointAuthMethod: "none", scope: nil, clientSecretHash: nil, metadataDocumentUrl: nil)))])
-            try await InboxProcessor(client: client, schema: ToolHostService.definition.schema,
-                                     handler: ToolHostProjections(schema: ToolHostService.definition.schema), logger: logger)
-                .apply([try incomingEvent(tenant)])
+            let tenant = EventEnvelope(
+                tenant: "acme",
+                aggregateKey: "acme",
+                aggregateVersion: 1,
+                payload: TenantUpdated(
+                    tenantId: "acme",
+                    displayName: "Acme",
+                    hosts: ["acme.example"],
+                    authMode: "oauth",
+                    disabled: false,
+                    accessTokenSeconds: 3600,
+                    refreshTokenSeconds: 86_400
+                )
+            )
+            try await InboxProcessor(
+                client: client,
+                schema: TokenServiceService.definition.schema,
+                handler: TokenProjections(schema: TokenServiceService.definition.schema),
+                logger: logger
+            )
+            .apply([
+                try incomingEvent(tenant),
+                try incomingEvent(
+                    EventEnvelope(
+                        tenant: "acme",
+                        aggregateKey: clientId,
+                        aggregateVersion: 1,
+                        payload: ClientRegistered(
+                            clientId: clientId,
+                            clientName: "bench",
+                            applicationType: "native",
+                            redirectUris: [Self.redirect],
+                            grantTypes: ["authorization_code", "refresh_token"],
+                            responseTypes: ["code"],
+                            tokenEndpointAuthMethod: "none",
+                            scope: nil,
+                            clientSecretHash: nil,
+                            metadataDocumentUrl: nil
+                        )
+                    )
+                ),
+            ])
+            try await InboxProcessor(
+                client: client,
+                schema: ToolHostService.definition.schema,
+                handler: ToolHostProjections(schema: ToolHostService.definition.schema),
+                logger: logger
+            )
+            .apply([try incomingEvent(tenant)])
 
             try await withServices([tokenApp, authenticated, open, plain, feed], logger: logger) {
                 try await eventually("servers listening") {
@@ -119,8 +167,15 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 if recordingOnly { return }
                 var accessTokens: [String] = []
                 for index in 0..<tokens {
-                    let code = try BenchmarkCodes.seal(subject: "bench-\(index)", clientId: clientId, scopes: ["mcp:tools", "email"], keyRing: keyRing)
-                    accessTokens.append(try await BenchmarkCodes.redeem(http, base: "http://127.0.0.1:\(tokenPort)", code: code, clientId: clientId).access)
+                    let code = try BenchmarkCodes.seal(
+                        subject: "bench-\(index)",
+                        clientId: clientId,
+                        scopes: ["mcp:tools", "email"],
+                        keyRing: keyRing
+                    )
+                    accessTokens.append(
+                        try await BenchmarkCodes.redeem(http, base: "http://127.0.0.1:\(tokenPort)", code: code, clientId: clientId).access
+                    )
                 }
                 let tokenFile = work.appendingPathComponent("tokens")
                 try accessTokens.joined(separator: "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
@@ -128,15 +183,33 @@ struct ToolHostBenchmark: AsyncParsableCommand {
 
                 var rows: [(Int, Wrk.Result, Wrk.Result, Wrk.Result)] = []
                 for connections in concurrency {
-                    let plainResult = try Wrk.run("plain Hummingbird JSON endpoint (POST /json)", url: "http://127.0.0.1:\(plainPort)/json",
-                                                  arguments: ["-s", script], threads: Self.threads, connections: connections, seconds: seconds,
-                                                  environment: ["GATEHOUSE_BENCH_BODY": Self.body])
-                    let offResult = try Wrk.run("tools/call, authentication off", url: "http://127.0.0.1:\(openPort)/mcp",
-                                                arguments: ["-s", script], threads: Self.threads, connections: connections, seconds: seconds,
-                                                environment: ["GATEHOUSE_BENCH_BODY": Self.body])
-                    let onResult = try Wrk.run("tools/call, authenticated (bearer, introspection + cache)", url: "http://127.0.0.1:\(authenticatedPort)/mcp",
-                                               arguments: ["-s", script], threads: Self.threads, connections: connections, seconds: seconds,
-                                               environment: ["GATEHOUSE_BENCH_BODY": Self.body, "GATEHOUSE_BENCH_TOKENS": tokenFile.path])
+                    let plainResult = try Wrk.run(
+                        "plain Hummingbird JSON endpoint (POST /json)",
+                        url: "http://127.0.0.1:\(plainPort)/json",
+                        arguments: ["-s", script],
+                        threads: Self.threads,
+                        connections: connections,
+                        seconds: seconds,
+                        environment: ["GATEHOUSE_BENCH_BODY": Self.body]
+                    )
+                    let offResult = try Wrk.run(
+                        "tools/call, authentication off",
+                        url: "http://127.0.0.1:\(openPort)/mcp",
+                        arguments: ["-s", script],
+                        threads: Self.threads,
+                        connections: connections,
+                        seconds: seconds,
+                        environment: ["GATEHOUSE_BENCH_BODY": Self.body]
+                    )
+                    let onResult = try Wrk.run(
+                        "tools/call, authenticated (bearer, introspection + cache)",
+                        url: "http://127.0.0.1:\(authenticatedPort)/mcp",
+                        arguments: ["-s", script],
+                        threads: Self.threads,
+                        connections: connections,
+                        seconds: seconds,
+                        environment: ["GATEHOUSE_BENCH_BODY": Self.body, "GATEHOUSE_BENCH_TOKENS": tokenFile.path]
+                    )
                     rows.append((connections, plainResult, offResult, onResult))
                 }
                 print("")
@@ -144,11 +217,23 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 for (connections, plainResult, offResult, onResult) in rows {
                     let onOff = onResult.requestsPerSecond / offResult.requestsPerSecond
                     let onPlain = onResult.requestsPerSecond / plainResult.requestsPerSecond
-                    print(String(format: "%11d | %13.0f | %8.0f (%@, %@) | %7.0f (%@, %@) | %.2f %@ | %.2f %@", connections,
-                                 plainResult.requestsPerSecond, offResult.requestsPerSecond, offResult.p50, offResult.p99,
-                                 onResult.requestsPerSecond, onResult.p50, onResult.p99,
-                                 onOff, onOff >= 0.85 ? "(target >= 0.85 met)" : "(target >= 0.85 NOT met)",
-                                 onPlain, onPlain >= 1.0 / 3 ? "(target >= 0.33 met)" : "(target >= 0.33 NOT met)"))
+                    print(
+                        String(
+                            format: "%11d | %13.0f | %8.0f (%@, %@) | %7.0f (%@, %@) | %.2f %@ | %.2f %@",
+                            connections,
+                            plainResult.requestsPerSecond,
+                            offResult.requestsPerSecond,
+                            offResult.p50,
+                            offResult.p99,
+                            onResult.requestsPerSecond,
+                            onResult.p50,
+                            onResult.p99,
+                            onOff,
+                            onOff >= 0.85 ? "(target >= 0.85 met)" : "(target >= 0.85 NOT met)",
+                            onPlain,
+                            onPlain >= 1.0 / 3 ? "(target >= 0.33 met)" : "(target >= 0.33 NOT met)"
+                        )
+                    )
                 }
                 let recorded = try await client.rowCount(of: "outbox", in: ToolHostService.definition.schema)
                 print("tool.invoked events recorded: \(recorded)")
@@ -169,10 +254,23 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 group.addTask {
                     var recorded = 0
                     while ContinuousClock.now - start < .seconds(seconds) {
-                        try await store.record(OutboxRecord(EventEnvelope(
-                            tenant: "acme", aggregateKey: "usr_\(task)", aggregateVersion: 1,
-                            payload: ToolInvoked(invocationId: UUID().uuidString, userId: "usr_\(task)", clientId: "mcp_client_bench",
-                                                 tool: "whoami", outcome: .success, durationMs: 0.5))))
+                        try await store.record(
+                            OutboxRecord(
+                                EventEnvelope(
+                                    tenant: "acme",
+                                    aggregateKey: "usr_\(task)",
+                                    aggregateVersion: 1,
+                                    payload: ToolInvoked(
+                                        invocationId: UUID().uuidString,
+                                        userId: "usr_\(task)",
+                                        clientId: "mcp_client_bench",
+                                        tool: "whoami",
+                                        outcome: .success,
+                                        durationMs: 0.5
+                                    )
+                                )
+                            )
+                        )
                         recorded += 1
                     }
                     return recorded

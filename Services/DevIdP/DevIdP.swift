@@ -14,8 +14,10 @@ import Synchronization
 /// the whole flow without a real provider. Never for production: it trusts whatever is typed.
 @main
 struct DevIdP: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gatehouse-dev-idp",
-                                                    abstract: "A development OAuth provider that signs in whoever fills in its form.")
+    static let configuration = CommandConfiguration(
+        commandName: "gatehouse-dev-idp",
+        abstract: "A development OAuth provider that signs in whoever fills in its form."
+    )
 
     @Option(help: "Port on 127.0.0.1.")
     var port = 8090
@@ -34,8 +36,14 @@ struct DevIdP: AsyncParsableCommand {
         var logger = Logger(label: "gatehouse.dev-idp")
         logger.logLevel = .info
         let provider = Provider(clientId: clientId, clientSecret: clientSecret)
-        let app = Application(router: provider.router(), configuration: .init(address: .hostname("127.0.0.1", port: port),
-                                                                               serverName: "gatehouse-dev-idp"), logger: logger)
+        let app = Application(
+            router: provider.router(),
+            configuration: .init(
+                address: .hostname("127.0.0.1", port: port),
+                serverName: "gatehouse-dev-idp"
+            ),
+            logger: logger
+        )
         try await app.runService()
     }
 }
@@ -98,12 +106,17 @@ final class Provider: Sendable {
     /// The sign-in form, carrying the authorization request in hidden fields.
     private func loginPage(_ query: [String: String]) throws -> Response {
         guard query["client_id"] == clientId, let redirect = query["redirect_uri"], let state = query["state"],
-              let challenge = query["code_challenge"], query["code_challenge_method"] == "S256" else {
-            return Self.html("<p>Bad authorization request: client_id, redirect_uri, state and an S256 code_challenge are required.</p>", status: .badRequest)
+            let challenge = query["code_challenge"], query["code_challenge_method"] == "S256"
+        else {
+            return Self.html(
+                "<p>Bad authorization request: client_id, redirect_uri, state and an S256 code_challenge are required.</p>",
+                status: .badRequest
+            )
         }
         let hidden = [("redirect_uri", String(redirect)), ("state", String(state)), ("code_challenge", String(challenge))]
             .map { #"<input type="hidden" name="\#($0.0)" value="\#(Self.escape($0.1))">"# }.joined()
-        return Self.html("""
+        return Self.html(
+            """
             <h1>Development sign-in</h1>
             <p>This provider signs in whoever you say you are. It exists for trying Gatehouse locally.</p>
             <form method="post" action="/login/oauth/authorize">\(hidden)
@@ -111,22 +124,28 @@ final class Provider: Sendable {
             <p><label>Name <input name="name" required value="Ada Lovelace"></label></p>
             <p><button type="submit">Sign in</button></p>
             </form>
-            """)
+            """
+        )
     }
 
     private func signIn(_ request: Request) async throws -> Response {
         let form = FormBody.parse(String(buffer: try await request.body.collect(upTo: 16 * 1024)))
         guard let redirect = form["redirect_uri"], let state = form["state"], let challenge = form["code_challenge"],
-              let email = form["email"]?.trimmingCharacters(in: .whitespaces).lowercased(), email.contains("@"), email.count <= 200,
-              let name = form["name"]?.trimmingCharacters(in: .whitespaces), !name.isEmpty, name.count <= 200 else {
+            let email = form["email"]?.trimmingCharacters(in: .whitespaces).lowercased(), email.contains("@"), email.count <= 200,
+            let name = form["name"]?.trimmingCharacters(in: .whitespaces), !name.isEmpty, name.count <= 200
+        else {
             return Self.html("<p>Both an email address and a name are needed.</p>", status: .badRequest)
         }
         let code = SecretGenerator.generate(prefix: "devc_", bytes: 16)
         self.state.withLock { state in
             let now = ContinuousClock.now
             state.grants = state.grants.filter { $0.value.expires > now }
-            state.grants[code] = Grant(person: Person(email: email, name: name), redirectUri: redirect, challenge: challenge,
-                                       expires: now + .seconds(120))
+            state.grants[code] = Grant(
+                person: Person(email: email, name: name),
+                redirectUri: redirect,
+                challenge: challenge,
+                expires: now + .seconds(120)
+            )
         }
         let separator = redirect.contains("?") ? "&" : "?"
         return Response(status: .found, headers: [.location: redirect + separator + FormBody.encode([("code", code), ("state", state)])])
@@ -136,13 +155,15 @@ final class Provider: Sendable {
     private func exchange(_ request: Request) async throws -> Response {
         let form = FormBody.parse(String(buffer: try await request.body.collect(upTo: 16 * 1024)))
         guard form["client_id"] == clientId, let secret = form["client_secret"],
-              constantTimeEqual(Array(secret.utf8), Array(clientSecret.utf8)) else {
+            constantTimeEqual(Array(secret.utf8), Array(clientSecret.utf8))
+        else {
             return Self.json(#"{"error":"incorrect_client_credentials"}"#, status: .unauthorized)
         }
         let token: String? = state.withLock { state in
             guard let code = form["code"], let grant = state.grants.removeValue(forKey: code), grant.expires > .now,
-                  form["redirect_uri"] == grant.redirectUri, let verifier = form["code_verifier"],
-                  PKCE.verify(verifier: verifier, challenge: grant.challenge) else { return nil }
+                form["redirect_uri"] == grant.redirectUri, let verifier = form["code_verifier"],
+                PKCE.verify(verifier: verifier, challenge: grant.challenge)
+            else { return nil }
             let token = SecretGenerator.generate(prefix: "devt_", bytes: 20)
             state.tokens[token] = grant.person
             return token
@@ -170,12 +191,21 @@ final class Provider: Sendable {
 
     static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
         let page = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Development sign-in</title></head><body>\(body)</body></html>"
-        return Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                                                  .contentSecurityPolicy: "default-src 'none'; form-action 'self'; frame-ancestors 'none'"],
-                        body: .init(byteBuffer: ByteBuffer(string: page)))
+        return Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .contentSecurityPolicy: "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: page))
+        )
     }
 
     static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: status,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
     }
 }

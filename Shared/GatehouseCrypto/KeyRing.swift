@@ -56,7 +56,8 @@ public struct KeyRing: Sendable, CustomStringConvertible {
 
     public func open(_ sealed: String, associatedData: String) throws -> [UInt8] {
         guard let dot = sealed.firstIndex(of: "."), let key = keys[String(sealed[..<dot])],
-              let combined = Base64URL.decode(String(sealed[sealed.index(after: dot)...])), combined.count >= 28 else {
+            let combined = Base64URL.decode(String(sealed[sealed.index(after: dot)...])), combined.count >= 28
+        else {
             throw Failure(description: "not a value sealed by a known key")
         }
         do {

@@ -50,9 +50,11 @@ public struct ClientProfile: Codable, Sendable, Equatable {
 
     /// This profile's fields over `base`'s.
     public func overlaid(on base: ClientProfile) -> ClientProfile {
-        ClientProfile(accessTokenSeconds: accessTokenSeconds ?? base.accessTokenSeconds,
-                      clientAuthentication: clientAuthentication ?? base.clientAuthentication,
-                      refreshGraceSeconds: refreshGraceSeconds ?? base.refreshGraceSeconds)
+        ClientProfile(
+            accessTokenSeconds: accessTokenSeconds ?? base.accessTokenSeconds,
+            clientAuthentication: clientAuthentication ?? base.clientAuthentication,
+            refreshGraceSeconds: refreshGraceSeconds ?? base.refreshGraceSeconds
+        )
     }
 }
 

@@ -84,9 +84,19 @@ public struct CodeIssued: EventPayload {
     public var issuedAt: Date
     public var expiresAt: Date
 
-    public init(codeHash: String, clientId: String, redirectUri: String, codeChallenge: String,
-                codeChallengeMethod: String = "S256", resource: String, scopes: [String], userId: String,
-                sealingKeyId: String, issuedAt: Date, expiresAt: Date) {
+    public init(
+        codeHash: String,
+        clientId: String,
+        redirectUri: String,
+        codeChallenge: String,
+        codeChallengeMethod: String = "S256",
+        resource: String,
+        scopes: [String],
+        userId: String,
+        sealingKeyId: String,
+        issuedAt: Date,
+        expiresAt: Date
+    ) {
         self.codeHash = codeHash
         self.clientId = clientId
         self.redirectUri = redirectUri
@@ -120,8 +130,16 @@ public struct UpstreamTokenStored: EventPayload {
     /// Absent in 1.0 events, which means `.none`.
     public var emailLinking: EmailLinkingPolicy?
 
-    public init(userId: String, upstreamIssuer: String, upstreamSubject: String, email: String?, emailVerified: Bool,
-                name: String?, upstreamTokenId: String, emailLinking: EmailLinkingPolicy? = nil) {
+    public init(
+        userId: String,
+        upstreamIssuer: String,
+        upstreamSubject: String,
+        email: String?,
+        emailVerified: Bool,
+        name: String?,
+        upstreamTokenId: String,
+        emailLinking: EmailLinkingPolicy? = nil
+    ) {
         self.userId = userId
         self.upstreamIssuer = upstreamIssuer
         self.upstreamSubject = upstreamSubject
@@ -169,9 +187,18 @@ public struct ClientRegistered: EventPayload {
     public var clientSecretHash: String?
     public var metadataDocumentUrl: String?
 
-    public init(clientId: String, clientName: String?, applicationType: String, redirectUris: [String],
-                grantTypes: [String], responseTypes: [String], tokenEndpointAuthMethod: String, scope: String?,
-                clientSecretHash: String?, metadataDocumentUrl: String?) {
+    public init(
+        clientId: String,
+        clientName: String?,
+        applicationType: String,
+        redirectUris: [String],
+        grantTypes: [String],
+        responseTypes: [String],
+        tokenEndpointAuthMethod: String,
+        scope: String?,
+        clientSecretHash: String?,
+        metadataDocumentUrl: String?
+    ) {
         self.clientId = clientId
         self.clientName = clientName
         self.applicationType = applicationType
@@ -219,8 +246,17 @@ public struct TenantUpdated: EventPayload {
     /// How the token service treats particular clients (nil: the defaults).
     public var clientProfiles: ClientProfiles?
 
-    public init(tenantId: String, displayName: String, hosts: [String], authMode: String, disabled: Bool,
-                accessTokenSeconds: Int, refreshTokenSeconds: Int, freshUpstreamProfile: Bool = false, clientProfiles: ClientProfiles? = nil) {
+    public init(
+        tenantId: String,
+        displayName: String,
+        hosts: [String],
+        authMode: String,
+        disabled: Bool,
+        accessTokenSeconds: Int,
+        refreshTokenSeconds: Int,
+        freshUpstreamProfile: Bool = false,
+        clientProfiles: ClientProfiles? = nil
+    ) {
         self.tenantId = tenantId
         self.displayName = displayName
         self.hosts = hosts
@@ -250,8 +286,17 @@ public struct TokenIssued: EventPayload {
     public var refreshFamilyId: String?
     public var codeHash: String
 
-    public init(grantId: String, userId: String, clientId: String, scopes: [String], resource: String,
-                accessTokenHash: String, accessTokenExpiresAt: Date, refreshFamilyId: String?, codeHash: String) {
+    public init(
+        grantId: String,
+        userId: String,
+        clientId: String,
+        scopes: [String],
+        resource: String,
+        accessTokenHash: String,
+        accessTokenExpiresAt: Date,
+        refreshFamilyId: String?,
+        codeHash: String
+    ) {
         self.grantId = grantId
         self.userId = userId
         self.clientId = clientId
@@ -278,8 +323,16 @@ public struct TokenRefreshed: EventPayload {
     public var refreshFamilyId: String
     public var generation: Int
 
-    public init(grantId: String, userId: String, clientId: String, scopes: [String], accessTokenHash: String,
-                accessTokenExpiresAt: Date, refreshFamilyId: String, generation: Int) {
+    public init(
+        grantId: String,
+        userId: String,
+        clientId: String,
+        scopes: [String],
+        accessTokenHash: String,
+        accessTokenExpiresAt: Date,
+        refreshFamilyId: String,
+        generation: Int
+    ) {
         self.grantId = grantId
         self.userId = userId
         self.clientId = clientId
@@ -323,8 +376,14 @@ public struct TokenReuseDetected: EventPayload {
     public var presentedGeneration: Int
     public var currentGeneration: Int
 
-    public init(grantId: String, userId: String, clientId: String, refreshFamilyId: String,
-                presentedGeneration: Int, currentGeneration: Int) {
+    public init(
+        grantId: String,
+        userId: String,
+        clientId: String,
+        refreshFamilyId: String,
+        presentedGeneration: Int,
+        currentGeneration: Int
+    ) {
         self.grantId = grantId
         self.userId = userId
         self.clientId = clientId
@@ -349,8 +408,15 @@ public struct UserUpserted: EventPayload {
     public var name: String?
     public var firstSeenAt: Date
 
-    public init(userId: String, upstreamIssuer: String, upstreamSubject: String, email: String?, emailVerified: Bool,
-                name: String?, firstSeenAt: Date) {
+    public init(
+        userId: String,
+        upstreamIssuer: String,
+        upstreamSubject: String,
+        email: String?,
+        emailVerified: Bool,
+        name: String?,
+        firstSeenAt: Date
+    ) {
         self.userId = userId
         self.upstreamIssuer = upstreamIssuer
         self.upstreamSubject = upstreamSubject

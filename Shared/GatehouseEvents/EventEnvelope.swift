@@ -14,8 +14,11 @@ public struct SchemaVersion: Hashable, Sendable, Codable, CustomStringConvertibl
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let dot = text.utf8.firstIndex(of: UInt8(ascii: ".")),
-              let major = Int(text[..<dot]), let minor = Int(text[text.index(after: dot)...]), major >= 0, minor >= 0 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "schema_version must be 'major.minor', got '\(text)'"))
+            let major = Int(text[..<dot]), let minor = Int(text[text.index(after: dot)...]), major >= 0, minor >= 0
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "schema_version must be 'major.minor', got '\(text)'")
+            )
         }
         self.init(major, minor)
     }
@@ -64,8 +67,15 @@ public struct EventHeader: Codable, Sendable, Hashable {
         aggregateVersion = try container.decode(Int64.self, forKey: .aggregateVersion)
     }
 
-    public init(eventId: UUID = UUID(), type: String, schemaVersion: SchemaVersion, occurredAt: Date = Date(),
-                tenant: String, aggregateKey: String, aggregateVersion: Int64) {
+    public init(
+        eventId: UUID = UUID(),
+        type: String,
+        schemaVersion: SchemaVersion,
+        occurredAt: Date = Date(),
+        tenant: String,
+        aggregateKey: String,
+        aggregateVersion: Int64
+    ) {
         self.eventId = eventId
         self.type = type
         self.schemaVersion = schemaVersion
@@ -83,11 +93,23 @@ public struct EventEnvelope<Payload: EventPayload>: Sendable {
     public var header: EventHeader
     public var payload: Payload
 
-    public init(eventId: UUID = UUID(), occurredAt: Date = Date(), tenant: String, aggregateKey: String,
-                aggregateVersion: Int64, payload: Payload) {
-        self.header = EventHeader(eventId: eventId, type: Payload.eventType.name, schemaVersion: Payload.schemaVersion,
-                                  occurredAt: occurredAt, tenant: tenant, aggregateKey: aggregateKey,
-                                  aggregateVersion: aggregateVersion)
+    public init(
+        eventId: UUID = UUID(),
+        occurredAt: Date = Date(),
+        tenant: String,
+        aggregateKey: String,
+        aggregateVersion: Int64,
+        payload: Payload
+    ) {
+        self.header = EventHeader(
+            eventId: eventId,
+            type: Payload.eventType.name,
+            schemaVersion: Payload.schemaVersion,
+            occurredAt: occurredAt,
+            tenant: tenant,
+            aggregateKey: aggregateKey,
+            aggregateVersion: aggregateVersion
+        )
         self.payload = payload
     }
 
@@ -160,8 +182,12 @@ extension UUID {
                 byte += 1
                 index += 2
             }
-            return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+            return UUID(
+                uuid: (
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                    bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+                )
+            )
         }
     }
 

@@ -22,13 +22,20 @@ enum EventTimestamp {
                 divisor /= 10
             }
         }
-        append(year, digits: 4); text.append(UInt8(ascii: "-"))
-        append(month, digits: 2); text.append(UInt8(ascii: "-"))
-        append(day, digits: 2); text.append(UInt8(ascii: "T"))
-        append(dayMs / 3_600_000, digits: 2); text.append(UInt8(ascii: ":"))
-        append(dayMs / 60_000 % 60, digits: 2); text.append(UInt8(ascii: ":"))
-        append(dayMs / 1000 % 60, digits: 2); text.append(UInt8(ascii: "."))
-        append(dayMs % 1000, digits: 3); text.append(UInt8(ascii: "Z"))
+        append(year, digits: 4)
+        text.append(UInt8(ascii: "-"))
+        append(month, digits: 2)
+        text.append(UInt8(ascii: "-"))
+        append(day, digits: 2)
+        text.append(UInt8(ascii: "T"))
+        append(dayMs / 3_600_000, digits: 2)
+        text.append(UInt8(ascii: ":"))
+        append(dayMs / 60_000 % 60, digits: 2)
+        text.append(UInt8(ascii: ":"))
+        append(dayMs / 1000 % 60, digits: 2)
+        text.append(UInt8(ascii: "."))
+        append(dayMs % 1000, digits: 3)
+        text.append(UInt8(ascii: "Z"))
         return String(decoding: text, as: UTF8.self)
     }
 
@@ -53,10 +60,11 @@ enum EventTimestamp {
                 return value
             }
             guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-                  bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-                  let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-                  (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+                bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+                let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+                let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+                (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            else { return nil }
             var nanoseconds: Int64 = 0
             if bytes.count > 20 {
                 let digits = bytes.count - 21

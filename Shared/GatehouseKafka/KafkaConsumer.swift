@@ -210,34 +210,35 @@ struct PartitionList: ~Copyable {
 /// Applies assignments and revocations. Runs inside `rd_kafka_consumer_poll`, on the
 /// consumer's own thread. Before partitions are taken away, the offsets stored so far are
 /// committed, so the next owner starts right after the last processed message.
-private let rebalanceCallback: @convention(c) (
-    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
-) -> Void = { handle, error, partitions, opaque in
-    guard let handle else { return }
-    let logger = KafkaHandleContext.from(opaque)?.logger
-    let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
-    let names = partitions.map { PartitionList(borrowing: $0).offsets().keys.map(\.description).sorted().joined(separator: ",") } ?? ""
-    switch error {
-    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        logger?.info("Kafka partitions assigned", metadata: ["kafka.partitions": .string(names)])
-        if cooperative {
-            if let failure = rd_kafka_incremental_assign(handle, partitions) { rd_kafka_error_destroy(failure) }
-        } else {
-            rd_kafka_assign(handle, partitions)
-        }
-    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        logger?.info("Kafka partitions revoked", metadata: ["kafka.partitions": .string(names)])
-        _ = rd_kafka_commit(handle, nil, 0)
-        if cooperative {
-            if let failure = rd_kafka_incremental_unassign(handle, partitions) { rd_kafka_error_destroy(failure) }
-        } else {
+private let rebalanceCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+    ) -> Void = { handle, error, partitions, opaque in
+        guard let handle else { return }
+        let logger = KafkaHandleContext.from(opaque)?.logger
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+        let names = partitions.map { PartitionList(borrowing: $0).offsets().keys.map(\.description).sorted().joined(separator: ",") } ?? ""
+        switch error {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            logger?.info("Kafka partitions assigned", metadata: ["kafka.partitions": .string(names)])
+            if cooperative {
+                if let failure = rd_kafka_incremental_assign(handle, partitions) { rd_kafka_error_destroy(failure) }
+            } else {
+                rd_kafka_assign(handle, partitions)
+            }
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            logger?.info("Kafka partitions revoked", metadata: ["kafka.partitions": .string(names)])
+            _ = rd_kafka_commit(handle, nil, 0)
+            if cooperative {
+                if let failure = rd_kafka_incremental_unassign(handle, partitions) { rd_kafka_error_destroy(failure) }
+            } else {
+                rd_kafka_assign(handle, nil)
+            }
+        default:
+            logger?.warning("Kafka rebalance error", metadata: ["kafka.error": .string(String(cString: rd_kafka_err2str(error)))])
             rd_kafka_assign(handle, nil)
         }
-    default:
-        logger?.warning("Kafka rebalance error", metadata: ["kafka.error": .string(String(cString: rd_kafka_err2str(error)))])
-        rd_kafka_assign(handle, nil)
     }
-}
 
 extension KafkaConsumer {
     /// For every partition of `topics` that holds messages now: its offsets from the low to

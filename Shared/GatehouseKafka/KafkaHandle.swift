@@ -97,7 +97,10 @@ final class KafkaHandle: @unchecked Sendable {
 }
 
 private let kafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
-    handle, level, facility, text in
+    handle,
+    level,
+    facility,
+    text in
     guard let handle, let context = KafkaHandleContext.from(rd_kafka_opaque(handle)) else { return }
     let message = text.map { String(cString: $0) } ?? ""
     let facilityName = facility.map { String(cString: $0) } ?? ""
@@ -107,7 +110,10 @@ private let kafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePoint
 }
 
 private let kafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    _, code, reason, opaque in
+    _,
+    code,
+    reason,
+    opaque in
     guard let context = KafkaHandleContext.from(opaque) else { return }
     let text = reason.map { String(cString: $0) } ?? ""
     context.logger.warning("Kafka client error", metadata: ["kafka.error": .string(text), "kafka.code": .stringConvertible(code)])

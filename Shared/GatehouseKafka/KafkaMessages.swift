@@ -72,8 +72,14 @@ public struct KafkaConsumerMessage: Sendable {
     /// Milliseconds since the epoch, as set by the producer or the broker.
     public var timestampMilliseconds: Int64?
 
-    public init(topicPartition: KafkaTopicPartition, offset: Int64, key: [UInt8]?, value: [UInt8],
-                headers: [KafkaHeader] = [], timestampMilliseconds: Int64? = nil) {
+    public init(
+        topicPartition: KafkaTopicPartition,
+        offset: Int64,
+        key: [UInt8]?,
+        value: [UInt8],
+        headers: [KafkaHeader] = [],
+        timestampMilliseconds: Int64? = nil
+    ) {
         self.topicPartition = topicPartition
         self.offset = offset
         self.key = key

@@ -68,7 +68,7 @@ public final class KafkaProducer: Service, Sendable {
     /// so the temporary C buffers are freed right after it.
     private func enqueue(_ message: KafkaOutgoingMessage, opaque: UnsafeMutableRawPointer) throws {
         var owned: [UnsafeMutableRawPointer] = []
-        defer { owned.forEach { $0.deallocate() } }
+        defer { for pointer in owned { pointer.deallocate() } }
         func copy(_ bytes: some Collection<UInt8>, terminated: Bool = false) -> UnsafeMutableRawPointer {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + (terminated ? 1 : 0), alignment: 1)
             _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
@@ -192,7 +192,9 @@ private final class DeliveryCollector: Sendable {
 }
 
 private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    _, message, _ in
+    _,
+    message,
+    _ in
     guard let message, let opaque = message.pointee._private else { return }
     let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
     let status: KafkaPersistenceStatus
@@ -204,16 +206,30 @@ private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointe
     let error = message.pointee.err
     if error != RD_KAFKA_RESP_ERR_NO_ERROR {
         let base = KafkaError(code: .delivery, error: error)
-        box.complete(.failure(KafkaError(
-            code: .delivery, reason: "\(base.reason) (status: \(status))",
-            librdkafkaCode: base.librdkafkaCode, isRetriable: true, isFatal: base.isFatal
-        )))
+        box.complete(
+            .failure(
+                KafkaError(
+                    code: .delivery,
+                    reason: "\(base.reason) (status: \(status))",
+                    librdkafkaCode: base.librdkafkaCode,
+                    isRetriable: true,
+                    isFatal: base.isFatal
+                )
+            )
+        )
         return
     }
     let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-    box.complete(.success(KafkaDeliveryReport(
-        topic: topic, partition: message.pointee.partition, offset: message.pointee.offset, status: status
-    )))
+    box.complete(
+        .success(
+            KafkaDeliveryReport(
+                topic: topic,
+                partition: message.pointee.partition,
+                offset: message.pointee.offset,
+                status: status
+            )
+        )
+    )
 }
 
 /// Keeps the polling thread going until the producer is released.

@@ -38,8 +38,15 @@ public final class EventConsumer: Service, Sendable {
     private let deadLettered: Counter
     private let retried: Counter
 
-    public init(handler: any EventHandler, client: PostgresClient, schema: SchemaName, kafka: KafkaClientOptions,
-                deadLetters: KafkaProducer, options: Options = Options(), logger: Logger) {
+    public init(
+        handler: any EventHandler,
+        client: PostgresClient,
+        schema: SchemaName,
+        kafka: KafkaClientOptions,
+        deadLetters: KafkaProducer,
+        options: Options = Options(),
+        logger: Logger
+    ) {
         var logger = logger
         logger[metadataKey: "consumer"] = .string(handler.consumerName)
         self.processor = InboxProcessor(client: client, schema: schema, handler: handler, logger: logger)
@@ -103,8 +110,13 @@ public final class EventConsumer: Service, Sendable {
         try consumer.storeOffsets(done)
     }
 
-    private func flush(_ ready: inout [IncomingEvent], consumer: KafkaConsumer, gate: inout PartitionGate,
-                       blocked: inout Set<KafkaTopicPartition>, done: inout [KafkaTopicPartition: Int64]) async throws {
+    private func flush(
+        _ ready: inout [IncomingEvent],
+        consumer: KafkaConsumer,
+        gate: inout PartitionGate,
+        blocked: inout Set<KafkaTopicPartition>,
+        done: inout [KafkaTopicPartition: Int64]
+    ) async throws {
         let events = ready.filter { !blocked.contains($0.topicPartition) }
         ready.removeAll()
         guard !events.isEmpty else { return }
@@ -115,12 +127,15 @@ public final class EventConsumer: Service, Sendable {
                 gate.succeeded(event.topicPartition)
             }
             return
-        } catch where FailureKind.classify(error) == .transient {
+        } catch  where FailureKind.classify(error) == .transient {
             var first: [KafkaTopicPartition: Int64] = [:]
             for event in events where first[event.topicPartition] == nil { first[event.topicPartition] = event.offset }
-            logger.warning("Transient failure; pausing partitions", metadata: [
-                "error": "\(PostgresFailure.describe(error))", "partitions": "\(first.keys.map(\.description).sorted())",
-            ])
+            logger.warning(
+                "Transient failure; pausing partitions",
+                metadata: [
+                    "error": "\(PostgresFailure.describe(error))", "partitions": "\(first.keys.map(\.description).sorted())",
+                ]
+            )
             for (partition, offset) in first {
                 try await block(partition, at: offset, delay: gate.nextBackoff(partition, options: options), consumer: consumer, gate: &gate)
                 blocked.insert(partition)
@@ -134,9 +149,14 @@ public final class EventConsumer: Service, Sendable {
                 applied.increment(by: try await processor.apply([event]))
                 done[event.topicPartition] = event.offset + 1
                 gate.succeeded(event.topicPartition)
-            } catch where FailureKind.classify(error) == .transient {
-                try await block(event.topicPartition, at: event.offset, delay: gate.nextBackoff(event.topicPartition, options: options),
-                                consumer: consumer, gate: &gate)
+            } catch  where FailureKind.classify(error) == .transient {
+                try await block(
+                    event.topicPartition,
+                    at: event.offset,
+                    delay: gate.nextBackoff(event.topicPartition, options: options),
+                    consumer: consumer,
+                    gate: &gate
+                )
                 blocked.insert(event.topicPartition)
             } catch {
                 if try await deterministicFailure(event.message, error: error, consumer: consumer, gate: &gate, header: event.header) {
@@ -150,15 +170,24 @@ public final class EventConsumer: Service, Sendable {
 
     /// Retries a message that failed for reasons of its own a few times, then dead-letters it.
     /// Returns true when the message is dealt with (dead-lettered) and the partition may move on.
-    private func deterministicFailure(_ message: KafkaConsumerMessage, error: any Error, consumer: KafkaConsumer,
-                                      gate: inout PartitionGate, header: EventHeader? = nil) async throws -> Bool {
+    private func deterministicFailure(
+        _ message: KafkaConsumerMessage,
+        error: any Error,
+        consumer: KafkaConsumer,
+        gate: inout PartitionGate,
+        header: EventHeader? = nil
+    ) async throws -> Bool {
         let partition = message.topicPartition
         let attempts = gate.recordAttempt(partition, offset: message.offset)
         if attempts < options.deterministicAttempts {
             retried.increment()
-            logger.info("Event failed; retrying", metadata: [
-                "partition": "\(partition)", "offset": "\(message.offset)", "attempt": "\(attempts)", "error": "\(PostgresFailure.describe(error))",
-            ])
+            logger.info(
+                "Event failed; retrying",
+                metadata: [
+                    "partition": "\(partition)", "offset": "\(message.offset)", "attempt": "\(attempts)",
+                    "error": "\(PostgresFailure.describe(error))",
+                ]
+            )
             try await block(partition, at: message.offset, delay: options.initialBackoff * attempts, consumer: consumer, gate: &gate)
             return false
         }
@@ -176,25 +205,44 @@ public final class EventConsumer: Service, Sendable {
             headers.append(KafkaHeader(name: "gatehouse-event-type", string: header.type))
         }
         do {
-            _ = try await deadLetters.send(KafkaOutgoingMessage(
-                topic: options.deadLetterTopic, key: message.key, value: message.value, headers: headers))
+            _ = try await deadLetters.send(
+                KafkaOutgoingMessage(
+                    topic: options.deadLetterTopic,
+                    key: message.key,
+                    value: message.value,
+                    headers: headers
+                )
+            )
         } catch {
             logger.warning("Dead-letter publish failed; will retry", metadata: ["error": "\(error)"])
-            try await block(partition, at: message.offset, delay: gate.nextBackoff(partition, options: options),
-                            consumer: consumer, gate: &gate)
+            try await block(
+                partition,
+                at: message.offset,
+                delay: gate.nextBackoff(partition, options: options),
+                consumer: consumer,
+                gate: &gate
+            )
             return false
         }
         deadLettered.increment()
         gate.succeeded(partition)
-        logger.error("Event dead-lettered", metadata: [
-            "partition": "\(partition)", "offset": "\(message.offset)", "attempts": "\(attempts)", "error": "\(PostgresFailure.describe(error))",
-        ])
+        logger.error(
+            "Event dead-lettered",
+            metadata: [
+                "partition": "\(partition)", "offset": "\(message.offset)", "attempts": "\(attempts)", "error": "\(PostgresFailure.describe(error))",
+            ]
+        )
         return true
     }
 
     /// Pauses a partition and rewinds it to `offset`, to be resumed after `delay`.
-    private func block(_ partition: KafkaTopicPartition, at offset: Int64, delay: Duration, consumer: KafkaConsumer,
-                       gate: inout PartitionGate) async throws {
+    private func block(
+        _ partition: KafkaTopicPartition,
+        at offset: Int64,
+        delay: Duration,
+        consumer: KafkaConsumer,
+        gate: inout PartitionGate
+    ) async throws {
         try consumer.pause([partition])
         do {
             try await consumer.seek([partition: offset])

@@ -76,8 +76,11 @@ public struct EventReplayer: Sendable {
     }
 
     /// Polls the next messages before `ends` and reads them; the batch knows whether it is the last.
-    private func fetch(from consumer: KafkaConsumer, after positions: [KafkaTopicPartition: Int64],
-                       ends: [KafkaTopicPartition: Int64]) async throws -> Batch {
+    private func fetch(
+        from consumer: KafkaConsumer,
+        after positions: [KafkaTopicPartition: Int64],
+        ends: [KafkaTopicPartition: Int64]
+    ) async throws -> Batch {
         var batch = Batch(positions: positions)
         func finished() -> Bool { !batch.positions.contains { $0.value < ends[$0.key]! } }
         while batch.consumed == 0 && !finished() {
@@ -89,9 +92,12 @@ public struct EventReplayer: Sendable {
                     batch.events.append(try InboxProcessor.incoming(message))
                 } catch {
                     batch.unreadable += 1
-                    logger.warning("Replay skipped an unreadable event", metadata: [
-                        "partition": "\(message.topicPartition)", "offset": "\(message.offset)", "error": "\(error)",
-                    ])
+                    logger.warning(
+                        "Replay skipped an unreadable event",
+                        metadata: [
+                            "partition": "\(message.topicPartition)", "offset": "\(message.offset)", "error": "\(error)",
+                        ]
+                    )
                 }
             }
         }
@@ -106,7 +112,7 @@ public struct EventReplayer: Sendable {
         while true {
             do {
                 return (try await processor.apply(events), 0)
-            } catch where FailureKind.classify(error) == .transient {
+            } catch  where FailureKind.classify(error) == .transient {
                 logger.warning("Replay waiting for the database", metadata: ["error": "\(PostgresFailure.describe(error))"])
                 try await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
@@ -119,11 +125,14 @@ public struct EventReplayer: Sendable {
         for event in events {
             do {
                 applied += try await processor.apply([event])
-            } catch where FailureKind.classify(error) == .transient {
+            } catch  where FailureKind.classify(error) == .transient {
                 throw error
             } catch {
                 skipped += 1
-                logger.warning("Replay skipped an event it cannot apply", metadata: ["event_id": "\(event.header.eventId)", "error": "\(PostgresFailure.describe(error))"])
+                logger.warning(
+                    "Replay skipped an event it cannot apply",
+                    metadata: ["event_id": "\(event.header.eventId)", "error": "\(PostgresFailure.describe(error))"]
+                )
             }
         }
         return (applied, skipped)

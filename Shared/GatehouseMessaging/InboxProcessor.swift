@@ -42,12 +42,18 @@ public struct InboxProcessor: Sendable {
             bindings.append(wanted.map(\.header.eventId))
             bindings.append(wanted.map(\.header.type))
             var claimed = Set<UUID>()
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).inbox (consumer, event_id, event_type)
-                SELECT $1, e, t FROM unnest($2::uuid[], $3::text[]) AS x(e, t)
-                ON CONFLICT DO NOTHING
-                RETURNING event_id
-                """, binds: bindings), logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).inbox (consumer, event_id, event_type)
+                        SELECT $1, e, t FROM unnest($2::uuid[], $3::text[]) AS x(e, t)
+                        ON CONFLICT DO NOTHING
+                        RETURNING event_id
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { claimed.insert(id) }
             // Each claimed id once, in delivery order.
             let fresh = wanted.filter { claimed.remove($0.header.eventId) != nil }

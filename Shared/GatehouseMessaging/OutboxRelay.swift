@@ -45,9 +45,15 @@ public final class OutboxRelay: Service, Sendable {
     private let published: Counter
     private let failures: Counter
 
-    public init(client: PostgresClient, settings: PostgresSettings, schema: SchemaName, producer: KafkaProducer,
-                options: Options = Options(), logger: Logger,
-                faultHook: (@Sendable (FaultPoint) async -> Void)? = nil) {
+    public init(
+        client: PostgresClient,
+        settings: PostgresSettings,
+        schema: SchemaName,
+        producer: KafkaProducer,
+        options: Options = Options(),
+        logger: Logger,
+        faultHook: (@Sendable (FaultPoint) async -> Void)? = nil
+    ) {
         self.client = client
         self.settings = settings
         self.schema = schema
@@ -118,15 +124,21 @@ public final class OutboxRelay: Service, Sendable {
         return try await client.withTransaction(logger: logger) { connection in
             var bindings = PostgresBindings()
             bindings.append(options.batchSize)
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                WITH lanes AS (
-                    SELECT lane FROM \(schema.quoted).outbox_lanes FOR UPDATE SKIP LOCKED
-                )
-                SELECT id, topic, aggregate_key, envelope FROM \(schema.quoted).outbox
-                WHERE published_at IS NULL AND lane IN (SELECT lane FROM lanes)
-                ORDER BY id
-                LIMIT $1
-                """, binds: bindings), logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        WITH lanes AS (
+                            SELECT lane FROM \(schema.quoted).outbox_lanes FOR UPDATE SKIP LOCKED
+                        )
+                        SELECT id, topic, aggregate_key, envelope FROM \(schema.quoted).outbox
+                        WHERE published_at IS NULL AND lane IN (SELECT lane FROM lanes)
+                        ORDER BY id
+                        LIMIT $1
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
             var pending: [(id: Int64, key: String, message: KafkaOutgoingMessage)] = []
             for try await (id, topic, key, envelope) in rows.decode((Int64, String, String, String).self) {
                 pending.append((id, key, KafkaOutgoingMessage(topic: topic, key: Array(key.utf8), value: Array(envelope.utf8))))
@@ -156,17 +168,24 @@ public final class OutboxRelay: Service, Sendable {
             if !delivered.isEmpty {
                 var marks = PostgresBindings()
                 marks.append(delivered)
-                try await connection.query(PostgresQuery(
-                    unsafeSQL: "UPDATE \(schema.quoted).outbox SET published_at = now() WHERE id = ANY($1)", binds: marks),
-                    logger: logger)
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "UPDATE \(schema.quoted).outbox SET published_at = now() WHERE id = ANY($1)",
+                        binds: marks
+                    ),
+                    logger: logger
+                )
             }
             let failed = pending.count - delivered.count
             published.increment(by: delivered.count)
             if failed > 0 {
                 failures.increment(by: failed)
-                logger.warning("Outbox rows not acknowledged; they will be sent again", metadata: [
-                    "schema": "\(schema)", "rows": "\(failed)", "error": "\(firstError.map(String.init(describing:)) ?? "not persisted")",
-                ])
+                logger.warning(
+                    "Outbox rows not acknowledged; they will be sent again",
+                    metadata: [
+                        "schema": "\(schema)", "rows": "\(failed)", "error": "\(firstError.map(String.init(describing:)) ?? "not persisted")",
+                    ]
+                )
             }
             return PassOutcome(fetched: pending.count, published: delivered.count, failed: failed)
         }
@@ -176,10 +195,16 @@ public final class OutboxRelay: Service, Sendable {
         var bindings = PostgresBindings()
         bindings.append(Double(options.retention.components.seconds))
         do {
-            try await client.query(PostgresQuery(unsafeSQL: """
-                DELETE FROM \(schema.quoted).outbox
-                WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)
-                """, binds: bindings), logger: logger)
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        DELETE FROM \(schema.quoted).outbox
+                        WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
         } catch {
             logger.warning("Outbox clean-up failed", metadata: ["error": "\(PostgresFailure.describe(error))"])
         }
@@ -193,7 +218,10 @@ public final class OutboxRelay: Service, Sendable {
             connectionID += 1
             do {
                 let connection = try await PostgresConnection.connect(
-                    configuration: settings.connectionConfiguration, id: connectionID, logger: logger)
+                    configuration: settings.connectionConfiguration,
+                    id: connectionID,
+                    logger: logger
+                )
                 do {
                     let notifications = try await connection.listen(channel)
                     wake.yield()  // catch up on anything committed while we were not listening

@@ -40,8 +40,12 @@ public struct OutboxWriter: Sendable {
     /// the records whose aggregate key that query returns; with `positionsIn`, only the records
     /// whose position (1-based, in the order bound) it returns. One statement can so write
     /// state changes and their events atomically without a transaction's round trips.
-    public func insertSQL(firstParameter n: Int, when source: String? = nil, keysIn keys: String? = nil,
-                          positionsIn positions: String? = nil) -> String {
+    public func insertSQL(
+        firstParameter n: Int,
+        when source: String? = nil,
+        keysIn keys: String? = nil,
+        positionsIn positions: String? = nil
+    ) -> String {
         var conditions: [String] = []
         if let source { conditions.append("EXISTS (SELECT 1 FROM \(source))") }
         if let keys { conditions.append("k IN (\(keys))") }

@@ -6,9 +6,10 @@ import GatehouseCrypto
 public enum PKCE {
     /// A challenge or verifier: 43-128 characters of `[A-Za-z0-9-._~]`.
     public static func isWellFormed(_ value: String) -> Bool {
-        (43...128).contains(value.utf8.count) && value.utf8.allSatisfy {
-            $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~")
-        }
+        (43...128).contains(value.utf8.count)
+            && value.utf8.allSatisfy {
+                $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~")
+            }
     }
 
     /// A S256 challenge is base64url (no padding) of a SHA-256: exactly 43 characters.

@@ -52,8 +52,20 @@ public struct CodeBinding: Codable, Sendable, Equatable {
     /// Random: no two codes are alike, even for identical requests in the same millisecond.
     public var nonce: String
 
-    public init(tenant: String, clientId: String, client: Client, redirectUri: String, codeChallenge: String, codeChallengeMethod: String = "S256",
-                resource: String, scopes: [String], userId: String, identity: Identity, issuedAt: Date, lifetime: TimeInterval) {
+    public init(
+        tenant: String,
+        clientId: String,
+        client: Client,
+        redirectUri: String,
+        codeChallenge: String,
+        codeChallengeMethod: String = "S256",
+        resource: String,
+        scopes: [String],
+        userId: String,
+        identity: Identity,
+        issuedAt: Date,
+        lifetime: TimeInterval
+    ) {
         self.tenant = tenant
         self.clientId = clientId
         self.client = client

@@ -35,18 +35,26 @@ public struct Migrator: Sendable {
         let migrations = self.migrations
         return try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtext(\("gatehouse-migrate:" + schema.name)))", logger: logger)
+                "SELECT pg_advisory_xact_lock(hashtext(\("gatehouse-migrate:" + schema.name)))",
+                logger: logger
+            )
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema.quoted)"), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                CREATE TABLE IF NOT EXISTS \(schema.quoted).schema_migrations (
-                    version INTEGER PRIMARY KEY,
-                    name TEXT NOT NULL,
-                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                )
-                """), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE TABLE IF NOT EXISTS \(schema.quoted).schema_migrations (
+                            version INTEGER PRIMARY KEY,
+                            name TEXT NOT NULL,
+                            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                        )
+                        """
+                ),
+                logger: logger
+            )
             var applied = Set<Int>()
             for try await version in try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT version FROM \(schema.quoted).schema_migrations"), logger: logger
+                PostgresQuery(unsafeSQL: "SELECT version FROM \(schema.quoted).schema_migrations"),
+                logger: logger
             ).decode(Int.self) {
                 applied.insert(version)
             }
@@ -60,14 +68,20 @@ public struct Migrator: Sendable {
                 var bindings = PostgresBindings()
                 bindings.append(migration.version)
                 bindings.append(migration.name)
-                try await connection.query(PostgresQuery(
-                    unsafeSQL: "INSERT INTO \(schema.quoted).schema_migrations (version, name) VALUES ($1, $2)",
-                    binds: bindings), logger: logger)
-                logger.info("Applied migration", metadata: ["schema": "\(schema)", "version": "\(migration.version)", "migration": "\(migration.name)"])
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "INSERT INTO \(schema.quoted).schema_migrations (version, name) VALUES ($1, $2)",
+                        binds: bindings
+                    ),
+                    logger: logger
+                )
+                logger.info(
+                    "Applied migration",
+                    metadata: ["schema": "\(schema)", "version": "\(migration.version)", "migration": "\(migration.name)"]
+                )
                 appliedNow.append(migration.version)
             }
             return appliedNow
         }
     }
 }
-

@@ -22,7 +22,7 @@ public enum PostgresFailure {
             guard let state = error.serverInfo?[.sqlState] else { return true }
             return transientClasses.contains(state.prefix(2))
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown,
-             .poolClosed, .queryCancelled, .listenFailed, .unlistenFailed:
+            .poolClosed, .queryCancelled, .listenFailed, .unlistenFailed:
             return true
         default:
             return false

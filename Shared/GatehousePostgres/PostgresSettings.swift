@@ -10,8 +10,14 @@ public struct PostgresSettings: Sendable, Equatable {
     public var database: String
     public var maximumConnections: Int
 
-    public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String,
-                maximumConnections: Int = 10) {
+    public init(
+        host: String,
+        port: Int = 5432,
+        username: String,
+        password: String? = nil,
+        database: String,
+        maximumConnections: Int = 10
+    ) {
         self.host = host
         self.port = port
         self.username = username
@@ -23,7 +29,12 @@ public struct PostgresSettings: Sendable, Equatable {
     /// Configuration for the pooled client every service uses.
     public var clientConfiguration: PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: .disable
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database,
+            tls: .disable
         )
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectionIdleTimeout = .seconds(60)
@@ -33,8 +44,14 @@ public struct PostgresSettings: Sendable, Equatable {
 
     /// Configuration for a single dedicated connection (LISTEN).
     public var connectionConfiguration: PostgresConnection.Configuration {
-        PostgresConnection.Configuration(host: host, port: port, username: username, password: password,
-                                         database: database, tls: .disable)
+        PostgresConnection.Configuration(
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database,
+            tls: .disable
+        )
     }
 }
 
@@ -45,8 +62,9 @@ public struct SchemaName: Hashable, Sendable, CustomStringConvertible {
 
     public init(_ name: String) throws {
         guard let first = name.unicodeScalars.first, first == "_" || ("a"..."z").contains(first),
-              name.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }),
-              name.count <= 48 else {
+            name.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }),
+            name.count <= 48
+        else {
             throw SchemaNameError(name: name)
         }
         self.name = name

@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// An error answered as JSON `{"error": code, "error_description": text}` with an HTTP status
 /// (the shape of OAuth error responses, used by every Gatehouse API). The description is for
@@ -33,9 +33,12 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     public static func invalidRequest(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidRequest, detail) }
     public static func notFound(_ detail: String) -> APIError { APIError(.notFound, code: .notFound, detail) }
     /// Our infrastructure failed (database, upstream): try again later; never a client error.
-    public static let temporarilyUnavailable = APIError(.serviceUnavailable, code: .temporarilyUnavailable,
-                                                        "The service is temporarily unavailable; try again shortly",
-                                                        headers: [.retryAfter: "5"])
+    public static let temporarilyUnavailable = APIError(
+        .serviceUnavailable,
+        code: .temporarilyUnavailable,
+        "The service is temporarily unavailable; try again shortly",
+        headers: [.retryAfter: "5"]
+    )
 
     /// 429 `slow_down` with `Retry-After` in whole seconds (at least one).
     public static func tooManyRequests(_ detail: String, retryAfter wait: Duration) -> APIError {
@@ -51,9 +54,12 @@ public struct APIError: HTTPResponseError, CustomStringConvertible, Equatable {
     /// time, is an infrastructure failure (the callers' own validation happens outside):
     /// logged with `message`, answered with 503.
     /// (`deadline: nil` for work that has its own, such as a `Batcher`'s.)
-    public static func mappingInfrastructureFailures<T: Sendable>(_ logger: Logger, _ message: Logger.Message,
-                                                                  deadline: Duration? = infrastructureDeadline,
-                                                                  _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    public static func mappingInfrastructureFailures<T: Sendable>(
+        _ logger: Logger,
+        _ message: Logger.Message,
+        deadline: Duration? = infrastructureDeadline,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         do {
             guard let deadline else { return try await body() }
             return try await withDeadline(deadline, body)
@@ -94,8 +100,11 @@ public enum JSONBody {
 
     public static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try encoder().encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 }
 

@@ -27,8 +27,13 @@ public actor Batcher<Request: Sendable, Value: Sendable> {
     private var running: [Task<[String: Value], any Error>] = []
 
     /// Each batch must finish within `deadline` (then its requests fail with `DeadlineExceeded`).
-    public init(duplicates: Duplicates, maximumBatch: Int = 256, pipeline: Int = 1, deadline: Duration = APIError.infrastructureDeadline,
-                run: @escaping Run) {
+    public init(
+        duplicates: Duplicates,
+        maximumBatch: Int = 256,
+        pipeline: Int = 1,
+        deadline: Duration = APIError.infrastructureDeadline,
+        run: @escaping Run
+    ) {
         self.run = run
         self.pipeline = pipeline
         self.duplicates = duplicates

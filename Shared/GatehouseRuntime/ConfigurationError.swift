@@ -49,7 +49,10 @@ public struct EnvironmentReader: Sendable {
     public func bearerToken(_ name: String) throws -> OperatorToken? {
         guard let token = optionalString(name) else { return nil }
         guard token.count >= OperatorToken.minimumLength, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw ConfigurationError(variable: name, problem: "must be at least \(OperatorToken.minimumLength) printable ASCII characters without spaces")
+            throw ConfigurationError(
+                variable: name,
+                problem: "must be at least \(OperatorToken.minimumLength) printable ASCII characters without spaces"
+            )
         }
         return OperatorToken(token)
     }

@@ -48,7 +48,11 @@ public actor HostDirectory<Record: Sendable> {
     /// Waits for a load; a waiter's cancellation (its deadline) cancels the load, whose other
     /// waiters then fail too rather than wait on a database that does not answer.
     private static func value(of task: Task<[String: Record], any Error>) async throws -> [String: Record] {
-        try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+        try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     private func current() async throws -> [String: Record] {

@@ -26,8 +26,11 @@ public struct JSONObjectWriter: Sendable {
 
     /// The object, as an `application/json` response with `Cache-Control: no-store`.
     public func response(status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                 body: .init(byteBuffer: ByteBuffer(string: text + "}")))
+        Response(
+            status: status,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text + "}"))
+        )
     }
 
     public var json: String { text + "}" }

@@ -15,18 +15,31 @@ public struct OperatorAuthMiddleware<Context: RequestContext>: RouterMiddleware 
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let expectedDigest else {
-            throw APIError(.unauthorized, code: .unauthorized, "The admin API is disabled: no operator token is configured",
-                           headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin""#])
+            throw APIError(
+                .unauthorized,
+                code: .unauthorized,
+                "The admin API is disabled: no operator token is configured",
+                headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin""#]
+            )
         }
         guard let header = request.headers[.authorization], header.count > 7,
-              header.prefix(7).lowercased() == "bearer " else {
-            throw APIError(.unauthorized, code: .unauthorized, "An operator bearer token is required",
-                           headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin""#])
+            header.prefix(7).lowercased() == "bearer "
+        else {
+            throw APIError(
+                .unauthorized,
+                code: .unauthorized,
+                "An operator bearer token is required",
+                headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin""#]
+            )
         }
         let presented = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
         guard constantTimeEqual(presented, expectedDigest) else {
-            throw APIError(.unauthorized, code: .unauthorized, "The operator token is not valid",
-                           headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin", error="invalid_token""#])
+            throw APIError(
+                .unauthorized,
+                code: .unauthorized,
+                "The operator token is not valid",
+                headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin", error="invalid_token""#]
+            )
         }
         return try await next(request, context)
     }

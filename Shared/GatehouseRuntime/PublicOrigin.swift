@@ -34,13 +34,15 @@ public struct OriginResolver: Sendable {
                 host = forwarded.trimmingCharacters(in: .whitespaces)
             }
             if let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.split(separator: ",").first?
-                .trimmingCharacters(in: .whitespaces).lowercased(), proto == "https" || proto == "http" {
+                .trimmingCharacters(in: .whitespaces).lowercased(), proto == "https" || proto == "http"
+            {
                 scheme = proto
             }
         }
         guard let host, let normalised = HostName.normalise(host) else { return nil }
         // The default port of the scheme is not part of the origin.
-        let bare = (scheme == "https" && normalised.hasSuffix(":443")) || (scheme == "http" && normalised.hasSuffix(":80"))
+        let bare =
+            (scheme == "https" && normalised.hasSuffix(":443")) || (scheme == "http" && normalised.hasSuffix(":80"))
             ? String(normalised[..<normalised.lastIndex(of: ":")!]) : normalised
         return PublicOrigin(scheme: scheme, host: bare)
     }
@@ -69,7 +71,8 @@ extension OriginResolver {
     public func clientAddress(of request: Request, remoteAddress: SocketAddress?) -> String? {
         guard let remote = remoteAddress?.ipAddress else { return nil }
         guard trustedProxies.contains(where: { $0.contains(remote) }),
-              let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!] else { return remote }
+            let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]
+        else { return remote }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         return hops.last { hop in !trustedProxies.contains { $0.contains(hop) } } ?? hops.first ?? remote
     }
@@ -125,10 +128,15 @@ public enum HostName {
             host = lowered[..<colon]
         }
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard !host.isEmpty, host.count <= 253, labels.allSatisfy({ label in
-            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
-                && label.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
-        }) else { return nil }
+        guard !host.isEmpty, host.count <= 253,
+            labels.allSatisfy({ label in
+                (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                    && label.utf8.allSatisfy {
+                        ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                            || $0 == UInt8(ascii: "-")
+                    }
+            })
+        else { return nil }
         return lowered
     }
 }

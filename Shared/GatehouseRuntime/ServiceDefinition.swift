@@ -36,8 +36,12 @@ public struct ServiceContext: Sendable {
     public var producer: KafkaProducer
     public var registry: PrometheusCollectorRegistry
 
-    public init(definition: ServiceDefinition, configuration: RuntimeConfiguration, logger: Logger,
-                registry: PrometheusCollectorRegistry) throws {
+    public init(
+        definition: ServiceDefinition,
+        configuration: RuntimeConfiguration,
+        logger: Logger,
+        registry: PrometheusCollectorRegistry
+    ) throws {
         self.definition = definition
         self.configuration = configuration
         self.logger = logger
@@ -57,8 +61,14 @@ public struct ServiceContext: Sendable {
     }
 
     public func outboxRelay(options: OutboxRelay.Options = .init()) -> OutboxRelay {
-        OutboxRelay(client: postgres, settings: configuration.postgres, schema: definition.schema, producer: producer,
-                    options: options, logger: logger)
+        OutboxRelay(
+            client: postgres,
+            settings: configuration.postgres,
+            schema: definition.schema,
+            producer: producer,
+            options: options,
+            logger: logger
+        )
     }
 }
 
@@ -75,8 +85,10 @@ extension ServiceContext {
         MetricsRoute.add(to: router, registry: registry)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port),
-                                 serverName: "gatehouse-\(definition.name)"),
+            configuration: .init(
+                address: .hostname(configuration.http.host, port: configuration.http.port),
+                serverName: "gatehouse-\(definition.name)"
+            ),
             services: [postgres, producer, outboxRelay()] + services,
             logger: logger
         )

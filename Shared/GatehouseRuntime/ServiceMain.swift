@@ -1,8 +1,8 @@
 import Foundation
 import GatehousePostgres
-import PostgresNIO
 import Hummingbird
 import Logging
+import PostgresNIO
 import Prometheus
 import ServiceLifecycle
 

@@ -37,15 +37,25 @@ struct BackboneProbe: AsyncParsableCommand {
         let postgres = PostgresClient(configuration: configuration.postgres.clientConfiguration, backgroundLogger: logger)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.kafka), logger: logger)
         let relay = OutboxRelay(
-            client: postgres, settings: configuration.postgres, schema: schemaName, producer: producer, logger: logger,
+            client: postgres,
+            settings: configuration.postgres,
+            schema: schemaName,
+            producer: producer,
+            logger: logger,
             faultHook: { point in
                 guard point == pausePoint else { return }
                 FileHandle.standardOutput.write(Data("PAUSED \(point.rawValue)\n".utf8))
                 while true { try? await Task.sleep(for: .seconds(3600)) }
-            })
+            }
+        )
         FileHandle.standardOutput.write(Data("RELAY STARTED\n".utf8))
-        let group = ServiceGroup(configuration: .init(
-            services: [postgres, producer, relay], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [postgres, producer, relay],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         try await group.run()
     }
 }

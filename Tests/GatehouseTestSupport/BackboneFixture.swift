@@ -33,8 +33,11 @@ public struct BackboneFixture: Sendable {
 
     /// Creates a fixture and keeps its PostgreSQL client running while `body` runs
     /// (a `PostgresClient` runs once in its life).
-    public static func run<T: Sendable>(postgres: TestPostgres? = nil, privateBroker: Bool = false,
-                                        _ body: (BackboneFixture) async throws -> T) async throws -> T {
+    public static func run<T: Sendable>(
+        postgres: TestPostgres? = nil,
+        privateBroker: Bool = false,
+        _ body: (BackboneFixture) async throws -> T
+    ) async throws -> T {
         let fixture = try await BackboneFixture(postgres: postgres, privateBroker: privateBroker)
         return try await fixture.client.whileRunning { try await body(fixture) }
     }
@@ -58,14 +61,29 @@ public struct BackboneFixture: Sendable {
     }
 
     public func projection(_ schema: SchemaName, group: String? = nil, topic: String? = nil) -> Ledger.Projection {
-        Ledger.Projection(consumerName: group ?? "ledger-view-\(UUID().uuidString.prefix(8).lowercased())",
-                          topics: [topic ?? self.topic], schema: schema)
+        Ledger.Projection(
+            consumerName: group ?? "ledger-view-\(UUID().uuidString.prefix(8).lowercased())",
+            topics: [topic ?? self.topic],
+            schema: schema
+        )
     }
 
-    public func consumer(_ projection: Ledger.Projection, schema: SchemaName, client: PostgresClient? = nil,
-                         deadLetters: KafkaProducer, options: EventConsumer.Options = .init()) -> EventConsumer {
-        EventConsumer(handler: projection, client: client ?? self.client, schema: schema, kafka: broker.clientOptions,
-                      deadLetters: deadLetters, options: options, logger: logger)
+    public func consumer(
+        _ projection: Ledger.Projection,
+        schema: SchemaName,
+        client: PostgresClient? = nil,
+        deadLetters: KafkaProducer,
+        options: EventConsumer.Options = .init()
+    ) -> EventConsumer {
+        EventConsumer(
+            handler: projection,
+            client: client ?? self.client,
+            schema: schema,
+            kafka: broker.clientOptions,
+            deadLetters: deadLetters,
+            options: options,
+            logger: logger
+        )
     }
 
     /// Deposits `count` changes spread over `keys` accounts, `perTransaction` at a time.

@@ -15,19 +15,27 @@ public enum BenchmarkCodes {
 
     public static func seal(subject: String, clientId: String, scopes: [String], keyRing: KeyRing, issuedAt: Date = Date()) throws -> String {
         let binding = CodeBinding(
-            tenant: "acme", clientId: clientId,
+            tenant: "acme",
+            clientId: clientId,
             client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
-            redirectUri: redirect, codeChallenge: PKCE.challenge(for: verifier), resource: "https://acme.example/mcp", scopes: scopes,
+            redirectUri: redirect,
+            codeChallenge: PKCE.challenge(for: verifier),
+            resource: "https://acme.example/mcp",
+            scopes: scopes,
             userId: UserID.derive(tenant: "acme", issuer: "https://idp.example", subject: subject),
             identity: .init(issuer: "https://idp.example", subject: subject, email: "\(subject)@example.org", emailVerified: true, name: nil),
-            issuedAt: issuedAt, lifetime: SealedCode.maximumLifetime)
+            issuedAt: issuedAt,
+            lifetime: SealedCode.maximumLifetime
+        )
         return try SealedCode.seal(binding, keyRing: keyRing)
     }
 
     /// The form body that redeems `code`.
     public static func redemption(_ code: String, clientId: String) -> String {
-        FormBody.encode([("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect), ("code_verifier", verifier),
-                         ("client_id", clientId)])
+        FormBody.encode([
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect), ("code_verifier", verifier),
+            ("client_id", clientId),
+        ])
     }
 
     /// Redeems `code` at the token service at `base` (for host `acme.example`): its access and refresh tokens.
@@ -40,7 +48,8 @@ public enum BenchmarkCodes {
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 16)
         guard let json = try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any],
-              let access = json["access_token"] as? String, let refresh = json["refresh_token"] as? String else {
+            let access = json["access_token"] as? String, let refresh = json["refresh_token"] as? String
+        else {
             throw TestSupportError("redemption failed: \(String(buffer: body))")
         }
         return (access, refresh)

@@ -11,8 +11,13 @@ public final class ChildProcess: Sendable {
 
     /// `captureStandardError`: read standard error into the output lines too (else it goes to
     /// the test's own standard error).
-    public init(executable: URL, arguments: [String], environment: [String: String] = [:], name: String,
-                captureStandardError: Bool = false) throws {
+    public init(
+        executable: URL,
+        arguments: [String],
+        environment: [String: String] = [:],
+        name: String,
+        captureStandardError: Bool = false
+    ) throws {
         self.name = name
         let process = Process()
         process.executableURL = executable
@@ -52,8 +57,11 @@ public final class ChildProcess: Sendable {
     public var terminationStatus: Int32 { process.isRunning ? -1 : process.terminationStatus }
 
     /// Waits for an output line satisfying `matches`, after the first `skip` lines.
-    public func waitForLine(after skip: Int = 0, timeout: Duration = .seconds(30),
-                            where matches: (String) -> Bool) async throws -> String {
+    public func waitForLine(
+        after skip: Int = 0,
+        timeout: Duration = .seconds(30),
+        where matches: (String) -> Bool
+    ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let line = lines.first(after: skip, where: matches) { return line }
@@ -71,10 +79,20 @@ public final class ChildProcess: Sendable {
     /// Runs one of the package's executables to its end (an operator command); its exit status
     /// (-1 if it was still running after `timeout`) and output lines. `captureStandardError`:
     /// standard error (progress, messages) goes into the output too.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String], captureStandardError: Bool = true,
-                           timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: [String]) {
-        let process = try ChildProcess(executable: TestPaths.executable(executable), arguments: arguments, environment: environment,
-                                       name: "\(executable) \(arguments.first ?? "")", captureStandardError: captureStandardError)
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        captureStandardError: Bool = true,
+        timeout: Duration = .seconds(30)
+    ) async throws -> (status: Int32, output: [String]) {
+        let process = try ChildProcess(
+            executable: TestPaths.executable(executable),
+            arguments: arguments,
+            environment: environment,
+            name: "\(executable) \(arguments.first ?? "")",
+            captureStandardError: captureStandardError
+        )
         await process.waitForExit(timeout: timeout)
         await process.outputEnded()
         return (process.terminationStatus, process.output)

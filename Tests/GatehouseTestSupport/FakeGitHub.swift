@@ -28,7 +28,11 @@ public final class FakeGitHub: Sendable {
         }
     }
 
-    struct Grant { var redirectUri: String; var challenge: String; var used = false }
+    struct Grant {
+        var redirectUri: String
+        var challenge: String
+        var used = false
+    }
 
     public let clientId = "gh-client"
     public let clientSecret = "gh-secret-value"
@@ -71,8 +75,9 @@ public final class FakeGitHub: Sendable {
         router.get("/login/oauth/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard let redirect = query["redirect_uri"].map(String.init), let state = query["state"].map(String.init),
-                  let challenge = query["code_challenge"].map(String.init), query["code_challenge_method"] == "S256",
-                  query["client_id"].map(String.init) == self.clientId else {
+                let challenge = query["code_challenge"].map(String.init), query["code_challenge_method"] == "S256",
+                query["client_id"].map(String.init) == self.clientId
+            else {
                 return Response(status: .badRequest)
             }
             let deny = self.state.withLock { $0.deny }
@@ -90,7 +95,8 @@ public final class FakeGitHub: Sendable {
             let token: String? = self.state.withLock { state in
                 state.exchanges += 1
                 guard let code = form["code"], var grant = state.grants[code], !grant.used, form["redirect_uri"] == grant.redirectUri,
-                      let verifier = form["code_verifier"], PKCE.verify(verifier: verifier, challenge: grant.challenge) else { return nil }
+                    let verifier = form["code_verifier"], PKCE.verify(verifier: verifier, challenge: grant.challenge)
+                else { return nil }
                 grant.used = true
                 state.grants[code] = grant
                 let token = SecretGenerator.generate(prefix: "gho_", bytes: 20)
@@ -107,7 +113,9 @@ public final class FakeGitHub: Sendable {
         }
         router.get("/user/emails") { request, _ -> Response in
             guard let user = self.user(authorizedBy: request) else { return Response(status: .unauthorized) }
-            return jsonResponse(#"[{"email":"old@example.org","primary":false,"verified":true},{"email":"\#(user.primaryEmail)","primary":true,"verified":true}]"#)
+            return jsonResponse(
+                #"[{"email":"old@example.org","primary":false,"verified":true},{"email":"\#(user.primaryEmail)","primary":true,"verified":true}]"#
+            )
         }
         return try await serveOnLoopback(router, label: "fake GitHub", body)
     }
@@ -118,7 +126,9 @@ public final class FakeGitHub: Sendable {
         }
         let refresh = SecretGenerator.generate(prefix: "ghr_", bytes: 20)
         state.withLock { _ = $0.refreshTokens.insert(refresh) }
-        return jsonResponse(#"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email","expires_in":28800,"refresh_token":"\#(refresh)","refresh_token_expires_in":15811200}"#)
+        return jsonResponse(
+            #"{"access_token":"\#(token)","token_type":"bearer","scope":"read:user,user:email","expires_in":28800,"refresh_token":"\#(refresh)","refresh_token_expires_in":15811200}"#
+        )
     }
 
     /// RFC 6749 §6: a known, unused refresh token gives a new access token and a new refresh token.

@@ -1,13 +1,14 @@
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GatehouseCrypto
 import GatehouseOAuth
 import Hummingbird
 import Logging
 import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// An OpenID Connect upstream on loopback, speaking real HTTP: discovery, a JWKS with one P-256
 /// key, an authorization endpoint that signs the user in at once (with `iss` in the response,
@@ -22,8 +23,11 @@ public final class FakeOIDC: Sendable {
     public let clientSecret = "oidc-secret-value"
     public let subject = "248289761001"
     private let key = P256.Signing.PrivateKey()
-    private let state = Mutex<(misbehaviour: Misbehaviour, grants: [String: (redirect: String, challenge: String, nonce: String)], tokens: Set<String>)>(
-        (.none, [:], []))
+    private let state = Mutex<
+        (misbehaviour: Misbehaviour, grants: [String: (redirect: String, challenge: String, nonce: String)], tokens: Set<String>)
+    >(
+        (.none, [:], [])
+    )
 
     public init() {}
 
@@ -34,17 +38,22 @@ public final class FakeOIDC: Sendable {
         let router = Router()
         router.get("/.well-known/openid-configuration") { _, _ in
             let issuer = base.get
-            return jsonResponse(#"{"issuer":"\#(issuer)","authorization_endpoint":"\#(issuer)/authorize","token_endpoint":"\#(issuer)/token","userinfo_endpoint":"\#(issuer)/userinfo","jwks_uri":"\#(issuer)/jwks","authorization_response_iss_parameter_supported":true,"id_token_signing_alg_values_supported":["ES256"]}"#)
+            return jsonResponse(
+                #"{"issuer":"\#(issuer)","authorization_endpoint":"\#(issuer)/authorize","token_endpoint":"\#(issuer)/token","userinfo_endpoint":"\#(issuer)/userinfo","jwks_uri":"\#(issuer)/jwks","authorization_response_iss_parameter_supported":true,"id_token_signing_alg_values_supported":["ES256"]}"#
+            )
         }
         router.get("/jwks") { _, _ in
             let raw = Array(self.key.publicKey.rawRepresentation)
-            return jsonResponse(#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"\#(Base64URL.encode(Array(raw[0..<32])))","y":"\#(Base64URL.encode(Array(raw[32..<64])))"}]}"#)
+            return jsonResponse(
+                #"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"\#(Base64URL.encode(Array(raw[0..<32])))","y":"\#(Base64URL.encode(Array(raw[32..<64])))"}]}"#
+            )
         }
         router.get("/authorize") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard query["client_id"].map(String.init) == self.clientId, let redirect = query["redirect_uri"].map(String.init),
-                  let state = query["state"].map(String.init), let challenge = query["code_challenge"].map(String.init),
-                  query["code_challenge_method"] == "S256", let nonce = query["nonce"].map(String.init) else { return Response(status: .badRequest) }
+                let state = query["state"].map(String.init), let challenge = query["code_challenge"].map(String.init),
+                query["code_challenge_method"] == "S256", let nonce = query["nonce"].map(String.init)
+            else { return Response(status: .badRequest) }
             let code = SecretGenerator.generate(prefix: "oc_", bytes: 16)
             let misbehaviour = self.state.withLock { state in
                 state.grants[code] = (redirect, challenge, nonce)
@@ -61,7 +70,8 @@ public final class FakeOIDC: Sendable {
             }
             let grant: (nonce: String, misbehaviour: Misbehaviour, token: String)? = self.state.withLock { state in
                 guard let code = form["code"], let grant = state.grants.removeValue(forKey: code), form["redirect_uri"] == grant.redirect,
-                      let verifier = form["code_verifier"], PKCE.verify(verifier: verifier, challenge: grant.challenge) else { return nil }
+                    let verifier = form["code_verifier"], PKCE.verify(verifier: verifier, challenge: grant.challenge)
+                else { return nil }
                 let token = SecretGenerator.generate(prefix: "oat_", bytes: 20)
                 state.tokens.insert(token)
                 return (grant.nonce, state.misbehaviour, token)
@@ -78,7 +88,8 @@ public final class FakeOIDC: Sendable {
         }
         router.get("/userinfo") { request, _ -> Response in
             guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-                  let misbehaviour = self.state.withLock({ $0.tokens.contains(String(header.dropFirst(7))) ? $0.misbehaviour : nil }) else {
+                let misbehaviour = self.state.withLock({ $0.tokens.contains(String(header.dropFirst(7))) ? $0.misbehaviour : nil })
+            else {
                 return Response(status: .unauthorized)
             }
             let sub = misbehaviour == .otherSubjectInUserinfo ? "someone-else" : self.subject

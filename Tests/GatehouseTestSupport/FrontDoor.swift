@@ -28,7 +28,8 @@ public final class FrontDoor: Sendable {
             "USER": getuid() == 0 ? "user root;" : "",
             "PREFIX": prefix.path,
             "LISTEN": "127.0.0.1:\(port) ssl",
-            "TLS": "        ssl_certificate \(tls.appendingPathComponent("server.crt").path);\n        ssl_certificate_key \(tls.appendingPathComponent("server.key").path);",
+            "TLS":
+                "        ssl_certificate \(tls.appendingPathComponent("server.crt").path);\n        ssl_certificate_key \(tls.appendingPathComponent("server.key").path);",
             "GATEWAY_SERVERS": servers(gateway), "TOKEN_SERVICE_SERVERS": servers(tokenService), "TOOL_HOST_SERVERS": servers(toolHost),
         ]
         for (name, value) in values { text = text.replacingOccurrences(of: "{{\(name)}}", with: value) }
@@ -36,8 +37,12 @@ public final class FrontDoor: Sendable {
         try text.write(to: configuration, atomically: true, encoding: .utf8)
         let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let nginx else { throw TestSupportError("nginx is not installed (scripts/install-deps installs it)") }
-        process = try ChildProcess(executable: URL(fileURLWithPath: nginx), arguments: ["-p", prefix.path, "-c", configuration.path],
-                                   name: "nginx", captureStandardError: true)
+        process = try ChildProcess(
+            executable: URL(fileURLWithPath: nginx),
+            arguments: ["-p", prefix.path, "-c", configuration.path],
+            name: "nginx",
+            captureStandardError: true
+        )
         self.port = port
         self.prefix = prefix
         try await eventually("nginx listening on \(port)", timeout: .seconds(20), interval: .milliseconds(50)) {

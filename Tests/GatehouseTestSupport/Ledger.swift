@@ -26,43 +26,73 @@ public enum Ledger {
     }
 
     public static let sourceMigrations = [
-        Migration(version: 1, name: "accounts", statements: [
-            "CREATE TABLE {schema}.accounts (key TEXT PRIMARY KEY, balance BIGINT NOT NULL, version BIGINT NOT NULL)",
-        ]),
+        Migration(
+            version: 1,
+            name: "accounts",
+            statements: [
+                "CREATE TABLE {schema}.accounts (key TEXT PRIMARY KEY, balance BIGINT NOT NULL, version BIGINT NOT NULL)"
+            ]
+        ),
         MessagingMigrations.outbox(version: 2),
     ]
 
     public static let projectionMigrations = [
-        Migration(version: 1, name: "account_view", statements: [
-            """
-            CREATE TABLE {schema}.account_view (
-                key TEXT PRIMARY KEY, balance BIGINT NOT NULL, version BIGINT NOT NULL, applied_count BIGINT NOT NULL
-            )
-            """,
-        ]),
+        Migration(
+            version: 1,
+            name: "account_view",
+            statements: [
+                """
+                CREATE TABLE {schema}.account_view (
+                    key TEXT PRIMARY KEY, balance BIGINT NOT NULL, version BIGINT NOT NULL, applied_count BIGINT NOT NULL
+                )
+                """
+            ]
+        ),
         MessagingMigrations.inbox(version: 2),
     ]
 
     /// Applies deposits in one transaction: each locks its account row, then appends its event.
-    public static func deposit(_ changes: [(key: String, amount: Int64)], schema: SchemaName, topic: String,
-                               client: PostgresClient, logger: Logger) async throws {
+    public static func deposit(
+        _ changes: [(key: String, amount: Int64)],
+        schema: SchemaName,
+        topic: String,
+        client: PostgresClient,
+        logger: Logger
+    ) async throws {
         try await client.withTransaction(logger: logger) { connection in
             var records: [OutboxRecord] = []
             for change in changes {
                 var bindings = PostgresBindings()
                 bindings.append(change.key)
                 bindings.append(change.amount)
-                let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                    INSERT INTO \(schema.quoted).accounts (key, balance, version) VALUES ($1, $2, 1)
-                    ON CONFLICT (key) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, version = accounts.version + 1
-                    RETURNING balance, version
-                    """, binds: bindings), logger: logger)
+                let rows = try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            INSERT INTO \(schema.quoted).accounts (key, balance, version) VALUES ($1, $2, 1)
+                            ON CONFLICT (key) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, version = accounts.version + 1
+                            RETURNING balance, version
+                            """,
+                        binds: bindings
+                    ),
+                    logger: logger
+                )
                 var state: (Int64, Int64) = (0, 0)
                 for try await row in rows.decode((Int64, Int64).self) { state = row }
-                let envelope = EventEnvelope(tenant: "ledger.test", aggregateKey: change.key, aggregateVersion: state.1,
-                                             payload: Deposited(amount: change.amount, balance: state.0))
-                records.append(OutboxRecord(eventId: envelope.eventId, topic: topic, eventType: Deposited.eventType.name,
-                                            aggregateKey: change.key, envelope: try EventCodec.encode(envelope)))
+                let envelope = EventEnvelope(
+                    tenant: "ledger.test",
+                    aggregateKey: change.key,
+                    aggregateVersion: state.1,
+                    payload: Deposited(amount: change.amount, balance: state.0)
+                )
+                records.append(
+                    OutboxRecord(
+                        eventId: envelope.eventId,
+                        topic: topic,
+                        eventType: Deposited.eventType.name,
+                        aggregateKey: change.key,
+                        envelope: try EventCodec.encode(envelope)
+                    )
+                )
             }
             try await OutboxWriter(schema: schema).append(records, on: connection, logger: logger)
         }
@@ -88,13 +118,19 @@ public enum Ledger {
             bindings.append(envelope.header.aggregateKey)
             bindings.append(envelope.payload.balance)
             bindings.append(envelope.header.aggregateVersion)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).account_view (key, balance, version, applied_count) VALUES ($1, $2, $3, 1)
-                ON CONFLICT (key) DO UPDATE SET
-                    balance = CASE WHEN EXCLUDED.version > account_view.version THEN EXCLUDED.balance ELSE account_view.balance END,
-                    version = GREATEST(account_view.version, EXCLUDED.version),
-                    applied_count = account_view.applied_count + 1
-                """, binds: bindings), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).account_view (key, balance, version, applied_count) VALUES ($1, $2, $3, 1)
+                        ON CONFLICT (key) DO UPDATE SET
+                            balance = CASE WHEN EXCLUDED.version > account_view.version THEN EXCLUDED.balance ELSE account_view.balance END,
+                            version = GREATEST(account_view.version, EXCLUDED.version),
+                            applied_count = account_view.applied_count + 1
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
         }
 
         /// The same effect as applying the events one by one, in one statement: per account the
@@ -118,22 +154,32 @@ public enum Ledger {
             bindings.append(keys.map { latest[$0]!.balance })
             bindings.append(keys.map { latest[$0]!.version })
             bindings.append(keys.map { latest[$0]!.count })
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).account_view AS v (key, balance, version, applied_count)
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
-                ON CONFLICT (key) DO UPDATE SET
-                    balance = CASE WHEN EXCLUDED.version > v.version THEN EXCLUDED.balance ELSE v.balance END,
-                    version = GREATEST(v.version, EXCLUDED.version),
-                    applied_count = v.applied_count + EXCLUDED.applied_count
-                """, binds: bindings), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).account_view AS v (key, balance, version, applied_count)
+                        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+                        ON CONFLICT (key) DO UPDATE SET
+                            balance = CASE WHEN EXCLUDED.version > v.version THEN EXCLUDED.balance ELSE v.balance END,
+                            version = GREATEST(v.version, EXCLUDED.version),
+                            applied_count = v.applied_count + EXCLUDED.applied_count
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
         }
     }
 
     /// The projection as canonical text: one `key balance version applied_count` line per
     /// account, sorted by key.
     public static func dump(schema: SchemaName, client: PostgresClient) async throws -> String {
-        let rows = try await client.query(PostgresQuery(unsafeSQL:
-            "SELECT key, balance, version, applied_count FROM \(schema.quoted).account_view ORDER BY key COLLATE \"C\""))
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL:
+                    "SELECT key, balance, version, applied_count FROM \(schema.quoted).account_view ORDER BY key COLLATE \"C\""
+            )
+        )
         var lines: [String] = []
         for try await (key, balance, version, count) in rows.decode((String, Int64, Int64, Int64).self) {
             lines.append("\(key) \(balance) \(version) \(count)")

@@ -6,13 +6,20 @@ import Synchronization
 /// Serves a router on 127.0.0.1 at a port the system assigns while binding, until `body` returns.
 /// Binding port 0 has no window between choosing a port and taking it, so parallel tests (and
 /// their outgoing connections' ephemeral ports) can never collide with it.
-public func serveOnLoopback<T: Sendable>(_ router: Router<BasicRequestContext>, label: String,
-                                         _ body: @Sendable (_ base: String) async throws -> T) async throws -> T {
+public func serveOnLoopback<T: Sendable>(
+    _ router: Router<BasicRequestContext>,
+    label: String,
+    _ body: @Sendable (_ base: String) async throws -> T
+) async throws -> T {
     let port = Mutex<Int?>(nil)
     var logger = Logger(label: label)
     logger.logLevel = .warning
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                          onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }, logger: logger)
+    let app = Application(
+        router: router,
+        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+        logger: logger
+    )
     return try await withServices([app], logger: logger) {
         try await eventually("\(label) listening", timeout: .seconds(10)) { port.withLock { $0 } != nil }
         return try await body("http://127.0.0.1:\(port.withLock { $0 }!)")

@@ -35,7 +35,8 @@ public struct OpenAPIDocument: @unchecked Sendable {
     /// returns the problems found (empty when it conforms). An undocumented status is a problem.
     public func validate(method: String, path: String, status: Int, body: Data) -> [String] {
         guard let item = (root["paths"] as? [String: Any])?[path] as? [String: Any],
-              let operation = item[method.lowercased()] as? [String: Any] else {
+            let operation = item[method.lowercased()] as? [String: Any]
+        else {
             return ["\(method) \(path) is not documented"]
         }
         guard var response = (operation["responses"] as? [String: Any])?[String(status)] as? [String: Any] else {
@@ -82,8 +83,9 @@ public struct OpenAPIDocument: @unchecked Sendable {
             if let minimum = schema["minLength"] as? Int, text.count < minimum { problems.append("\(path): shorter than \(minimum)") }
             if let maximum = schema["maxLength"] as? Int, text.count > maximum { problems.append("\(path): longer than \(maximum)") }
             if schema["format"] as? String == "date-time",
-               (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) == nil,
-               (try? Date.ISO8601FormatStyle().parse(text)) == nil {
+                (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) == nil,
+                (try? Date.ISO8601FormatStyle().parse(text)) == nil
+            {
                 problems.append("\(path): '\(text)' is not an RFC 3339 date-time")
             }
         }

@@ -84,10 +84,13 @@ public final class DevIdentityProvider: Sendable {
     public init() async throws {
         let port = try freeTCPPort()
         let secret = Base64URL.encode(SecretGenerator.randomBytes(24))
-        process = try ChildProcess(executable: TestPaths.executable("gatehouse-dev-idp"),
-                                   // `=`: a base64url secret may begin with "-", which would read as an option.
-                                   arguments: ["--port", String(port), "--client-id", "gatehouse", "--client-secret=\(secret)"],
-                                   name: "dev-idp", captureStandardError: true)
+        process = try ChildProcess(
+            executable: TestPaths.executable("gatehouse-dev-idp"),
+            // `=`: a base64url secret may begin with "-", which would read as an option.
+            arguments: ["--port", String(port), "--client-id", "gatehouse", "--client-secret=\(secret)"],
+            name: "dev-idp",
+            captureStandardError: true
+        )
         app = UpstreamApp(base: "http://127.0.0.1:\(port)", clientId: "gatehouse", clientSecret: secret)
         _ = try await process.waitForLine(timeout: .seconds(60)) { $0.contains("listening on") }
     }
@@ -115,8 +118,13 @@ public struct Platform: Sendable {
     public var environment: [String: String] { ServiceProcess.environment(database: database, kafka: kafka) }
 
     /// `gatewayEnvironment` adds to (or overrides) the gateways' settings.
-    public static func start(database: PostgresSettings, kafka: String, instances: Int = 1, provisioning: Bool = false,
-                             gatewayEnvironment: [String: String] = [:]) async throws -> Platform {
+    public static func start(
+        database: PostgresSettings,
+        kafka: String,
+        instances: Int = 1,
+        provisioning: Bool = false,
+        gatewayEnvironment: [String: String] = [:]
+    ) async throws -> Platform {
         let keyRing = "k1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
         let sessionKey = Base64URL.encode(SecretGenerator.randomBytes(32))
         var common = ServiceProcess.environment(database: database, kafka: kafka)
@@ -129,25 +137,49 @@ public struct Platform: Sendable {
             }
             return started
         }
-        let gateways = try await many("gatehouse-gateway", "gateway", [
-            "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_OPERATOR_TOKEN": operatorToken, "GATEHOUSE_ALLOW_INSECURE_UPSTREAM": "true",
-        ].merging(gatewayEnvironment) { $1 })
+        let gateways = try await many(
+            "gatehouse-gateway",
+            "gateway",
+            [
+                "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_OPERATOR_TOKEN": operatorToken, "GATEHOUSE_ALLOW_INSECURE_UPSTREAM": "true",
+            ].merging(gatewayEnvironment) { $1 }
+        )
         let provisioners = provisioning ? try await many("gatehouse-provisioning", "provisioning", [:]) : []
-        let tokenServices = try await many("gatehouse-token-service", "token-service", [
-            "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_RESOURCE_SERVERS": "tool-host:\(introspectionSecret)",
-        ])
+        let tokenServices = try await many(
+            "gatehouse-token-service",
+            "token-service",
+            [
+                "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_RESOURCE_SERVERS": "tool-host:\(introspectionSecret)",
+            ]
+        )
         // Each tool host introspects at its own token service instance; any would do.
         var toolHosts: [ServiceInstance] = []
         for (index, tokens) in tokenServices.enumerated() {
-            toolHosts.append(try await ServiceInstance("gatehouse-tool-host", name: "tool-host-\(index + 1)", environment: common.merging([
-                "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": introspectionSecret,
-                "GATEHOUSE_MCP_SESSION_KEY": sessionKey,
-            ]) { $1 }))
+            toolHosts.append(
+                try await ServiceInstance(
+                    "gatehouse-tool-host",
+                    name: "tool-host-\(index + 1)",
+                    environment: common.merging([
+                        "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": introspectionSecret,
+                        "GATEHOUSE_MCP_SESSION_KEY": sessionKey,
+                    ]) { $1 }
+                )
+            )
         }
-        let frontDoor = try await FrontDoor(gateway: gateways.map(\.port), tokenService: tokenServices.map(\.port),
-                                           toolHost: toolHosts.map(\.port))
-        return Platform(gateways: gateways, tokenServices: tokenServices, toolHosts: toolHosts, provisioners: provisioners,
-                        frontDoor: frontDoor, database: database, kafka: kafka)
+        let frontDoor = try await FrontDoor(
+            gateway: gateways.map(\.port),
+            tokenService: tokenServices.map(\.port),
+            toolHost: toolHosts.map(\.port)
+        )
+        return Platform(
+            gateways: gateways,
+            tokenServices: tokenServices,
+            toolHosts: toolHosts,
+            provisioners: provisioners,
+            frontDoor: frontDoor,
+            database: database,
+            kafka: kafka
+        )
     }
 
     /// The tenant at the front door's host, logging in at `upstream`; waits until the token
@@ -165,8 +197,13 @@ public struct Platform: Sendable {
     }
 
     private func createTenant(body: String, client: PlatformClient) async throws {
-        let created = try await client.send("POST", gateway.base + "/admin/tenants", body: body, contentType: "application/json",
-                                            headers: [("Authorization", "Bearer \(Self.operatorToken)")])
+        let created = try await client.send(
+            "POST",
+            gateway.base + "/admin/tenants",
+            body: body,
+            contentType: "application/json",
+            headers: [("Authorization", "Bearer \(Self.operatorToken)")]
+        )
         guard created.status == 201 else { throw TestSupportError("tenant not created (\(created.status)): \(created.body)") }
         let lastError = Mutex<String>("none")
         do {
@@ -206,7 +243,8 @@ public struct Platform: Sendable {
     /// The last lines of every service, for a failed test's report.
     public func report(lines: Int = 15) -> String {
         let proxy = ((try? String(contentsOfFile: frontDoor.errorLog, encoding: .utf8)) ?? "").split(separator: "\n").suffix(lines)
-        return (services.map { "--- \($0.name)\n" + $0.output.suffix(lines).joined(separator: "\n") } + ["--- nginx\n" + proxy.joined(separator: "\n")])
+        return
+            (services.map { "--- \($0.name)\n" + $0.output.suffix(lines).joined(separator: "\n") } + ["--- nginx\n" + proxy.joined(separator: "\n")])
             .joined(separator: "\n")
     }
 

@@ -25,8 +25,13 @@ public struct OAuthEndpoints: Sendable {
 
     /// The endpoints of the tenant served at `origin`.
     public init(origin: String) {
-        self.init(registration: origin + "/oauth/register", authorization: origin + "/oauth/authorize", token: origin + "/oauth/token",
-                  resource: origin + "/mcp", issuer: origin)
+        self.init(
+            registration: origin + "/oauth/register",
+            authorization: origin + "/oauth/authorize",
+            token: origin + "/oauth/token",
+            resource: origin + "/mcp",
+            issuer: origin
+        )
     }
 }
 
@@ -100,8 +105,13 @@ public final class PlatformClient: Sendable {
     }
 
     /// One request; transient failures are retried while `patience` lasts.
-    public func send(_ method: String, _ url: String, body: String? = nil, contentType: String? = nil,
-                     headers: [(String, String)] = []) async throws -> Reply {
+    public func send(
+        _ method: String,
+        _ url: String,
+        body: String? = nil,
+        contentType: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
         let deadline = ContinuousClock.now + patience
         while true {
             let started = ContinuousClock.now
@@ -135,14 +145,23 @@ public final class PlatformClient: Sendable {
             {"client_name":"Gatehouse platform client","redirect_uris":["\(Self.redirectURI)"],"token_endpoint_auth_method":"none",\
             "grant_types":["authorization_code","refresh_token"],"response_types":["code"],"application_type":"native"}
             """
-        return try Self.field("client_id", of: try await expectJSON(send("POST", endpoints.registration, body: body, contentType: "application/json"), 201))
+        return try Self.field(
+            "client_id",
+            of: try await expectJSON(send("POST", endpoints.registration, body: body, contentType: "application/json"), 201)
+        )
     }
 
     /// The authorization code flow with PKCE and the resource indicator: the browser through
     /// consent and the upstream sign-in (as `person` when the upstream asks), then the code
     /// exchange. `state` and `iss` (RFC 9207) are checked.
-    public func signIn(_ endpoints: OAuthEndpoints, clientId: String, scopes: [String], person: (email: String, name: String)? = nil)
-        async throws -> SignedIn {
+    public func signIn(
+        _ endpoints: OAuthEndpoints,
+        clientId: String,
+        scopes: [String],
+        person: (email: String, name: String)? = nil
+    )
+        async throws -> SignedIn
+    {
         let verifier = Base64URL.encode(SecretGenerator.randomBytes(32))
         let state = Base64URL.encode(SecretGenerator.randomBytes(16))
         let query = FormBody.encode([
@@ -155,20 +174,40 @@ public final class PlatformClient: Sendable {
         guard answer["state"] == state else { throw TestSupportError("the authorization response's state is not ours: \(back)") }
         guard answer["iss"] == endpoints.issuer else { throw TestSupportError("the authorization response's iss is \(answer["iss"] ?? "missing")") }
         guard let code = answer["code"] else { throw TestSupportError("no code in the authorization response: \(back)") }
-        let tokens = try await expectJSON(send("POST", endpoints.token, body: FormBody.encode([
-            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirectURI), ("client_id", clientId),
-            ("code_verifier", verifier), ("resource", endpoints.resource),
-        ]), contentType: "application/x-www-form-urlencoded"), 200)
+        let tokens = try await expectJSON(
+            send(
+                "POST",
+                endpoints.token,
+                body: FormBody.encode([
+                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirectURI), ("client_id", clientId),
+                    ("code_verifier", verifier), ("resource", endpoints.resource),
+                ]),
+                contentType: "application/x-www-form-urlencoded"
+            ),
+            200
+        )
         guard try Self.field("token_type", of: tokens) == "Bearer" else { throw TestSupportError("token_type is not Bearer") }
         return SignedIn(clientId: clientId, access: try Self.field("access_token", of: tokens), refresh: try Self.field("refresh_token", of: tokens))
     }
 
     /// The refresh grant; the answer's new access and refresh tokens.
     public func refresh(_ endpoints: OAuthEndpoints, _ signedIn: SignedIn) async throws -> SignedIn {
-        let tokens = try await expectJSON(send("POST", endpoints.token, body: FormBody.encode([
-            ("grant_type", "refresh_token"), ("refresh_token", signedIn.refresh), ("client_id", signedIn.clientId),
-        ]), contentType: "application/x-www-form-urlencoded"), 200)
-        return SignedIn(clientId: signedIn.clientId, access: try Self.field("access_token", of: tokens), refresh: try Self.field("refresh_token", of: tokens))
+        let tokens = try await expectJSON(
+            send(
+                "POST",
+                endpoints.token,
+                body: FormBody.encode([
+                    ("grant_type", "refresh_token"), ("refresh_token", signedIn.refresh), ("client_id", signedIn.clientId),
+                ]),
+                contentType: "application/x-www-form-urlencoded"
+            ),
+            200
+        )
+        return SignedIn(
+            clientId: signedIn.clientId,
+            access: try Self.field("access_token", of: tokens),
+            refresh: try Self.field("refresh_token", of: tokens)
+        )
     }
 
     /// A JSON-RPC `tools/call` of `tool` with JSON `arguments`.
@@ -178,9 +217,15 @@ public final class PlatformClient: Sendable {
 
     /// A `tools/call` on the tenant's MCP endpoint; the JSON-RPC answer's body.
     public func callTool(_ endpoints: OAuthEndpoints, token: String, tool: String, arguments: String = "{}") async throws -> Reply {
-        try await send("POST", endpoints.resource, body: Self.toolCallBody(tool, arguments: arguments), contentType: "application/json", headers: [
-            ("Authorization", "Bearer \(token)"), ("Accept", "application/json, text/event-stream"), ("MCP-Protocol-Version", "2025-06-18"),
-        ])
+        try await send(
+            "POST",
+            endpoints.resource,
+            body: Self.toolCallBody(tool, arguments: arguments),
+            contentType: "application/json",
+            headers: [
+                ("Authorization", "Bearer \(token)"), ("Accept", "application/json, text/event-stream"), ("MCP-Protocol-Version", "2025-06-18"),
+            ]
+        )
     }
 
     /// The user's browser from the authorization request to the client's redirect URI: it
@@ -194,8 +239,13 @@ public final class PlatformClient: Sendable {
             let origin = Self.origin(of: url)
             var headers: [(String, String)] = []
             if let jar = cookies[origin], !jar.isEmpty { headers.append(("Cookie", jar.map { "\($0.key)=\($0.value)" }.joined(separator: "; "))) }
-            let reply = try await send(form == nil ? "GET" : "POST", url, body: form,
-                                       contentType: form == nil ? nil : "application/x-www-form-urlencoded", headers: headers)
+            let reply = try await send(
+                form == nil ? "GET" : "POST",
+                url,
+                body: form,
+                contentType: form == nil ? nil : "application/x-www-form-urlencoded",
+                headers: headers
+            )
             for value in reply.headers["Set-Cookie"] {
                 let pair = value.split(separator: ";").first?.split(separator: "=", maxSplits: 1) ?? []
                 if pair.count == 2 { cookies[origin, default: [:]][pair[0].trimmingCharacters(in: .whitespaces)] = String(pair[1]) }

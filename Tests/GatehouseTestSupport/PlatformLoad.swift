@@ -51,8 +51,14 @@ public final class PlatformLoad: Sendable {
     private let state = Mutex(Report())
     private let stopping = Atomic<Bool>(false)
 
-    public init(client: PlatformClient, endpoints: OAuthEndpoints, loginWorkers: Int, callWorkers: Int, registerEachLogin: Bool,
-                attempts: Int = 3) {
+    public init(
+        client: PlatformClient,
+        endpoints: OAuthEndpoints,
+        loginWorkers: Int,
+        callWorkers: Int,
+        registerEachLogin: Bool,
+        attempts: Int = 3
+    ) {
         self.client = client
         self.registerEachLogin = registerEachLogin
         self.endpoints = endpoints
@@ -100,8 +106,12 @@ public final class PlatformLoad: Sendable {
                         clientId = try await client.register(endpoints)
                         if !registerEachLogin { registered = clientId }
                     }
-                    let tokens = try await client.signIn(endpoints, clientId: clientId, scopes: ["mcp:tools", "email"],
-                                                         person: (email, "Person \(worker)-\(number)"))
+                    let tokens = try await client.signIn(
+                        endpoints,
+                        clientId: clientId,
+                        scopes: ["mcp:tools", "email"],
+                        person: (email, "Person \(worker)-\(number)")
+                    )
                     try await expectIdentity(tokens.access, email: email)
                     signedIn = tokens
                     break
@@ -120,8 +130,12 @@ public final class PlatformLoad: Sendable {
                 $0.loginLatencies.append(latency)
             }
             do {
-                let filed = try await client.callTool(endpoints, token: signedIn.access, tool: "get_support",
-                                                      arguments: #"{"subject":"Load \#(number)","message":"Filed by worker \#(worker)."}"#)
+                let filed = try await client.callTool(
+                    endpoints,
+                    token: signedIn.access,
+                    tool: "get_support",
+                    arguments: #"{"subject":"Load \#(number)","message":"Filed by worker \#(worker)."}"#
+                )
                 guard filed.status == 200, filed.body.contains("Filed support request"), filed.body.contains(email) else {
                     throw TestSupportError("get_support answered \(filed.status): \(filed.body.prefix(200))")
                 }

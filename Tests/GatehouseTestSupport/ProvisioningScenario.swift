@@ -46,14 +46,26 @@ public struct ProvisioningScenario: Sendable {
     public init(_ options: Options) {
         var random = SeededGenerator(seed: options.seed)
         let tenants = (0..<options.tenants).map { "tenant-\($0)-\(options.seed)" }
-        struct Identity { var tenant: String; var issuer: String; var subject: String; var userId: String; var version: Int64 = 0 }
+        struct Identity {
+            var tenant: String
+            var issuer: String
+            var subject: String
+            var userId: String
+            var version: Int64 = 0
+        }
         var identities: [Identity] = []
         for tenant in tenants {
             for index in 0..<options.usersPerTenant {
                 let issuer = index % 2 == 0 ? "https://idp-a.example/\(tenant)" : "https://idp-b.example"
                 let subject = "sub-\(index)"
-                identities.append(Identity(tenant: tenant, issuer: issuer, subject: subject,
-                                           userId: UserID.derive(tenant: tenant, issuer: issuer, subject: subject)))
+                identities.append(
+                    Identity(
+                        tenant: tenant,
+                        issuer: issuer,
+                        subject: subject,
+                        userId: UserID.derive(tenant: tenant, issuer: issuer, subject: subject)
+                    )
+                )
             }
         }
         let start = Date(timeIntervalSince1970: 1_790_000_000)
@@ -71,22 +83,52 @@ public struct ProvisioningScenario: Sendable {
                 let shared = index % 7 == 0 ? "shared@\(identity.tenant).example" : nil
                 let email = shared ?? "\(identity.subject).\(emailNumber)@example.org"
                 let payload = UpstreamTokenStored(
-                    userId: identity.userId, upstreamIssuer: identity.issuer, upstreamSubject: identity.subject,
-                    email: email, emailVerified: index % 3 != 0, name: "User \(identity.subject) v\(version % 3)",
-                    upstreamTokenId: "ut-\(sequence)", emailLinking: options.linking)
-                events.append(.login(EventEnvelope(eventId: Self.uuid(&random), occurredAt: at, tenant: identity.tenant,
-                                                   aggregateKey: identity.userId, aggregateVersion: version, payload: payload)))
+                    userId: identity.userId,
+                    upstreamIssuer: identity.issuer,
+                    upstreamSubject: identity.subject,
+                    email: email,
+                    emailVerified: index % 3 != 0,
+                    name: "User \(identity.subject) v\(version % 3)",
+                    upstreamTokenId: "ut-\(sequence)",
+                    emailLinking: options.linking
+                )
+                events.append(
+                    .login(
+                        EventEnvelope(
+                            eventId: Self.uuid(&random),
+                            occurredAt: at,
+                            tenant: identity.tenant,
+                            aggregateKey: identity.userId,
+                            aggregateVersion: version,
+                            payload: payload
+                        )
+                    )
+                )
             } else {
                 let anonymous = Int.random(in: 0..<20, using: &random) == 0
                 let roll = Int.random(in: 0..<10, using: &random)
                 let outcome: ToolInvoked.Outcome = roll == 0 ? .error : roll == 1 ? .denied : .success
                 let payload = ToolInvoked(
-                    invocationId: "inv-\(sequence)", userId: anonymous ? nil : identity.userId,
-                    clientId: anonymous ? nil : "mcp_client_\(index % 5)", tool: Self.tools.randomElement(using: &random)!,
-                    outcome: outcome, durationMs: Double(Int.random(in: 1...250_000, using: &random)) / 1000)
+                    invocationId: "inv-\(sequence)",
+                    userId: anonymous ? nil : identity.userId,
+                    clientId: anonymous ? nil : "mcp_client_\(index % 5)",
+                    tool: Self.tools.randomElement(using: &random)!,
+                    outcome: outcome,
+                    durationMs: Double(Int.random(in: 1...250_000, using: &random)) / 1000
+                )
                 let key = anonymous ? payload.tool : identity.userId
-                events.append(.toolCall(EventEnvelope(eventId: Self.uuid(&random), occurredAt: at, tenant: identity.tenant,
-                                                      aggregateKey: key, aggregateVersion: 1, payload: payload)))
+                events.append(
+                    .toolCall(
+                        EventEnvelope(
+                            eventId: Self.uuid(&random),
+                            occurredAt: at,
+                            tenant: identity.tenant,
+                            aggregateKey: key,
+                            aggregateVersion: 1,
+                            payload: payload
+                        )
+                    )
+                )
             }
         }
         self.events = events
@@ -94,19 +136,27 @@ public struct ProvisioningScenario: Sendable {
     }
 
     private static func uuid(_ random: inout SeededGenerator) -> UUID {
-        let a = random.next(), b = random.next()
+        let a = random.next()
+        let b = random.next()
         var bytes = withUnsafeBytes(of: a.bigEndian) { Array($0) } + withUnsafeBytes(of: b.bigEndian) { Array($0) }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 
     /// The corpus as Kafka messages for the gateway and tools topics, keyed by aggregate key.
     public func messages(gatewayTopic: String, toolsTopic: String) throws -> [KafkaOutgoingMessage] {
         try events.map { event in
-            KafkaOutgoingMessage(topic: event.isLogin ? gatewayTopic : toolsTopic,
-                                 key: Array(event.header.aggregateKey.utf8), value: try event.encoded())
+            KafkaOutgoingMessage(
+                topic: event.isLogin ? gatewayTopic : toolsTopic,
+                key: Array(event.header.aggregateKey.utf8),
+                value: try event.encoded()
+            )
         }
     }
 }

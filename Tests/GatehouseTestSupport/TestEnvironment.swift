@@ -36,8 +36,11 @@ public func testLogger(_ label: String = "test") -> Logger {
 }
 
 /// Runs `services` in a service group while `body` runs, then shuts them down gracefully.
-public func withServices<T: Sendable>(_ services: [any Service], logger: Logger = testLogger(),
-                                      _ body: () async throws -> T) async throws -> T {
+public func withServices<T: Sendable>(
+    _ services: [any Service],
+    logger: Logger = testLogger(),
+    _ body: () async throws -> T
+) async throws -> T {
     let group = ServiceGroup(configuration: .init(services: services, logger: logger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
@@ -55,8 +58,12 @@ public func withServices<T: Sendable>(_ services: [any Service], logger: Logger 
 }
 
 /// Polls `condition` until it holds, failing after `timeout`.
-public func eventually(_ what: String, timeout: Duration = .seconds(60), interval: Duration = .milliseconds(50),
-                       _ condition: () async throws -> Bool) async throws {
+public func eventually(
+    _ what: String,
+    timeout: Duration = .seconds(60),
+    interval: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return }

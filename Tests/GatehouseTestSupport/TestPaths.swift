@@ -13,7 +13,8 @@ public enum TestPaths {
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent(),
             packageRoot.appendingPathComponent(".build/debug"),
         ]
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("gatehouse-dev-broker").path) {
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("gatehouse-dev-broker").path)
+        {
             return candidate
         }
         return packageRoot.appendingPathComponent(".build/debug")

@@ -81,8 +81,11 @@ public final class TestPostgres: Sendable {
     public func makeDatabase(named prefix: String = "test") async throws -> PostgresSettings {
         let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
         let admin = PostgresSettings(host: "127.0.0.1", port: port, username: username, database: "postgres")
-        let connection = try await PostgresConnection.connect(configuration: admin.connectionConfiguration, id: 1,
-                                                              logger: Logger(label: "test-postgres"))
+        let connection = try await PostgresConnection.connect(
+            configuration: admin.connectionConfiguration,
+            id: 1,
+            logger: Logger(label: "test-postgres")
+        )
         try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Logger(label: "test-postgres"))
         try await connection.close()
         return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 20)
@@ -99,7 +102,8 @@ public final class TestPostgres: Sendable {
 
     /// Stops the server and deletes its files once the test process is gone.
     private func startWatchdog() throws {
-        let stop = runAsPostgres
+        let stop =
+            runAsPostgres
             ? "/usr/sbin/runuser -u postgres -- \(binDirectory)/pg_ctl -D \(directory)/data -m immediate stop"
             : "\(binDirectory)/pg_ctl -D \(directory)/data -m immediate stop"
         // Waits until the test process is gone or a zombie (its parent may wait for our pipes).
@@ -145,7 +149,7 @@ public final class TestPostgres: Sendable {
         // by pg_ctl must not keep the test process's pipes open.
         let closeAndExec = #"for fd in $(ls /proc/self/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@""#
         let argv = (["/bin/bash", "-c", closeAndExec, "bash", executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, environ)
         guard spawned == 0 else { throw TestSupportError("cannot start \(executable): errno \(spawned)") }

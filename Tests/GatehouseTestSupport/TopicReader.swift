@@ -7,7 +7,8 @@ public enum TopicReader {
     public static func readAll(topic: String, kafka: KafkaClientOptions, timeout: Duration = .seconds(30)) async throws -> [KafkaConsumerMessage] {
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: kafka, groupID: "reader-\(UUID().uuidString)"),
-            logger: Logger(label: "topic-reader"))
+            logger: Logger(label: "topic-reader")
+        )
         let ranges = try await consumer.currentRanges(of: [topic])
         let starts = ranges.mapValues(\.lowerBound)
         let ends = ranges.mapValues(\.upperBound)

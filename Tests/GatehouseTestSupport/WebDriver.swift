@@ -22,20 +22,32 @@ public final class WebDriver: Sendable {
     /// Runs `body` with a fresh headless browser.
     public static func run<T: Sendable>(_ body: (WebDriver) async throws -> T) async throws -> T {
         let port = try freeTCPPort()
-        let driver = try ChildProcess(executable: URL(fileURLWithPath: "/usr/bin/chromedriver"), arguments: ["--port=\(port)"],
-                                      name: "chromedriver", captureStandardError: true)
+        let driver = try ChildProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/chromedriver"),
+            arguments: ["--port=\(port)"],
+            name: "chromedriver",
+            captureStandardError: true
+        )
         let base = "http://127.0.0.1:\(port)"
         do {
             try await eventually("chromedriver listening", timeout: .seconds(30), interval: .milliseconds(100)) {
                 (try? await Self.call(base, "GET", "/status")) != nil
             }
-            let capabilities: [String: Any] = ["capabilities": ["alwaysMatch": [
-                "browserName": "chrome",
-                "goog:chromeOptions": ["binary": "/usr/bin/chromium",
-                                       "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                                "--no-first-run", "--window-size=1024,768"]],
-                "goog:loggingPrefs": ["browser": "ALL"],
-            ]]]
+            let capabilities: [String: Any] = [
+                "capabilities": [
+                    "alwaysMatch": [
+                        "browserName": "chrome",
+                        "goog:chromeOptions": [
+                            "binary": "/usr/bin/chromium",
+                            "args": [
+                                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                "--no-first-run", "--window-size=1024,768",
+                            ],
+                        ],
+                        "goog:loggingPrefs": ["browser": "ALL"],
+                    ]
+                ]
+            ]
             let created = try await Self.call(base, "POST", "/session", capabilities)
             guard let session = (created as? [String: Any])?["sessionId"] as? String else { throw Failure(description: "no session: \(created)") }
             let browser = WebDriver(driver: driver, base: base, session: session)

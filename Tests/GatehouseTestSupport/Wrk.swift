@@ -15,8 +15,15 @@ public enum Wrk {
 
     /// `threads` threads and `connections` connections for `seconds`; prints one line and returns the figures.
     @discardableResult
-    public static func run(_ name: String, url: String, arguments: [String] = [], threads: Int = 2, connections: Int, seconds: Int,
-                           environment: [String: String] = [:]) throws -> Result {
+    public static func run(
+        _ name: String,
+        url: String,
+        arguments: [String] = [],
+        threads: Int = 2,
+        connections: Int,
+        seconds: Int,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
         process.arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency"] + arguments + [url]

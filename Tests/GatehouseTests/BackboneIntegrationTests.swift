@@ -73,15 +73,19 @@ struct BackboneIntegrationTests {
                 try await eventually("outbox drained after the broker returned") { try await fixture.unpublished() == 0 }
             }
             let written = try await outboxEventIDs(fixture)
-            let delivered = Set(try await TopicReader.readAll(topic: fixture.topic, kafka: fixture.broker.clientOptions)
-                .map { try EventCodec.header(of: $0.value).eventId })
+            let delivered = Set(
+                try await TopicReader.readAll(topic: fixture.topic, kafka: fixture.broker.clientOptions)
+                    .map { try EventCodec.header(of: $0.value).eventId }
+            )
             #expect(written.count >= 400)
             #expect(delivered == written, "lost: \(written.subtracting(delivered).count)")
         }
     }
 
-    @Test("Relay killed with SIGKILL mid-pass: every event delivered, duplicates absorbed by the inbox",
-          arguments: [OutboxRelay.FaultPoint.afterFetch, .afterPublish])
+    @Test(
+        "Relay killed with SIGKILL mid-pass: every event delivered, duplicates absorbed by the inbox",
+        arguments: [OutboxRelay.FaultPoint.afterFetch, .afterPublish]
+    )
     func relayKilled(at point: OutboxRelay.FaultPoint) async throws {
         try await BackboneFixture.run { fixture in
             let view = try SchemaName("view")
@@ -95,8 +99,12 @@ struct BackboneIntegrationTests {
                 "GATEHOUSE_KAFKA_BOOTSTRAP": fixture.broker.bootstrapServers,
             ]
             let probe = TestPaths.executable("gatehouse-backbone-probe")
-            let doomed = try ChildProcess(executable: probe, arguments: ["--schema", "ledger", "--pause-at", point.rawValue],
-                                          environment: environment, name: "relay-doomed")
+            let doomed = try ChildProcess(
+                executable: probe,
+                arguments: ["--schema", "ledger", "--pause-at", point.rawValue],
+                environment: environment,
+                name: "relay-doomed"
+            )
             _ = try await doomed.waitForLine { $0 == "PAUSED \(point.rawValue)" }
             await doomed.killHard()
 
@@ -197,15 +205,21 @@ struct BackboneIntegrationTests {
             let producer = try fixture.producer()
 
             func event(_ version: Int64, balance: Int64, schemaVersion: String = "1.0") throws -> [UInt8] {
-                let envelope = EventEnvelope(tenant: "t", aggregateKey: "acct-poison", aggregateVersion: version,
-                                             payload: Ledger.Deposited(amount: balance, balance: balance))
+                let envelope = EventEnvelope(
+                    tenant: "t",
+                    aggregateKey: "acct-poison",
+                    aggregateVersion: version,
+                    payload: Ledger.Deposited(amount: balance, balance: balance)
+                )
                 var text = String(decoding: try EventCodec.encode(envelope), as: UTF8.self)
                 text = text.replacingOccurrences(of: "\"schema_version\":\"1.0\"", with: "\"schema_version\":\"\(schemaVersion)\"")
                 return Array(text.utf8)
             }
             let key = Array("acct-poison".utf8)
             let garbage = Array("{not json".utf8)
-            let sequence: [[UInt8]] = [try event(1, balance: 10), garbage, try event(2, balance: 30, schemaVersion: "2.0"), try event(3, balance: 60)]
+            let sequence: [[UInt8]] = [
+                try event(1, balance: 10), garbage, try event(2, balance: 30, schemaVersion: "2.0"), try event(3, balance: 60),
+            ]
             let reports = await producer.send(sequence.map { KafkaOutgoingMessage(topic: fixture.topic, key: key, value: $0) })
             let offsets = try reports.map { try $0.get().offset }
 
@@ -234,8 +248,10 @@ struct BackboneIntegrationTests {
                 #expect(headers["gatehouse-error"]?.isEmpty == false)
                 #expect(message.key == key)
             }
-            #expect(dead.last.flatMap { message in message.headers.first { $0.name == "gatehouse-error" }?.stringValue }?
-                .contains("unsupported schema version 2.0") == true)
+            #expect(
+                dead.last.flatMap { message in message.headers.first { $0.name == "gatehouse-error" }?.stringValue }?
+                    .contains("unsupported schema version 2.0") == true
+            )
         }
     }
 
@@ -256,14 +272,17 @@ struct BackboneIntegrationTests {
             options.maximumBackoff = .milliseconds(500)
             let offsetsReader = try KafkaConsumer(
                 configuration: KafkaConsumerConfiguration(client: fixture.broker.clientOptions, groupID: projection.consumerName),
-                logger: fixture.logger)
+                logger: fixture.logger
+            )
             let partitions = (0..<Int32(6)).map { KafkaTopicPartition(topic: fixture.topic, partition: $0) }
             func committedTotal() async throws -> Int64 {
                 try await offsetsReader.committed(partitions).values.reduce(0) { $0 + max($1, 0) }
             }
 
-            try await withServices([projectionClient, producer, fixture.relay(producer: producer),
-                                    fixture.consumer(projection, schema: view, client: projectionClient, deadLetters: producer, options: options)]) {
+            try await withServices([
+                projectionClient, producer, fixture.relay(producer: producer),
+                fixture.consumer(projection, schema: view, client: projectionClient, deadLetters: producer, options: options),
+            ]) {
                 try await fixture.migrate(projections: [])
                 try await Migrator(schema: view, migrations: Ledger.projectionMigrations).migrate(client: projectionClient, logger: fixture.logger)
                 try await fixture.deposit(count: 150, keys: 20, seed: 6)
@@ -300,8 +319,10 @@ struct BackboneIntegrationTests {
             let rebuilt = try SchemaName("view_rebuilt")
             let producer = try fixture.producer()
             let projection = fixture.projection(live)
-            try await withServices([producer, fixture.relay(producer: producer),
-                                    fixture.consumer(projection, schema: live, deadLetters: producer)]) {
+            try await withServices([
+                producer, fixture.relay(producer: producer),
+                fixture.consumer(projection, schema: live, deadLetters: producer),
+            ]) {
                 try await fixture.migrate(projections: [live, rebuilt])
                 try await fixture.deposit(count: 400, keys: 30, seed: 8)
                 let expected = try await fixture.expectedDump()
@@ -312,7 +333,9 @@ struct BackboneIntegrationTests {
             do {
                 let replayer = EventReplayer(
                     processor: InboxProcessor(client: fixture.client, schema: rebuilt, handler: fixture.projection(rebuilt), logger: fixture.logger),
-                    kafka: fixture.broker.clientOptions, logger: fixture.logger)
+                    kafka: fixture.broker.clientOptions,
+                    logger: fixture.logger
+                )
                 let first = try await replayer.replay()
                 #expect(first == EventReplayer.Result(consumed: 400, applied: 400, skipped: 0))
                 let liveDump = try await Ledger.dump(schema: live, client: fixture.client)

@@ -51,7 +51,10 @@ struct BatcherTests {
         struct Broken: Error {}
         let calls = Mutex(0)
         let batcher = Batcher<String, Int>(duplicates: .share, deadline: .seconds(2)) { keys in
-            let call = calls.withLock { $0 += 1; return $0 }
+            let call = calls.withLock {
+                $0 += 1
+                return $0
+            }
             if call == 1 { throw Broken() }
             if call == 2 { try await Task.sleep(for: .seconds(30)) }
             return Dictionary(uniqueKeysWithValues: keys.map { ($0, 1) })

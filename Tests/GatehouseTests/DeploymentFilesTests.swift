@@ -9,9 +9,12 @@ import Testing
 @Suite("Deployment files")
 struct DeploymentFilesTests {
     static func check(_ arguments: [String] = []) async throws -> (status: Int32, output: String) {
-        let process = try ChildProcess(executable: URL(fileURLWithPath: "/usr/bin/env"),
-                                       arguments: ["python3", TestPaths.packageRoot.appendingPathComponent("scripts/check-deploy").path] + arguments,
-                                       name: "check-deploy", captureStandardError: true)
+        let process = try ChildProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: ["python3", TestPaths.packageRoot.appendingPathComponent("scripts/check-deploy").path] + arguments,
+            name: "check-deploy",
+            captureStandardError: true
+        )
         // Its last line is the verdict.
         _ = try await process.waitForLine(timeout: .seconds(60)) { $0.hasPrefix("deploy files:") }
         await process.waitForExit()
@@ -33,10 +36,14 @@ struct DeploymentFilesTests {
         defer { try? FileManager.default.removeItem(at: work) }
 
         var compose = try String(contentsOf: root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
-        compose = compose.replacingOccurrences(of: "    command: [\"gatehouse-token-service\"]\n",
-                                               with: "    command: [\"gatehouse-token-service\"]\n    ports: [\"8082:8082\"]\n")
-        compose = compose.replacingOccurrences(of: "      GATEHOUSE_TOKEN_SERVICE_URL: http://token-service:8082\n",
-                                               with: "      GATEHOUSE_TOKEN_SERVICE_URL: http://token-service:8082\n      GATEHOUSE_TOKEN_SERVCE_URL: typo\n")
+        compose = compose.replacingOccurrences(
+            of: "    command: [\"gatehouse-token-service\"]\n",
+            with: "    command: [\"gatehouse-token-service\"]\n    ports: [\"8082:8082\"]\n"
+        )
+        compose = compose.replacingOccurrences(
+            of: "      GATEHOUSE_TOKEN_SERVICE_URL: http://token-service:8082\n",
+            with: "      GATEHOUSE_TOKEN_SERVICE_URL: http://token-service:8082\n      GATEHOUSE_TOKEN_SERVCE_URL: typo\n"
+        )
         try compose.write(to: work.appendingPathComponent("compose.yml"), atomically: true, encoding: .utf8)
 
         let manifests = work.appendingPathComponent("kubernetes")

@@ -30,12 +30,22 @@ struct EventCatalogTests {
         #expect(try EventCodec.header(of: bytes) == decoded.header)
     }
 
-    @Test("tool.invoked written by hand is the encoder's JSON: the same bytes, the same event when read", arguments: [
-        ToolInvoked(invocationId: "inv-1", userId: "usr_a", clientId: "mcp_client_b", tool: "get_support", outcome: .success, durationMs: 12.5),
-        ToolInvoked(invocationId: "inv-2", userId: nil, clientId: nil, tool: "whoami", outcome: .denied, durationMs: 3),
-        ToolInvoked(invocationId: "inv-3", userId: "usr_\"quoted\"\\", clientId: "c/d", tool: "tab\tline\nfeed\u{1}é😀", outcome: .error, durationMs: 1234.567),
-        ToolInvoked(invocationId: "inv-4", userId: "u", clientId: "c", tool: "t", outcome: .success, durationMs: 0.001),
-    ])
+    @Test(
+        "tool.invoked written by hand is the encoder's JSON: the same bytes, the same event when read",
+        arguments: [
+            ToolInvoked(invocationId: "inv-1", userId: "usr_a", clientId: "mcp_client_b", tool: "get_support", outcome: .success, durationMs: 12.5),
+            ToolInvoked(invocationId: "inv-2", userId: nil, clientId: nil, tool: "whoami", outcome: .denied, durationMs: 3),
+            ToolInvoked(
+                invocationId: "inv-3",
+                userId: "usr_\"quoted\"\\",
+                clientId: "c/d",
+                tool: "tab\tline\nfeed\u{1}é😀",
+                outcome: .error,
+                durationMs: 1234.567
+            ),
+            ToolInvoked(invocationId: "inv-4", userId: "u", clientId: "c", tool: "t", outcome: .success, durationMs: 0.001),
+        ]
+    )
     func handEncodedToolInvoked(_ payload: ToolInvoked) throws {
         let envelope = EventEnvelope(tenant: "acme", aggregateKey: payload.userId ?? payload.tool, aggregateVersion: 1, payload: payload)
         let byHand = EventCodec.encode(envelope)
@@ -68,9 +78,12 @@ struct EventCatalogTests {
         #expect(updated.payload.client.redirectUris == ["https://app.example.net/cb"])
     }
 
-    @Test("A newer minor version is read; an unknown major version is refused", arguments: [
-        ("1.7", true), ("1.0", true), ("2.0", false), ("0.9", false),
-    ])
+    @Test(
+        "A newer minor version is read; an unknown major version is refused",
+        arguments: [
+            ("1.7", true), ("1.0", true), ("2.0", false), ("0.9", false),
+        ]
+    )
     func versions(_ version: String, accepted: Bool) throws {
         let text = String(decoding: try Self.fixture(UserUpserted.self), as: UTF8.self)
             .replacingOccurrences(of: "\"schema_version\": \"1.0\"", with: "\"schema_version\": \"\(version)\"")
@@ -91,8 +104,10 @@ struct EventCatalogTests {
         #expect(current.header.schemaVersion == TenantUpdated.schemaVersion)
         let profiles = try #require(current.payload.clientProfiles)
         #expect(profiles.profile(for: "mcp_client_cli") == ClientProfile(accessTokenSeconds: 86_400, clientAuthentication: .registered))
-        #expect(profiles.profile(for: "https://claude.ai/client.json")
-                == ClientProfile(clientAuthentication: .anySecretMethod, refreshGraceSeconds: 120))
+        #expect(
+            profiles.profile(for: "https://claude.ai/client.json")
+                == ClientProfile(clientAuthentication: .anySecretMethod, refreshGraceSeconds: 120)
+        )
         let again = try EventCodec.decode(TenantUpdated.self, from: try EventCodec.encode(current))
         #expect(again.payload == current.payload)
     }
@@ -114,9 +129,12 @@ struct EventCatalogTests {
         #expect(payload as? UpstreamTokenStored == current.payload)
     }
 
-    @Test("Malformed envelopes are refused with a decoding error", arguments: [
-        "not json", "{}", #"{"event_id":"x","type":"user.upserted"}"#, "[1,2]",
-    ])
+    @Test(
+        "Malformed envelopes are refused with a decoding error",
+        arguments: [
+            "not json", "{}", #"{"event_id":"x","type":"user.upserted"}"#, "[1,2]",
+        ]
+    )
     func malformed(_ text: String) {
         #expect(throws: EventDecodingError.self) { try EventCodec.header(of: Array(text.utf8)) }
     }
@@ -130,8 +148,10 @@ struct EventCatalogTests {
 
     @Test("No event field is named like a secret: codes, tokens and client secrets travel only as hashes")
     func noSecretFields() throws {
-        let forbidden: Set<String> = ["code", "access_token", "refresh_token", "id_token", "client_secret", "upstream_access_token",
-                                      "upstream_refresh_token", "password", "token"]
+        let forbidden: Set<String> = [
+            "code", "access_token", "refresh_token", "id_token", "client_secret", "upstream_access_token",
+            "upstream_refresh_token", "password", "token",
+        ]
         for type in EventCatalog.payloadTypes {
             let object = try JSONSerialization.jsonObject(with: Data(try Self.fixture(type)))
             #expect(keys(of: object).isDisjoint(with: forbidden), "\(type.eventType.name)")

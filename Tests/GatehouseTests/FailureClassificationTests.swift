@@ -1,8 +1,9 @@
 import GatehouseEvents
 import GatehouseKafka
-@testable import GatehouseMessaging
 import GatehousePostgres
 import Testing
+
+@testable import GatehouseMessaging
 
 @Suite("Failure classification and partition gating")
 struct FailureClassificationTests {
@@ -17,11 +18,14 @@ struct FailureClassificationTests {
         #expect(FailureKind.classify(Unknown()) == .transient)
     }
 
-    @Test("Only names of the form [a-z_][a-z0-9_]* become schema identifiers", arguments: [
-        ("gateway", true), ("view_2", true), ("_x", true),
-        ("Gateway", false), ("2view", false), ("a-b", false), ("x\"; DROP SCHEMA public; --", false), ("", false),
-        (String(repeating: "a", count: 49), false),
-    ])
+    @Test(
+        "Only names of the form [a-z_][a-z0-9_]* become schema identifiers",
+        arguments: [
+            ("gateway", true), ("view_2", true), ("_x", true),
+            ("Gateway", false), ("2view", false), ("a-b", false), ("x\"; DROP SCHEMA public; --", false), ("", false),
+            (String(repeating: "a", count: 49), false),
+        ]
+    )
     func schemaNames(_ name: String, valid: Bool) {
         #expect(((try? SchemaName(name)) != nil) == valid)
         if valid { #expect(try! SchemaName(name).quoted == "\"\(name)\"") }

@@ -20,38 +20,57 @@ struct GatewayAuthorizeTests {
     static let challenge = PKCE.challenge(for: String(repeating: "v", count: 50))
     static let state = "st&te=ü /+x"
     static let github = TenantInput.UpstreamInput(
-        kind: .oauth2, authorizationEndpoint: "https://github.example/login/oauth/authorize", tokenEndpoint: "https://github.example/token",
-        userEndpoint: "https://api.github.example/user", clientId: "gh-client", scopes: ["read:user", "user:email"],
-        extraAuthorizeParameters: ["allow_signup": "false"])
+        kind: .oauth2,
+        authorizationEndpoint: "https://github.example/login/oauth/authorize",
+        tokenEndpoint: "https://github.example/token",
+        userEndpoint: "https://api.github.example/user",
+        clientId: "gh-client",
+        scopes: ["read:user", "user:email"],
+        extraAuthorizeParameters: ["allow_signup": "false"]
+    )
 
     struct Setup: Sendable {
         var clientId: String
         var otherTenantClientId: String
     }
 
-    func setUp(_ fixture: GatewayFixture, name: String = "<script>alert(1)</script> Desktop", redirects: [String] = [redirect],
-               grants: [String] = ["authorization_code", "refresh_token"], tenantsExist: Bool = false) async throws -> Setup {
+    func setUp(
+        _ fixture: GatewayFixture,
+        name: String = "<script>alert(1)</script> Desktop",
+        redirects: [String] = [redirect],
+        grants: [String] = ["authorization_code", "refresh_token"],
+        tenantsExist: Bool = false
+    ) async throws -> Setup {
         if !tenantsExist {
             try await fixture.tenant("acme", upstream: Self.github)
             try await fixture.tenant("globex", upstream: Self.github)
         }
-        let metadata = ClientMetadata(redirectUris: redirects, tokenEndpointAuthMethod: "none", grantTypes: grants, responseTypes: ["code"],
-                                      applicationType: "native", clientName: name)
+        let metadata = ClientMetadata(
+            redirectUris: redirects,
+            tokenEndpointAuthMethod: "none",
+            grantTypes: grants,
+            responseTypes: ["code"],
+            applicationType: "native",
+            clientName: name
+        )
         let client = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
         let other = try await fixture.parts.clients.register(metadata, tenant: "globex", from: nil, unusedLifetime: .seconds(3600))
         return Setup(clientId: client.clientId, otherTenantClientId: other.clientId)
     }
 
     static func query(_ items: [(String, String?)]) -> String {
-        "/oauth/authorize?" + items.compactMap { name, value in
-            value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
-        }.joined(separator: "&")
+        "/oauth/authorize?"
+            + items.compactMap { name, value in
+                value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            }.joined(separator: "&")
     }
 
     static func valid(_ clientId: String, overriding changes: [String: String?] = [:], extra: [(String, String?)] = []) -> String {
-        var items: [(String, String?)] = [("response_type", "code"), ("client_id", clientId), ("redirect_uri", redirect),
-                                          ("code_challenge", challenge), ("code_challenge_method", "S256"), ("scope", "mcp:tools"),
-                                          ("state", state)]
+        var items: [(String, String?)] = [
+            ("response_type", "code"), ("client_id", clientId), ("redirect_uri", redirect),
+            ("code_challenge", challenge), ("code_challenge_method", "S256"), ("scope", "mcp:tools"),
+            ("state", state),
+        ]
         for (name, value) in changes {
             if let index = items.firstIndex(where: { $0.0 == name }) { items[index].1 = value } else { items.append((name, value)) }
         }
@@ -63,9 +82,13 @@ struct GatewayAuthorizeTests {
         let page = try await client.send(valid(clientId), host: host)
         let form = try #require(Self.form(page.body))
         let cookie = try #require(Self.cookie(page))
-        let approved = try await client.send("/oauth/consent", method: .post, host: host,
-                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
-                                             json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+        let approved = try await client.send(
+            "/oauth/consent",
+            method: .post,
+            host: host,
+            headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+            json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+        )
         #expect(approved.status == .seeOther)
         return [.cookie: cookie]
     }
@@ -99,9 +122,13 @@ struct GatewayAuthorizeTests {
                 let page = try await client.send(uri, host: Self.host)
                 #expect(page.status == .ok, "\(page.headers[.location] ?? page.body.prefix(200).description)")
                 let form = try #require(Self.form(page.body))
-                let approved = try await client.send("/oauth/consent", method: .post, host: Self.host,
-                                                     headers: [.contentType: "application/x-www-form-urlencoded", .cookie: Self.cookie(page)!],
-                                                     json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+                let approved = try await client.send(
+                    "/oauth/consent",
+                    method: .post,
+                    host: Self.host,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .cookie: Self.cookie(page)!],
+                    json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+                )
                 let upstream = try #require(approved.headers[.location].flatMap(URLComponents.init(string:)))
                 #expect(upstream.queryItems?.contains { $0.name == "state" } == true)
                 let rows = try await fixture.client.query("SELECT scopes FROM gateway.authorization_requests")
@@ -121,13 +148,17 @@ struct GatewayAuthorizeTests {
                 #expect(page.status == .ok)
                 #expect(page.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
                 // The form's answer redirects upstream or back to the client: browsers check those against form-action.
-                #expect(page.headers[.contentSecurityPolicy]?.contains("form-action 'self' http://127.0.0.1:5555 https://github.example") == true,
-                        "\(page.headers[.contentSecurityPolicy] ?? "")")
+                #expect(
+                    page.headers[.contentSecurityPolicy]?.contains("form-action 'self' http://127.0.0.1:5555 https://github.example") == true,
+                    "\(page.headers[.contentSecurityPolicy] ?? "")"
+                )
                 #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
                 #expect(page.headers[.cacheControl] == "no-store")
                 let setCookie = try #require(page.headers[.setCookie])
-                #expect(setCookie.hasPrefix("__Host-gatehouse-session=") && setCookie.contains("Secure") && setCookie.contains("HttpOnly")
-                        && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/") && !setCookie.contains("Domain"))
+                #expect(
+                    setCookie.hasPrefix("__Host-gatehouse-session=") && setCookie.contains("Secure") && setCookie.contains("HttpOnly")
+                        && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/") && !setCookie.contains("Domain")
+                )
                 #expect(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; Desktop"))
                 #expect(!page.body.contains("<script>"))
                 #expect(page.body.contains("127.0.0.1:5555"))
@@ -135,9 +166,13 @@ struct GatewayAuthorizeTests {
                 let form = try #require(Self.form(page.body))
                 let cookie = try #require(Self.cookie(page))
 
-                let approved = try await client.send("/oauth/consent", method: .post, host: Self.host,
-                                                     headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
-                                                     json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+                let approved = try await client.send(
+                    "/oauth/consent",
+                    method: .post,
+                    host: Self.host,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+                    json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+                )
                 #expect(approved.status == .seeOther)
                 let upstream = try #require(Self.location(approved))
                 #expect(upstream.base == "https://github.example/login/oauth/authorize")
@@ -153,9 +188,13 @@ struct GatewayAuthorizeTests {
                 let upstreamState = try #require(upstream.query["state"])
                 #expect(upstreamState.count >= 43 && upstreamState != Self.state)
 
-                let rows = try await fixture.client.query(PostgresQuery(unsafeSQL: """
-                    SELECT status, upstream_state_hash, upstream_verifier FROM gateway.authorization_requests WHERE id = '\(form.request)'
-                    """))
+                let rows = try await fixture.client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT status, upstream_state_hash, upstream_verifier FROM gateway.authorization_requests WHERE id = '\(form.request)'
+                            """
+                    )
+                )
                 for try await (status, stateHash, verifier) in rows.decode((String, String?, String?).self) {
                     #expect(status == "upstream")
                     #expect(stateHash == SecretHash.of(upstreamState))
@@ -164,17 +203,24 @@ struct GatewayAuthorizeTests {
                 #expect(try await fixture.count("consents") == 1)
 
                 // The same form again does nothing.
-                let replayed = try await client.send("/oauth/consent", method: .post, host: Self.host,
-                                                     headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
-                                                     json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+                let replayed = try await client.send(
+                    "/oauth/consent",
+                    method: .post,
+                    host: Self.host,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+                    json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+                )
                 #expect(replayed.status == .forbidden)
 
                 // Remembered: the same session goes straight upstream; a wider scope asks again.
                 let again = try await client.send(Self.valid(setup.clientId), host: Self.host, headers: [.cookie: cookie])
                 #expect(again.status == .seeOther)
                 #expect(Self.location(again)?.base == "https://github.example/login/oauth/authorize")
-                let wider = try await client.send(Self.valid(setup.clientId, overriding: ["scope": "mcp:tools offline_access"]),
-                                                  host: Self.host, headers: [.cookie: cookie])
+                let wider = try await client.send(
+                    Self.valid(setup.clientId, overriding: ["scope": "mcp:tools offline_access"]),
+                    host: Self.host,
+                    headers: [.cookie: cookie]
+                )
                 #expect(wider.status == .ok)
                 // Another browser is asked too.
                 #expect(try await client.send(Self.valid(setup.clientId), host: Self.host).status == .ok)
@@ -189,9 +235,13 @@ struct GatewayAuthorizeTests {
             try await fixture.application().test(.live) { client in
                 let page = try await client.send(Self.valid(setup.clientId), host: Self.host)
                 let form = try #require(Self.form(page.body))
-                let denied = try await client.send("/oauth/consent", method: .post, host: Self.host,
-                                                   headers: [.contentType: "application/x-www-form-urlencoded", .cookie: Self.cookie(page)!],
-                                                   json: "request=\(form.request)&csrf=\(form.csrf)&decision=deny")
+                let denied = try await client.send(
+                    "/oauth/consent",
+                    method: .post,
+                    host: Self.host,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .cookie: Self.cookie(page)!],
+                    json: "request=\(form.request)&csrf=\(form.csrf)&decision=deny"
+                )
                 #expect(denied.status == .seeOther)
                 let back = try #require(Self.location(denied))
                 #expect(back.base == Self.redirect)
@@ -203,9 +253,12 @@ struct GatewayAuthorizeTests {
         }
     }
 
-    @Test("A forged, foreign or replayed consent form is refused and approves nothing", arguments: [
-        "wrong csrf", "no cookie", "other session", "unknown request", "form encoding", "bad decision",
-    ])
+    @Test(
+        "A forged, foreign or replayed consent form is refused and approves nothing",
+        arguments: [
+            "wrong csrf", "no cookie", "other session", "unknown request", "form encoding", "bad decision",
+        ]
+    )
     func forgedConsent(_ attack: String) async throws {
         try await GatewayFixture.run { fixture in
             let setup = try await setUp(fixture)
@@ -235,10 +288,13 @@ struct GatewayAuthorizeTests {
         }
     }
 
-    @Test("A bad client or redirect URI is shown on our page and never redirected", arguments: [
-        "missing client_id", "unknown client", "other tenant's client", "repeated client_id", "unregistered redirect",
-        "redirect with extra path", "redirect with query", "redirect of other host",
-    ])
+    @Test(
+        "A bad client or redirect URI is shown on our page and never redirected",
+        arguments: [
+            "missing client_id", "unknown client", "other tenant's client", "repeated client_id", "unregistered redirect",
+            "redirect with extra path", "redirect with query", "redirect of other host",
+        ]
+    )
     func pageErrors(_ problem: String) async throws {
         try await GatewayFixture.run { fixture in
             let setup = try await setUp(fixture)
@@ -283,16 +339,21 @@ struct GatewayAuthorizeTests {
         ("state too long", ["state": String(repeating: "s", count: 3000)], [], "invalid_request", false),
     ]
 
-    @Test("Other errors go back to a client this browser approved, with the RFC error, its state and iss; nothing is stored",
-          arguments: Array(redirectErrors.indices))
+    @Test(
+        "Other errors go back to a client this browser approved, with the RFC error, its state and iss; nothing is stored",
+        arguments: Array(redirectErrors.indices)
+    )
     func redirectErrorsTest(_ index: Int) async throws {
         let (problem, changes, extra, expected, echoesState) = Self.redirectErrors[index]
         try await GatewayFixture.run { fixture in
             let setup = try await setUp(fixture)
             try await fixture.application().test(.live) { client in
                 let browser = try await Self.approvedBrowser(client, clientId: setup.clientId)
-                let response = try await client.send(Self.valid(setup.clientId, overriding: changes, extra: extra), host: Self.host,
-                                                     headers: browser)
+                let response = try await client.send(
+                    Self.valid(setup.clientId, overriding: changes, extra: extra),
+                    host: Self.host,
+                    headers: browser
+                )
                 #expect(response.status == .seeOther, "\(problem)")
                 let back = try #require(Self.location(response))
                 #expect(back.base == Self.redirect)
@@ -305,8 +366,10 @@ struct GatewayAuthorizeTests {
         }
     }
 
-    @Test("For a client this browser never approved, the same errors are shown on our page: no open redirect (RFC 9700 §4.11.2)",
-          arguments: Array(redirectErrors.indices))
+    @Test(
+        "For a client this browser never approved, the same errors are shown on our page: no open redirect (RFC 9700 §4.11.2)",
+        arguments: Array(redirectErrors.indices)
+    )
     func unapprovedClientErrorsStayHere(_ index: Int) async throws {
         let (problem, changes, extra, expected, _) = Self.redirectErrors[index]
         try await GatewayFixture.run { fixture in
@@ -316,8 +379,11 @@ struct GatewayAuthorizeTests {
                 // A fresh browser, and a browser that approved only another client.
                 let elsewhere = try await Self.approvedBrowser(client, clientId: other.clientId)
                 for headers in [HTTPFields(), elsewhere] {
-                    let response = try await client.send(Self.valid(setup.clientId, overriding: changes, extra: extra), host: Self.host,
-                                                         headers: headers)
+                    let response = try await client.send(
+                        Self.valid(setup.clientId, overriding: changes, extra: extra),
+                        host: Self.host,
+                        headers: headers
+                    )
                     #expect(response.status == .badRequest, "\(problem)")
                     #expect(response.headers[.location] == nil)
                     #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
@@ -351,10 +417,12 @@ struct GatewayAuthorizeTests {
                     #expect(page.status == .ok)
                 }
             }
-            try await fixture.client.query("""
+            try await fixture.client.query(
+                """
                 UPDATE gateway.authorization_requests SET expires_at = now() - interval '1 second'
                 WHERE id IN (SELECT id FROM gateway.authorization_requests ORDER BY created_at LIMIT 2)
-                """)
+                """
+            )
             let sweeper = ExpirySweeper(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
             #expect(try await sweeper.deleteExpiredAuthorizationRequests() == 2)
             #expect(try await sweeper.deleteExpiredAuthorizationRequests() == 0)
@@ -368,8 +436,11 @@ struct GatewayAuthorizeTests {
             let setup = try await setUp(fixture, grants: ["authorization_code"])
             try await fixture.application().test(.live) { client in
                 let browser = try await Self.approvedBrowser(client, clientId: setup.clientId)
-                let response = try await client.send(Self.valid(setup.clientId, overriding: ["scope": "mcp:tools offline_access"]), host: Self.host,
-                                                     headers: browser)
+                let response = try await client.send(
+                    Self.valid(setup.clientId, overriding: ["scope": "mcp:tools offline_access"]),
+                    host: Self.host,
+                    headers: browser
+                )
                 #expect(Self.location(response)?.query["error"] == "invalid_scope")
             }
         }
@@ -383,9 +454,17 @@ struct GatewayAuthorizeTests {
                 let ok = try await client.send(Self.valid(setup.clientId, overriding: ["redirect_uri": "http://127.0.0.1:61000/cb"]), host: Self.host)
                 #expect(ok.status == .ok)
                 let browser = try await Self.approvedBrowser(client, clientId: setup.clientId)
-                let failing = try await client.send(Self.valid(setup.clientId, overriding: ["redirect_uri": "http://127.0.0.1:61000/cb",
-                                                                                            "response_type": "token"]), host: Self.host,
-                                                    headers: browser)
+                let failing = try await client.send(
+                    Self.valid(
+                        setup.clientId,
+                        overriding: [
+                            "redirect_uri": "http://127.0.0.1:61000/cb",
+                            "response_type": "token",
+                        ]
+                    ),
+                    host: Self.host,
+                    headers: browser
+                )
                 #expect(Self.location(failing)?.base == "http://127.0.0.1:61000/cb")
                 // Omitting redirect_uri is fine with exactly one registered.
                 #expect(try await client.send(Self.valid(setup.clientId, overriding: ["redirect_uri": nil]), host: Self.host).status == .ok)

@@ -25,7 +25,11 @@ struct GatewayBrowserTests {
                 var query: [String: String] = [:]
                 for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
                 self.arrivals.withLock { $0.append(query) }
-                return Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<p>back in the app</p>")))
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/html"],
+                    body: .init(byteBuffer: ByteBuffer(string: "<p>back in the app</p>"))
+                )
             }
             router.get("/frame") { request, _ -> Response in
                 let target = request.uri.queryParameters["src"].map(String.init) ?? ""
@@ -38,8 +42,10 @@ struct GatewayBrowserTests {
 
     static let clientName = #"<img src=x onerror="document.title='owned'"> Evil & Co"#
 
-    @Test("The client name is shown escaped, deny and approve reach the client, and the page refuses to be framed",
-          .enabled(if: WebDriver.isInstalled, "needs Debian's chromium and chromium-driver (scripts/install-deps installs them)"))
+    @Test(
+        "The client name is shown escaped, deny and approve reach the client, and the page refuses to be framed",
+        .enabled(if: WebDriver.isInstalled, "needs Debian's chromium and chromium-driver (scripts/install-deps installs them)")
+    )
     func consentInChromium() async throws {
         let github = FakeGitHub()
         let clientApp = ClientApp()
@@ -48,23 +54,45 @@ struct GatewayBrowserTests {
                 try await GatewayFixture.run(publicScheme: "http") { gateway in
                     try await gateway.application().test(.live) { http in
                         let host = "127.0.0.1:\(try #require(http.port))"
-                        try await gateway.parts.tenants.create(TenantInput(
-                            id: "acme", displayName: "Acme", hosts: [host], authMode: .oauth,
-                            upstream: .init(kind: .oauth2, authorizationEndpoint: "\(upstream)/login/oauth/authorize",
-                                            tokenEndpoint: "\(upstream)/login/oauth/access_token", userEndpoint: "\(upstream)/user",
-                                            emailsEndpoint: "\(upstream)/user/emails", clientId: github.clientId, claims: .init(subject: "id")),
-                            clientSecret: github.clientSecret))
+                        try await gateway.parts.tenants.create(
+                            TenantInput(
+                                id: "acme",
+                                displayName: "Acme",
+                                hosts: [host],
+                                authMode: .oauth,
+                                upstream: .init(
+                                    kind: .oauth2,
+                                    authorizationEndpoint: "\(upstream)/login/oauth/authorize",
+                                    tokenEndpoint: "\(upstream)/login/oauth/access_token",
+                                    userEndpoint: "\(upstream)/user",
+                                    emailsEndpoint: "\(upstream)/user/emails",
+                                    clientId: github.clientId,
+                                    claims: .init(subject: "id")
+                                ),
+                                clientSecret: github.clientSecret
+                            )
+                        )
                         // Registered for a loopback redirect; the port may vary (RFC 8252).
                         let clientId = try await gateway.parts.clients.register(
-                            ClientMetadata(redirectUris: ["http://127.0.0.1:5555/cb"], tokenEndpointAuthMethod: "none",
-                                           grantTypes: ["authorization_code"], responseTypes: ["code"], applicationType: "native",
-                                           clientName: Self.clientName),
-                            tenant: "acme", from: nil, unusedLifetime: .seconds(3600)).clientId
+                            ClientMetadata(
+                                redirectUris: ["http://127.0.0.1:5555/cb"],
+                                tokenEndpointAuthMethod: "none",
+                                grantTypes: ["authorization_code"],
+                                responseTypes: ["code"],
+                                applicationType: "native",
+                                clientName: Self.clientName
+                            ),
+                            tenant: "acme",
+                            from: nil,
+                            unusedLifetime: .seconds(3600)
+                        ).clientId
                         func authorizeURL(scope: String) -> String {
-                            "http://\(host)/oauth/authorize?" + FormBody.encode([
-                                ("response_type", "code"), ("client_id", clientId), ("redirect_uri", "\(appBase)/cb"),
-                                ("code_challenge", PKCE.challenge(for: String(repeating: "v", count: 50))), ("code_challenge_method", "S256"),
-                                ("scope", scope), ("state", "st<a>te")])
+                            "http://\(host)/oauth/authorize?"
+                                + FormBody.encode([
+                                    ("response_type", "code"), ("client_id", clientId), ("redirect_uri", "\(appBase)/cb"),
+                                    ("code_challenge", PKCE.challenge(for: String(repeating: "v", count: 50))), ("code_challenge_method", "S256"),
+                                    ("scope", scope), ("state", "st<a>te"),
+                                ])
                         }
                         let authorize = authorizeURL(scope: "mcp:tools")
 
@@ -88,7 +116,10 @@ struct GatewayBrowserTests {
                             try await eventually("the code reaches the client", timeout: .seconds(20)) { clientApp.received.count == 2 }
                             let back = clientApp.received[1]
                             #expect(back["code"]?.hasPrefix("mcp_code_") == true && back["state"] == "st<a>te" && back["error"] == nil)
-                            #expect(try SealedCode.open(try #require(back["code"]), tenant: "acme", keyRing: gateway.configuration.keyRing).clientId == clientId)
+                            #expect(
+                                try SealedCode.open(try #require(back["code"]), tenant: "acme", keyRing: gateway.configuration.keyRing).clientId
+                                    == clientId
+                            )
 
                             // Framed by another site (asking for more, so that consent is asked): the browser refuses to show it.
                             _ = try await browser.consoleMessages()
@@ -101,7 +132,8 @@ struct GatewayBrowserTests {
                             }
                             // The frame holds the browser's error page instead of ours.
                             let tree = try await browser.devTools("Page.getFrameTree") as? [String: Any]
-                            let child = ((tree?["frameTree"] as? [String: Any])?["childFrames"] as? [[String: Any]])?.first?["frame"] as? [String: Any]
+                            let child =
+                                ((tree?["frameTree"] as? [String: Any])?["childFrames"] as? [[String: Any]])?.first?["frame"] as? [String: Any]
                             #expect(child?["url"] as? String == "chrome-error://chromewebdata/")
                             #expect((child?["unreachableUrl"] as? String)?.contains("/oauth/authorize") == true)
                             #expect(try await browser.script("return document.getElementById('consent').contentDocument") is NSNull)

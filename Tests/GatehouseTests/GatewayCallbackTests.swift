@@ -3,19 +3,19 @@ import AuthorizationGateway
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
-import GatehouseOAuth
-import GatehouseRuntime
-import UserProvisioning
-import GatehousePostgres
-import GatehouseMessaging
 import GatehouseKafka
+import GatehouseMessaging
+import GatehouseOAuth
+import GatehousePostgres
+import GatehouseRuntime
 import GatehouseTestSupport
 import HTTPTypes
-import NIOHTTP1
 import Hummingbird
 import HummingbirdTesting
+import NIOHTTP1
 import PostgresNIO
 import Testing
+import UserProvisioning
 
 /// The whole browser leg against a GitHub-style upstream speaking real HTTP on loopback:
 /// authorize → consent → upstream → callback → a sealed code for the client, with the login
@@ -25,31 +25,61 @@ struct GatewayCallbackTests {
     typealias A = GatewayAuthorizeTests
 
     func tenant(_ fixture: GatewayFixture, github: FakeGitHub, base: String, tokenEndpoint: String? = nil) async throws {
-        try await fixture.parts.tenants.create(TenantInput(
-            id: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: .oauth, emailLinking: "verified_email",
-            upstream: .init(kind: .oauth2, authorizationEndpoint: "\(base)/login/oauth/authorize",
-                            tokenEndpoint: tokenEndpoint ?? "\(base)/login/oauth/access_token", userEndpoint: "\(base)/user",
-                            emailsEndpoint: "\(base)/user/emails", clientId: github.clientId, claims: .init(subject: "id")),
-            clientSecret: github.clientSecret))
+        try await fixture.parts.tenants.create(
+            TenantInput(
+                id: "acme",
+                displayName: "Acme",
+                hosts: ["acme.example"],
+                authMode: .oauth,
+                emailLinking: "verified_email",
+                upstream: .init(
+                    kind: .oauth2,
+                    authorizationEndpoint: "\(base)/login/oauth/authorize",
+                    tokenEndpoint: tokenEndpoint ?? "\(base)/login/oauth/access_token",
+                    userEndpoint: "\(base)/user",
+                    emailsEndpoint: "\(base)/user/emails",
+                    clientId: github.clientId,
+                    claims: .init(subject: "id")
+                ),
+                clientSecret: github.clientSecret
+            )
+        )
     }
 
     /// A public native client of acme.
     func registerClient(_ fixture: GatewayFixture) async throws -> (clientId: String, secret: String?, issuedAt: Date) {
         try await fixture.parts.clients.register(
-            ClientMetadata(redirectUris: [A.redirect], tokenEndpointAuthMethod: "none", grantTypes: ["authorization_code"],
-                           responseTypes: ["code"], applicationType: "native", clientName: "Desktop"),
-            tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
+            ClientMetadata(
+                redirectUris: [A.redirect],
+                tokenEndpointAuthMethod: "none",
+                grantTypes: ["authorization_code"],
+                responseTypes: ["code"],
+                applicationType: "native",
+                clientName: "Desktop"
+            ),
+            tenant: "acme",
+            from: nil,
+            unusedLifetime: .seconds(3600)
+        )
     }
 
     /// Authorize, approve, follow the upstream's redirect: the callback request's path and query,
     /// and the browser's session cookie it must come back with.
-    func signIn(_ client: some TestClientProtocol, clientId: String, http: HTTPClient,
-                overriding changes: [String: String?] = [:]) async throws -> BrowserCallback {
+    func signIn(
+        _ client: some TestClientProtocol,
+        clientId: String,
+        http: HTTPClient,
+        overriding changes: [String: String?] = [:]
+    ) async throws -> BrowserCallback {
         let page = try await client.send(A.valid(clientId, overriding: changes), host: A.host)
         let form = try #require(A.form(page.body))
-        let approved = try await client.send("/oauth/consent", method: .post, host: A.host,
-                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: A.cookie(page)!],
-                                             json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+        let approved = try await client.send(
+            "/oauth/consent",
+            method: .post,
+            host: A.host,
+            headers: [.contentType: "application/x-www-form-urlencoded", .cookie: A.cookie(page)!],
+            json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+        )
         let upstreamURL = try #require(approved.headers[.location])
         let response = try await http.execute(HTTPClientRequest(url: upstreamURL), timeout: .seconds(10))
         #expect(response.status.code == 302)
@@ -118,8 +148,10 @@ struct GatewayCallbackTests {
                     #expect(try await outbox(fixture).count == envelopes.count)
 
                     // A second login of the same person: same user id, version 2.
-                    let second = try await client.send(try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http),
-                                                       host: A.host)
+                    let second = try await client.send(
+                        try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http),
+                        host: A.host
+                    )
                     let secondCode = try #require(A.location(second)?.query["code"])
                     #expect(try SealedCode.open(secondCode, tenant: "acme", keyRing: fixture.configuration.keyRing).userId == userId)
                     let last = try await outbox(fixture)
@@ -133,17 +165,26 @@ struct GatewayCallbackTests {
 
     /// One browser's authorize → (consent, if asked) → upstream → callback. Returns the browser's
     /// session cookie and whether the consent page was shown.
-    func login(_ http: some TestClientProtocol, fixture: GatewayFixture, clientId: String, cookie: String?,
-               scope: String = "mcp:tools") async throws -> (cookie: String, asked: Bool) {
+    func login(
+        _ http: some TestClientProtocol,
+        fixture: GatewayFixture,
+        clientId: String,
+        cookie: String?,
+        scope: String = "mcp:tools"
+    ) async throws -> (cookie: String, asked: Bool) {
         let headers: HTTPFields = cookie.map { [.cookie: $0] } ?? [:]
         let first = try await http.send(A.valid(clientId, overriding: ["scope": scope]), host: A.host, headers: headers)
         let session = try #require(A.cookie(first) ?? cookie)
         var upstreamURL = first.headers[.location]
         if first.status == .ok {
             let form = try #require(A.form(first.body))
-            let approved = try await http.send("/oauth/consent", method: .post, host: A.host,
-                                               headers: [.contentType: "application/x-www-form-urlencoded", .cookie: session],
-                                               json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+            let approved = try await http.send(
+                "/oauth/consent",
+                method: .post,
+                host: A.host,
+                headers: [.contentType: "application/x-www-form-urlencoded", .cookie: session],
+                json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+            )
             upstreamURL = approved.headers[.location]
         }
         let upstream = try await fixture.parts.upstream.http.execute(HTTPClientRequest(url: try #require(upstreamURL)), timeout: .seconds(10))
@@ -192,23 +233,39 @@ struct GatewayCallbackTests {
                 let provisioning = try SchemaName("provisioning")
                 try await ProvisioningService.definition.migrator.migrate(client: fixture.client, logger: fixture.logger)
                 let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: broker.clientOptions), logger: fixture.logger)
-                let relay = OutboxRelay(client: fixture.client, settings: fixture.settings, schema: fixture.schema, producer: producer,
-                                        logger: fixture.logger)
+                let relay = OutboxRelay(
+                    client: fixture.client,
+                    settings: fixture.settings,
+                    schema: fixture.schema,
+                    producer: producer,
+                    logger: fixture.logger
+                )
                 var options = EventConsumer.Options()
                 options.deadLetterTopic = "dead-letter-\(UUID().uuidString.prefix(8).lowercased())"
                 let consumer = EventConsumer(
                     handler: ProvisioningHandler(schema: provisioning, consumerName: "provisioning-\(UUID().uuidString.prefix(8).lowercased())"),
-                    client: fixture.client, schema: provisioning, kafka: broker.clientOptions, deadLetters: producer, options: options,
-                    logger: fixture.logger)
+                    client: fixture.client,
+                    schema: provisioning,
+                    kafka: broker.clientOptions,
+                    deadLetters: producer,
+                    options: options,
+                    logger: fixture.logger
+                )
                 try await withServices([producer, relay, consumer]) {
                     try await fixture.application().test(.live) { client in
-                        let done = try await client.send(try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http),
-                                                         host: A.host)
+                        let done = try await client.send(
+                            try await signIn(client, clientId: setup.clientId, http: fixture.parts.upstream.http),
+                            host: A.host
+                        )
                         let code = try #require(A.location(done)?.query["code"])
                         let userId = try SealedCode.open(code, tenant: "acme", keyRing: fixture.configuration.keyRing).userId
                         try await eventually("the user provisioned from the gateway's event") {
-                            let rows = try await fixture.client.query(PostgresQuery(unsafeSQL:
-                                "SELECT email FROM provisioning.users WHERE user_id = '\(userId)' AND tenant = 'acme'"))
+                            let rows = try await fixture.client.query(
+                                PostgresQuery(
+                                    unsafeSQL:
+                                        "SELECT email FROM provisioning.users WHERE user_id = '\(userId)' AND tenant = 'acme'"
+                                )
+                            )
                             for try await email in rows.decode(String?.self) { return email == "octo@example.org" }
                             return false
                         }
@@ -218,16 +275,23 @@ struct GatewayCallbackTests {
         }
     }
 
-    @Test("Failures write nothing and tell the client with state and iss",
-          arguments: ["upstream denies", "upstream down", "wrong secret", "token endpoint answers no JSON"])
+    @Test(
+        "Failures write nothing and tell the client with state and iss",
+        arguments: ["upstream denies", "upstream down", "wrong secret", "token endpoint answers no JSON"]
+    )
     func failures(_ failure: String) async throws {
         let github = FakeGitHub()
         try await github.run { base in
             try await GatewayFixture.run { fixture in
                 let closedPort = try freeTCPPort()
-                try await tenant(fixture, github: github, base: base,
-                                 tokenEndpoint: failure == "upstream down" ? "http://127.0.0.1:\(closedPort)/token"
-                                     : failure == "token endpoint answers no JSON" ? "\(base)/no-such-endpoint" : nil)
+                try await tenant(
+                    fixture,
+                    github: github,
+                    base: base,
+                    tokenEndpoint: failure == "upstream down"
+                        ? "http://127.0.0.1:\(closedPort)/token"
+                        : failure == "token endpoint answers no JSON" ? "\(base)/no-such-endpoint" : nil
+                )
                 if failure == "wrong secret" {
                     _ = try await fixture.parts.tenants.update("acme", with: TenantInput(clientSecret: "not-the-secret"))
                 }

@@ -68,18 +68,26 @@ struct GatewayDiscoveryTests {
         }
     }
 
-    @Test("Every discovery document answers a browser's CORS preflight, without credentials", arguments: [
-        "/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
-        "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
-    ])
+    @Test(
+        "Every discovery document answers a browser's CORS preflight, without credentials",
+        arguments: [
+            "/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
+            "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
+        ]
+    )
     func preflight(_ path: String) async throws {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme", hosts: ["mcp.acme.example"])
             try await fixture.application().test(.live) { client in
-                let preflight = try await client.send(path, method: .options, host: "mcp.acme.example", headers: [
-                    .origin: "https://app.example", HTTPField.Name("Access-Control-Request-Method")!: "GET",
-                    HTTPField.Name("Access-Control-Request-Headers")!: "mcp-protocol-version",
-                ])
+                let preflight = try await client.send(
+                    path,
+                    method: .options,
+                    host: "mcp.acme.example",
+                    headers: [
+                        .origin: "https://app.example", HTTPField.Name("Access-Control-Request-Method")!: "GET",
+                        HTTPField.Name("Access-Control-Request-Headers")!: "mcp-protocol-version",
+                    ]
+                )
                 #expect(preflight.status == .noContent, "\(path)")
                 #expect(preflight.headers[.accessControlAllowOrigin] == "*")
                 #expect(preflight.headers[.accessControlAllowMethods]?.contains("GET") == true)
@@ -92,10 +100,13 @@ struct GatewayDiscoveryTests {
         }
     }
 
-    @Test("An unknown host is 404 on every tenant endpoint: never a default tenant", arguments: [
-        "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp",
-        "/.well-known/oauth-protected-resource",
-    ])
+    @Test(
+        "An unknown host is 404 on every tenant endpoint: never a default tenant",
+        arguments: [
+            "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known/oauth-protected-resource",
+        ]
+    )
     func unknownHost(_ path: String) async throws {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme")
@@ -105,8 +116,12 @@ struct GatewayDiscoveryTests {
                 #expect(unknown.json["error"] as? String == "not_found")
                 // Without a forwarded host the request is for "localhost", which no tenant has.
                 #expect(try await client.send(path).status == .notFound)
-                let registration = try await client.send("/oauth/register", method: .post, host: "evil.example",
-                                                         json: #"{"redirect_uris":["https://app.example/cb"]}"#)
+                let registration = try await client.send(
+                    "/oauth/register",
+                    method: .post,
+                    host: "evil.example",
+                    json: #"{"redirect_uris":["https://app.example/cb"]}"#
+                )
                 #expect(registration.status == .notFound)
             }
             #expect(try await fixture.count("clients") == 0)
@@ -118,8 +133,11 @@ struct GatewayDiscoveryTests {
         try await GatewayFixture.run(trustProxy: false) { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { client in
-                let response = try await client.send("/.well-known/oauth-authorization-server", host: "acme.example",
-                                                     headers: [HTTPField.Name("X-Forwarded-Proto")!: "http"])
+                let response = try await client.send(
+                    "/.well-known/oauth-authorization-server",
+                    host: "acme.example",
+                    headers: [HTTPField.Name("X-Forwarded-Proto")!: "http"]
+                )
                 #expect(response.status == .notFound)
             }
         }
@@ -130,8 +148,11 @@ struct GatewayDiscoveryTests {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { client in
-                let response = try await client.send("/.well-known/oauth-authorization-server", host: "acme.example",
-                                                     headers: [HTTPField.Name("X-Forwarded-Proto")!: "http"])
+                let response = try await client.send(
+                    "/.well-known/oauth-authorization-server",
+                    host: "acme.example",
+                    headers: [HTTPField.Name("X-Forwarded-Proto")!: "http"]
+                )
                 #expect(response.json["issuer"] as? String == "http://acme.example")
             }
         }
@@ -144,26 +165,37 @@ struct GatewayDiscoveryTests {
             try await fixture.application().test(.live) { client in
                 let path = "/.well-known/oauth-authorization-server"
                 #expect(try await client.send(path, host: "acme.example").status == .ok)
-                let disabled = try await client.send("/admin/tenants/acme", method: .patch, json: #"{"disabled": true}"#,
-                                                     token: GatewayFixture.operatorToken)
+                let disabled = try await client.send(
+                    "/admin/tenants/acme",
+                    method: .patch,
+                    json: #"{"disabled": true}"#,
+                    token: GatewayFixture.operatorToken
+                )
                 #expect(disabled.status == .ok)
                 #expect(try await client.send(path, host: "acme.example").status == .notFound)
                 _ = try await client.send("/admin/tenants/acme", method: .patch, json: #"{"disabled": false}"#, token: GatewayFixture.operatorToken)
                 #expect(try await client.send(path, host: "acme.example").status == .ok)
                 // Moving the tenant to a new host takes effect too.
-                _ = try await client.send("/admin/tenants/acme", method: .patch, json: #"{"hosts": ["new.acme.example"]}"#,
-                                          token: GatewayFixture.operatorToken)
+                _ = try await client.send(
+                    "/admin/tenants/acme",
+                    method: .patch,
+                    json: #"{"hosts": ["new.acme.example"]}"#,
+                    token: GatewayFixture.operatorToken
+                )
                 #expect(try await client.send(path, host: "acme.example").status == .notFound)
                 #expect(try await client.send(path, host: "new.acme.example").json["issuer"] as? String == "https://new.acme.example")
             }
         }
     }
 
-    @Test("Trusted proxy networks match addresses by prefix", arguments: [
-        ("10.0.0.0/8", "10.1.2.3", true), ("10.0.0.0/8", "11.0.0.1", false), ("127.0.0.1", "127.0.0.1", true),
-        ("127.0.0.1", "127.0.0.2", false), ("::1", "::1", true), ("fd00::/8", "fd12::1", true), ("fd00::/8", "fe80::1", false),
-        ("10.0.0.0/8", "::ffff:10.0.0.1", false), ("192.168.0.0/16", "192.168.255.1", true),
-    ])
+    @Test(
+        "Trusted proxy networks match addresses by prefix",
+        arguments: [
+            ("10.0.0.0/8", "10.1.2.3", true), ("10.0.0.0/8", "11.0.0.1", false), ("127.0.0.1", "127.0.0.1", true),
+            ("127.0.0.1", "127.0.0.2", false), ("::1", "::1", true), ("fd00::/8", "fd12::1", true), ("fd00::/8", "fe80::1", false),
+            ("10.0.0.0/8", "::ffff:10.0.0.1", false), ("192.168.0.0/16", "192.168.255.1", true),
+        ]
+    )
     func networks(_ network: String, _ address: String, _ expected: Bool) throws {
         #expect(try #require(IPNetwork(network)).contains(address) == expected)
     }

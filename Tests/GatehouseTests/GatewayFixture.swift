@@ -23,21 +23,39 @@ struct GatewayFixture: Sendable {
     let parts: GatewayService.Parts
     let schema = GatewayService.definition.schema
 
-    static func run<T: Sendable>(trustProxy: Bool = true, registrationsPerMinute: Int = 1000, internalToken: String? = nil,
-                                 allowLoopbackMetadataDocuments: Bool = false, publicScheme: String = "https",
-                                 _ body: (GatewayFixture) async throws -> T) async throws -> T {
+    static func run<T: Sendable>(
+        trustProxy: Bool = true,
+        registrationsPerMinute: Int = 1000,
+        internalToken: String? = nil,
+        allowLoopbackMetadataDocuments: Bool = false,
+        publicScheme: String = "https",
+        _ body: (GatewayFixture) async throws -> T
+    ) async throws -> T {
         let (postgres, _) = try await TestEnvironment.shared.postgresAndBroker()
         let settings = try await postgres.makeDatabase(named: "gateway")
         let logger = testLogger()
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let configuration = GatewayConfiguration(
-            keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"), publicScheme: publicScheme,
-            trustedProxies: trustProxy ? [IPNetwork("127.0.0.1")!] : [], allowInsecureUpstream: true,
+            keyRing: try KeyRing(keys: ["k1": Array(repeating: 7, count: 32)], current: "k1"),
+            publicScheme: publicScheme,
+            trustedProxies: trustProxy ? [IPNetwork("127.0.0.1")!] : [],
+            allowInsecureUpstream: true,
             registration: RegistrationPolicy(perMinutePerAddress: registrationsPerMinute, unusedClientLifetimeDays: 30),
-            internalToken: internalToken.map(OperatorToken.init), allowLoopbackMetadataDocuments: allowLoopbackMetadataDocuments)
-        let fixture = GatewayFixture(client: client, settings: settings, logger: logger, configuration: configuration,
-                                     parts: GatewayService.Parts(postgres: client, logger: logger, configuration: configuration,
-                                                                 directoryMaximumAge: .zero))
+            internalToken: internalToken.map(OperatorToken.init),
+            allowLoopbackMetadataDocuments: allowLoopbackMetadataDocuments
+        )
+        let fixture = GatewayFixture(
+            client: client,
+            settings: settings,
+            logger: logger,
+            configuration: configuration,
+            parts: GatewayService.Parts(
+                postgres: client,
+                logger: logger,
+                configuration: configuration,
+                directoryMaximumAge: .zero
+            )
+        )
         do {
             let result = try await client.whileRunning {
                 try await GatewayService.definition.migrator.migrate(client: client, logger: logger)
@@ -59,12 +77,24 @@ struct GatewayFixture: Sendable {
 
     /// Creates a tenant through the store (the admin API has its own tests).
     @discardableResult
-    func tenant(_ id: String, hosts: [String]? = nil, authMode: Tenant.AuthMode = .oauth,
-                upstream: TenantInput.UpstreamInput? = nil) async throws -> Tenant {
-        try await parts.tenants.create(TenantInput(
-            id: id, displayName: "Tenant \(id)", hosts: hosts ?? ["\(id).example"], authMode: authMode, emailLinking: nil,
-            upstream: upstream ?? .init(kind: .oidc, issuer: "https://idp.example/\(id)", clientId: "upstream-\(id)"),
-            clientSecret: "upstream-secret-\(id)", disabled: nil))
+    func tenant(
+        _ id: String,
+        hosts: [String]? = nil,
+        authMode: Tenant.AuthMode = .oauth,
+        upstream: TenantInput.UpstreamInput? = nil
+    ) async throws -> Tenant {
+        try await parts.tenants.create(
+            TenantInput(
+                id: id,
+                displayName: "Tenant \(id)",
+                hosts: hosts ?? ["\(id).example"],
+                authMode: authMode,
+                emailLinking: nil,
+                upstream: upstream ?? .init(kind: .oidc, issuer: "https://idp.example/\(id)", clientId: "upstream-\(id)"),
+                clientSecret: "upstream-secret-\(id)",
+                disabled: nil
+            )
+        )
     }
 
     func count(_ table: String) async throws -> Int64 {
@@ -94,8 +124,14 @@ struct HTTPResult: @unchecked Sendable {
 }
 
 extension TestClientProtocol {
-    func send(_ uri: String, method: HTTPRequest.Method = .get, host: String? = nil, headers: HTTPFields = [:],
-              json: String? = nil, token: String? = nil) async throws -> HTTPResult {
+    func send(
+        _ uri: String,
+        method: HTTPRequest.Method = .get,
+        host: String? = nil,
+        headers: HTTPFields = [:],
+        json: String? = nil,
+        token: String? = nil
+    ) async throws -> HTTPResult {
         var headers = headers
         if let host { headers[HTTPField.Name("X-Forwarded-Host")!] = host }
         if let token { headers[.authorization] = "Bearer \(token)" }

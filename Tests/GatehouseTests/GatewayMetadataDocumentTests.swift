@@ -33,8 +33,11 @@ struct GatewayMetadataDocumentTests {
             func document(_ path: String, _ fields: String, cache: String = "max-age=600") {
                 router.get(RouterPath(path)) { _, _ -> Response in
                     self.hits.withLock { $0[path, default: 0] += 1 }
-                    return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: cache],
-                                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)\#(path)", \#(fields)}"#)))
+                    return Response(
+                        status: .ok,
+                        headers: [.contentType: "application/json", .cacheControl: cache],
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)\#(path)", \#(fields)}"#))
+                    )
                 }
             }
             let redirects = #""redirect_uris": ["\#(A.redirect)"]"#
@@ -45,29 +48,49 @@ struct GatewayMetadataDocumentTests {
             document("/javascript.json", #""redirect_uris": ["javascript:alert(1)"]"#)
             document("/no-redirects.json", #""client_name": "None""#)
             router.get("/mismatch.json") { _, _ -> Response in
-                Response(status: .ok, headers: [.contentType: "application/json"],
-                         body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "https://elsewhere.example/client.json", \#(redirects)}"#)))
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "https://elsewhere.example/client.json", \#(redirects)}"#))
+                )
             }
             router.get("/flaky.json") { _, _ -> Response in
                 self.hits.withLock { $0["/flaky.json", default: 0] += 1 }
                 if self.flakyFails.withLock({ $0 }) { return Response(status: .serviceUnavailable) }
-                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/flaky.json", "client_name": "Flaky", \#(redirects)}"#)))
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/flaky.json", "client_name": "Flaky", \#(redirects)}"#))
+                )
             }
             router.get("/down.json") { _, _ -> Response in Response(status: .badGateway) }
             router.get("/redirect.json") { _, _ -> Response in Response(status: .found, headers: [.location: "\(late.get)/good.json"]) }
             router.get("/big.json") { _, _ -> Response in
-                Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string:
-                    #"{"client_id": "\#(late.get)/big.json", \#(redirects), "client_name": "\#(String(repeating: "x", count: 20_000))"}"#)))
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json"],
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string:
+                                #"{"client_id": "\#(late.get)/big.json", \#(redirects), "client_name": "\#(String(repeating: "x", count: 20_000))"}"#
+                        )
+                    )
+                )
             }
             router.get("/text.json") { _, _ -> Response in
-                Response(status: .ok, headers: [.contentType: "text/html"],
-                         body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/text.json", \#(redirects)}"#)))
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/html"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/text.json", \#(redirects)}"#))
+                )
             }
             router.get("/slow.json") { _, _ -> Response in
                 try await Task.sleep(for: .seconds(8))
-                return Response(status: .ok, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/slow.json", \#(redirects)}"#)))
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"client_id": "\#(late.get)/slow.json", \#(redirects)}"#))
+                )
             }
             return try await serveOnLoopback(router, label: "document server") { base in
                 late.set(base)
@@ -101,9 +124,13 @@ struct GatewayMetadataDocumentTests {
                         try await TokenFixture.run(settings: gateway.settings) { tokens in
                             try await tokens.tenant("acme")
                             try await tokens.application().test(.live) { tokenHTTP in
-                                let redeemed = try await tokenHTTP.form("/oauth/token", [
-                                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", A.redirect),
-                                    ("code_verifier", String(repeating: "v", count: 50)), ("client_id", clientId)])
+                                let redeemed = try await tokenHTTP.form(
+                                    "/oauth/token",
+                                    [
+                                        ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", A.redirect),
+                                        ("code_verifier", String(repeating: "v", count: 50)), ("client_id", clientId),
+                                    ]
+                                )
                                 #expect(redeemed.status == .ok && redeemed.json["refresh_token"] is String)
                             }
                         }
@@ -131,8 +158,10 @@ struct GatewayMetadataDocumentTests {
         }
     }
 
-    static let refusedPaths = ["/mismatch.json", "/redirect.json", "/big.json", "/text.json", "/secret-method.json", "/with-secret.json",
-                               "/javascript.json", "/no-redirects.json", "/missing.json"]
+    static let refusedPaths = [
+        "/mismatch.json", "/redirect.json", "/big.json", "/text.json", "/secret-method.json", "/with-secret.json",
+        "/javascript.json", "/no-redirects.json", "/missing.json",
+    ]
 
     @Test("A document that breaks a rule is refused on our page, and nothing is written", arguments: refusedPaths)
     func refusedDocument(_ path: String) async throws {
@@ -152,8 +181,10 @@ struct GatewayMetadataDocumentTests {
         }
     }
 
-    @Test("A document whose server fails (a 5xx, a timeout) is reported as unavailable, not as an unknown client",
-          arguments: ["/down.json", "/slow.json"])
+    @Test(
+        "A document whose server fails (a 5xx, a timeout) is reported as unavailable, not as an unknown client",
+        arguments: ["/down.json", "/slow.json"]
+    )
     func unavailableDocument(_ path: String) async throws {
         let server = DocumentServer()
         try await server.run { base in
@@ -197,12 +228,16 @@ struct GatewayMetadataDocumentTests {
             }
 
             let pinnedURL = "https://client.example.org/pinned.json"
-            let pinned = try ClientMetadataDocuments.pin([pinnedURL: #"{"client_id": "\#(pinnedURL)", "client_name": "Pinned", "redirect_uris": ["\#(A.redirect)"]}"#])
+            let pinned = try ClientMetadataDocuments.pin([
+                pinnedURL: #"{"client_id": "\#(pinnedURL)", "client_name": "Pinned", "redirect_uris": ["\#(A.redirect)"]}"#
+            ])
             let documents = ClientMetadataDocuments(allowLoopback: false, pinned: pinned, logger: testLogger())
             #expect(try await documents.client(for: pinnedURL).name == "Pinned")
             #expect(await documents.fetches == 0)
             #expect(throws: ClientMetadataDocuments.Failure.self) {
-                try ClientMetadataDocuments.pin([pinnedURL: #"{"client_id": "https://elsewhere.example/c.json", "redirect_uris": ["\#(A.redirect)"]}"#])
+                try ClientMetadataDocuments.pin([
+                    pinnedURL: #"{"client_id": "https://elsewhere.example/c.json", "redirect_uris": ["\#(A.redirect)"]}"#
+                ])
             }
         }
     }
@@ -225,18 +260,18 @@ struct GatewayMetadataDocumentTests {
     }
 
     static let refusedURLs = [
-        "http://127.0.0.1:9/client.json",        // http, without the test-only setting
-        "https://127.0.0.1:9/client.json",       // loopback
-        "https://localhost:9/client.json",       // resolves to loopback
-        "https://10.0.0.1/client.json",          // private
-        "https://169.254.169.254/latest/meta",   // link-local (cloud metadata)
-        "https://[::1]/client.json",             // IPv6 loopback
-        "https://[fd00::1]/client.json",         // unique local
-        "https://100.64.0.1/client.json",        // shared address space
-        "https://client.example.org",            // no path
-        "https://client.example.org/a#frag",     // fragment
-        "https://user@client.example.org/c.json", // user info
-        "https://client.example.org/a/../c.json", // dot segment
+        "http://127.0.0.1:9/client.json",  // http, without the test-only setting
+        "https://127.0.0.1:9/client.json",  // loopback
+        "https://localhost:9/client.json",  // resolves to loopback
+        "https://10.0.0.1/client.json",  // private
+        "https://169.254.169.254/latest/meta",  // link-local (cloud metadata)
+        "https://[::1]/client.json",  // IPv6 loopback
+        "https://[fd00::1]/client.json",  // unique local
+        "https://100.64.0.1/client.json",  // shared address space
+        "https://client.example.org",  // no path
+        "https://client.example.org/a#frag",  // fragment
+        "https://user@client.example.org/c.json",  // user info
+        "https://client.example.org/a/../c.json",  // dot segment
     ]
 
     @Test("Addresses that are not public https URLs are refused before any connection", arguments: refusedURLs)
@@ -256,8 +291,10 @@ struct GatewayMetadataDocumentTests {
     @Test("Address ranges and cache lifetimes")
     func rules() {
         for address in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] { #expect(ClientMetadataDocuments.isPublic(address), "\(address)") }
-        for address in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.1.1", "::1", "fe80::1",
-                        "fd12::1", "::ffff:127.0.0.1", "224.0.0.1", "255.255.255.255"] {
+        for address in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.1.1", "::1", "fe80::1",
+            "fd12::1", "::ffff:127.0.0.1", "224.0.0.1", "255.255.255.255",
+        ] {
             #expect(!ClientMetadataDocuments.isPublic(address), "\(address)")
         }
         #expect(ClientMetadataDocuments.lifetime(cacheControl: nil) == .seconds(300))

@@ -22,9 +22,13 @@ struct GatewayOIDCTests {
     func signIn(_ fixture: GatewayFixture, _ oidc: FakeOIDC, issuer: String, client: some TestClientProtocol) async throws -> HTTPResult {
         let page = try await client.send(A.valid(try await clientId(fixture)), host: A.host)
         let form = try #require(A.form(page.body))
-        let approved = try await client.send("/oauth/consent", method: .post, host: A.host,
-                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: A.cookie(page)!],
-                                             json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve")
+        let approved = try await client.send(
+            "/oauth/consent",
+            method: .post,
+            host: A.host,
+            headers: [.contentType: "application/x-www-form-urlencoded", .cookie: A.cookie(page)!],
+            json: "request=\(form.request)&csrf=\(form.csrf)&decision=approve"
+        )
         let upstreamURL = try #require(approved.headers[.location])
         #expect(upstreamURL.hasPrefix("\(issuer)/authorize?"), "endpoint from discovery")
         #expect(A.location(approved)?.query["nonce"] != nil)
@@ -35,14 +39,30 @@ struct GatewayOIDCTests {
 
     func clientId(_ fixture: GatewayFixture) async throws -> String {
         try await fixture.parts.clients.register(
-            ClientMetadata(redirectUris: [A.redirect], tokenEndpointAuthMethod: "none", grantTypes: ["authorization_code"],
-                           responseTypes: ["code"], applicationType: "native"), tenant: "acme", from: nil, unusedLifetime: .seconds(3600)).clientId
+            ClientMetadata(
+                redirectUris: [A.redirect],
+                tokenEndpointAuthMethod: "none",
+                grantTypes: ["authorization_code"],
+                responseTypes: ["code"],
+                applicationType: "native"
+            ),
+            tenant: "acme",
+            from: nil,
+            unusedLifetime: .seconds(3600)
+        ).clientId
     }
 
     func tenant(_ fixture: GatewayFixture, _ oidc: FakeOIDC, issuer: String) async throws {
-        try await fixture.parts.tenants.create(TenantInput(
-            id: "acme", displayName: "Acme", hosts: ["acme.example"], authMode: .oauth,
-            upstream: .init(kind: .oidc, issuer: issuer, clientId: oidc.clientId), clientSecret: oidc.clientSecret))
+        try await fixture.parts.tenants.create(
+            TenantInput(
+                id: "acme",
+                displayName: "Acme",
+                hosts: ["acme.example"],
+                authMode: .oauth,
+                upstream: .init(kind: .oidc, issuer: issuer, clientId: oidc.clientId),
+                clientSecret: oidc.clientSecret
+            )
+        )
     }
 
     @Test("A complete OIDC login: endpoints from discovery, verified ID token, identity from its claims")
@@ -56,7 +76,10 @@ struct GatewayOIDCTests {
                     #expect(done.status == .seeOther)
                     let code = try #require(A.location(done)?.query["code"])
                     let binding = try SealedCode.open(code, tenant: "acme", keyRing: fixture.configuration.keyRing)
-                    #expect(binding.identity == .init(issuer: issuer, subject: oidc.subject, email: "jane@example.org", emailVerified: true, name: "Jane Doe"))
+                    #expect(
+                        binding.identity
+                            == .init(issuer: issuer, subject: oidc.subject, email: "jane@example.org", emailVerified: true, name: "Jane Doe")
+                    )
                     #expect(binding.userId == UserID.derive(tenant: "acme", issuer: issuer, subject: oidc.subject))
                 }
                 #expect(try await fixture.count("identities") == 1)
@@ -64,8 +87,10 @@ struct GatewayOIDCTests {
         }
     }
 
-    @Test("An ID token or response that breaks a rule is refused: access_denied, nothing written",
-          arguments: FakeOIDC.Misbehaviour.allCases.filter { $0 != .none })
+    @Test(
+        "An ID token or response that breaks a rule is refused: access_denied, nothing written",
+        arguments: FakeOIDC.Misbehaviour.allCases.filter { $0 != .none }
+    )
     func refused(_ misbehaviour: FakeOIDC.Misbehaviour) async throws {
         let oidc = FakeOIDC()
         oidc.misbehave(misbehaviour)
@@ -91,8 +116,11 @@ struct GatewayOIDCTests {
         let other = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let now = Int(Date().timeIntervalSince1970)
         func token(_ signer: _RSA.Signing.PrivateKey, sub: String = "s1") throws -> String {
-            let input = Base64URL.encode(Array(#"{"alg":"RS256","kid":"r1"}"#.utf8)) + "."
-                + Base64URL.encode(Array(#"{"iss":"https://idp.example","sub":"\#(sub)","aud":"c","exp":\#(now + 60),"iat":\#(now),"nonce":"n"}"#.utf8))
+            let input =
+                Base64URL.encode(Array(#"{"alg":"RS256","kid":"r1"}"#.utf8)) + "."
+                + Base64URL.encode(
+                    Array(#"{"iss":"https://idp.example","sub":"\#(sub)","aud":"c","exp":\#(now + 60),"iat":\#(now),"nonce":"n"}"#.utf8)
+                )
             let signature = try signer.signature(for: SHA256.hash(data: Array(input.utf8)), padding: .insecurePKCS1v1_5)
             return input + "." + Base64URL.encode(Array(signature.rawRepresentation))
         }
@@ -106,9 +134,17 @@ struct GatewayOIDCTests {
         }
         let good = try token(key)
         let parts = good.split(separator: ".")
-        let forgedPayload = Base64URL.encode(Array(#"{"iss":"https://idp.example","sub":"admin","aud":"c","exp":\#(now + 60),"iat":\#(now),"nonce":"n"}"#.utf8))
+        let forgedPayload = Base64URL.encode(
+            Array(#"{"iss":"https://idp.example","sub":"admin","aud":"c","exp":\#(now + 60),"iat":\#(now),"nonce":"n"}"#.utf8)
+        )
         #expect(throws: IDTokenVerifier.Failure.self) {
-            try IDTokenVerifier.verify("\(parts[0]).\(forgedPayload).\(parts[2])", keys: [jwk], issuer: "https://idp.example", clientId: "c", nonce: "n")
+            try IDTokenVerifier.verify(
+                "\(parts[0]).\(forgedPayload).\(parts[2])",
+                keys: [jwk],
+                issuer: "https://idp.example",
+                clientId: "c",
+                nonce: "n"
+            )
         }
     }
 
@@ -116,10 +152,14 @@ struct GatewayOIDCTests {
     static func modulusAndExponent(_ der: [UInt8]) throws -> (n: [UInt8], e: [UInt8]) {
         var index = 0
         func length() -> Int {
-            let first = Int(der[index]); index += 1
+            let first = Int(der[index])
+            index += 1
             guard first & 0x80 != 0 else { return first }
             var value = 0
-            for _ in 0..<(first & 0x7F) { value = value << 8 | Int(der[index]); index += 1 }
+            for _ in 0..<(first & 0x7F) {
+                value = value << 8 | Int(der[index])
+                index += 1
+            }
             return value
         }
         func integer() -> [UInt8] {

@@ -20,10 +20,15 @@ struct GatewayRegistrationTests {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { client in
-                let publicClient = try await client.send("/oauth/register", method: .post, host: "acme.example", json: """
-                    {"redirect_uris": ["http://127.0.0.1:33418/callback"], "token_endpoint_auth_method": "none",
-                     "grant_types": ["authorization_code", "refresh_token"], "client_name": "Desktop <b>App</b>", "unknown_field": 1}
-                    """)
+                let publicClient = try await client.send(
+                    "/oauth/register",
+                    method: .post,
+                    host: "acme.example",
+                    json: """
+                        {"redirect_uris": ["http://127.0.0.1:33418/callback"], "token_endpoint_auth_method": "none",
+                         "grant_types": ["authorization_code", "refresh_token"], "client_name": "Desktop <b>App</b>", "unknown_field": 1}
+                        """
+                )
                 #expect(publicClient.status == .created)
                 #expect(publicClient.headers[.cacheControl] == "no-store")
                 let body = publicClient.json
@@ -38,8 +43,12 @@ struct GatewayRegistrationTests {
                 #expect(body["client_id_issued_at"] is Int)
 
                 // Root alias; the default method is client_secret_basic (RFC 7591).
-                let web = try await client.send("/register", method: .post, host: "acme.example",
-                                                json: #"{"redirect_uris": ["https://app.example/oauth/callback"], "scope": "mcp:tools offline_access"}"#)
+                let web = try await client.send(
+                    "/register",
+                    method: .post,
+                    host: "acme.example",
+                    json: #"{"redirect_uris": ["https://app.example/oauth/callback"], "scope": "mcp:tools offline_access"}"#
+                )
                 #expect(web.status == .created)
                 let secret = try #require(web.json["client_secret"] as? String)
                 #expect(secret.hasPrefix("mcp_secret_") && secret.count >= 40)
@@ -49,9 +58,13 @@ struct GatewayRegistrationTests {
                 let webID = try #require(web.json["client_id"] as? String)
 
                 // Stored: the hash, never the secret; announced with the hash only.
-                let rows = try await fixture.client.query(PostgresQuery(unsafeSQL: """
-                    SELECT client_secret_hash, metadata::text FROM gateway.clients WHERE client_id = '\(webID)'
-                    """))
+                let rows = try await fixture.client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT client_secret_hash, metadata::text FROM gateway.clients WHERE client_id = '\(webID)'
+                            """
+                    )
+                )
                 for try await (hash, metadata) in rows.decode((String?, String).self) {
                     #expect(hash == SecretHash.of(secret))
                     #expect(!metadata.contains(secret))
@@ -141,14 +154,22 @@ struct GatewayRegistrationTests {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { client in
-                let form = try await client.send("/oauth/register", method: .post, host: "acme.example",
-                                                 headers: [.contentType: "application/x-www-form-urlencoded"],
-                                                 json: "redirect_uris=https://app.example/cb")
+                let form = try await client.send(
+                    "/oauth/register",
+                    method: .post,
+                    host: "acme.example",
+                    headers: [.contentType: "application/x-www-form-urlencoded"],
+                    json: "redirect_uris=https://app.example/cb"
+                )
                 #expect(form.status == .badRequest)
                 #expect(form.json["error"] as? String == "invalid_client_metadata")
                 let padding = String(repeating: "x", count: 20_000)
-                let large = try await client.send("/oauth/register", method: .post, host: "acme.example",
-                                                  json: #"{"redirect_uris": ["https://app.example/cb"], "software_statement": "\#(padding)"}"#)
+                let large = try await client.send(
+                    "/oauth/register",
+                    method: .post,
+                    host: "acme.example",
+                    json: #"{"redirect_uris": ["https://app.example/cb"], "software_statement": "\#(padding)"}"#
+                )
                 #expect(large.status == .badRequest)
             }
             #expect(try await fixture.count("clients") == 0)
@@ -163,8 +184,12 @@ struct GatewayRegistrationTests {
                 var statuses: [HTTPResponse.Status] = []
                 var retryAfter: String?
                 for _ in 0..<5 {
-                    let response = try await client.send("/oauth/register", method: .post, host: "acme.example",
-                                                         json: #"{"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none"}"#)
+                    let response = try await client.send(
+                        "/oauth/register",
+                        method: .post,
+                        host: "acme.example",
+                        json: #"{"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none"}"#
+                    )
                     statuses.append(response.status)
                     if response.status == .tooManyRequests { retryAfter = response.headers[.retryAfter] }
                 }
@@ -179,13 +204,20 @@ struct GatewayRegistrationTests {
     func unusedRegistrationsExpire() async throws {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme")
-            let metadata = ClientMetadata(redirectUris: ["http://127.0.0.1:5555/cb"], tokenEndpointAuthMethod: "none",
-                                          grantTypes: ["authorization_code"], responseTypes: ["code"], applicationType: "native")
+            let metadata = ClientMetadata(
+                redirectUris: ["http://127.0.0.1:5555/cb"],
+                tokenEndpointAuthMethod: "none",
+                grantTypes: ["authorization_code"],
+                responseTypes: ["code"],
+                applicationType: "native"
+            )
             let unused = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .zero)
             let used = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .zero)
             let fresh = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
             // A code was issued to `used` (the callback clears its expiry).
-            try await fixture.client.query(PostgresQuery(unsafeSQL: "UPDATE gateway.clients SET expires_at = NULL WHERE client_id = '\(used.clientId)'"))
+            try await fixture.client.query(
+                PostgresQuery(unsafeSQL: "UPDATE gateway.clients SET expires_at = NULL WHERE client_id = '\(used.clientId)'")
+            )
             try await Task.sleep(for: .milliseconds(20))
 
             let sweeper = ExpirySweeper(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
@@ -203,26 +235,30 @@ struct GatewayRegistrationTests {
             #expect(updates.first?.payload.disabled == true && updates.first?.header.aggregateVersion == 2)
 
             try await fixture.application().test(.live) { client in
-                let query = "/oauth/authorize?response_type=code&client_id=\(unused.clientId)&code_challenge=\(PKCE.challenge(for: String(repeating: "v", count: 43)))&code_challenge_method=S256"
+                let query =
+                    "/oauth/authorize?response_type=code&client_id=\(unused.clientId)&code_challenge=\(PKCE.challenge(for: String(repeating: "v", count: 43)))&code_challenge_method=S256"
                 let response = try await client.send(query, host: "acme.example")
                 #expect(response.status == .badRequest && response.headers[.location] == nil)
             }
         }
     }
 
-    @Test("Redirect URIs match exactly; a loopback redirect may change only its port (RFC 8252)", arguments: [
-        ("https://app.example/cb", "https://app.example/cb", true),
-        ("https://app.example/cb", "https://app.example/cb/", false),
-        ("https://app.example/cb", "https://APP.example/cb", false),
-        ("https://app.example/cb", "https://app.example/cb?x=1", false),
-        ("https://app.example:8443/cb", "https://app.example:9443/cb", false),
-        ("http://127.0.0.1:1234/cb", "http://127.0.0.1:5678/cb", true),
-        ("http://127.0.0.1/cb", "http://127.0.0.1:5678/cb", true),
-        ("http://127.0.0.1:1234/cb", "http://127.0.0.1:5678/other", false),
-        ("http://localhost:1234/cb", "http://127.0.0.1:1234/cb", false),
-        ("com.example.app:/cb", "com.example.app:/cb", true),
-        ("com.example.app:/cb", "com.example.app:/cb2", false),
-    ])
+    @Test(
+        "Redirect URIs match exactly; a loopback redirect may change only its port (RFC 8252)",
+        arguments: [
+            ("https://app.example/cb", "https://app.example/cb", true),
+            ("https://app.example/cb", "https://app.example/cb/", false),
+            ("https://app.example/cb", "https://APP.example/cb", false),
+            ("https://app.example/cb", "https://app.example/cb?x=1", false),
+            ("https://app.example:8443/cb", "https://app.example:9443/cb", false),
+            ("http://127.0.0.1:1234/cb", "http://127.0.0.1:5678/cb", true),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:5678/cb", true),
+            ("http://127.0.0.1:1234/cb", "http://127.0.0.1:5678/other", false),
+            ("http://localhost:1234/cb", "http://127.0.0.1:1234/cb", false),
+            ("com.example.app:/cb", "com.example.app:/cb", true),
+            ("com.example.app:/cb", "com.example.app:/cb2", false),
+        ]
+    )
     func redirectMatching(_ registered: String, _ presented: String, _ expected: Bool) {
         #expect(ClientRegistrationRules.matches(presented: presented, registered: registered) == expected)
     }

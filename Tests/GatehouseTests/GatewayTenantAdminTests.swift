@@ -1,7 +1,7 @@
 import AuthorizationGateway
 import Foundation
-import GatehouseEvents
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird
@@ -29,12 +29,20 @@ struct GatewayTenantAdminTests {
     @Test("Create, read, list, update and disable a tenant; the upstream secret is stored sealed and never returned")
     func lifecycle() async throws {
         let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
-        #expect(document.operations.isSuperset(of: ["GET /admin/tenants", "POST /admin/tenants", "GET /admin/tenants/{tenant}",
-                                                    "PATCH /admin/tenants/{tenant}", "GET /admin/tenants/{tenant}/clients"]))
+        #expect(
+            document.operations.isSuperset(of: [
+                "GET /admin/tenants", "POST /admin/tenants", "GET /admin/tenants/{tenant}",
+                "PATCH /admin/tenants/{tenant}", "GET /admin/tenants/{tenant}/clients",
+            ])
+        )
         try await GatewayFixture.run { fixture in
             try await fixture.application().test(.live) { client in
-                let created = checked(try await client.send("/admin/tenants", method: .post, json: Self.oidc, token: Self.token),
-                                      "POST", "/admin/tenants", document)
+                let created = checked(
+                    try await client.send("/admin/tenants", method: .post, json: Self.oidc, token: Self.token),
+                    "POST",
+                    "/admin/tenants",
+                    document
+                )
                 #expect(created.status == .created)
                 #expect(created.headers[.location] == "/admin/tenants/acme")
                 #expect(created.json["hosts"] as? [String] == ["mcp.acme.example"])
@@ -51,7 +59,9 @@ struct GatewayTenantAdminTests {
                     #expect(KeyRing.keyID(of: sealed) == "k1")
                     let record = try #require(try await fixture.parts.tenants.records().first)
                     #expect(try fixture.parts.tenants.clientSecret(of: record) == "upstream-client-secret-value")
-                    #expect(throws: KeyRing.Failure.self) { try fixture.configuration.keyRing.open(sealed, associatedData: "gatehouse/upstream-client-secret/other") }
+                    #expect(throws: KeyRing.Failure.self) {
+                        try fixture.configuration.keyRing.open(sealed, associatedData: "gatehouse/upstream-client-secret/other")
+                    }
                 }
 
                 let listed = checked(try await client.send("/admin/tenants", token: Self.token), "GET", "/admin/tenants", document)
@@ -65,29 +75,51 @@ struct GatewayTenantAdminTests {
                      "user_endpoint": "https://api.github.com/user", "emails_endpoint": "https://api.github.com/user/emails"},
                      "email_linking": "verified_email"}
                     """
-                let updated = checked(try await client.send("/admin/tenants/acme", method: .patch, json: github, token: Self.token),
-                                      "PATCH", "/admin/tenants/{tenant}", document)
+                let updated = checked(
+                    try await client.send("/admin/tenants/acme", method: .patch, json: github, token: Self.token),
+                    "PATCH",
+                    "/admin/tenants/{tenant}",
+                    document
+                )
                 #expect(updated.status == .ok)
                 #expect(updated.json["version"] as? Int == 2)
                 #expect(updated.json["email_linking"] as? String == "verified_email")
                 #expect((updated.json["upstream"] as? [String: Any])?["kind"] as? String == "oauth2")
                 #expect(updated.json["has_client_secret"] as? Bool == true, "the secret is kept when not given")
 
-                let disabled = checked(try await client.send("/admin/tenants/acme", method: .patch, json: #"{"disabled": true}"#, token: Self.token),
-                                       "PATCH", "/admin/tenants/{tenant}", document)
+                let disabled = checked(
+                    try await client.send("/admin/tenants/acme", method: .patch, json: #"{"disabled": true}"#, token: Self.token),
+                    "PATCH",
+                    "/admin/tenants/{tenant}",
+                    document
+                )
                 #expect(disabled.json["disabled"] as? Bool == true)
-                let clients = checked(try await client.send("/admin/tenants/acme/clients", token: Self.token),
-                                      "GET", "/admin/tenants/{tenant}/clients", document)
+                let clients = checked(
+                    try await client.send("/admin/tenants/acme/clients", token: Self.token),
+                    "GET",
+                    "/admin/tenants/{tenant}/clients",
+                    document
+                )
                 #expect((clients.json["clients"] as? [Any])?.isEmpty == true)
 
-                let lifetimes = checked(try await client.send("/admin/tenants/acme", method: .patch,
-                                                              json: #"{"token_lifetimes": {"access_token_seconds": 600, "refresh_token_seconds": 86400}}"#,
-                                                              token: Self.token),
-                                        "PATCH", "/admin/tenants/{tenant}", document)
+                let lifetimes = checked(
+                    try await client.send(
+                        "/admin/tenants/acme",
+                        method: .patch,
+                        json: #"{"token_lifetimes": {"access_token_seconds": 600, "refresh_token_seconds": 86400}}"#,
+                        token: Self.token
+                    ),
+                    "PATCH",
+                    "/admin/tenants/{tenant}",
+                    document
+                )
                 #expect((lifetimes.json["token_lifetimes"] as? [String: Int])?["access_token_seconds"] == 600)
-                let tooLong = try await client.send("/admin/tenants/acme", method: .patch,
-                                                    json: #"{"token_lifetimes": {"access_token_seconds": 90000, "refresh_token_seconds": 86400}}"#,
-                                                    token: Self.token)
+                let tooLong = try await client.send(
+                    "/admin/tenants/acme",
+                    method: .patch,
+                    json: #"{"token_lifetimes": {"access_token_seconds": 90000, "refresh_token_seconds": 86400}}"#,
+                    token: Self.token
+                )
                 #expect(tooLong.status == .badRequest)
                 #expect((tooLong.json["error_description"] as? String)?.hasPrefix("token_lifetimes.access_token_seconds") == true)
             }
@@ -116,11 +148,26 @@ struct GatewayTenantAdminTests {
         (#"{"id": "t", "display_name": "x", "hosts": ["a.example:99999"], "auth_mode": "none"}"#, "hosts"),
         (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "oauth"}"#, "upstream"),
         (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "client_id": "c"}}"#, "upstream.issuer"),
-        (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "http://idp.example", "client_id": "c"}}"#, "upstream.issuer"),
-        (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oauth2", "client_id": "c", "authorization_endpoint": "https://g.example/a"}}"#, "upstream.token_endpoint"),
-        (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "https://i.example"}}"#, "upstream.client_id"),
-        (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "https://i.example", "client_id": "c", "extra_authorize_parameters": {"redirect_uri": "https://evil.example"}}}"#, "upstream.extra_authorize_parameters"),
-        (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "https://i.example", "client_id": "c", "scopes": ["bad scope"]}}"#, "upstream.scopes"),
+        (
+            #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "http://idp.example", "client_id": "c"}}"#,
+            "upstream.issuer"
+        ),
+        (
+            #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oauth2", "client_id": "c", "authorization_endpoint": "https://g.example/a"}}"#,
+            "upstream.token_endpoint"
+        ),
+        (
+            #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "https://i.example"}}"#,
+            "upstream.client_id"
+        ),
+        (
+            #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "https://i.example", "client_id": "c", "extra_authorize_parameters": {"redirect_uri": "https://evil.example"}}}"#,
+            "upstream.extra_authorize_parameters"
+        ),
+        (
+            #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "upstream": {"kind": "oidc", "issuer": "https://i.example", "client_id": "c", "scopes": ["bad scope"]}}"#,
+            "upstream.scopes"
+        ),
         (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none", "email_linking": "by_name"}"#, "email_linking"),
         (#"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none", "client_secret": ""}"#, "client_secret"),
     ]
@@ -131,8 +178,12 @@ struct GatewayTenantAdminTests {
         let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
         try await GatewayFixture.run { fixture in
             try await fixture.application().test(.live) { client in
-                let response = checked(try await client.send("/admin/tenants", method: .post, json: body, token: Self.token),
-                                       "POST", "/admin/tenants", document)
+                let response = checked(
+                    try await client.send("/admin/tenants", method: .post, json: body, token: Self.token),
+                    "POST",
+                    "/admin/tenants",
+                    document
+                )
                 #expect(response.status == .badRequest, "\(body)")
                 #expect(response.json["error"] as? String == "invalid_tenant")
                 #expect((response.json["error_description"] as? String)?.hasPrefix(field + ":") == true, "\(response.body)")
@@ -147,28 +198,44 @@ struct GatewayTenantAdminTests {
         let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
         try await GatewayFixture.run { fixture in
             try await fixture.application().test(.live) { client in
-                let created = try await client.send("/admin/tenants", method: .post,
-                                                    json: #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none"}"#,
-                                                    token: Self.token)
+                let created = try await client.send(
+                    "/admin/tenants",
+                    method: .post,
+                    json: #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none"}"#,
+                    token: Self.token
+                )
                 #expect(created.status == .created)
                 let profiles = #"""
                     {"client_profiles": {"defaults": {"client_authentication": "registered"},
                      "overrides": [{"document_domain": "claude.ai", "refresh_grace_seconds": 120},
                                    {"client_id": "mcp_client_cli", "access_token_seconds": 86400}]}}
                     """#
-                let updated = checked(try await client.send("/admin/tenants/t", method: .patch, json: profiles, token: Self.token),
-                                      "PATCH", "/admin/tenants/{tenant}", document)
+                let updated = checked(
+                    try await client.send("/admin/tenants/t", method: .patch, json: profiles, token: Self.token),
+                    "PATCH",
+                    "/admin/tenants/{tenant}",
+                    document
+                )
                 #expect(updated.status == .ok, "\(updated.body)")
                 let stored = try #require(updated.json["client_profiles"] as? [String: Any])
                 #expect((stored["defaults"] as? [String: Any])?["client_authentication"] as? String == "registered")
                 #expect((stored["overrides"] as? [[String: Any]])?.count == 2)
 
-                let invalid = try await client.send("/admin/tenants/t", method: .patch, json:
-                    #"{"client_profiles": {"defaults": {}, "overrides": [{"document_domain": "claude.ai", "client_id": "x"}]}}"#, token: Self.token)
+                let invalid = try await client.send(
+                    "/admin/tenants/t",
+                    method: .patch,
+                    json:
+                        #"{"client_profiles": {"defaults": {}, "overrides": [{"document_domain": "claude.ai", "client_id": "x"}]}}"#,
+                    token: Self.token
+                )
                 #expect(invalid.status == .badRequest && invalid.json["error"] as? String == "invalid_tenant")
                 #expect((invalid.json["error_description"] as? String)?.hasPrefix("client_profiles.overrides[0]") == true, "\(invalid.body)")
-                let typo = try await client.send("/admin/tenants/t", method: .patch,
-                                                 json: #"{"client_profiles": {"defaults": {"grace": 5}, "overrides": []}}"#, token: Self.token)
+                let typo = try await client.send(
+                    "/admin/tenants/t",
+                    method: .patch,
+                    json: #"{"client_profiles": {"defaults": {"grace": 5}, "overrides": []}}"#,
+                    token: Self.token
+                )
                 #expect(typo.status == .badRequest && (typo.json["error_description"] as? String)?.contains("client_profiles.defaults.grace") == true)
             }
             let rows = try await fixture.client.query("SELECT envelope FROM gateway.outbox WHERE event_type = 'tenant.updated' ORDER BY id")
@@ -186,19 +253,29 @@ struct GatewayTenantAdminTests {
     func unknownFields() async throws {
         try await GatewayFixture.run { fixture in
             try await fixture.application().test(.live) { client in
-                let typo = try await client.send("/admin/tenants", method: .post, json:
-                    #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none", "acces_token_seconds": 60}"#, token: Self.token)
+                let typo = try await client.send(
+                    "/admin/tenants",
+                    method: .post,
+                    json:
+                        #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none", "acces_token_seconds": 60}"#,
+                    token: Self.token
+                )
                 #expect(typo.status == .badRequest && typo.json["error"] as? String == "invalid_request")
                 #expect((typo.json["error_description"] as? String)?.contains("acces_token_seconds") == true)
                 #expect(try await fixture.count("tenants") == 0)
 
-                let created = try await client.send("/admin/tenants", method: .post,
-                                                    json: #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none"}"#,
-                                                    token: Self.token)
+                let created = try await client.send(
+                    "/admin/tenants",
+                    method: .post,
+                    json: #"{"id": "t", "display_name": "x", "hosts": ["a.example"], "auth_mode": "none"}"#,
+                    token: Self.token
+                )
                 #expect(created.status == .created, "\(created.body)")
-                for (body, field) in [(#"{"displayname": "y"}"#, "displayname"),
-                                      (#"{"display_name": "y", "upstream": {"kind": "oidc", "isuer": "https://i.example"}}"#, "upstream.isuer"),
-                                      (#"{"token_lifetimes": {"access_token_seconds": 600, "refresh": 1}}"#, "token_lifetimes.refresh")] {
+                for (body, field) in [
+                    (#"{"displayname": "y"}"#, "displayname"),
+                    (#"{"display_name": "y", "upstream": {"kind": "oidc", "isuer": "https://i.example"}}"#, "upstream.isuer"),
+                    (#"{"token_lifetimes": {"access_token_seconds": 600, "refresh": 1}}"#, "token_lifetimes.refresh"),
+                ] {
                     let refused = try await client.send("/admin/tenants/t", method: .patch, json: body, token: Self.token)
                     #expect(refused.status == .badRequest && refused.json["error"] as? String == "invalid_request", "\(body)")
                     #expect((refused.json["error_description"] as? String)?.contains(field) == true, "\(refused.body)")
@@ -215,11 +292,19 @@ struct GatewayTenantAdminTests {
             try await fixture.tenant("acme", hosts: ["acme.example"])
             try await fixture.tenant("globex", hosts: ["globex.example"])
             try await fixture.application().test(.live) { client in
-                let again = try await client.send("/admin/tenants", method: .post, json: Self.oidc.replacingOccurrences(of: "MCP.Acme.example", with: "other.example"),
-                                                  token: Self.token)
+                let again = try await client.send(
+                    "/admin/tenants",
+                    method: .post,
+                    json: Self.oidc.replacingOccurrences(of: "MCP.Acme.example", with: "other.example"),
+                    token: Self.token
+                )
                 #expect(again.status == .conflict)
-                let taken = try await client.send("/admin/tenants/globex", method: .patch,
-                                                  json: #"{"hosts": ["globex2.example", "acme.example"], "display_name": "Renamed"}"#, token: Self.token)
+                let taken = try await client.send(
+                    "/admin/tenants/globex",
+                    method: .patch,
+                    json: #"{"hosts": ["globex2.example", "acme.example"], "display_name": "Renamed"}"#,
+                    token: Self.token
+                )
                 #expect(taken.status == .conflict)
                 let globex = try await client.send("/admin/tenants/globex", token: Self.token)
                 #expect(globex.json["hosts"] as? [String] == ["globex.example"])
@@ -229,8 +314,13 @@ struct GatewayTenantAdminTests {
                 #expect(emptied.json["error"] as? String == "invalid_tenant")
                 #expect(try await client.send("/admin/tenants/nope", token: Self.token).status == .notFound)
                 #expect(try await client.send("/admin/tenants/nope", method: .patch, json: "{}", token: Self.token).status == .notFound)
-                let wrongType = try await client.send("/admin/tenants", method: .post, headers: [.contentType: "text/plain"], json: "{}",
-                                                      token: Self.token)
+                let wrongType = try await client.send(
+                    "/admin/tenants",
+                    method: .post,
+                    headers: [.contentType: "text/plain"],
+                    json: "{}",
+                    token: Self.token
+                )
                 #expect(wrongType.status == .unsupportedMediaType)
                 let garbage = try await client.send("/admin/tenants", method: .post, json: "{not json", token: Self.token)
                 #expect(garbage.status == .badRequest)
@@ -239,17 +329,24 @@ struct GatewayTenantAdminTests {
         }
     }
 
-    @Test("Every admin operation needs the operator token", arguments: [
-        ("GET", "/admin/tenants"), ("POST", "/admin/tenants"), ("GET", "/admin/tenants/acme"), ("PATCH", "/admin/tenants/acme"),
-        ("GET", "/admin/tenants/acme/clients"),
-    ])
+    @Test(
+        "Every admin operation needs the operator token",
+        arguments: [
+            ("GET", "/admin/tenants"), ("POST", "/admin/tenants"), ("GET", "/admin/tenants/acme"), ("PATCH", "/admin/tenants/acme"),
+            ("GET", "/admin/tenants/acme/clients"),
+        ]
+    )
     func needsToken(_ method: String, _ path: String) async throws {
         try await GatewayFixture.run { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { client in
                 for token in [nil, "wrong-token-value-0123456789abcdefghij"] {
-                    let response = try await client.send(path, method: HTTPRequest.Method(method)!, json: method == "GET" ? nil : #"{"disabled": true}"#,
-                                                         token: token)
+                    let response = try await client.send(
+                        path,
+                        method: HTTPRequest.Method(method)!,
+                        json: method == "GET" ? nil : #"{"disabled": true}"#,
+                        token: token
+                    )
                     #expect(response.status == .unauthorized)
                     #expect(response.headers[.wwwAuthenticate] != nil)
                 }

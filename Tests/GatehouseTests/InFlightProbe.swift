@@ -19,7 +19,10 @@ final class InFlightProbe: Sendable {
         let probe: InFlightProbe
 
         func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            probe.counts.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+            probe.counts.withLock {
+                $0.now += 1
+                $0.peak = max($0.peak, $0.now)
+            }
             defer { probe.counts.withLock { $0.now -= 1 } }
             return try await next(request, context)
         }

@@ -13,11 +13,14 @@ struct MigratorTests {
         let settings = try await postgres.makeDatabase(named: "migrate")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: testLogger())
         let schema = try SchemaName("svc")
-        let migrator = Migrator(schema: schema, migrations: [
-            MessagingMigrations.inbox(version: 2),
-            MessagingMigrations.outbox(version: 1),
-            Migration(version: 3, name: "extra", statements: ["CREATE TABLE {schema}.extra (id INT PRIMARY KEY)"]),
-        ])
+        let migrator = Migrator(
+            schema: schema,
+            migrations: [
+                MessagingMigrations.inbox(version: 2),
+                MessagingMigrations.outbox(version: 1),
+                Migration(version: 3, name: "extra", statements: ["CREATE TABLE {schema}.extra (id INT PRIMARY KEY)"]),
+            ]
+        )
         try await client.whileRunning {
             #expect(try await migrator.migrate(client: client, logger: testLogger()) == [1, 2, 3])
             let again = try await withThrowingTaskGroup(of: [Int].self) { runs in

@@ -64,8 +64,12 @@ struct ProvisioningFixture: Sendable {
     }
 
     static func incoming(_ event: ProvisioningScenario.Event, partition: Int32 = 0, offset: Int64 = 0) throws -> IncomingEvent {
-        let message = KafkaConsumerMessage(topicPartition: KafkaTopicPartition(topic: "direct", partition: partition), offset: offset,
-                                           key: Array(event.header.aggregateKey.utf8), value: try event.encoded())
+        let message = KafkaConsumerMessage(
+            topicPartition: KafkaTopicPartition(topic: "direct", partition: partition),
+            offset: offset,
+            key: Array(event.header.aggregateKey.utf8),
+            value: try event.encoded()
+        )
         return try InboxProcessor.incoming(message)
     }
 
@@ -76,8 +80,11 @@ struct ProvisioningFixture: Sendable {
     /// Produces the events to the fixture's gateway and tools topics (the producer must be running).
     func publish(_ events: [ProvisioningScenario.Event], with producer: KafkaProducer) async throws {
         let scenario = try events.map { event in
-            KafkaOutgoingMessage(topic: event.isLogin ? topics.gateway : topics.tools,
-                                 key: Array(event.header.aggregateKey.utf8), value: try event.encoded())
+            KafkaOutgoingMessage(
+                topic: event.isLogin ? topics.gateway : topics.tools,
+                key: Array(event.header.aggregateKey.utf8),
+                value: try event.encoded()
+            )
         }
         for result in await producer.send(scenario) { _ = try result.get() }
     }
@@ -87,8 +94,15 @@ struct ProvisioningFixture: Sendable {
         options.deadLetterTopic = deadLetterTopic
         options.maximumBackoff = .milliseconds(500)
         options.initialBackoff = .milliseconds(50)
-        return EventConsumer(handler: handler(), client: client ?? self.client, schema: schema, kafka: broker.clientOptions,
-                             deadLetters: deadLetters, options: options, logger: logger)
+        return EventConsumer(
+            handler: handler(),
+            client: client ?? self.client,
+            schema: schema,
+            kafka: broker.clientOptions,
+            deadLetters: deadLetters,
+            options: options,
+            logger: logger
+        )
     }
 
     func relay(producer: KafkaProducer) -> OutboxRelay {
@@ -118,21 +132,64 @@ enum ProvisioningEvents {
         UserID.derive(tenant: tenant, issuer: issuer, subject: subject)
     }
 
-    static func login(tenant: String, subject: String, version: Int64, email: String?, verified: Bool = true, name: String? = nil,
-                      at seconds: Double, linking: EmailLinkingPolicy? = nil, issuer: String = issuer,
-                      eventId: UUID = UUID()) -> ProvisioningScenario.Event {
+    static func login(
+        tenant: String,
+        subject: String,
+        version: Int64,
+        email: String?,
+        verified: Bool = true,
+        name: String? = nil,
+        at seconds: Double,
+        linking: EmailLinkingPolicy? = nil,
+        issuer: String = issuer,
+        eventId: UUID = UUID()
+    ) -> ProvisioningScenario.Event {
         let id = userId(tenant, subject, issuer: issuer)
-        return .login(EventEnvelope(
-            eventId: eventId, occurredAt: start.addingTimeInterval(seconds), tenant: tenant, aggregateKey: id, aggregateVersion: version,
-            payload: UpstreamTokenStored(userId: id, upstreamIssuer: issuer, upstreamSubject: subject, email: email,
-                                         emailVerified: verified, name: name, upstreamTokenId: "ut-\(UUID())", emailLinking: linking)))
+        return .login(
+            EventEnvelope(
+                eventId: eventId,
+                occurredAt: start.addingTimeInterval(seconds),
+                tenant: tenant,
+                aggregateKey: id,
+                aggregateVersion: version,
+                payload: UpstreamTokenStored(
+                    userId: id,
+                    upstreamIssuer: issuer,
+                    upstreamSubject: subject,
+                    email: email,
+                    emailVerified: verified,
+                    name: name,
+                    upstreamTokenId: "ut-\(UUID())",
+                    emailLinking: linking
+                )
+            )
+        )
     }
 
-    static func toolCall(tenant: String, userId: String?, tool: String = "get_support", outcome: ToolInvoked.Outcome = .success,
-                         durationMs: Double = 10, at seconds: Double, clientId: String? = "mcp_client_test") -> ProvisioningScenario.Event {
-        .toolCall(EventEnvelope(
-            occurredAt: start.addingTimeInterval(seconds), tenant: tenant, aggregateKey: userId ?? tool, aggregateVersion: 1,
-            payload: ToolInvoked(invocationId: UUID().uuidString, userId: userId, clientId: userId == nil ? nil : clientId,
-                                 tool: tool, outcome: outcome, durationMs: durationMs)))
+    static func toolCall(
+        tenant: String,
+        userId: String?,
+        tool: String = "get_support",
+        outcome: ToolInvoked.Outcome = .success,
+        durationMs: Double = 10,
+        at seconds: Double,
+        clientId: String? = "mcp_client_test"
+    ) -> ProvisioningScenario.Event {
+        .toolCall(
+            EventEnvelope(
+                occurredAt: start.addingTimeInterval(seconds),
+                tenant: tenant,
+                aggregateKey: userId ?? tool,
+                aggregateVersion: 1,
+                payload: ToolInvoked(
+                    invocationId: UUID().uuidString,
+                    userId: userId,
+                    clientId: userId == nil ? nil : clientId,
+                    tool: tool,
+                    outcome: outcome,
+                    durationMs: durationMs
+                )
+            )
+        )
     }
 }

@@ -74,9 +74,12 @@ struct ProvisioningIntegrationTests {
         let scenario = ProvisioningScenario(options)
         let expected = Expected(scenario.events)
         // The corpus has what the scenario promises: tool calls before a first login, email changes.
-        let firstLogin = Dictionary(scenario.events.enumerated().compactMap { index, event -> (String, Int)? in
-            if case .login(let login) = event { (login.payload.userId, index) } else { nil }
-        }, uniquingKeysWith: min)
+        let firstLogin = Dictionary(
+            scenario.events.enumerated().compactMap { index, event -> (String, Int)? in
+                if case .login(let login) = event { (login.payload.userId, index) } else { nil }
+            },
+            uniquingKeysWith: min
+        )
         let early = scenario.events.enumerated().filter { index, event in
             if case .toolCall(let call) = event, let user = call.payload.userId { (firstLogin[user] ?? .max) > index } else { false }
         }
@@ -88,7 +91,9 @@ struct ProvisioningIntegrationTests {
                 try await fixture.publish(scenario.events, with: producer)
                 try await eventually("every event applied") { try await fixture.count("inbox") == Int64(scenario.events.count) }
                 try await eventually("every user.upserted published") {
-                    let rows = try await fixture.client.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM provisioning.outbox WHERE published_at IS NULL"))
+                    let rows = try await fixture.client.query(
+                        PostgresQuery(unsafeSQL: "SELECT count(*) FROM provisioning.outbox WHERE published_at IS NULL")
+                    )
                     for try await pending in rows.decode(Int64.self) { return pending == 0 }
                     return false
                 }
@@ -125,7 +130,8 @@ struct ProvisioningIntegrationTests {
 
             // Every event doubled at a seeded later place, the partitions merged in a seeded
             // order, applied in random batch sizes.
-            let messages = try await TopicReader.readAll(topic: fixture.topics.gateway, kafka: fixture.broker.clientOptions)
+            let messages =
+                try await TopicReader.readAll(topic: fixture.topics.gateway, kafka: fixture.broker.clientOptions)
                 + TopicReader.readAll(topic: fixture.topics.tools, kafka: fixture.broker.clientOptions)
             var random = SeededGenerator(seed: 77)
             var partitions: [[KafkaConsumerMessage]] = Dictionary(grouping: messages, by: \.topicPartition).values
@@ -146,8 +152,12 @@ struct ProvisioningIntegrationTests {
             #expect(interleaved.count == 2 * scenario.events.count)
             let shuffled = try SchemaName("shuffled")
             try await fixture.migrate(shuffled)
-            let processor = InboxProcessor(client: fixture.client, schema: shuffled, handler: fixture.handler(shuffled, mode: .replay),
-                                           logger: fixture.logger)
+            let processor = InboxProcessor(
+                client: fixture.client,
+                schema: shuffled,
+                handler: fixture.handler(shuffled, mode: .replay),
+                logger: fixture.logger
+            )
             var position = 0
             var applied = 0
             while position < interleaved.count {
@@ -184,7 +194,10 @@ struct ProvisioningIntegrationTests {
             let dead = try await TopicReader.readAll(topic: fixture.deadLetterTopic, kafka: fixture.broker.clientOptions)
             #expect(dead.count == 3)
             for message in dead {
-                let headers = Dictionary(message.headers.map { ($0.name, String(decoding: $0.value, as: UTF8.self)) }, uniquingKeysWith: { a, _ in a })
+                let headers = Dictionary(
+                    message.headers.map { ($0.name, String(decoding: $0.value, as: UTF8.self)) },
+                    uniquingKeysWith: { a, _ in a }
+                )
                 #expect(headers["gatehouse-original-topic"] == fixture.topics.gateway)
                 #expect(headers["gatehouse-consumer"] == fixture.consumerName)
                 #expect(headers["gatehouse-attempts"] == "3")

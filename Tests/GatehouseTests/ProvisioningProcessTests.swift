@@ -6,6 +6,7 @@ import GatehouseTestSupport
 import Logging
 import PostgresNIO
 import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -27,8 +28,12 @@ struct ProvisioningProcessTests {
         let environment = ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers).merging([
             "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_OPERATOR_TOKEN": Self.token, "GATEHOUSE_LOG_LEVEL": "warning",
         ]) { $1 }
-        let service = try ChildProcess(executable: TestPaths.executable("gatehouse-provisioning"), arguments: ["serve"],
-                                       environment: environment, name: "provisioning-serve")
+        let service = try ChildProcess(
+            executable: TestPaths.executable("gatehouse-provisioning"),
+            arguments: ["serve"],
+            environment: environment,
+            name: "provisioning-serve"
+        )
         let base = "http://127.0.0.1:\(port)"
         try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {
             try await get("\(base)/health/ready").status == 200
@@ -37,10 +42,17 @@ struct ProvisioningProcessTests {
         let user = E.userId(tenant, "alice")
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: broker.clientOptions), logger: testLogger())
         try await withServices([producer]) {
-            for event in [E.login(tenant: tenant, subject: "alice", version: 1, email: "alice@example.org", name: "Alice", at: 0),
-                          E.toolCall(tenant: tenant, userId: user, tool: "get_support", at: 5)] {
-                _ = try await producer.send(KafkaOutgoingMessage(topic: event.header.type == "tool.invoked" ? Topics.tools : Topics.gateway,
-                                                                 key: Array(event.header.aggregateKey.utf8), value: try event.encoded()))
+            for event in [
+                E.login(tenant: tenant, subject: "alice", version: 1, email: "alice@example.org", name: "Alice", at: 0),
+                E.toolCall(tenant: tenant, userId: user, tool: "get_support", at: 5),
+            ] {
+                _ = try await producer.send(
+                    KafkaOutgoingMessage(
+                        topic: event.header.type == "tool.invoked" ? Topics.tools : Topics.gateway,
+                        key: Array(event.header.aggregateKey.utf8),
+                        value: try event.encoded()
+                    )
+                )
             }
         }
         var shown: [String: Any] = [:]
@@ -92,7 +104,11 @@ struct ProvisioningProcessTests {
     }
 
     /// Runs an operator command; `standardError` adds its standard error (progress, messages) to the output lines.
-    private func run(_ arguments: [String], environment: [String: String], standardError: Bool = true) async throws -> (status: Int32, output: [String]) {
+    private func run(
+        _ arguments: [String],
+        environment: [String: String],
+        standardError: Bool = true
+    ) async throws -> (status: Int32, output: [String]) {
         try await ChildProcess.run("gatehouse-provisioning", arguments, environment: environment, captureStandardError: standardError)
     }
 }

@@ -5,6 +5,7 @@ import GatehousePostgres
 import GatehouseTestSupport
 import PostgresNIO
 import Testing
+
 @testable import UserProvisioning
 
 /// The provisioning consumer's rules, one at a time, against a real PostgreSQL through the
@@ -43,7 +44,10 @@ struct ProvisioningRulesTests {
             let dump = try await fixture.dump()
             #expect(dump.filter { $0.hasPrefix("user\t") }.count == 2)
             #expect(dump.contains { $0.hasPrefix("user\t\(E.userId("t", "s1"))\t") && $0.contains("\t1\taccount=") })
-            #expect(dump.filter { $0.hasPrefix("usage\t") } == dump.filter { $0.hasPrefix("usage\t") && $0.contains("\tget_support\tt\t1\t1\t0\t0\t10000\t") })
+            #expect(
+                dump.filter { $0.hasPrefix("usage\t") }
+                    == dump.filter { $0.hasPrefix("usage\t") && $0.contains("\tget_support\tt\t1\t1\t0\t0\t10000\t") }
+            )
             #expect(try await fixture.count("inbox") == 3)
             #expect(try await fixture.count("outbox") == 2, "one user.upserted per user")
         }
@@ -109,10 +113,23 @@ struct ProvisioningRulesTests {
             // Policy verified_email: the verified identities are one user (case-insensitive),
             // the primary is the one seen first, whatever the order of application; an
             // unverified identity with the same email stays apart.
-            try await fixture.apply([E.login(tenant: "linked", subject: "late", version: 1, email: "Ann@Example.org", at: 50, linking: .verifiedEmail)])
-            try await fixture.apply([E.login(tenant: "linked", subject: "early", version: 1, email: "ann@example.org", at: 10, linking: .verifiedEmail)])
-            try await fixture.apply([E.login(tenant: "linked", subject: "unverified", version: 1, email: "ann@example.org", verified: false,
-                                             at: 1, linking: .verifiedEmail)])
+            try await fixture.apply([
+                E.login(tenant: "linked", subject: "late", version: 1, email: "Ann@Example.org", at: 50, linking: .verifiedEmail)
+            ])
+            try await fixture.apply([
+                E.login(tenant: "linked", subject: "early", version: 1, email: "ann@example.org", at: 10, linking: .verifiedEmail)
+            ])
+            try await fixture.apply([
+                E.login(
+                    tenant: "linked",
+                    subject: "unverified",
+                    version: 1,
+                    email: "ann@example.org",
+                    verified: false,
+                    at: 1,
+                    linking: .verifiedEmail
+                )
+            ])
 
             let directory = UserDirectory(client: fixture.client, schema: fixture.schema, logger: fixture.logger)
             let plain = try await directory.list(tenant: "plain")
@@ -129,7 +146,9 @@ struct ProvisioningRulesTests {
             #expect(try await directory.show(tenant: "linked", id: E.userId("linked", "late"))?.userId == person.userId)
 
             // The early identity's email changes: the link follows the emails as they are now.
-            try await fixture.apply([E.login(tenant: "linked", subject: "early", version: 2, email: "ann@work.example", at: 60, linking: .verifiedEmail)])
+            try await fixture.apply([
+                E.login(tenant: "linked", subject: "early", version: 2, email: "ann@work.example", at: 60, linking: .verifiedEmail)
+            ])
             let after = try await directory.list(tenant: "linked")
             #expect(after.users.count == 3)
             #expect(after.users.allSatisfy { $0.identities.count == 1 })
@@ -160,9 +179,12 @@ struct ProvisioningRulesTests {
         }
     }
 
-    @Test("Events the consumer can never apply are refused as deterministic failures, and nothing is written", arguments: [
-        "user id that is not derived from the identity", "token call without a user", "malformed user id", "negative duration",
-    ])
+    @Test(
+        "Events the consumer can never apply are refused as deterministic failures, and nothing is written",
+        arguments: [
+            "user id that is not derived from the identity", "token call without a user", "malformed user id", "negative duration",
+        ]
+    )
     func refusedEvents(_ name: String) async throws {
         let event = Self.refusedEvent(name)
         let good = E.login(tenant: "t", subject: "ok", version: 1, email: "ok@example.org", at: 0)

@@ -13,11 +13,22 @@ struct RefreshRotationTests {
     /// `rotatedAgo` seconds before `now`.
     static func grant(revoked: Bool = false, expiresIn: TimeInterval = 3600, rotatedAgo: TimeInterval? = 10) -> GrantState {
         GrantState(
-            grantId: "grt_1", tenant: "acme", clientId: "c", userId: "u", scopes: ["mcp:tools"], resource: "https://acme.example/mcp",
+            grantId: "grt_1",
+            tenant: "acme",
+            clientId: "c",
+            userId: "u",
+            scopes: ["mcp:tools"],
+            resource: "https://acme.example/mcp",
             client: RegisteredClient(clientId: "c", tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["refresh_token"], disabled: false),
-            revoked: revoked, generation: 3, refreshHash: "live", previousRefreshHash: rotatedAgo == nil ? nil : "previous",
-            refreshedAt: rotatedAgo.map { now.addingTimeInterval(-$0) }, refreshExpiresAt: now.addingTimeInterval(expiresIn), refreshKeyID: "k1",
-            now: now)
+            revoked: revoked,
+            generation: 3,
+            refreshHash: "live",
+            previousRefreshHash: rotatedAgo == nil ? nil : "previous",
+            refreshedAt: rotatedAgo.map { now.addingTimeInterval(-$0) },
+            refreshExpiresAt: now.addingTimeInterval(expiresIn),
+            refreshKeyID: "k1",
+            now: now
+        )
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -32,21 +43,46 @@ struct RefreshRotationTests {
     static let cases: [Case] = [
         Case(name: "the live token rotates", presented: "live", grant: grant(), expected: .rotate),
         Case(name: "the live token of a grant never rotated before rotates", presented: "live", grant: grant(rotatedAgo: nil), expected: .rotate),
-        Case(name: "the replaced token inside the window repeats the successor", presented: "previous", grant: grant(rotatedAgo: 10),
-             expected: .repeatSuccessor),
-        Case(name: "the replaced token at the window's very end still repeats", presented: "previous", grant: grant(rotatedAgo: 30),
-             expected: .repeatSuccessor),
+        Case(
+            name: "the replaced token inside the window repeats the successor",
+            presented: "previous",
+            grant: grant(rotatedAgo: 10),
+            expected: .repeatSuccessor
+        ),
+        Case(
+            name: "the replaced token at the window's very end still repeats",
+            presented: "previous",
+            grant: grant(rotatedAgo: 30),
+            expected: .repeatSuccessor
+        ),
         Case(name: "the replaced token after the window is reuse", presented: "previous", grant: grant(rotatedAgo: 30.5), expected: .reuse),
-        Case(name: "with no grace window the replaced token is reuse at once", presented: "previous", grant: grant(rotatedAgo: 0.001),
-             grace: .zero, expected: .reuse),
-        Case(name: "a token two generations old is reuse, even inside the window", presented: "older", grant: grant(rotatedAgo: 1),
-             expected: .reuse),
+        Case(
+            name: "with no grace window the replaced token is reuse at once",
+            presented: "previous",
+            grant: grant(rotatedAgo: 0.001),
+            grace: .zero,
+            expected: .reuse
+        ),
+        Case(
+            name: "a token two generations old is reuse, even inside the window",
+            presented: "older",
+            grant: grant(rotatedAgo: 1),
+            expected: .reuse
+        ),
         Case(name: "a revoked grant refuses even its live token", presented: "live", grant: grant(revoked: true), expected: .refused(.revoked)),
-        Case(name: "a revoked grant refuses an old token without revoking again", presented: "older", grant: grant(revoked: true),
-             expected: .refused(.revoked)),
+        Case(
+            name: "a revoked grant refuses an old token without revoking again",
+            presented: "older",
+            grant: grant(revoked: true),
+            expected: .refused(.revoked)
+        ),
         Case(name: "an expired family refuses its live token", presented: "live", grant: grant(expiresIn: 0), expected: .refused(.expired)),
-        Case(name: "an expired family refuses an old token as expired, not reuse", presented: "older", grant: grant(expiresIn: -5),
-             expected: .refused(.expired)),
+        Case(
+            name: "an expired family refuses an old token as expired, not reuse",
+            presented: "older",
+            grant: grant(expiresIn: -5),
+            expected: .refused(.expired)
+        ),
     ]
 
     @Test("RefreshRotation.decide", arguments: cases)

@@ -22,10 +22,14 @@ struct RuntimeConfigurationTests {
 
     @Test("Values are read from the environment")
     func values() throws {
-        let configuration = try RuntimeConfiguration(serviceName: "gateway", defaultPort: 8081, environment: Self.minimal.merging([
-            "GATEHOUSE_HTTP_PORT": "9000", "GATEHOUSE_PG_HOST": "db", "GATEHOUSE_PG_PORT": "6543", "GATEHOUSE_PG_DATABASE": "gh",
-            "GATEHOUSE_LOG_LEVEL": "DEBUG", "GATEHOUSE_LOG_FORMAT": "text", "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "7",
-        ]) { _, new in new })
+        let configuration = try RuntimeConfiguration(
+            serviceName: "gateway",
+            defaultPort: 8081,
+            environment: Self.minimal.merging([
+                "GATEHOUSE_HTTP_PORT": "9000", "GATEHOUSE_PG_HOST": "db", "GATEHOUSE_PG_PORT": "6543", "GATEHOUSE_PG_DATABASE": "gh",
+                "GATEHOUSE_LOG_LEVEL": "DEBUG", "GATEHOUSE_LOG_FORMAT": "text", "GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "7",
+            ]) { _, new in new }
+        )
         #expect(configuration.http.port == 9000)
         #expect(configuration.postgres.host == "db")
         #expect(configuration.postgres.port == 6543)
@@ -35,20 +39,24 @@ struct RuntimeConfigurationTests {
         #expect(configuration.shutdownGracePeriod == .seconds(7))
     }
 
-    @Test("A bad or missing variable is named in the error", arguments: [
-        ([:], "GATEHOUSE_KAFKA_BOOTSTRAP"),
-        (["GATEHOUSE_KAFKA_BOOTSTRAP": "localhost"], "GATEHOUSE_KAFKA_BOOTSTRAP"),
-        (["GATEHOUSE_HTTP_PORT": "http"], "GATEHOUSE_HTTP_PORT"),
-        (["GATEHOUSE_HTTP_PORT": "70000"], "GATEHOUSE_HTTP_PORT"),
-        (["GATEHOUSE_PG_PORT": "0"], "GATEHOUSE_PG_PORT"),
-        (["GATEHOUSE_PG_MAX_CONNECTIONS": "-1"], "GATEHOUSE_PG_MAX_CONNECTIONS"),
-        (["GATEHOUSE_LOG_LEVEL": "loud"], "GATEHOUSE_LOG_LEVEL"),
-        (["GATEHOUSE_LOG_FORMAT": "xml"], "GATEHOUSE_LOG_FORMAT"),
-        (["GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "forever"], "GATEHOUSE_SHUTDOWN_GRACE_SECONDS"),
-        (["GATEHOUSE_MIGRATE_ON_START": "yes"], "GATEHOUSE_MIGRATE_ON_START"),
-    ])
+    @Test(
+        "A bad or missing variable is named in the error",
+        arguments: [
+            ([:], "GATEHOUSE_KAFKA_BOOTSTRAP"),
+            (["GATEHOUSE_KAFKA_BOOTSTRAP": "localhost"], "GATEHOUSE_KAFKA_BOOTSTRAP"),
+            (["GATEHOUSE_HTTP_PORT": "http"], "GATEHOUSE_HTTP_PORT"),
+            (["GATEHOUSE_HTTP_PORT": "70000"], "GATEHOUSE_HTTP_PORT"),
+            (["GATEHOUSE_PG_PORT": "0"], "GATEHOUSE_PG_PORT"),
+            (["GATEHOUSE_PG_MAX_CONNECTIONS": "-1"], "GATEHOUSE_PG_MAX_CONNECTIONS"),
+            (["GATEHOUSE_LOG_LEVEL": "loud"], "GATEHOUSE_LOG_LEVEL"),
+            (["GATEHOUSE_LOG_FORMAT": "xml"], "GATEHOUSE_LOG_FORMAT"),
+            (["GATEHOUSE_SHUTDOWN_GRACE_SECONDS": "forever"], "GATEHOUSE_SHUTDOWN_GRACE_SECONDS"),
+            (["GATEHOUSE_MIGRATE_ON_START": "yes"], "GATEHOUSE_MIGRATE_ON_START"),
+        ]
+    )
     func badVariable(_ overrides: [String: String], variable: String) {
-        let environment = overrides["GATEHOUSE_KAFKA_BOOTSTRAP"] == nil && variable != "GATEHOUSE_KAFKA_BOOTSTRAP"
+        let environment =
+            overrides["GATEHOUSE_KAFKA_BOOTSTRAP"] == nil && variable != "GATEHOUSE_KAFKA_BOOTSTRAP"
             ? Self.minimal.merging(overrides) { _, new in new } : overrides
         do {
             _ = try RuntimeConfiguration(serviceName: "gateway", defaultPort: 8081, environment: environment)

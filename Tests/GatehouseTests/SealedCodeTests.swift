@@ -9,13 +9,19 @@ struct SealedCodeTests {
     static let ring = try! KeyRing(keys: ["old": Array(repeating: 1, count: 32), "new": Array(repeating: 2, count: 32)], current: "new")
 
     func binding(tenant: String = "acme", lifetime: TimeInterval = 60, at date: Date = Date()) -> CodeBinding {
-        CodeBinding(tenant: tenant, clientId: "mcp_client_x",
-                    client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
-                    redirectUri: "http://127.0.0.1:5000/cb",
-                    codeChallenge: PKCE.challenge(for: String(repeating: "v", count: 43)), resource: "https://acme.example/mcp",
-                    scopes: ["mcp:tools"], userId: "usr_aaaaaaaaaaaaaaaaaaaaaaaaaa",
-                    identity: .init(issuer: "https://idp.example", subject: "42", email: "a@example.org", emailVerified: true, name: "A"),
-                    issuedAt: date, lifetime: lifetime)
+        CodeBinding(
+            tenant: tenant,
+            clientId: "mcp_client_x",
+            client: .init(tokenEndpointAuthMethod: "none", secretHash: nil, grantTypes: ["authorization_code", "refresh_token"]),
+            redirectUri: "http://127.0.0.1:5000/cb",
+            codeChallenge: PKCE.challenge(for: String(repeating: "v", count: 43)),
+            resource: "https://acme.example/mcp",
+            scopes: ["mcp:tools"],
+            userId: "usr_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            identity: .init(issuer: "https://idp.example", subject: "42", email: "a@example.org", emailVerified: true, name: "A"),
+            issuedAt: date,
+            lifetime: lifetime
+        )
     }
 
     @Test("A sealed code opens at its tenant to exactly its binding, and names the current key")
@@ -25,7 +31,10 @@ struct SealedCodeTests {
         #expect(code.hasPrefix("mcp_code_new."))
         #expect(!code.contains("a@example.org") && !code.contains("mcp_client_x"))
         let opened = try SealedCode.open(code, tenant: "acme", keyRing: Self.ring)
-        #expect(opened.clientId == original.clientId && opened.client == original.client && opened.scopes == original.scopes && opened.identity == original.identity)
+        #expect(
+            opened.clientId == original.clientId && opened.client == original.client && opened.scopes == original.scopes
+                && opened.identity == original.identity
+        )
         #expect(abs(opened.expiresAt.timeIntervalSince(original.expiresAt)) < 0.002)
         let again = try SealedCode.seal(original, keyRing: Self.ring)
         #expect(SealedCode.hash(code).count == 64 && SealedCode.hash(code) != SealedCode.hash(again))
@@ -37,7 +46,9 @@ struct SealedCodeTests {
         #expect(throws: SealedCode.Failure.invalid) { try SealedCode.open(code, tenant: "globex", keyRing: Self.ring) }
         var bytes = Array(code.utf8)
         bytes[bytes.count - 5] = bytes[bytes.count - 5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-        #expect(throws: SealedCode.Failure.invalid) { try SealedCode.open(String(decoding: bytes, as: UTF8.self), tenant: "acme", keyRing: Self.ring) }
+        #expect(throws: SealedCode.Failure.invalid) {
+            try SealedCode.open(String(decoding: bytes, as: UTF8.self), tenant: "acme", keyRing: Self.ring)
+        }
         let other = try KeyRing(keys: ["new": Array(repeating: 9, count: 32)], current: "new")
         #expect(throws: SealedCode.Failure.invalid) { try SealedCode.open(code, tenant: "acme", keyRing: other) }
         for garbage in ["", "mcp_code_", "mcp_code_new.", "mcp_code_nokey.AAAA", "mcp_at_whatever", String(repeating: "x", count: 5000)] {
@@ -60,11 +71,14 @@ struct SealedCodeTests {
         #expect(throws: SealedCode.Failure.invalid) { try SealedCode.open(code, tenant: "acme", keyRing: after) }
     }
 
-    @Test("Key ring specifications are checked", arguments: [
-        ("", false), ("k1", false), ("k1:short", false), ("k1:\(KeyRing.generateKey())", true),
-        ("k1:\(KeyRing.generateKey()),k2:\(KeyRing.generateKey())", true), ("k1:\(KeyRing.generateKey()),k1:\(KeyRing.generateKey())", false),
-        ("bad id:\(KeyRing.generateKey())", false),
-    ])
+    @Test(
+        "Key ring specifications are checked",
+        arguments: [
+            ("", false), ("k1", false), ("k1:short", false), ("k1:\(KeyRing.generateKey())", true),
+            ("k1:\(KeyRing.generateKey()),k2:\(KeyRing.generateKey())", true), ("k1:\(KeyRing.generateKey()),k1:\(KeyRing.generateKey())", false),
+            ("bad id:\(KeyRing.generateKey())", false),
+        ]
+    )
     func specifications(_ text: String, _ valid: Bool) {
         let parsed = try? KeyRing(specification: text)
         #expect((parsed != nil) == valid)
@@ -78,8 +92,10 @@ struct SealedCodeTests {
         #expect(!PKCE.verify(verifier: verifier + "x", challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"))
         #expect(!PKCE.verify(verifier: "short", challenge: PKCE.challenge(for: "short")))
         #expect(PKCE.isWellFormedS256Challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"))
-        for bad in ["", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM=",
-                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM", String(repeating: "a", count: 128)] {
+        for bad in [
+            "", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM=",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM", String(repeating: "a", count: 128),
+        ] {
             #expect(!PKCE.isWellFormedS256Challenge(bad), "\(bad)")
         }
         #expect(PKCE.isWellFormed(PKCE.makeVerifier()))

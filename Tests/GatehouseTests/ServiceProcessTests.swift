@@ -2,6 +2,7 @@ import Foundation
 import GatehousePostgres
 import GatehouseTestSupport
 import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -13,7 +14,10 @@ struct ServiceProcessTests {
     @Test("A bad variable stops the service at once, naming the variable, with status 2")
     func configurationError() async throws {
         let (status, output) = try await ChildProcess.run(
-            "gatehouse-provisioning", [], environment: ["GATEHOUSE_KAFKA_BOOTSTRAP": "127.0.0.1:9092", "GATEHOUSE_HTTP_PORT": "not-a-port"])
+            "gatehouse-provisioning",
+            [],
+            environment: ["GATEHOUSE_KAFKA_BOOTSTRAP": "127.0.0.1:9092", "GATEHOUSE_HTTP_PORT": "not-a-port"]
+        )
         #expect(status == 2)
         #expect(output.joined().contains("GATEHOUSE_HTTP_PORT"))
     }
@@ -24,10 +28,12 @@ struct ServiceProcessTests {
         let settings = try await postgres.makeDatabase(named: "service")
         let port = try freeTCPPort()
         let process = try ChildProcess(
-            executable: TestPaths.executable("gatehouse-provisioning"), arguments: ["serve"],
+            executable: TestPaths.executable("gatehouse-provisioning"),
+            arguments: ["serve"],
             environment: ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers)
                 .merging(["GATEHOUSE_HTTP_PORT": String(port)]) { $1 },
-            name: "provisioning")
+            name: "provisioning"
+        )
         let base = "http://127.0.0.1:\(port)"
         try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {
             try await get("\(base)/health/ready").status == 200
@@ -51,15 +57,19 @@ struct ServiceProcessTests {
 }
 
 extension ServiceProcessTests {
-    @Test("The gateway and the token service refuse to start without a key ring (exit 2, naming the variable)",
-          arguments: ["gatehouse-gateway", "gatehouse-token-service"])
+    @Test(
+        "The gateway and the token service refuse to start without a key ring (exit 2, naming the variable)",
+        arguments: ["gatehouse-gateway", "gatehouse-token-service"]
+    )
     func needsKeyRing(_ executable: String) async throws {
         let (postgres, broker) = try await TestEnvironment.shared.postgresAndBroker()
         let settings = try await postgres.makeDatabase(named: "keyring_process")
         let (status, output) = try await ChildProcess.run(
-            executable, ["serve"],
+            executable,
+            ["serve"],
             environment: ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers)
-                .merging(["GATEHOUSE_HTTP_PORT": String(try freeTCPPort())]) { $1 })
+                .merging(["GATEHOUSE_HTTP_PORT": String(try freeTCPPort())]) { $1 }
+        )
         #expect(status == 2)
         #expect(output.joined().contains("GATEHOUSE_KEYRING"))
     }
@@ -71,12 +81,14 @@ extension ServiceProcessTests {
         let port = try freeTCPPort()
         let token = "gateway-process-operator-token-0123456789"
         let process = try ChildProcess(
-            executable: TestPaths.executable("gatehouse-gateway"), arguments: ["serve"],
+            executable: TestPaths.executable("gatehouse-gateway"),
+            arguments: ["serve"],
             environment: ServiceProcess.environment(database: settings, kafka: broker.bootstrapServers).merging([
                 "GATEHOUSE_HTTP_PORT": String(port), "GATEHOUSE_KEYRING": "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE",
                 "GATEHOUSE_OPERATOR_TOKEN": token, "GATEHOUSE_PUBLIC_SCHEME": "http", "GATEHOUSE_LOG_LEVEL": "warning",
             ]) { $1 },
-            name: "gateway")
+            name: "gateway"
+        )
         let base = "http://127.0.0.1:\(port)"
         try await eventually("ready", timeout: .seconds(60), interval: .milliseconds(200)) {
             try await get("\(base)/health/ready").status == 200

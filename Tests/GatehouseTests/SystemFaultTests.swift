@@ -10,20 +10,32 @@ import Testing
 /// cluster and a broker of this test's own (it restarts them).
 @Suite("System: faults under steady load", .serialized)
 struct SystemFaultTests {
-    @Test("Broker down 30 s, PostgreSQL restarted, every service SIGKILLed: no login lost, no user duplicated or missing, no event lost, no 500; replay equals the live state")
+    @Test(
+        "Broker down 30 s, PostgreSQL restarted, every service SIGKILLed: no login lost, no user duplicated or missing, no event lost, no 500; replay equals the live state"
+    )
     func faultsUnderLoad() async throws {
         let postgres = try await TestPostgres.make()
         let broker = try await TestBroker()
         let database = try await postgres.makeDatabase(named: "faults")
         let upstream = try await DevIdentityProvider()
         // Every login registers a client of its own, all from one address: the per-address limit is lifted.
-        let platform = try await Platform.start(database: database, kafka: broker.bootstrapServers, instances: 2, provisioning: true,
-                                                gatewayEnvironment: ["GATEHOUSE_REGISTRATIONS_PER_MINUTE": "100000"])
+        let platform = try await Platform.start(
+            database: database,
+            kafka: broker.bootstrapServers,
+            instances: 2,
+            provisioning: true,
+            gatewayEnvironment: ["GATEHOUSE_REGISTRATIONS_PER_MINUTE": "100000"]
+        )
         let client = PlatformClient(patience: .seconds(90))
         do {
             try await platform.createTenant(upstream: upstream.app)
-            let load = PlatformLoad(client: client, endpoints: OAuthEndpoints(origin: platform.frontDoor.origin), loginWorkers: 3, callWorkers: 2,
-                                     registerEachLogin: true)
+            let load = PlatformLoad(
+                client: client,
+                endpoints: OAuthEndpoints(origin: platform.frontDoor.origin),
+                loginWorkers: 3,
+                callWorkers: 2,
+                registerEachLogin: true
+            )
             let running = Task { await load.run() }
             var timeline: [String] = []
             func note(_ what: String) { timeline.append("\(what): \(load.completedLogins) logins, \(load.toolCalls) tool calls") }
@@ -62,7 +74,9 @@ struct SystemFaultTests {
             let drained = ContinuousClock.now
             note("stopped")
             print("Fault run:\n  " + timeline.joined(separator: "\n  "))
-            print("Statuses seen: \(client.observations.statuses.sorted { $0.key < $1.key }), transport failures retried: \(client.observations.transportFailures), logins restarted: \(report.restartedLogins.count) \(report.restartedLogins)")
+            print(
+                "Statuses seen: \(client.observations.statuses.sorted { $0.key < $1.key }), transport failures retried: \(client.observations.transportFailures), logins restarted: \(report.restartedLogins.count) \(report.restartedLogins)"
+            )
 
             // No login lost, no tool call failed for good, and not one 500 on the way.
             #expect(report.lostLogins.isEmpty, "\(report.lostLogins)")
@@ -76,7 +90,9 @@ struct SystemFaultTests {
                 try await platform.query("SELECT count(DISTINCT email)::text FROM provisioning.users WHERE tenant = 'acme'") == [["\(emails.count)"]]
             }
             let provisioned = ContinuousClock.now
-            print("Every person provisioned \(provisioned - lastKill) after provisioning-1 was killed, \(provisioned - lastFault) after it was back, \(provisioned - drained) after the load's last request")
+            print(
+                "Every person provisioned \(provisioned - lastKill) after provisioning-1 was killed, \(provisioned - lastFault) after it was back, \(provisioned - drained) after the load's last request"
+            )
             let users = try await platform.query("SELECT email FROM provisioning.users WHERE tenant = 'acme'").map { $0[0] }
             #expect(users.count == emails.count, "no person has two users")
             #expect(Set(users) == emails)
@@ -84,10 +100,12 @@ struct SystemFaultTests {
             // No event lost: every outbox is published, and every event it holds is on its topic.
             try await expectEveryEventPublished(platform: platform, broker: broker)
             // The provisioning consumers counted every tool call exactly once.
-            let invoked = try await platform.query("""
+            let invoked = try await platform.query(
+                """
                 SELECT count(*)::text FROM toolhost.outbox
                 WHERE event_type = 'tool.invoked' AND envelope::jsonb -> 'payload' ->> 'outcome' = 'success'
-                """)[0][0]
+                """
+            )[0][0]
             #expect(Int(invoked) ?? 0 >= report.toolCalls + report.supportRequests, "every answered call has its tool.invoked")
             try await eventually("the tool calls counted", timeout: .seconds(60), interval: .milliseconds(200)) {
                 try await platform.query("SELECT coalesce(sum(successes), 0)::text FROM provisioning.tool_usage WHERE tenant = 'acme'") == [[invoked]]
@@ -98,12 +116,18 @@ struct SystemFaultTests {
 
             // Replay: the provisioning state rebuilt from offset 0 equals the live one.
             let replayStarted = ContinuousClock.now
-            let replay = try await ChildProcess.run("gatehouse-provisioning", ["replay", "--schema", "rebuilt"], environment: platform.environment,
-                                                    timeout: .seconds(120))
+            let replay = try await ChildProcess.run(
+                "gatehouse-provisioning",
+                ["replay", "--schema", "rebuilt"],
+                environment: platform.environment,
+                timeout: .seconds(120)
+            )
             #expect(replay.status == 0, "\(replay.output.suffix(5))")
             print("Replay: \(replay.output.last { $0.hasPrefix("Replayed ") } ?? "no summary") in \(ContinuousClock.now - replayStarted)")
-            for (table, order) in [("users", "user_id"), ("email_history", "user_id, email"), ("tool_usage", "user_id, tool"),
-                                   ("public_tool_usage", "tenant, tool")] {
+            for (table, order) in [
+                ("users", "user_id"), ("email_history", "user_id, email"), ("tool_usage", "user_id, tool"),
+                ("public_tool_usage", "tenant, tool"),
+            ] {
                 let live = try await platform.query("SELECT * FROM provisioning.\(table) ORDER BY \(order)")
                 let rebuilt = try await platform.query("SELECT * FROM rebuilt.\(table) ORDER BY \(order)")
                 #expect(live == rebuilt, "provisioning.\(table) and its replay differ")

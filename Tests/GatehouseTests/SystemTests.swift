@@ -3,6 +3,7 @@ import GatehouseTestSupport
 import PostgresNIO
 import Synchronization
 import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -27,7 +28,11 @@ struct SystemTests {
                     for index in 0..<users {
                         let email = "user\(index)@example.org"
                         github.setUser(.init(id: 7000 + index, login: "user\(index)", name: "User \(index)", publicEmail: nil, primaryEmail: email))
-                        let login = try await client.signIn(endpoints, clientId: try await client.register(endpoints), scopes: ["mcp:tools", "email"])
+                        let login = try await client.signIn(
+                            endpoints,
+                            clientId: try await client.register(endpoints),
+                            scopes: ["mcp:tools", "email"]
+                        )
                         // Odd users refresh twice: the front door alternates per request, and this shifts
                         // which instance the next redemption reaches.
                         var current = login
@@ -36,8 +41,12 @@ struct SystemTests {
                             let answer = try await client.callTool(endpoints, token: call == 0 ? login.access : current.access, tool: "whoami")
                             #expect(answer.status == 200 && answer.body.contains(email), "\(answer.body)")
                         }
-                        let filed = try await client.callTool(endpoints, token: current.access, tool: "get_support",
-                                                              arguments: #"{"subject":"Help \#(index)","message":"From user \#(index)"}"#)
+                        let filed = try await client.callTool(
+                            endpoints,
+                            token: current.access,
+                            tool: "get_support",
+                            arguments: #"{"subject":"Help \#(index)","message":"From user \#(index)"}"#
+                        )
                         #expect(filed.body.contains("Filed support request") && filed.body.contains(email), "\(filed.body)")
                     }
                 }
@@ -49,7 +58,9 @@ struct SystemTests {
                 try await PlatformClient.with { client in
                     let email = "tabs@example.org"
                     github.setUser(.init(id: 7900, login: "tabs", name: "Tabs", publicEmail: nil, primaryEmail: email))
-                    let storage = SharedStorage(try await client.signIn(endpoints, clientId: try await client.register(endpoints), scopes: ["mcp:tools", "email"]))
+                    let storage = SharedStorage(
+                        try await client.signIn(endpoints, clientId: try await client.register(endpoints), scopes: ["mcp:tools", "email"])
+                    )
                     for _ in 0..<10 {
                         let read = storage.value
                         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -69,8 +80,10 @@ struct SystemTests {
                     // The grant lives on: its token still refreshes, and no reuse was ever detected.
                     _ = try await client.refresh(endpoints, storage.value)
                     let clientId = storage.value.clientId
-                    #expect(try await platform.query("SELECT count(*)::text FROM tokens.grants WHERE client_id = '\(clientId)' AND revoked_at IS NULL")
-                            == [["1"]])
+                    #expect(
+                        try await platform.query("SELECT count(*)::text FROM tokens.grants WHERE client_id = '\(clientId)' AND revoked_at IS NULL")
+                            == [["1"]]
+                    )
                     #expect(try await platform.query("SELECT count(*)::text FROM tokens.outbox WHERE event_type = 'token.reuse-detected'") == [["0"]])
                 }
 

@@ -146,16 +146,27 @@ struct TokenCodeTests {
             let client = try await fixture.client()
             let stranger = try await fixture.client()
             try await fixture.application().test(.live) { http in
-                let noRedirect = try await http.form("/oauth/token", [("grant_type", "authorization_code"), ("code", try TokenFixture.code(for: client)),
-                                                                      ("code_verifier", TokenFixture.verifier), ("client_id", client.id)])
+                let noRedirect = try await http.form(
+                    "/oauth/token",
+                    [
+                        ("grant_type", "authorization_code"), ("code", try TokenFixture.code(for: client)),
+                        ("code_verifier", TokenFixture.verifier), ("client_id", client.id),
+                    ]
+                )
                 #expect(noRedirect.json["error"] as? String == "invalid_request")
                 let wrongRedirect = try await http.redeem(try TokenFixture.code(for: client), client: client, redirect: "http://127.0.0.1:7777/x")
                 #expect(wrongRedirect.json["error"] as? String == "invalid_grant")
-                let wrongResource = try await http.redeem(try TokenFixture.code(for: client), client: client,
-                                                          extra: [("resource", "https://other.example/mcp")])
+                let wrongResource = try await http.redeem(
+                    try TokenFixture.code(for: client),
+                    client: client,
+                    extra: [("resource", "https://other.example/mcp")]
+                )
                 #expect(wrongResource.json["error"] as? String == "invalid_target")
-                let rightResource = try await http.redeem(try TokenFixture.code(for: client), client: client,
-                                                          extra: [("resource", "https://acme.example/mcp")])
+                let rightResource = try await http.redeem(
+                    try TokenFixture.code(for: client),
+                    client: client,
+                    extra: [("resource", "https://acme.example/mcp")]
+                )
                 #expect(rightResource.status == .ok)
                 let otherClient = try await http.redeem(try TokenFixture.code(for: client), client: stranger)
                 #expect(otherClient.json["error"] as? String == "invalid_grant")
@@ -193,16 +204,26 @@ struct TokenCodeTests {
                 let basicAsPost = basic.presenting(method: "client_secret_post", secret: basic.secret)
                 #expect(try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPost).status == .ok)
                 let basicAsPostWrong = basic.presenting(method: "client_secret_post", secret: "mcp_secret_wrong")
-                #expect(try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPostWrong).json["error"] as? String == "invalid_client")
+                #expect(
+                    try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPostWrong).json["error"] as? String == "invalid_client"
+                )
                 // Two methods at once.
-                let both = try await http.redeem(try TokenFixture.code(for: basic), client: basic,
-                                                 extra: [("client_secret", basic.secret!)])
+                let both = try await http.redeem(
+                    try TokenFixture.code(for: basic),
+                    client: basic,
+                    extra: [("client_secret", basic.secret!)]
+                )
                 #expect(both.status == .badRequest && both.json["error"] as? String == "invalid_request")
                 // A public client presenting a secret, and no client at all.
                 let publicWithSecret = publicClient.presenting(method: "client_secret_post", secret: "mcp_secret_made_up")
                 #expect(try await http.redeem(try TokenFixture.code(for: publicClient), client: publicWithSecret).status == .unauthorized)
-                let anonymous = try await http.form("/oauth/token", [("grant_type", "authorization_code"),
-                                                                     ("code", try TokenFixture.code(for: publicClient))])
+                let anonymous = try await http.form(
+                    "/oauth/token",
+                    [
+                        ("grant_type", "authorization_code"),
+                        ("code", try TokenFixture.code(for: publicClient)),
+                    ]
+                )
                 #expect(anonymous.status == .unauthorized && anonymous.json["error"] as? String == "invalid_client")
             }
         }
@@ -215,12 +236,17 @@ struct TokenCodeTests {
             let basic = try await fixture.client(method: "client_secret_basic")
             let post = try await fixture.client(method: "client_secret_post")
             let neverRefreshes = try await fixture.client()
-            try await fixture.tenant("acme", version: 2, clientProfiles: ClientProfiles(
-                defaults: ClientProfile(clientAuthentication: .registered),
-                overrides: [
-                    ClientProfileOverride(clientId: post.id, profile: ClientProfile(clientAuthentication: .anySecretMethod)),
-                    ClientProfileOverride(clientId: neverRefreshes.id, profile: ClientProfile(accessTokenSeconds: 86_400)),
-                ]))
+            try await fixture.tenant(
+                "acme",
+                version: 2,
+                clientProfiles: ClientProfiles(
+                    defaults: ClientProfile(clientAuthentication: .registered),
+                    overrides: [
+                        ClientProfileOverride(clientId: post.id, profile: ClientProfile(clientAuthentication: .anySecretMethod)),
+                        ClientProfileOverride(clientId: neverRefreshes.id, profile: ClientProfile(accessTokenSeconds: 86_400)),
+                    ]
+                )
+            )
             try await fixture.application().test(.live) { http in
                 let basicAsPost = basic.presenting(method: "client_secret_post", secret: basic.secret)
                 let refused = try await http.redeem(try TokenFixture.code(for: basic), client: basicAsPost)
@@ -263,26 +289,50 @@ struct TokenCodeTests {
             try await fixture.application().test(.live) { http in
                 let json = try await http.send("/oauth/token", method: .post, host: "acme.example", json: #"{"grant_type":"authorization_code"}"#)
                 #expect(json.status == .badRequest && json.json["error"] as? String == "invalid_request")
-                let repeated = try await http.form("/oauth/token", [("grant_type", "refresh_token"), ("grant_type", "refresh_token"),
-                                                                    ("client_id", client.id)])
+                let repeated = try await http.form(
+                    "/oauth/token",
+                    [
+                        ("grant_type", "refresh_token"), ("grant_type", "refresh_token"),
+                        ("client_id", client.id),
+                    ]
+                )
                 #expect(repeated.json["error"] as? String == "invalid_request")
-                let big = try await http.form("/oauth/token", [("grant_type", "refresh_token"), ("client_id", client.id),
-                                                               ("refresh_token", String(repeating: "a", count: 20_000))])
+                let big = try await http.form(
+                    "/oauth/token",
+                    [
+                        ("grant_type", "refresh_token"), ("client_id", client.id),
+                        ("refresh_token", String(repeating: "a", count: 20_000)),
+                    ]
+                )
                 #expect(big.status == .contentTooLarge && big.json["error"] as? String == "invalid_request")
                 let password = try await http.form("/oauth/token", [("grant_type", "password"), ("client_id", client.id)])
                 #expect(password.json["error"] as? String == "unsupported_grant_type")
                 let none = try await http.form("/oauth/token", [("client_id", client.id)])
                 #expect(none.json["error"] as? String == "invalid_request")
-                #expect(try await http.form("/token", try [("grant_type", "authorization_code"), ("code", TokenFixture.code(for: client)),
-                                                          ("redirect_uri", TokenFixture.redirect), ("code_verifier", TokenFixture.verifier),
-                                                          ("client_id", client.id)]).status == .ok)
+                #expect(
+                    try await http.form(
+                        "/token",
+                        try [
+                            ("grant_type", "authorization_code"), ("code", TokenFixture.code(for: client)),
+                            ("redirect_uri", TokenFixture.redirect), ("code_verifier", TokenFixture.verifier),
+                            ("client_id", client.id),
+                        ]
+                    ).status == .ok
+                )
 
-                let preflight = try await http.send("/oauth/token", method: .options, host: "acme.example",
-                                                    headers: [.origin: "https://app.example", .accessControlRequestMethod: "POST"])
+                let preflight = try await http.send(
+                    "/oauth/token",
+                    method: .options,
+                    host: "acme.example",
+                    headers: [.origin: "https://app.example", .accessControlRequestMethod: "POST"]
+                )
                 #expect(preflight.status == .noContent && preflight.headers[.accessControlAllowOrigin] == "*")
                 #expect(preflight.headers[.accessControlAllowCredentials] == nil)
-                let error = try await http.form("/oauth/token", [("grant_type", "password"), ("client_id", client.id)],
-                                                headers: [.origin: "https://app.example"])
+                let error = try await http.form(
+                    "/oauth/token",
+                    [("grant_type", "password"), ("client_id", client.id)],
+                    headers: [.origin: "https://app.example"]
+                )
                 #expect(error.headers[.accessControlAllowOrigin] == "*")
             }
         }
@@ -307,7 +357,13 @@ struct TokenCodeTests {
 
 extension TestClientProtocol {
     func redeem(_ code: String, client: TokenFixture.Client, host: String) async throws -> HTTPResult {
-        try await form("/oauth/token", [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", TokenFixture.redirect),
-                                        ("code_verifier", TokenFixture.verifier)] + credentials(client), host: host)
+        try await form(
+            "/oauth/token",
+            [
+                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", TokenFixture.redirect),
+                ("code_verifier", TokenFixture.verifier),
+            ] + credentials(client),
+            host: host
+        )
     }
 }

@@ -30,24 +30,40 @@ struct TokenFixture: Sendable {
     let parts: TokenServiceService.Parts
     let schema = TokenServiceService.definition.schema
 
-    static func configuration(grace: Duration = .seconds(30), failuresPerMinute: Int = 10_000,
-                              gateway: (url: String, token: OperatorToken)? = nil) -> TokenServiceConfiguration {
+    static func configuration(
+        grace: Duration = .seconds(30),
+        failuresPerMinute: Int = 10_000,
+        gateway: (url: String, token: OperatorToken)? = nil
+    ) -> TokenServiceConfiguration {
         TokenServiceConfiguration(
-            keyRing: keyRing, origins: OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!]),
-            refreshGrace: grace, codeFailureLimit: 3, resourceServers: [resourceServer.id: SecretHash.of(resourceServer.secret)],
-            limits: TokenRateLimits(requestsPerMinute: 1_000_000, failuresPerMinute: failuresPerMinute), gateway: gateway)
+            keyRing: keyRing,
+            origins: OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!]),
+            refreshGrace: grace,
+            codeFailureLimit: 3,
+            resourceServers: [resourceServer.id: SecretHash.of(resourceServer.secret)],
+            limits: TokenRateLimits(requestsPerMinute: 1_000_000, failuresPerMinute: failuresPerMinute),
+            gateway: gateway
+        )
     }
 
     /// Runs `body` with a fixture over a new database (or `settings`' database, migrated here).
-    static func run<T: Sendable>(configuration: TokenServiceConfiguration = configuration(), settings: PostgresSettings? = nil,
-                                 _ body: (TokenFixture) async throws -> T) async throws -> T {
+    static func run<T: Sendable>(
+        configuration: TokenServiceConfiguration = configuration(),
+        settings: PostgresSettings? = nil,
+        _ body: (TokenFixture) async throws -> T
+    ) async throws -> T {
         var database = settings
         if database == nil { database = try await TestEnvironment.shared.postgresAndBroker().0.makeDatabase(named: "tokens") }
         let settings = database!
         let logger = testLogger()
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
-        let fixture = TokenFixture(client: client, settings: settings, logger: logger, configuration: configuration,
-                                   parts: .init(postgres: client, logger: logger, configuration: configuration, directoryMaximumAge: .zero))
+        let fixture = TokenFixture(
+            client: client,
+            settings: settings,
+            logger: logger,
+            configuration: configuration,
+            parts: .init(postgres: client, logger: logger, configuration: configuration, directoryMaximumAge: .zero)
+        )
         do {
             let result = try await client.whileRunning {
                 try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
@@ -76,12 +92,33 @@ struct TokenFixture: Sendable {
             .apply([try incomingEvent(envelope)])
     }
 
-    func tenant(_ id: String, version: Int64 = 1, accessSeconds: Int = 3600, refreshSeconds: Int = 86_400, disabled: Bool = false,
-                freshUpstreamProfile: Bool = false, clientProfiles: ClientProfiles? = nil) async throws {
-        try await project(EventEnvelope(tenant: id, aggregateKey: id, aggregateVersion: version, payload: TenantUpdated(
-            tenantId: id, displayName: "Tenant \(id)", hosts: ["\(id).example"], authMode: "oauth", disabled: disabled,
-            accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds, freshUpstreamProfile: freshUpstreamProfile,
-            clientProfiles: clientProfiles)))
+    func tenant(
+        _ id: String,
+        version: Int64 = 1,
+        accessSeconds: Int = 3600,
+        refreshSeconds: Int = 86_400,
+        disabled: Bool = false,
+        freshUpstreamProfile: Bool = false,
+        clientProfiles: ClientProfiles? = nil
+    ) async throws {
+        try await project(
+            EventEnvelope(
+                tenant: id,
+                aggregateKey: id,
+                aggregateVersion: version,
+                payload: TenantUpdated(
+                    tenantId: id,
+                    displayName: "Tenant \(id)",
+                    hosts: ["\(id).example"],
+                    authMode: "oauth",
+                    disabled: disabled,
+                    accessTokenSeconds: accessSeconds,
+                    refreshTokenSeconds: refreshSeconds,
+                    freshUpstreamProfile: freshUpstreamProfile,
+                    clientProfiles: clientProfiles
+                )
+            )
+        )
     }
 
     struct Client: Sendable {
@@ -99,28 +136,66 @@ struct TokenFixture: Sendable {
 
     /// A client as the gateway registers it; projected unless `project` is false (its
     /// `client.registered` still on its way).
-    func client(tenant: String = "acme", method: String = "none", grantTypes: [String] = ["authorization_code", "refresh_token"],
-                project: Bool = true) async throws -> Client {
-        let client = Client(id: SecretGenerator.generate(prefix: "mcp_client_", bytes: 16),
-                            secret: method == "none" ? nil : SecretGenerator.generate(prefix: "mcp_secret_"), method: method, grantTypes: grantTypes)
+    func client(
+        tenant: String = "acme",
+        method: String = "none",
+        grantTypes: [String] = ["authorization_code", "refresh_token"],
+        project: Bool = true
+    ) async throws -> Client {
+        let client = Client(
+            id: SecretGenerator.generate(prefix: "mcp_client_", bytes: 16),
+            secret: method == "none" ? nil : SecretGenerator.generate(prefix: "mcp_secret_"),
+            method: method,
+            grantTypes: grantTypes
+        )
         if project {
-            try await self.project(EventEnvelope(tenant: tenant, aggregateKey: client.id, aggregateVersion: 1, payload: ClientRegistered(
-                clientId: client.id, clientName: "Test", applicationType: "native", redirectUris: [Self.redirect], grantTypes: grantTypes,
-                responseTypes: ["code"], tokenEndpointAuthMethod: method, scope: nil, clientSecretHash: client.secret.map(SecretHash.of),
-                metadataDocumentUrl: nil)))
+            try await self.project(
+                EventEnvelope(
+                    tenant: tenant,
+                    aggregateKey: client.id,
+                    aggregateVersion: 1,
+                    payload: ClientRegistered(
+                        clientId: client.id,
+                        clientName: "Test",
+                        applicationType: "native",
+                        redirectUris: [Self.redirect],
+                        grantTypes: grantTypes,
+                        responseTypes: ["code"],
+                        tokenEndpointAuthMethod: method,
+                        scope: nil,
+                        clientSecretHash: client.secret.map(SecretHash.of),
+                        metadataDocumentUrl: nil
+                    )
+                )
+            )
         }
         return client
     }
 
     /// A code as the gateway's callback seals it.
-    static func code(for client: Client, tenant: String = "acme", subject: String = "42", scopes: [String] = ["mcp:tools", "email", "profile"],
-                     challenge: String? = PKCE.challenge(for: verifier), issuedAt: Date = Date(), email: String = "ada@example.org") throws -> String {
+    static func code(
+        for client: Client,
+        tenant: String = "acme",
+        subject: String = "42",
+        scopes: [String] = ["mcp:tools", "email", "profile"],
+        challenge: String? = PKCE.challenge(for: verifier),
+        issuedAt: Date = Date(),
+        email: String = "ada@example.org"
+    ) throws -> String {
         let issuer = "https://idp.example"
         let binding = CodeBinding(
-            tenant: tenant, clientId: client.id, client: client.binding, redirectUri: redirect, codeChallenge: challenge ?? "",
-            resource: "https://\(tenant).example/mcp", scopes: scopes, userId: UserID.derive(tenant: tenant, issuer: issuer, subject: subject),
-            identity: .init(issuer: issuer, subject: subject, email: email, emailVerified: true, name: "Ada"), issuedAt: issuedAt,
-            lifetime: SealedCode.maximumLifetime)
+            tenant: tenant,
+            clientId: client.id,
+            client: client.binding,
+            redirectUri: redirect,
+            codeChallenge: challenge ?? "",
+            resource: "https://\(tenant).example/mcp",
+            scopes: scopes,
+            userId: UserID.derive(tenant: tenant, issuer: issuer, subject: subject),
+            identity: .init(issuer: issuer, subject: subject, email: email, emailVerified: true, name: "Ada"),
+            issuedAt: issuedAt,
+            lifetime: SealedCode.maximumLifetime
+        )
         return try SealedCode.seal(binding, keyRing: keyRing)
     }
 
@@ -148,8 +223,14 @@ extension TestClientProtocol {
     }
 
     /// Redeems a code as the fixture's client would.
-    func redeem(_ code: String, client: TokenFixture.Client, verifier: String? = TokenFixture.verifier,
-                redirect: String = TokenFixture.redirect, extra: [(String, String)] = [], host: String = "acme.example") async throws -> HTTPResult {
+    func redeem(
+        _ code: String,
+        client: TokenFixture.Client,
+        verifier: String? = TokenFixture.verifier,
+        redirect: String = TokenFixture.redirect,
+        extra: [(String, String)] = [],
+        host: String = "acme.example"
+    ) async throws -> HTTPResult {
         var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)]
         if let verifier { fields.append(("code_verifier", verifier)) }
         return try await form("/oauth/token", fields + extra + credentials(client), host: host, headers: basic(client))
@@ -162,9 +243,16 @@ extension TestClientProtocol {
     }
 
     func introspect(_ token: String, host: String = "acme.example") async throws -> HTTPResult {
-        try await form("/oauth/introspect", [("token", token)], host: host,
-                       headers: [.authorization: "Basic " + Data("\(TokenFixture.resourceServer.id):\(TokenFixture.resourceServer.secret)".utf8)
-                           .base64EncodedString()])
+        try await form(
+            "/oauth/introspect",
+            [("token", token)],
+            host: host,
+            headers: [
+                .authorization: "Basic "
+                    + Data("\(TokenFixture.resourceServer.id):\(TokenFixture.resourceServer.secret)".utf8)
+                    .base64EncodedString()
+            ]
+        )
     }
 
     func credentials(_ client: TokenFixture.Client) -> [(String, String)] {

@@ -50,8 +50,11 @@ struct TokenInformationTests {
                 }
                 #expect(try await R.isActive(http, tokens.access))
                 #expect(try await http.refresh(tokens.refresh, client: owner).status == .ok)
-                let wrong = try await http.form("/oauth/revoke", [("token", tokens.access)],
-                                                headers: http.basic(other.presenting(secret: "mcp_secret_wrong")))
+                let wrong = try await http.form(
+                    "/oauth/revoke",
+                    [("token", tokens.access)],
+                    headers: http.basic(other.presenting(secret: "mcp_secret_wrong"))
+                )
                 #expect(wrong.status == .unauthorized && wrong.json["error"] as? String == "invalid_client")
                 let missing = try await http.form("/oauth/revoke", [("client_id", owner.id)])
                 #expect(missing.status == .badRequest && missing.json["error"] as? String == "invalid_request")
@@ -69,8 +72,11 @@ struct TokenInformationTests {
                 let tokens = try await R.tokens(http, client)
                 let anonymous = try await http.form("/oauth/introspect", [("token", tokens.access)])
                 #expect(anonymous.status == .unauthorized && anonymous.json["error"] as? String == "invalid_client")
-                let wrong = try await http.form("/oauth/introspect", [("token", tokens.access)],
-                                                headers: [.authorization: "Basic " + Data("toolhost:not-the-secret".utf8).base64EncodedString()])
+                let wrong = try await http.form(
+                    "/oauth/introspect",
+                    [("token", tokens.access)],
+                    headers: [.authorization: "Basic " + Data("toolhost:not-the-secret".utf8).base64EncodedString()]
+                )
                 #expect(wrong.status == .unauthorized)
 
                 let active = try await http.introspect(tokens.access)
@@ -80,12 +86,26 @@ struct TokenInformationTests {
                 #expect(json["active"] as? Bool == true && json["sub"] as? String == userId && json["client_id"] as? String == client.id)
                 #expect(json["scope"] as? String == "mcp:tools email profile" && json["iss"] as? String == "https://acme.example")
                 #expect(json["aud"] as? String == "https://acme.example/mcp" && json["email"] as? String == "ada@example.org")
-                let exp = try #require(json["exp"] as? Int), iat = try #require(json["iat"] as? Int)
+                let exp = try #require(json["exp"] as? Int)
+                let iat = try #require(json["iat"] as? Int)
                 #expect(exp - iat == 3600)
                 // The provisioned profile wins once it arrives.
-                try await fixture.project(EventEnvelope(tenant: "acme", aggregateKey: userId, aggregateVersion: 2, payload: UserUpserted(
-                    userId: userId, upstreamIssuer: "https://idp.example", upstreamSubject: "42", email: "ada@new.example", emailVerified: true,
-                    name: "Ada L.", firstSeenAt: Date())))
+                try await fixture.project(
+                    EventEnvelope(
+                        tenant: "acme",
+                        aggregateKey: userId,
+                        aggregateVersion: 2,
+                        payload: UserUpserted(
+                            userId: userId,
+                            upstreamIssuer: "https://idp.example",
+                            upstreamSubject: "42",
+                            email: "ada@new.example",
+                            emailVerified: true,
+                            name: "Ada L.",
+                            firstSeenAt: Date()
+                        )
+                    )
+                )
                 #expect(try await http.introspect(tokens.access).json["email"] as? String == "ada@new.example")
 
                 let inactive = #"{"active":false}"#
@@ -111,7 +131,8 @@ struct TokenInformationTests {
                     let answer = try await http.introspect(access).json
                     guard answer["active"] as? Bool == true else { break }
                     sawActive = true
-                    let exp = try #require(answer["exp"] as? Int), iat = try #require(answer["iat"] as? Int)
+                    let exp = try #require(answer["exp"] as? Int)
+                    let iat = try #require(answer["iat"] as? Int)
                     #expect(exp == iat + 4)
                     // The server judged activity after `asked`; it must have been before exp.
                     #expect(asked.timeIntervalSince1970 < Double(exp), "active at \(asked.timeIntervalSince1970), exp \(exp)")
@@ -136,7 +157,10 @@ struct TokenInformationTests {
                 let basic = "Basic " + Data("\(TokenFixture.resourceServer.id):\(TokenFixture.resourceServer.secret)".utf8).base64EncodedString()
                 let anonymousJSON = try await post(#"{"token":"x"}"#, [.contentType: "application/json"])
                 #expect(anonymousJSON.status == .unauthorized && anonymousJSON.json["error"] as? String == "invalid_client")
-                let wrongBasic = try await post("token=a&token=b", [.contentType: "application/x-www-form-urlencoded", .authorization: "Basic Zm9vOmJhcg=="])
+                let wrongBasic = try await post(
+                    "token=a&token=b",
+                    [.contentType: "application/x-www-form-urlencoded", .authorization: "Basic Zm9vOmJhcg=="]
+                )
                 #expect(wrongBasic.status == .unauthorized && wrongBasic.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
                 let authenticatedJSON = try await post(#"{"token":"x"}"#, [.contentType: "application/json", .authorization: basic])
                 #expect(authenticatedJSON.status == .badRequest && authenticatedJSON.json["error"] as? String == "invalid_request")
@@ -152,8 +176,11 @@ struct TokenInformationTests {
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { http in
                 for _ in 0..<3 {
-                    let guess = try await http.form("/oauth/introspect", [("token", "x")],
-                                                    headers: [.authorization: "Basic " + Data("toolhost:guess".utf8).base64EncodedString()])
+                    let guess = try await http.form(
+                        "/oauth/introspect",
+                        [("token", "x")],
+                        headers: [.authorization: "Basic " + Data("toolhost:guess".utf8).base64EncodedString()]
+                    )
                     #expect(guess.status == .unauthorized)
                 }
                 let refused = try await http.introspect("x")
@@ -162,14 +189,21 @@ struct TokenInformationTests {
         }
     }
 
-    @Test("A method an OAuth endpoint does not serve is 405 with Allow, not 404", arguments: [
-        ("/oauth/token", "GET"), ("/token", "PUT"), ("/oauth/revoke", "GET"), ("/oauth/introspect", "DELETE"), ("/oauth/jwks", "POST"),
-    ])
+    @Test(
+        "A method an OAuth endpoint does not serve is 405 with Allow, not 404",
+        arguments: [
+            ("/oauth/token", "GET"), ("/token", "PUT"), ("/oauth/revoke", "GET"), ("/oauth/introspect", "DELETE"), ("/oauth/jwks", "POST"),
+        ]
+    )
     func methodNotAllowed(_ path: String, _ method: String) async throws {
         try await TokenFixture.run { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { http in
-                let answer = try await http.execute(uri: path, method: HTTPRequest.Method(method)!, headers: [HTTPField.Name("X-Forwarded-Host")!: "acme.example"]) {
+                let answer = try await http.execute(
+                    uri: path,
+                    method: HTTPRequest.Method(method)!,
+                    headers: [HTTPField.Name("X-Forwarded-Host")!: "acme.example"]
+                ) {
                     HTTPResult(status: $0.status, headers: $0.headers, body: String(buffer: $0.body))
                 }
                 #expect(answer.status == .methodNotAllowed)

@@ -32,8 +32,10 @@ struct TokenOutageTests {
             try await fixture.application().test(.live) { http in
                 let tokens = try await R.tokens(http, client)
                 try await cluster.stop()
-                for response in [try await http.refresh(tokens.refresh, client: client), try await http.redeem(pendingCode, client: client),
-                                 try await http.introspect(tokens.access)] {
+                for response in [
+                    try await http.refresh(tokens.refresh, client: client), try await http.redeem(pendingCode, client: client),
+                    try await http.introspect(tokens.access),
+                ] {
                     #expect(response.status == .serviceUnavailable)
                     #expect(response.json["error"] as? String == "temporarily_unavailable")
                     #expect(response.headers[.retryAfter] != nil)
@@ -57,12 +59,24 @@ struct TokenOutageTests {
             try await GatewayFixture.run { gateway in
                 try await TokenFixture.run(settings: gateway.settings) { tokens in
                     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: broker.clientOptions), logger: gateway.logger)
-                    let relay = OutboxRelay(client: gateway.client, settings: gateway.settings, schema: gateway.schema, producer: producer,
-                                            logger: gateway.logger)
+                    let relay = OutboxRelay(
+                        client: gateway.client,
+                        settings: gateway.settings,
+                        schema: gateway.schema,
+                        producer: producer,
+                        logger: gateway.logger
+                    )
                     var options = EventConsumer.Options()
                     options.maximumBackoff = .milliseconds(500)
-                    let consumer = EventConsumer(handler: TokenProjections(schema: tokens.schema), client: tokens.client, schema: tokens.schema,
-                                                 kafka: broker.clientOptions, deadLetters: producer, options: options, logger: tokens.logger)
+                    let consumer = EventConsumer(
+                        handler: TokenProjections(schema: tokens.schema),
+                        client: tokens.client,
+                        schema: tokens.schema,
+                        kafka: broker.clientOptions,
+                        deadLetters: producer,
+                        options: options,
+                        logger: tokens.logger
+                    )
                     try await withServices([producer, relay, consumer]) {
                         // The tenant reaches the token service through the broker, as in production.
                         try await C().tenant(gateway, github: github, base: base)
@@ -73,19 +87,25 @@ struct TokenOutageTests {
                         try await gateway.application().test(.live) { gatewayHTTP in
                             let done = try await gatewayHTTP.send(
                                 try await C().signIn(gatewayHTTP, clientId: setup.clientId, http: gateway.parts.upstream.http),
-                                host: GatewayAuthorizeTests.host)
+                                host: GatewayAuthorizeTests.host
+                            )
                             let code = try #require(GatewayAuthorizeTests.location(done)?.query["code"])
                             try await tokens.application().test(.live) { tokenHTTP in
-                                let redeemed = try await tokenHTTP.form("/oauth/token", [
-                                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", GatewayAuthorizeTests.redirect),
-                                    ("code_verifier", String(repeating: "v", count: 50)), ("client_id", setup.clientId)])
+                                let redeemed = try await tokenHTTP.form(
+                                    "/oauth/token",
+                                    [
+                                        ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", GatewayAuthorizeTests.redirect),
+                                        ("code_verifier", String(repeating: "v", count: 50)), ("client_id", setup.clientId),
+                                    ]
+                                )
                                 #expect(redeemed.status == .ok, "\(redeemed.body)")
                                 #expect(try await tokens.count("clients") == 0)
                             }
                         }
                         try await broker.setUp(true)
                         try await eventually("client.registered and code.issued catch up") {
-                            let clients = try await tokens.count("clients"), ledger = try await tokens.count("code_ledger")
+                            let clients = try await tokens.count("clients")
+                            let ledger = try await tokens.count("code_ledger")
                             return clients == 1 && ledger == 1
                         }
                     }

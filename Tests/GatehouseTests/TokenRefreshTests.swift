@@ -6,8 +6,8 @@ import GatehouseRuntime
 import GatehouseTestSupport
 import HTTPTypes
 import Hummingbird
-import NIOHTTP1
 import HummingbirdTesting
+import NIOHTTP1
 import PostgresNIO
 import Testing
 import TokenService
@@ -67,16 +67,23 @@ struct TokenRefreshTests {
             try await fixture.tenant("acme")
             let lateRetrier = try await fixture.client()
             let other = try await fixture.client()
-            try await fixture.tenant("acme", version: 2, clientProfiles: ClientProfiles(overrides: [
-                ClientProfileOverride(clientId: lateRetrier.id, profile: ClientProfile(refreshGraceSeconds: 120)),
-            ]))
+            try await fixture.tenant(
+                "acme",
+                version: 2,
+                clientProfiles: ClientProfiles(overrides: [
+                    ClientProfileOverride(clientId: lateRetrier.id, profile: ClientProfile(refreshGraceSeconds: 120))
+                ])
+            )
             try await fixture.application().test(.live) { http in
                 let first = try await Self.tokens(http, lateRetrier)
                 let second = try Self.refreshed(try await http.refresh(first.refresh, client: lateRetrier))
                 #expect(try Self.refreshed(try await http.refresh(first.refresh, client: lateRetrier)).refresh == second.refresh)
                 let theirs = try await Self.tokens(http, other)
                 _ = try Self.refreshed(try await http.refresh(theirs.refresh, client: other))
-                #expect(try await http.refresh(theirs.refresh, client: other).json["error"] as? String == "invalid_grant", "the service's window: none")
+                #expect(
+                    try await http.refresh(theirs.refresh, client: other).json["error"] as? String == "invalid_grant",
+                    "the service's window: none"
+                )
             }
         }
     }
@@ -170,8 +177,10 @@ struct TokenRefreshTests {
         }
     }
 
-    @Test("Simultaneous refreshes of one token all receive the same successor, and so do their next refreshes; the grant survives",
-          arguments: [2, 20, 50])
+    @Test(
+        "Simultaneous refreshes of one token all receive the same successor, and so do their next refreshes; the grant survives",
+        arguments: [2, 20, 50]
+    )
     func parallelRefreshes(width: Int) async throws {
         try await TokenFixture.run { fixture in
             try await fixture.tenant("acme")
@@ -270,8 +279,13 @@ struct TokenRefreshTests {
                 for _ in 0..<10 {
                     let first = try await Self.tokens(http, client)
                     async let refresh = http.refresh(first.refresh, client: client)
-                    async let revoke = http.form("/oauth/revoke", [("token", first.refresh), ("token_type_hint", "refresh_token"),
-                                                                   ("client_id", client.id)])
+                    async let revoke = http.form(
+                        "/oauth/revoke",
+                        [
+                            ("token", first.refresh), ("token_type_hint", "refresh_token"),
+                            ("client_id", client.id),
+                        ]
+                    )
                     let (refreshed, revoked) = try await (refresh, revoke)
                     #expect(revoked.status == .ok)
                     #expect(refreshed.status == .ok || refreshed.json["error"] as? String == "invalid_grant")

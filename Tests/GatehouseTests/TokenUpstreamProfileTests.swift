@@ -22,16 +22,24 @@ struct TokenUpstreamProfileTests {
     /// redeems the code at a token service whose tenant asks that gateway for fresh profiles, and
     /// runs `body` with both fixtures, the token service's client (a pool of connections), the
     /// access token and a probe counting the token service's requests in flight.
-    static func withFreshProfileLogin(_ github: FakeGitHub, scope: String,
-                                      _ body: @Sendable (GatewayFixture, TokenFixture, any TestClientProtocol, String, InFlightProbe) async throws -> Void)
-        async throws {
+    static func withFreshProfileLogin(
+        _ github: FakeGitHub,
+        scope: String,
+        _ body: @Sendable (GatewayFixture, TokenFixture, any TestClientProtocol, String, InFlightProbe) async throws -> Void
+    )
+        async throws
+    {
         try await github.run { base in
             try await GatewayFixture.run(internalToken: Self.internalToken) { gateway in
                 try await C().tenant(gateway, github: github, base: base)
                 let setup = try await C().registerClient(gateway)
                 try await gateway.application().test(.live) { gatewayHTTP in
-                    let callback = try await C().signIn(gatewayHTTP, clientId: setup.clientId, http: gateway.parts.upstream.http,
-                                                        overriding: ["scope": scope])
+                    let callback = try await C().signIn(
+                        gatewayHTTP,
+                        clientId: setup.clientId,
+                        http: gateway.parts.upstream.http,
+                        overriding: ["scope": scope]
+                    )
                     let code = try #require(A.location(try await gatewayHTTP.send(callback, host: A.host))?.query["code"])
                     let gatewayURL = "http://127.0.0.1:\(try #require(gatewayHTTP.port))"
                     let configuration = TokenFixture.configuration(gateway: (gatewayURL, OperatorToken(Self.internalToken)))
@@ -39,9 +47,13 @@ struct TokenUpstreamProfileTests {
                         try await tokens.tenant("acme", freshUpstreamProfile: true)
                         let probe = InFlightProbe()
                         try await tokens.application(probe: probe).test(.ahc(.http)) { http in
-                            let redeemed = try await http.form("/oauth/token", [
-                                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", A.redirect),
-                                ("code_verifier", String(repeating: "v", count: 50)), ("client_id", setup.clientId)])
+                            let redeemed = try await http.form(
+                                "/oauth/token",
+                                [
+                                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", A.redirect),
+                                    ("code_verifier", String(repeating: "v", count: 50)), ("client_id", setup.clientId),
+                                ]
+                            )
                             try await body(gateway, tokens, http, try #require(redeemed.json["access_token"] as? String), probe)
                         }
                     }
@@ -90,8 +102,10 @@ struct TokenUpstreamProfileTests {
         }
         // The gateway unreachable: 503, and the grant stays.
         let closed = "http://127.0.0.1:\(try freeTCPPort())"
-        try await TokenFixture.run(configuration: TokenFixture.configuration(gateway: (closed, OperatorToken(Self.internalToken))),
-                                   settings: try await TestEnvironment.shared.postgresAndBroker().0.makeDatabase(named: "tokens")) { tokens in
+        try await TokenFixture.run(
+            configuration: TokenFixture.configuration(gateway: (closed, OperatorToken(Self.internalToken))),
+            settings: try await TestEnvironment.shared.postgresAndBroker().0.makeDatabase(named: "tokens")
+        ) { tokens in
             try await tokens.tenant("acme", freshUpstreamProfile: true)
             let client = try await tokens.client()
             try await tokens.application().test(.live) { http in
@@ -109,11 +123,19 @@ struct TokenUpstreamProfileTests {
             try await gateway.application().test(.live) { http in
                 let anonymous = try await http.send("/internal/upstream-profile", method: .post, json: #"{"tenant":"acme","user_id":"usr_x"}"#)
                 #expect(anonymous.status == .unauthorized)
-                let wrong = try await http.send("/internal/upstream-profile", method: .post, json: #"{"tenant":"acme","user_id":"usr_x"}"#,
-                                                token: "not-the-internal-token-0123456789abcdef")
+                let wrong = try await http.send(
+                    "/internal/upstream-profile",
+                    method: .post,
+                    json: #"{"tenant":"acme","user_id":"usr_x"}"#,
+                    token: "not-the-internal-token-0123456789abcdef"
+                )
                 #expect(wrong.status == .unauthorized)
-                let unknown = try await http.send("/internal/upstream-profile", method: .post, json: #"{"tenant":"acme","user_id":"usr_x"}"#,
-                                                  token: Self.internalToken)
+                let unknown = try await http.send(
+                    "/internal/upstream-profile",
+                    method: .post,
+                    json: #"{"tenant":"acme","user_id":"usr_x"}"#,
+                    token: Self.internalToken
+                )
                 #expect(unknown.status == .notFound)
             }
         }

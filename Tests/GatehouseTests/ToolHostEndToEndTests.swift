@@ -1,14 +1,15 @@
 import Foundation
 import GatehouseCrypto
 import GatehouseOAuth
-import GatehouseRuntime
 import GatehousePostgres
+import GatehouseRuntime
 import GatehouseTestSupport
 import Logging
 import MCP
 import PostgresNIO
 import Synchronization
 import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -18,7 +19,9 @@ import FoundationNetworking
 /// processes behind the nginx front door over TLS, with a fake GitHub as the upstream.
 @Suite("End to end: the MCP SDK client logs in and calls tools", .serialized)
 struct ToolHostEndToEndTests {
-    @Test("Discovery, registration, PKCE, consent, upstream login and token, then get_support filed under that user's email; another user never sees it")
+    @Test(
+        "Discovery, registration, PKCE, consent, upstream login and token, then get_support filed under that user's email; another user never sees it"
+    )
     func sdkClientLogsInAndFilesARequest() async throws {
         let (postgres, _) = try await TestEnvironment.shared.postgresAndBroker()
         // A private broker: the services' consumer groups must not meet other tests' consumers.
@@ -34,8 +37,12 @@ struct ToolHostEndToEndTests {
                 // authenticate) and keeps health checks and metrics to the services' own addresses.
                 try await PlatformClient.with { http in
                     let origin = platform.frontDoor.origin
-                    let introspection = try await http.send("POST", origin + "/oauth/introspect", body: "token=x",
-                                                            contentType: "application/x-www-form-urlencoded")
+                    let introspection = try await http.send(
+                        "POST",
+                        origin + "/oauth/introspect",
+                        body: "token=x",
+                        contentType: "application/x-www-form-urlencoded"
+                    )
                     #expect(introspection.status == 401, "\(introspection.body)")
                     for path in ["/metrics", "/health/ready", "/health/live"] {
                         #expect(try await http.send("GET", origin + path).status == 404, "\(path)")
@@ -85,11 +92,17 @@ struct ToolHostEndToEndTests {
     /// and the code exchange with the resource indicator (RFC 8707).
     static func signedInClient(platform: Platform, github: FakeGitHub) async throws -> Client {
         let configuration = OAuthConfiguration(
-            grantType: .authorizationCode, authentication: .none(clientID: ""),
-            authorizationRedirectURI: URL(string: PlatformClient.redirectURI)!, clientName: "Gatehouse end-to-end test",
-            accessTokenProvider: { context, session in try await CodeFlow.run(context, session: session) })
-        let transport = HTTPClientTransport(endpoint: URL(string: platform.frontDoor.origin + "/mcp")!, streaming: false,
-                                            authorizer: OAuthAuthorizer(configuration: configuration))
+            grantType: .authorizationCode,
+            authentication: .none(clientID: ""),
+            authorizationRedirectURI: URL(string: PlatformClient.redirectURI)!,
+            clientName: "Gatehouse end-to-end test",
+            accessTokenProvider: { context, session in try await CodeFlow.run(context, session: session) }
+        )
+        let transport = HTTPClientTransport(
+            endpoint: URL(string: platform.frontDoor.origin + "/mcp")!,
+            streaming: false,
+            authorizer: OAuthAuthorizer(configuration: configuration)
+        )
         let client = Client(name: "gatehouse-e2e", version: "1.0.0")
         let initialized = try await client.connect(transport: transport)
         #expect(initialized.serverInfo.name == "gatehouse-tool-host")
@@ -108,9 +121,12 @@ enum CodeFlow {
         #expect(context.statusCode == 401)
         #expect(context.resource.absoluteString.hasSuffix("/mcp"))
         let endpoints = OAuthEndpoints(
-            registration: try #require(context.registrationEndpoint).absoluteString, authorization: try #require(context.authorizationEndpoint).absoluteString,
-            token: try #require(context.tokenEndpoint).absoluteString, resource: context.resource.absoluteString,
-            issuer: try #require(context.authorizationServer).absoluteString)
+            registration: try #require(context.registrationEndpoint).absoluteString,
+            authorization: try #require(context.authorizationEndpoint).absoluteString,
+            token: try #require(context.tokenEndpoint).absoluteString,
+            resource: context.resource.absoluteString,
+            issuer: try #require(context.authorizationServer).absoluteString
+        )
         let scopes = (context.requestedScopes ?? []).sorted()
         return try await PlatformClient.with { client in
             try await client.signIn(endpoints, clientId: try await client.register(endpoints), scopes: scopes).access

@@ -27,24 +27,41 @@ struct ToolHostFixture: Sendable {
     let configuration: ToolHostConfiguration
     let schema = ToolHostService.definition.schema
 
-    static func configuration(tokenServicePort: Int, cache: ToolHostConfiguration.Cache = .init(),
-                              allowedOrigins: Set<String> = []) -> ToolHostConfiguration {
+    static func configuration(
+        tokenServicePort: Int,
+        cache: ToolHostConfiguration.Cache = .init(),
+        allowedOrigins: Set<String> = []
+    ) -> ToolHostConfiguration {
         ToolHostConfiguration(
             origins: OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!]),
-            introspection: .init(tokenServiceURL: "http://127.0.0.1:\(tokenServicePort)", clientId: TokenFixture.resourceServer.id,
-                                 secret: TokenFixture.resourceServer.secret),
-            cache: cache, sessionKey: sessionKey, allowedOrigins: allowedOrigins)
+            introspection: .init(
+                tokenServiceURL: "http://127.0.0.1:\(tokenServicePort)",
+                clientId: TokenFixture.resourceServer.id,
+                secret: TokenFixture.resourceServer.secret
+            ),
+            cache: cache,
+            sessionKey: sessionKey,
+            allowedOrigins: allowedOrigins
+        )
     }
 
     /// Runs `body` with the token service live and the tool host's parts built over it.
-    static func run<T: Sendable>(cache: ToolHostConfiguration.Cache = .init(), allowedOrigins: Set<String> = [],
-                                 directoryMaximumAge: Duration = .zero, _ body: @Sendable (ToolHostFixture) async throws -> T) async throws -> T {
+    static func run<T: Sendable>(
+        cache: ToolHostConfiguration.Cache = .init(),
+        allowedOrigins: Set<String> = [],
+        directoryMaximumAge: Duration = .zero,
+        _ body: @Sendable (ToolHostFixture) async throws -> T
+    ) async throws -> T {
         try await TokenFixture.run { tokens in
             try await ToolHostService.definition.migrator.migrate(client: tokens.client, logger: tokens.logger)
             return try await tokens.application().test(.live) { tokenHTTP in
                 let configuration = configuration(tokenServicePort: tokenHTTP.port!, cache: cache, allowedOrigins: allowedOrigins)
-                let parts = ToolHostService.Parts(postgres: tokens.client, logger: tokens.logger, configuration: configuration,
-                                                  directoryMaximumAge: directoryMaximumAge)
+                let parts = ToolHostService.Parts(
+                    postgres: tokens.client,
+                    logger: tokens.logger,
+                    configuration: configuration,
+                    directoryMaximumAge: directoryMaximumAge
+                )
                 let fixture = ToolHostFixture(tokens: tokens, tokenHTTP: tokenHTTP, parts: parts, configuration: configuration)
                 do {
                     let result = try await body(fixture)
@@ -68,17 +85,33 @@ struct ToolHostFixture: Sendable {
 
     /// A tenant known to both services (host `<id>.example`).
     func tenant(_ id: String, authMode: String = "oauth", disabled: Bool = false, version: Int64 = 1, accessSeconds: Int = 3600) async throws {
-        let event = EventEnvelope(tenant: id, aggregateKey: id, aggregateVersion: version, payload: TenantUpdated(
-            tenantId: id, displayName: "Tenant \(id)", hosts: ["\(id).example"], authMode: authMode, disabled: disabled,
-            accessTokenSeconds: accessSeconds, refreshTokenSeconds: 86_400))
+        let event = EventEnvelope(
+            tenant: id,
+            aggregateKey: id,
+            aggregateVersion: version,
+            payload: TenantUpdated(
+                tenantId: id,
+                displayName: "Tenant \(id)",
+                hosts: ["\(id).example"],
+                authMode: authMode,
+                disabled: disabled,
+                accessTokenSeconds: accessSeconds,
+                refreshTokenSeconds: 86_400
+            )
+        )
         try await tokens.project(event)
         try await InboxProcessor(client: tokens.client, schema: schema, handler: ToolHostProjections(schema: schema), logger: tokens.logger)
             .apply([try incomingEvent(event)])
     }
 
     /// An access token for a user of `tenant`, from a real code redemption at the token service.
-    func accessToken(tenant: String = "acme", subject: String = "42", email: String = "ada@example.org",
-                     scopes: [String] = ["mcp:tools", "email", "profile"], client: TokenFixture.Client? = nil) async throws -> String {
+    func accessToken(
+        tenant: String = "acme",
+        subject: String = "42",
+        email: String = "ada@example.org",
+        scopes: [String] = ["mcp:tools", "email", "profile"],
+        client: TokenFixture.Client? = nil
+    ) async throws -> String {
         var chosen = client
         if chosen == nil { chosen = try await tokens.client(tenant: tenant) }
         let client = chosen!
@@ -100,8 +133,15 @@ struct ToolHostFixture: Sendable {
 
 /// MCP requests against the tool host.
 extension TestClientProtocol {
-    func mcp(_ message: String, host: String = "acme.example", token: String? = nil, session: String? = nil,
-             headers: HTTPFields = [:], method: HTTPRequest.Method = .post, path: String = "/mcp") async throws -> HTTPResult {
+    func mcp(
+        _ message: String,
+        host: String = "acme.example",
+        token: String? = nil,
+        session: String? = nil,
+        headers: HTTPFields = [:],
+        method: HTTPRequest.Method = .post,
+        path: String = "/mcp"
+    ) async throws -> HTTPResult {
         var headers = headers
         headers[HTTPField.Name("X-Forwarded-Host")!] = host
         if let token { headers[.authorization] = "Bearer \(token)" }
@@ -114,8 +154,15 @@ extension TestClientProtocol {
     }
 
     /// `tools/call` of `tool` with JSON `arguments`.
-    func callTool(_ tool: String, arguments: String = "{}", id: String = "1", host: String = "acme.example", token: String?,
-                  session: String? = nil, headers: HTTPFields = [:]) async throws -> HTTPResult {
+    func callTool(
+        _ tool: String,
+        arguments: String = "{}",
+        id: String = "1",
+        host: String = "acme.example",
+        token: String?,
+        session: String? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> HTTPResult {
         try await mcp(PlatformClient.toolCallBody(tool, arguments: arguments, id: id), host: host, token: token, session: session, headers: headers)
     }
 }

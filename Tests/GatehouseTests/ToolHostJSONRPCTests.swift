@@ -58,7 +58,9 @@ struct ToolHostJSONRPCTests {
             try await fixture.tenant("acme")
             let token = try await fixture.accessToken()
             try await fixture.application().test(.live) { http in
-                for message in [#"{"jsonrpc":"2.0","id":1,"method":42}"#, #"{"jsonrpc":"2.0","method":42}"#, #"{"jsonrpc":"2.0","id":1,"method":null}"#] {
+                for message in [
+                    #"{"jsonrpc":"2.0","id":1,"method":42}"#, #"{"jsonrpc":"2.0","method":42}"#, #"{"jsonrpc":"2.0","id":1,"method":null}"#,
+                ] {
                     let answer = try await http.mcp(message, token: token)
                     #expect(answer.status == .badRequest, "\(message): \(answer.body)")
                     #expect((answer.json["error"] as? [String: Any])?["code"] as? Int == -32600)

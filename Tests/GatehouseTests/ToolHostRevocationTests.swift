@@ -15,8 +15,12 @@ import TokenService
 struct ToolHostRevocationTests {
     /// Calls `whoami` until it is refused or `limit` has passed; returns how long after `start`
     /// that was.
-    static func refusedAfter(_ http: some TestClientProtocol, token: String, since start: ContinuousClock.Instant,
-                             limit: Duration) async throws -> Duration {
+    static func refusedAfter(
+        _ http: some TestClientProtocol,
+        token: String,
+        since start: ContinuousClock.Instant,
+        limit: Duration
+    ) async throws -> Duration {
         while ContinuousClock.now - start < limit {
             let response = try await http.callTool("whoami", token: token)
             if response.status == .unauthorized { return ContinuousClock.now - start }
@@ -37,8 +41,13 @@ struct ToolHostRevocationTests {
             let token = try await fixture.accessToken(client: client)
             let other = try await fixture.accessToken(client: client)
             let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: broker.clientOptions), logger: fixture.tokens.logger)
-            let relay = OutboxRelay(client: fixture.tokens.client, settings: fixture.tokens.settings, schema: fixture.tokens.schema, producer: producer,
-                                    logger: fixture.tokens.logger)
+            let relay = OutboxRelay(
+                client: fixture.tokens.client,
+                settings: fixture.tokens.settings,
+                schema: fixture.tokens.schema,
+                producer: producer,
+                logger: fixture.tokens.logger
+            )
             let feed = RevocationFeed(kafka: broker.clientOptions, validator: fixture.parts.validator, logger: fixture.tokens.logger)
             try await withServices([producer, relay, feed]) {
                 try await eventually("the revocation feed is current", timeout: .seconds(20)) { fixture.parts.validator.revocationFeedIsCurrent }
@@ -89,8 +98,12 @@ struct ToolHostRevocationTests {
             // A second token service on its own port, stopped while the tool host still points at it.
             let port = try await fixture.tokens.application().test(.live) { http in http.port! }
             let configuration = ToolHostFixture.configuration(tokenServicePort: port)
-            let parts = ToolHostService.Parts(postgres: fixture.tokens.client, logger: fixture.tokens.logger, configuration: configuration,
-                                              directoryMaximumAge: .zero)
+            let parts = ToolHostService.Parts(
+                postgres: fixture.tokens.client,
+                logger: fixture.tokens.logger,
+                configuration: configuration,
+                directoryMaximumAge: .zero
+            )
             let router = Router(context: GatehouseRequestContext.self)
             ToolHostService.addRoutes(to: router, parts: parts, configuration: configuration)
             do {

@@ -21,7 +21,11 @@ struct ToolHostTests {
             let ada = try await fixture.accessToken(subject: "ada", email: "ada@example.org")
             let bob = try await fixture.accessToken(subject: "bob", email: "bob@example.org")
             try await fixture.application().test(.live) { http in
-                let filed = try await http.callTool("get_support", arguments: #"{"subject":"Printer on fire","message":"It is, really."}"#, token: ada)
+                let filed = try await http.callTool(
+                    "get_support",
+                    arguments: #"{"subject":"Printer on fire","message":"It is, really."}"#,
+                    token: ada
+                )
                 #expect(filed.status == .ok, "\(filed.body)")
                 #expect(filed.result["isError"] as? Bool == false)
                 let id = try #require(filed.structured["id"] as? String)
@@ -102,14 +106,19 @@ struct ToolHostTests {
                     let response = try await http.callTool("whoami", host: "\(tenant).example", token: token)
                     #expect(response.status == .unauthorized, "\(label)")
                     #expect(response.challenge.contains(#"error="invalid_token""#), "\(label)")
-                    #expect(response.challenge.contains("resource_metadata=\"https://\(tenant).example/.well-known/oauth-protected-resource/mcp\""), "\(label)")
+                    #expect(
+                        response.challenge.contains("resource_metadata=\"https://\(tenant).example/.well-known/oauth-protected-resource/mcp\""),
+                        "\(label)"
+                    )
                     #expect(response.json["error"] as? String == "invalid_token", "\(label)")
                     #expect(!response.body.contains(token), "\(label)")
                 }
                 // A valid token in the query string is ignored (RFC 6750 §2.3 is not offered); the
                 // same token in the header is accepted.
-                let query = try await http.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#,
-                                               path: "/mcp?access_token=\(valid)")
+                let query = try await http.mcp(
+                    #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#,
+                    path: "/mcp?access_token=\(valid)"
+                )
                 #expect(query.status == .unauthorized && !query.challenge.contains("error="))
                 #expect(try await http.callTool("whoami", token: valid).status == .ok)
             }
@@ -144,9 +153,12 @@ struct ToolHostTests {
             let ada = try await fixture.accessToken(subject: "ada")
             let bob = try await fixture.accessToken(subject: "bob")
             try await fixture.application().test(.live) { http in
-                let initialize = try await http.mcp(#"""
+                let initialize = try await http.mcp(
+                    #"""
                     {"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}
-                    """#, token: ada)
+                    """#,
+                    token: ada
+                )
                 #expect(initialize.status == .ok, "\(initialize.body)")
                 #expect(initialize.result["protocolVersion"] as? String == "2025-11-25")
                 #expect((initialize.result["capabilities"] as? [String: Any])?["tools"] != nil)
@@ -212,9 +224,14 @@ struct ToolHostTests {
                 let badArguments = try await http.callTool("get_support", arguments: #"{"subject":42,"extra":true}"#, token: token)
                 #expect(badArguments.result["isError"] as? Bool == true)
                 let text = ((badArguments.result["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
-                #expect(text.contains("'subject' must be a string") && text.contains("'message' is required") && text.contains("unknown argument 'extra'"))
-                let wrongType = try await http.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}"#, token: token,
-                                                   headers: [.contentType: "text/plain"])
+                #expect(
+                    text.contains("'subject' must be a string") && text.contains("'message' is required") && text.contains("unknown argument 'extra'")
+                )
+                let wrongType = try await http.mcp(
+                    #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}"#,
+                    token: token,
+                    headers: [.contentType: "text/plain"]
+                )
                 #expect(wrongType.status == .unsupportedMediaType)
                 let unknownHost = try await http.callTool("whoami", host: "nobody.example", token: token)
                 #expect(unknownHost.status == .notFound)
@@ -246,7 +263,8 @@ struct ToolHostTests {
                                 // Both paths: the hot tools/call and the SDK server's tools/list.
                                 let call = try await http.callTool("whoami", token: token)
                                 let list = try await http.mcp(#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#, token: token)
-                                let ok = call.json["id"] as? Int == 1 && call.structured["email"] as? String == expected
+                                let ok =
+                                    call.json["id"] as? Int == 1 && call.structured["email"] as? String == expected
                                     && list.json["id"] as? Int == 1 && (list.result["tools"] as? [Any])?.count == 3
                                 wrong += ok ? 0 : 1
                             }
@@ -269,7 +287,12 @@ struct ToolHostTests {
             try await fixture.application().test(.live) { http in
                 let me = try await http.callTool("whoami", host: "open.example", token: nil)
                 #expect(me.status == .ok && me.structured["authenticated"] as? Bool == false)
-                let support = try await http.callTool("get_support", arguments: #"{"subject":"Help","message":"Please"}"#, host: "open.example", token: nil)
+                let support = try await http.callTool(
+                    "get_support",
+                    arguments: #"{"subject":"Help","message":"Please"}"#,
+                    host: "open.example",
+                    token: nil
+                )
                 #expect(support.status == .ok && support.result["isError"] as? Bool == true)
                 let text = ((support.result["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
                 #expect(text.contains("needs a signed-in user"))

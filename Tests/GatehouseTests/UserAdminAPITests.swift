@@ -17,14 +17,22 @@ struct UserAdminAPITests {
 
     func application(_ fixture: ProvisioningFixture, token: String? = Self.token) -> some ApplicationProtocol {
         let router = Router()
-        UserAdminRoutes.add(to: router, directory: UserDirectory(client: fixture.client, schema: fixture.schema, logger: fixture.logger),
-                            operatorToken: token.map(OperatorToken.init))
+        UserAdminRoutes.add(
+            to: router,
+            directory: UserDirectory(client: fixture.client, schema: fixture.schema, logger: fixture.logger),
+            operatorToken: token.map(OperatorToken.init)
+        )
         return Application(router: router)
     }
 
     /// Sends a request, checks the response against the document, returns status and JSON.
-    func call(_ client: some TestClientProtocol, _ uri: String, template: String, token: String? = Self.token,
-              document: OpenAPIDocument) async throws -> (HTTPResponse.Status, [String: Any], HTTPFields) {
+    func call(
+        _ client: some TestClientProtocol,
+        _ uri: String,
+        template: String,
+        token: String? = Self.token,
+        document: OpenAPIDocument
+    ) async throws -> (HTTPResponse.Status, [String: Any], HTTPFields) {
         var headers: HTTPFields = [:]
         if let token { headers[.authorization] = "Bearer \(token)" }
         return try await client.execute(uri: uri, method: .get, headers: headers) { response in
@@ -43,12 +51,14 @@ struct UserAdminAPITests {
         #expect(document.operations.isSuperset(of: ["GET \(Self.listPath)", "GET \(Self.showPath)"]))
         try await ProvisioningFixture.run { fixture in
             let subjects = (0..<5).map { "s\($0)" }
-            try await fixture.apply(subjects.enumerated().map { index, subject in
-                E.login(tenant: "acme", subject: subject, version: 1, email: "\(subject)@example.org", name: "User \(index)", at: Double(index))
-            } + [
-                E.login(tenant: "other", subject: "x", version: 1, email: "x@example.org", at: 0),
-                E.toolCall(tenant: "acme", userId: E.userId("acme", "s0"), tool: "whoami", at: 30),
-            ])
+            try await fixture.apply(
+                subjects.enumerated().map { index, subject in
+                    E.login(tenant: "acme", subject: subject, version: 1, email: "\(subject)@example.org", name: "User \(index)", at: Double(index))
+                } + [
+                    E.login(tenant: "other", subject: "x", version: 1, email: "x@example.org", at: 0),
+                    E.toolCall(tenant: "acme", userId: E.userId("acme", "s0"), tool: "whoami", at: 30),
+                ]
+            )
             let expectedOrder = subjects.map { E.userId("acme", $0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
 
             try await application(fixture).test(.router) { client in
@@ -57,7 +67,12 @@ struct UserAdminAPITests {
                 var pages = 0
                 repeat {
                     let query = "limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
-                    let (status, page, headers) = try await call(client, "/admin/tenants/acme/users?\(query)", template: Self.listPath, document: document)
+                    let (status, page, headers) = try await call(
+                        client,
+                        "/admin/tenants/acme/users?\(query)",
+                        template: Self.listPath,
+                        document: document
+                    )
                     #expect(status == .ok)
                     #expect(headers[.cacheControl] == nil || headers[.cacheControl] == "no-store")
                     let users = page["users"] as? [[String: Any]] ?? []
@@ -77,8 +92,12 @@ struct UserAdminAPITests {
                 #expect((user["email_history"] as? [Any])?.count == 1)
 
                 // Tenant isolation: the other tenant's user is unknown here, and vice versa.
-                let (foreign, error, _) = try await call(client, "/admin/tenants/acme/users/\(E.userId("other", "x"))",
-                                                         template: Self.showPath, document: document)
+                let (foreign, error, _) = try await call(
+                    client,
+                    "/admin/tenants/acme/users/\(E.userId("other", "x"))",
+                    template: Self.showPath,
+                    document: document
+                )
                 #expect(foreign == .notFound)
                 #expect(error["error"] as? String == "not_found")
                 let (_, otherPage, _) = try await call(client, "/admin/tenants/other/users", template: Self.listPath, document: document)
@@ -113,8 +132,10 @@ struct UserAdminAPITests {
         }
     }
 
-    @Test("Without the operator token: 401 with a challenge; a wrong or missing token never reaches the data",
-          arguments: [nil, "", "wrong-token", String(token.dropLast()), token + "x", "Basic \(token)"])
+    @Test(
+        "Without the operator token: 401 with a challenge; a wrong or missing token never reaches the data",
+        arguments: [nil, "", "wrong-token", String(token.dropLast()), token + "x", "Basic \(token)"]
+    )
     func unauthorized(_ presented: String?) async throws {
         let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
         try await ProvisioningFixture.run { fixture in
@@ -136,8 +157,11 @@ struct UserAdminAPITests {
     func disabledWithoutToken() async throws {
         try await ProvisioningFixture.run { fixture in
             try await application(fixture, token: nil).test(.router) { client in
-                try await client.execute(uri: "/admin/tenants/acme/users", method: .get,
-                                         headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                try await client.execute(
+                    uri: "/admin/tenants/acme/users",
+                    method: .get,
+                    headers: [.authorization: "Bearer \(Self.token)"]
+                ) { response in
                     #expect(response.status == .unauthorized)
                 }
             }

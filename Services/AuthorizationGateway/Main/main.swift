@@ -1,7 +1,9 @@
-import Foundation
 import AuthorizationGateway
+import Foundation
 import GatehouseRuntime
 
-exit(await ServiceMain.run(definition: GatewayService.definition) { context in
-    try GatewayService.buildApplication(context: context)
-})
+exit(
+    await ServiceMain.run(definition: GatewayService.definition) { context in
+        try GatewayService.buildApplication(context: context)
+    }
+)

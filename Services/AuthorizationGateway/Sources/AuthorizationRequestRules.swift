@@ -41,8 +41,10 @@ public struct AuthorizingClient: Sendable, Equatable {
 
 public enum AuthorizationRequestRules {
     public static let maximumStateLength = 2048
-    static let singleValued = ["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge",
-                               "code_challenge_method", "resource", "nonce", "prompt"]
+    static let singleValued = [
+        "client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge",
+        "code_challenge_method", "resource", "nonce", "prompt",
+    ]
 
     /// Step 1: the client and the redirect URI. Failures are shown on our page.
     public static func checkClient(_ parameters: [(String, String)], lookup: (String) -> AuthorizingClient?) throws -> (AuthorizingClient, String) {
@@ -74,8 +76,14 @@ public enum AuthorizationRequestRules {
     }
 
     /// Step 2: everything else, with errors redirected to the (now trusted) redirect URI.
-    public static func check(_ parameters: [(String, String)], client: AuthorizingClient, redirectUri: String, resource tenantResource: String,
-                             supportedScopes: [String], defaultScopes: [String]) throws -> AuthorizationRequest {
+    public static func check(
+        _ parameters: [(String, String)],
+        client: AuthorizingClient,
+        redirectUri: String,
+        resource tenantResource: String,
+        supportedScopes: [String],
+        defaultScopes: [String]
+    ) throws -> AuthorizationRequest {
         func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
         let states = values("state")
         let state = states.first
@@ -123,8 +131,14 @@ public enum AuthorizationRequestRules {
         }
         var unique: [String] = []
         for scope in requested where !unique.contains(scope) { unique.append(scope) }
-        return AuthorizationRequest(clientId: client.clientId, redirectUri: redirectUri, scopes: unique, resource: resource,
-                                    codeChallenge: challenge, state: state)
+        return AuthorizationRequest(
+            clientId: client.clientId,
+            redirectUri: redirectUri,
+            scopes: unique,
+            resource: resource,
+            codeChallenge: challenge,
+            state: state
+        )
     }
 
     /// The redirect that carries an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`).

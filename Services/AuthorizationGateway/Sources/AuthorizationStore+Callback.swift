@@ -13,34 +13,65 @@ extension AuthorizationStore {
     /// and the client's token endpoint credentials (for the code's binding; nil for a client
     /// known by its metadata document, which has no row). A request that does not qualify is
     /// left as it was.
-    public func claimCallback(stateHash: String, sessionHash: String, tenant: String)
-        async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?, client: CodeBinding.Client?)? {
+    public func claimCallback(
+        stateHash: String,
+        sessionHash: String,
+        tenant: String
+    )
+        async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?, client: CodeBinding.Client?)?
+    {
         var bindings = PostgresBindings()
         bindings.append(stateHash)
         bindings.append(tenant)
         bindings.append(sessionHash)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            WITH claimed AS (
-                UPDATE \(schema.quoted).authorization_requests r SET status = 'callback'
-                WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.session_hash = $3 AND r.status = 'upstream'
-                  AND r.expires_at > now()
-                  AND (r.client_id ~ '^https?://'
-                       OR EXISTS (SELECT 1 FROM \(schema.quoted).clients c
-                                  WHERE c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled))
-                RETURNING r.*
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH claimed AS (
+                        UPDATE \(schema.quoted).authorization_requests r SET status = 'callback'
+                        WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.session_hash = $3 AND r.status = 'upstream'
+                          AND r.expires_at > now()
+                          AND (r.client_id ~ '^https?://'
+                               OR EXISTS (SELECT 1 FROM \(schema.quoted).clients c
+                                          WHERE c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled))
+                        RETURNING r.*
+                    )
+                    SELECT r.id, r.client_id, r.redirect_uri, r.scopes, r.resource, r.code_challenge, r.client_state, r.session_hash, r.csrf_hash,
+                           r.expires_at, r.upstream_verifier, r.upstream_nonce, c.token_endpoint_auth_method, c.client_secret_hash, c.grant_types
+                    FROM claimed r LEFT JOIN \(schema.quoted).clients c ON c.client_id = r.client_id AND c.tenant_id = r.tenant_id
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
+        for try await row in rows.decode(
+            (
+                String, String, String, [String], String, String, String?, String, String, Date, String, String?,
+                String?, String?, [String]?
+            ).self
+        ) {
+            let (id, clientId, redirect, scopes, resource, challenge, state, session, csrf, expires, verifier, nonce, method, secretHash, grants) =
+                row
+            let request = AuthorizationRequest(
+                clientId: clientId,
+                redirectUri: redirect,
+                scopes: scopes,
+                resource: resource,
+                codeChallenge: challenge,
+                state: state
             )
-            SELECT r.id, r.client_id, r.redirect_uri, r.scopes, r.resource, r.code_challenge, r.client_state, r.session_hash, r.csrf_hash,
-                   r.expires_at, r.upstream_verifier, r.upstream_nonce, c.token_endpoint_auth_method, c.client_secret_hash, c.grant_types
-            FROM claimed r LEFT JOIN \(schema.quoted).clients c ON c.client_id = r.client_id AND c.tenant_id = r.tenant_id
-            """, binds: bindings), logger: logger)
-        for try await row in rows.decode((String, String, String, [String], String, String, String?, String, String, Date, String, String?,
-                                          String?, String?, [String]?).self) {
-            let (id, clientId, redirect, scopes, resource, challenge, state, session, csrf, expires, verifier, nonce, method, secretHash, grants) = row
-            let request = AuthorizationRequest(clientId: clientId, redirectUri: redirect, scopes: scopes, resource: resource,
-                                               codeChallenge: challenge, state: state)
-            return (PendingAuthorization(id: id, tenant: tenant, request: request, sessionHash: session, csrfHash: csrf, status: "callback",
-                                         expiresAt: expires), verifier, nonce,
-                    method.map { CodeBinding.Client(tokenEndpointAuthMethod: $0, secretHash: secretHash, grantTypes: grants ?? []) })
+            return (
+                PendingAuthorization(
+                    id: id,
+                    tenant: tenant,
+                    request: request,
+                    sessionHash: session,
+                    csrfHash: csrf,
+                    status: "callback",
+                    expiresAt: expires
+                ), verifier, nonce,
+                method.map { CodeBinding.Client(tokenEndpointAuthMethod: $0, secretHash: secretHash, grantTypes: grants ?? []) }
+            )
         }
         return nil
     }
@@ -48,15 +79,27 @@ extension AuthorizationStore {
     public func markFailed(_ id: String) async throws {
         var bindings = PostgresBindings()
         bindings.append(id)
-        try await client.query(PostgresQuery(unsafeSQL: "UPDATE \(schema.quoted).authorization_requests SET status = 'failed' WHERE id = $1",
-                                             binds: bindings), logger: logger)
+        try await client.query(
+            PostgresQuery(
+                unsafeSQL: "UPDATE \(schema.quoted).authorization_requests SET status = 'failed' WHERE id = $1",
+                binds: bindings
+            ),
+            logger: logger
+        )
     }
 
     /// The end of a login, in one transaction: the identity's login counter, the sealed upstream
     /// tokens, `upstream-token.stored` (identity, no token) and `code.issued` (hash and binding,
     /// never the code), the request completed and the client marked used.
-    public func complete(_ pending: PendingAuthorization, identity: UpstreamIdentity, tokens: UpstreamTokens, keyRing: KeyRing,
-                         code: String, binding: CodeBinding, emailLinking: EmailLinkingPolicy) async throws {
+    public func complete(
+        _ pending: PendingAuthorization,
+        identity: UpstreamIdentity,
+        tokens: UpstreamTokens,
+        keyRing: KeyRing,
+        code: String,
+        binding: CodeBinding,
+        emailLinking: EmailLinkingPolicy
+    ) async throws {
         let userId = binding.userId
         let tokenId = "ut_" + SecretHash.of(userId).prefix(24)
         let sealedAccess = try keyRing.seal(Array(tokens.accessToken.utf8), associatedData: UpstreamTokenStore.accessData(userId))
@@ -67,12 +110,18 @@ extension AuthorizationStore {
             identityBindings.append(pending.tenant)
             identityBindings.append(identity.issuer)
             identityBindings.append(identity.subject)
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).identities (user_id, tenant_id, upstream_issuer, upstream_subject, version, last_login_at)
-                VALUES ($1, $2, $3, $4, 1, now())
-                ON CONFLICT (user_id) DO UPDATE SET version = identities.version + 1, last_login_at = now()
-                RETURNING version
-                """, binds: identityBindings), logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).identities (user_id, tenant_id, upstream_issuer, upstream_subject, version, last_login_at)
+                        VALUES ($1, $2, $3, $4, 1, now())
+                        ON CONFLICT (user_id) DO UPDATE SET version = identities.version + 1, last_login_at = now()
+                        RETURNING version
+                        """,
+                    binds: identityBindings
+                ),
+                logger: logger
+            )
             var version: Int64 = 1
             for try await value in rows.decode(Int64.self) { version = value }
 
@@ -84,37 +133,77 @@ extension AuthorizationStore {
             tokenBindings.append(sealedRefresh ?? "")
             tokenBindings.append(tokens.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) } ?? Date.distantFuture)
             tokenBindings.append(tokens.expiresIn != nil)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).upstream_tokens (id, user_id, tenant_id, access_token, refresh_token, expires_at)
-                VALUES ($1, $2, $3, $4, NULLIF($5, ''), CASE WHEN $7 THEN $6 END)
-                ON CONFLICT (user_id) DO UPDATE SET access_token = EXCLUDED.access_token,
-                    refresh_token = coalesce(EXCLUDED.refresh_token, upstream_tokens.refresh_token),
-                    expires_at = EXCLUDED.expires_at, updated_at = now()
-                """, binds: tokenBindings), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).upstream_tokens (id, user_id, tenant_id, access_token, refresh_token, expires_at)
+                        VALUES ($1, $2, $3, $4, NULLIF($5, ''), CASE WHEN $7 THEN $6 END)
+                        ON CONFLICT (user_id) DO UPDATE SET access_token = EXCLUDED.access_token,
+                            refresh_token = coalesce(EXCLUDED.refresh_token, upstream_tokens.refresh_token),
+                            expires_at = EXCLUDED.expires_at, updated_at = now()
+                        """,
+                    binds: tokenBindings
+                ),
+                logger: logger
+            )
 
             let stored = EventEnvelope(
-                tenant: pending.tenant, aggregateKey: userId, aggregateVersion: version,
-                payload: UpstreamTokenStored(userId: userId, upstreamIssuer: identity.issuer, upstreamSubject: identity.subject,
-                                             email: identity.email, emailVerified: identity.emailVerified, name: identity.name,
-                                             upstreamTokenId: tokenId, emailLinking: emailLinking))
+                tenant: pending.tenant,
+                aggregateKey: userId,
+                aggregateVersion: version,
+                payload: UpstreamTokenStored(
+                    userId: userId,
+                    upstreamIssuer: identity.issuer,
+                    upstreamSubject: identity.subject,
+                    email: identity.email,
+                    emailVerified: identity.emailVerified,
+                    name: identity.name,
+                    upstreamTokenId: tokenId,
+                    emailLinking: emailLinking
+                )
+            )
             let codeHash = SealedCode.hash(code)
             let issued = EventEnvelope(
-                tenant: pending.tenant, aggregateKey: codeHash, aggregateVersion: 1,
-                payload: CodeIssued(codeHash: codeHash, clientId: binding.clientId, redirectUri: binding.redirectUri,
-                                    codeChallenge: binding.codeChallenge, resource: binding.resource, scopes: binding.scopes, userId: userId,
-                                    sealingKeyId: keyRing.currentKeyID, issuedAt: binding.issuedAt, expiresAt: binding.expiresAt))
+                tenant: pending.tenant,
+                aggregateKey: codeHash,
+                aggregateVersion: 1,
+                payload: CodeIssued(
+                    codeHash: codeHash,
+                    clientId: binding.clientId,
+                    redirectUri: binding.redirectUri,
+                    codeChallenge: binding.codeChallenge,
+                    resource: binding.resource,
+                    scopes: binding.scopes,
+                    userId: userId,
+                    sealingKeyId: keyRing.currentKeyID,
+                    issuedAt: binding.issuedAt,
+                    expiresAt: binding.expiresAt
+                )
+            )
             try await OutboxWriter(schema: schema).append([try OutboxRecord(stored), try OutboxRecord(issued)], on: connection, logger: logger)
 
             var requestBindings = PostgresBindings()
             requestBindings.append(pending.id)
             requestBindings.append(binding.clientId)
             requestBindings.append(pending.tenant)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                UPDATE \(schema.quoted).authorization_requests SET status = 'completed', upstream_verifier = NULL WHERE id = $1
-                """, binds: requestBindings), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                UPDATE \(schema.quoted).clients SET last_used_at = now(), expires_at = NULL WHERE client_id = $2 AND tenant_id = $3
-                """, binds: requestBindings), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE \(schema.quoted).authorization_requests SET status = 'completed', upstream_verifier = NULL WHERE id = $1
+                        """,
+                    binds: requestBindings
+                ),
+                logger: logger
+            )
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE \(schema.quoted).clients SET last_used_at = now(), expires_at = NULL WHERE client_id = $2 AND tenant_id = $3
+                        """,
+                    binds: requestBindings
+                ),
+                logger: logger
+            )
 
             // The login says who approved this client in this browser: the session now belongs to
             // the user, and the approval that let this login through is the user's too.
@@ -124,17 +213,29 @@ extension AuthorizationStore {
             consentBindings.append(userId)
             consentBindings.append(binding.clientId)
             consentBindings.append(binding.redirectUri)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).session_users (tenant_id, session_hash, user_id) VALUES ($1, $2, $3)
-                ON CONFLICT (tenant_id, session_hash) DO UPDATE SET user_id = EXCLUDED.user_id, bound_at = now()
-                """, binds: consentBindings), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO \(schema.quoted).user_consents AS uc (tenant_id, user_id, client_id, redirect_uri, scopes)
-                SELECT tenant_id, $3, client_id, redirect_uri, scopes FROM \(schema.quoted).consents
-                WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $4 AND redirect_uri = $5
-                ON CONFLICT (tenant_id, user_id, client_id, redirect_uri)
-                DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(uc.scopes || EXCLUDED.scopes)), approved_at = now()
-                """, binds: consentBindings), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).session_users (tenant_id, session_hash, user_id) VALUES ($1, $2, $3)
+                        ON CONFLICT (tenant_id, session_hash) DO UPDATE SET user_id = EXCLUDED.user_id, bound_at = now()
+                        """,
+                    binds: consentBindings
+                ),
+                logger: logger
+            )
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(schema.quoted).user_consents AS uc (tenant_id, user_id, client_id, redirect_uri, scopes)
+                        SELECT tenant_id, $3, client_id, redirect_uri, scopes FROM \(schema.quoted).consents
+                        WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $4 AND redirect_uri = $5
+                        ON CONFLICT (tenant_id, user_id, client_id, redirect_uri)
+                        DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(uc.scopes || EXCLUDED.scopes)), approved_at = now()
+                        """,
+                    binds: consentBindings
+                ),
+                logger: logger
+            )
         }
     }
 }

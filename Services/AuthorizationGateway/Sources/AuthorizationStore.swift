@@ -35,10 +35,16 @@ public struct AuthorizationStore: Sendable {
         var bindings = PostgresBindings()
         bindings.append(tenant)
         bindings.append(clientId)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT client_id, client_name, redirect_uris, grant_types, scope FROM \(schema.quoted).clients
-            WHERE tenant_id = $1 AND client_id = $2 AND NOT disabled AND (expires_at IS NULL OR expires_at > now())
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT client_id, client_name, redirect_uris, grant_types, scope FROM \(schema.quoted).clients
+                    WHERE tenant_id = $1 AND client_id = $2 AND NOT disabled AND (expires_at IS NULL OR expires_at > now())
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await (id, name, redirects, grants, scope) in rows.decode((String, String?, [String], [String], String?).self) {
             return AuthorizingClient(clientId: id, name: name, redirectUris: redirects, grantTypes: grants, scope: scope)
         }
@@ -46,9 +52,15 @@ public struct AuthorizationStore: Sendable {
     }
 
     public func create(_ request: AuthorizationRequest, tenant: String, sessionHash: String, csrfHash: String) async throws -> PendingAuthorization {
-        let pending = PendingAuthorization(id: SecretGenerator.generate(prefix: "ar_", bytes: 24), tenant: tenant, request: request,
-                                           sessionHash: sessionHash, csrfHash: csrfHash, status: "pending",
-                                           expiresAt: Date().addingTimeInterval(Self.lifetime))
+        let pending = PendingAuthorization(
+            id: SecretGenerator.generate(prefix: "ar_", bytes: 24),
+            tenant: tenant,
+            request: request,
+            sessionHash: sessionHash,
+            csrfHash: csrfHash,
+            status: "pending",
+            expiresAt: Date().addingTimeInterval(Self.lifetime)
+        )
         var bindings = PostgresBindings()
         bindings.append(pending.id)
         bindings.append(tenant)
@@ -62,11 +74,17 @@ public struct AuthorizationStore: Sendable {
         bindings.append(sessionHash)
         bindings.append(csrfHash)
         bindings.append(pending.expiresAt)
-        try await client.query(PostgresQuery(unsafeSQL: """
-            INSERT INTO \(schema.quoted).authorization_requests (id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge,
-                client_state, session_hash, csrf_hash, status, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $9 THEN $8 END, $10, $11, 'pending', $12)
-            """, binds: bindings), logger: logger)
+        try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(schema.quoted).authorization_requests (id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge,
+                        client_state, session_hash, csrf_hash, status, expires_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $9 THEN $8 END, $10, $11, 'pending', $12)
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         return pending
     }
 
@@ -74,38 +92,67 @@ public struct AuthorizationStore: Sendable {
         var bindings = PostgresBindings()
         bindings.append(id)
         bindings.append(tenant)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash,
-                   status, expires_at
-            FROM \(schema.quoted).authorization_requests WHERE id = $1 AND tenant_id = $2
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash,
+                           status, expires_at
+                    FROM \(schema.quoted).authorization_requests WHERE id = $1 AND tenant_id = $2
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await row in rows.decode((String, String, String, String, [String], String, String, String?, String, String, String, Date).self) {
             let (id, tenant, clientId, redirect, scopes, resource, challenge, state, session, csrf, status, expires) = row
-            return PendingAuthorization(id: id, tenant: tenant,
-                                        request: AuthorizationRequest(clientId: clientId, redirectUri: redirect, scopes: scopes, resource: resource,
-                                                                      codeChallenge: challenge, state: state),
-                                        sessionHash: session, csrfHash: csrf, status: status, expiresAt: expires)
+            return PendingAuthorization(
+                id: id,
+                tenant: tenant,
+                request: AuthorizationRequest(
+                    clientId: clientId,
+                    redirectUri: redirect,
+                    scopes: scopes,
+                    resource: resource,
+                    codeChallenge: challenge,
+                    state: state
+                ),
+                sessionHash: session,
+                csrfHash: csrf,
+                status: status,
+                expiresAt: expires
+            )
         }
         return nil
     }
 
     /// Moves a pending request on (`denied`, or `upstream` with our leg's secrets); false if it
     /// was no longer pending (a second submission of the consent form).
-    public func finish(_ id: String, status: String, upstreamStateHash: String? = nil, sealedVerifier: String? = nil,
-                       nonce: String? = nil) async throws -> Bool {
+    public func finish(
+        _ id: String,
+        status: String,
+        upstreamStateHash: String? = nil,
+        sealedVerifier: String? = nil,
+        nonce: String? = nil
+    ) async throws -> Bool {
         var bindings = PostgresBindings()
         bindings.append(id)
         bindings.append(status)
         bindings.append(upstreamStateHash ?? "")
         bindings.append(sealedVerifier ?? "")
         bindings.append(nonce ?? "")
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            UPDATE \(schema.quoted).authorization_requests
-            SET status = $2, upstream_state_hash = NULLIF($3, ''), upstream_verifier = NULLIF($4, ''), upstream_nonce = NULLIF($5, ''),
-                expires_at = LEAST(expires_at, now() + interval '10 minutes')
-            WHERE id = $1 AND status = 'pending' AND expires_at > now()
-            RETURNING id
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    UPDATE \(schema.quoted).authorization_requests
+                    SET status = $2, upstream_state_hash = NULLIF($3, ''), upstream_verifier = NULLIF($4, ''), upstream_nonce = NULLIF($5, ''),
+                        expires_at = LEAST(expires_at, now() + interval '10 minutes')
+                    WHERE id = $1 AND status = 'pending' AND expires_at > now()
+                    RETURNING id
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await _ in rows.decode(String.self) { return true }
         return false
     }
@@ -116,15 +163,21 @@ public struct AuthorizationStore: Sendable {
     public func hasConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws -> Bool {
         let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
         let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT 1 FROM \(s).consents
-            WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $3 AND redirect_uri = $4 AND scopes @> $5::text[]
-            UNION ALL
-            SELECT 1 FROM \(s).session_users su
-            JOIN \(s).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
-            WHERE su.tenant_id = $1 AND su.session_hash = $2 AND uc.client_id = $3 AND uc.redirect_uri = $4 AND uc.scopes @> $5::text[]
-            LIMIT 1
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT 1 FROM \(s).consents
+                    WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $3 AND redirect_uri = $4 AND scopes @> $5::text[]
+                    UNION ALL
+                    SELECT 1 FROM \(s).session_users su
+                    JOIN \(s).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
+                    WHERE su.tenant_id = $1 AND su.session_hash = $2 AND uc.client_id = $3 AND uc.redirect_uri = $4 AND uc.scopes @> $5::text[]
+                    LIMIT 1
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await _ in rows.decode(Int.self) { return true }
         return false
     }
@@ -133,25 +186,34 @@ public struct AuthorizationStore: Sendable {
     /// only such a client may receive error redirects without a page of ours in between.
     public func hasApprovedClient(tenant: String, sessionHash: String, clientId: String) async throws -> Bool {
         let s = schema
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT 1 FROM \(unescaped: s.quoted).consents WHERE tenant_id = \(tenant) AND session_hash = \(sessionHash) AND client_id = \(clientId)
             UNION ALL
             SELECT 1 FROM \(unescaped: s.quoted).session_users su
             JOIN \(unescaped: s.quoted).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
             WHERE su.tenant_id = \(tenant) AND su.session_hash = \(sessionHash) AND uc.client_id = \(clientId)
             LIMIT 1
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await _ in rows.decode(Int.self) { return true }
         return false
     }
 
     public func recordConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws {
         let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
-        try await client.query(PostgresQuery(unsafeSQL: """
-            INSERT INTO \(schema.quoted).consents (tenant_id, session_hash, client_id, redirect_uri, scopes) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (tenant_id, session_hash, client_id, redirect_uri)
-            DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes)), approved_at = now()
-            """, binds: bindings), logger: logger)
+        try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(schema.quoted).consents (tenant_id, session_hash, client_id, redirect_uri, scopes) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (tenant_id, session_hash, client_id, redirect_uri)
+                    DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes)), approved_at = now()
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
     }
 
     /// `$1` tenant, `$2` session hash, `$3` client id, `$4` redirect URI, `$5` scopes.

@@ -17,8 +17,14 @@ import Logging
 public enum AuthorizeRoutes {
     public static let sessionCookie = "__Host-gatehouse-session"
 
-    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, oidc: OIDCDirectory,
-                           keyRing: KeyRing, documents: ClientMetadataDocuments) {
+    public static func add(
+        to router: Router<GatehouseRequestContext>,
+        tenants: TenantResolver,
+        store: AuthorizationStore,
+        oidc: OIDCDirectory,
+        keyRing: KeyRing,
+        documents: ClientMetadataDocuments
+    ) {
         for path in ["/oauth/authorize", "/authorize"] {
             router.get(RouterPath(path)) { request, context in
                 try await authorize(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing, documents: documents)
@@ -30,8 +36,15 @@ public enum AuthorizeRoutes {
         router.methodNotAllowed("/oauth/consent", allowing: [.post])
     }
 
-    static func authorize(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                          oidc: OIDCDirectory, keyRing: KeyRing, documents: ClientMetadataDocuments) async throws -> Response {
+    static func authorize(
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        tenants: TenantResolver,
+        store: AuthorizationStore,
+        oidc: OIDCDirectory,
+        keyRing: KeyRing,
+        documents: ClientMetadataDocuments
+    ) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         guard record.tenant.authMode == .oauth else {
             return ConsentPage.response(ConsentPage.error(.invalidRequest, "This server's tools need no sign-in"), status: .badRequest)
@@ -48,19 +61,35 @@ public enum AuthorizeRoutes {
                     known = try await documents.client(for: clientIds[0])
                 } catch let failure as ClientMetadataDocuments.Failure where failure.isTransient {
                     // The application's own server failed: say so, rather than that it is unknown.
-                    context.logger.warning("Client metadata document unavailable", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(failure)"])
-                    return ConsentPage.response(ConsentPage.error(.temporarilyUnavailable, "This application's description could not be "
-                                                                      + "fetched from its site (\(failure)); try again shortly"),
-                                                status: .serviceUnavailable)
+                    context.logger.warning(
+                        "Client metadata document unavailable",
+                        metadata: ["tenant": "\(record.tenant.id)", "reason": "\(failure)"]
+                    )
+                    return ConsentPage.response(
+                        ConsentPage.error(
+                            .temporarilyUnavailable,
+                            "This application's description could not be "
+                                + "fetched from its site (\(failure)); try again shortly"
+                        ),
+                        status: .serviceUnavailable
+                    )
                 } catch {
                     context.logger.warning("Client metadata document refused", metadata: ["tenant": "\(record.tenant.id)", "reason": "\(error)"])
-                    return ConsentPage.response(ConsentPage.error(.invalidClient, "This application cannot sign in here: \(error)"),
-                                                status: .badRequest)
+                    return ConsentPage.response(
+                        ConsentPage.error(.invalidClient, "This application cannot sign in here: \(error)"),
+                        status: .badRequest
+                    )
                 }
             }
             let (client, redirectUri) = try AuthorizationRequestRules.checkClient(parameters) { id in known?.clientId == id ? known : nil }
-            let checked = try AuthorizationRequestRules.check(parameters, client: client, redirectUri: redirectUri, resource: origin.mcpResource,
-                                                              supportedScopes: GatewayScopes.supported, defaultScopes: GatewayScopes.defaultScopes)
+            let checked = try AuthorizationRequestRules.check(
+                parameters,
+                client: client,
+                redirectUri: redirectUri,
+                resource: origin.mcpResource,
+                supportedScopes: GatewayScopes.supported,
+                defaultScopes: GatewayScopes.defaultScopes
+            )
 
             let (session, newCookie) = browserSession(request, secure: origin.scheme == "https")
             let sessionHash = SecretHash.of(session)
@@ -68,17 +97,36 @@ public enum AuthorizeRoutes {
             let pending = try await infrastructure(context) {
                 try await store.create(checked, tenant: record.tenant.id, sessionHash: sessionHash, csrfHash: SecretHash.of(csrf))
             }
-            if try await infrastructure(context, { try await store.hasConsent(tenant: record.tenant.id, sessionHash: sessionHash, request: checked) }) {
-                var response = try await sendUpstream(pending, record: record, origin: origin, store: store, oidc: oidc, keyRing: keyRing, context: context)
+            if try await infrastructure(context, { try await store.hasConsent(tenant: record.tenant.id, sessionHash: sessionHash, request: checked) })
+            {
+                var response = try await sendUpstream(
+                    pending,
+                    record: record,
+                    origin: origin,
+                    store: store,
+                    oidc: oidc,
+                    keyRing: keyRing,
+                    context: context
+                )
                 if let newCookie { response.headers[.setCookie] = newCookie }
                 return response
             }
             context.logger.info("Consent asked", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(client.clientId)"])
             // The answer redirects upstream (approve) or back to the client (deny).
             let upstreamEndpoint = await upstreamAuthorizationEndpoint(record, oidc: oidc)
-            return ConsentPage.response(ConsentPage.consent(tenantName: record.tenant.displayName, clientName: client.name, clientId: client.clientId,
-                                                            redirectUri: checked.redirectUri, scopes: checked.scopes, requestId: pending.id, csrf: csrf),
-                                        cookie: newCookie, formTargets: [upstreamEndpoint, checked.redirectUri].compactMap { $0 })
+            return ConsentPage.response(
+                ConsentPage.consent(
+                    tenantName: record.tenant.displayName,
+                    clientName: client.name,
+                    clientId: client.clientId,
+                    redirectUri: checked.redirectUri,
+                    scopes: checked.scopes,
+                    requestId: pending.id,
+                    csrf: csrf
+                ),
+                cookie: newCookie,
+                formTargets: [upstreamEndpoint, checked.redirectUri].compactMap { $0 }
+            )
         } catch let failure as AuthorizationFailure {
             // RFC 9700 §4.11.2: an error goes back to the client without anything of ours in
             // between only when this browser has approved that client before; otherwise it is
@@ -95,33 +143,51 @@ public enum AuthorizeRoutes {
         }
     }
 
-    static func consent(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                        oidc: OIDCDirectory, keyRing: KeyRing) async throws -> Response {
+    static func consent(
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        tenants: TenantResolver,
+        store: AuthorizationStore,
+        oidc: OIDCDirectory,
+        keyRing: KeyRing
+    ) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true,
-              let body = try? await request.body.collect(upTo: 8 * 1024) else {
+            let body = try? await request.body.collect(upTo: 8 * 1024)
+        else {
             return ConsentPage.response(ConsentPage.error(.invalidRequest, "The consent form was not submitted correctly"), status: .badRequest)
         }
         let form = FormBody.parse(String(buffer: body))
         guard let requestId = form["request"], let csrf = form["csrf"], let decision = form["decision"], ["approve", "deny"].contains(decision),
-              let pending = try await infrastructure(context, { try await store.pending(requestId, tenant: record.tenant.id) }),
-              pending.status == "pending", pending.expiresAt > Date(),
-              let session = request.cookies[sessionCookie]?.value, SecretHash.matches(session, hash: pending.sessionHash),
-              SecretHash.matches(csrf, hash: pending.csrfHash) else {
+            let pending = try await infrastructure(context, { try await store.pending(requestId, tenant: record.tenant.id) }),
+            pending.status == "pending", pending.expiresAt > Date(),
+            let session = request.cookies[sessionCookie]?.value, SecretHash.matches(session, hash: pending.sessionHash),
+            SecretHash.matches(csrf, hash: pending.csrfHash)
+        else {
             context.logger.warning("Consent refused: unknown, used, expired or forged form", metadata: ["tenant": "\(record.tenant.id)"])
-            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This consent form is no longer valid; start again from the application"),
-                                        status: .forbidden)
+            return ConsentPage.response(
+                ConsentPage.error(.invalidRequest, "This consent form is no longer valid; start again from the application"),
+                status: .forbidden
+            )
         }
         if decision == "deny" {
             guard try await infrastructure(context, { try await store.finish(pending.id, status: "denied") }) else {
                 return ConsentPage.response(ConsentPage.error(.invalidRequest, "This consent form was already used"), status: .forbidden)
             }
             context.logger.info("Consent denied", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)"])
-            return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: .accessDenied,
-                                                                   description: "The user denied the request", state: pending.request.state,
-                                                                   issuer: origin.issuer))
+            return redirect(
+                AuthorizationRequestRules.errorRedirect(
+                    pending.request.redirectUri,
+                    error: .accessDenied,
+                    description: "The user denied the request",
+                    state: pending.request.state,
+                    issuer: origin.issuer
+                )
+            )
         }
-        try await infrastructure(context) { try await store.recordConsent(tenant: record.tenant.id, sessionHash: pending.sessionHash, request: pending.request) }
+        try await infrastructure(context) {
+            try await store.recordConsent(tenant: record.tenant.id, sessionHash: pending.sessionHash, request: pending.request)
+        }
         context.logger.info("Consent given", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)"])
         return try await sendUpstream(pending, record: record, origin: origin, store: store, oidc: oidc, keyRing: keyRing, context: context)
     }
@@ -137,21 +203,45 @@ public enum AuthorizeRoutes {
 
     /// Our own leg: fresh state, PKCE verifier and nonce, bound to this request; the browser goes
     /// upstream with 303.
-    static func sendUpstream(_ pending: PendingAuthorization, record: TenantRecord, origin: PublicOrigin, store: AuthorizationStore,
-                             oidc: OIDCDirectory, keyRing: KeyRing, context: GatehouseRequestContext) async throws -> Response {
+    static func sendUpstream(
+        _ pending: PendingAuthorization,
+        record: TenantRecord,
+        origin: PublicOrigin,
+        store: AuthorizationStore,
+        oidc: OIDCDirectory,
+        keyRing: KeyRing,
+        context: GatehouseRequestContext
+    ) async throws -> Response {
         guard let upstream = record.tenant.upstream, let endpoint = await upstreamAuthorizationEndpoint(record, oidc: oidc) else {
             context.logger.error("Upstream authorization endpoint unknown or discovery failed", metadata: ["tenant": "\(record.tenant.id)"])
-            return redirect(AuthorizationRequestRules.errorRedirect(pending.request.redirectUri, error: .temporarilyUnavailable,
-                                                                   description: "The sign-in provider is not reachable", state: pending.request.state,
-                                                                   issuer: origin.issuer))
+            return redirect(
+                AuthorizationRequestRules.errorRedirect(
+                    pending.request.redirectUri,
+                    error: .temporarilyUnavailable,
+                    description: "The sign-in provider is not reachable",
+                    state: pending.request.state,
+                    issuer: origin.issuer
+                )
+            )
         }
         let state = SecretGenerator.generate(prefix: "", bytes: 32)
         let verifier = PKCE.makeVerifier()
         let nonce = upstream.kind == .oidc ? SecretGenerator.generate(prefix: "", bytes: 24) : nil
         let sealedVerifier = try keyRing.seal(Array(verifier.utf8), associatedData: "gatehouse/upstream-verifier/\(pending.id)")
-        guard try await infrastructure(context, {
-            try await store.finish(pending.id, status: "upstream", upstreamStateHash: SecretHash.of(state), sealedVerifier: sealedVerifier, nonce: nonce)
-        }) else {
+        guard
+            try await infrastructure(
+                context,
+                {
+                    try await store.finish(
+                        pending.id,
+                        status: "upstream",
+                        upstreamStateHash: SecretHash.of(state),
+                        sealedVerifier: sealedVerifier,
+                        nonce: nonce
+                    )
+                }
+            )
+        else {
             return ConsentPage.response(ConsentPage.error(.invalidRequest, "This consent form was already used"), status: .forbidden)
         }
         var parameters: [(String, String?)] = [

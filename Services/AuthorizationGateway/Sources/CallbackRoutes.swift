@@ -11,39 +11,81 @@ import Logging
 /// one transaction the sealed upstream tokens and the events are written; the client gets a
 /// sealed code with its `state` and our `iss`. Nothing is written when any step fails.
 public enum CallbackRoutes {
-    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: AuthorizationStore, tenantStore: TenantStore,
-                           upstream: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing, documents: ClientMetadataDocuments) {
+    public static func add(
+        to router: Router<GatehouseRequestContext>,
+        tenants: TenantResolver,
+        store: AuthorizationStore,
+        tenantStore: TenantStore,
+        upstream: UpstreamClient,
+        oidc: OIDCDirectory,
+        keyRing: KeyRing,
+        documents: ClientMetadataDocuments
+    ) {
         router.get("/oauth/callback") { request, context in
-            try await callback(request, context, tenants: tenants, store: store, tenantStore: tenantStore, upstream: upstream, oidc: oidc,
-                               keyRing: keyRing, documents: documents)
+            try await callback(
+                request,
+                context,
+                tenants: tenants,
+                store: store,
+                tenantStore: tenantStore,
+                upstream: upstream,
+                oidc: oidc,
+                keyRing: keyRing,
+                documents: documents
+            )
         }
     }
 
-    static func callback(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: AuthorizationStore,
-                         tenantStore: TenantStore, upstream client: UpstreamClient, oidc: OIDCDirectory, keyRing: KeyRing,
-                         documents: ClientMetadataDocuments) async throws -> Response {
+    static func callback(
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        tenants: TenantResolver,
+        store: AuthorizationStore,
+        tenantStore: TenantStore,
+        upstream client: UpstreamClient,
+        oidc: OIDCDirectory,
+        keyRing: KeyRing,
+        documents: ClientMetadataDocuments
+    ) async throws -> Response {
         let (record, origin) = try await tenants.resolve(request, context)
         let parameters = FormBody.parse(request.uri.query ?? "")
         // The sign-in must end in the browser that began it (its session cookie, set before the
         // consent page or the upstream redirect): a state carried to another browser yields nothing.
         guard let session = request.cookies[AuthorizeRoutes.sessionCookie]?.value else {
             context.logger.warning("Callback without the browser session that started it", metadata: ["tenant": "\(record.tenant.id)"])
-            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This sign-in must be finished in the browser that started it"),
-                                        status: .badRequest)
+            return ConsentPage.response(
+                ConsentPage.error(.invalidRequest, "This sign-in must be finished in the browser that started it"),
+                status: .badRequest
+            )
         }
         guard let state = parameters["state"], !state.isEmpty,
-              let (pending, sealedVerifier, nonce, clientCredentials) = try await AuthorizeRoutes.infrastructure(context, {
-                  try await store.claimCallback(stateHash: SecretHash.of(state), sessionHash: SecretHash.of(session), tenant: record.tenant.id)
-              }) else {
-            context.logger.warning("Callback with an unknown, used or expired state, or from another browser",
-                                   metadata: ["tenant": "\(record.tenant.id)"])
-            return ConsentPage.response(ConsentPage.error(.invalidRequest, "This sign-in is no longer valid; start again from the application"),
-                                        status: .badRequest)
+            let (pending, sealedVerifier, nonce, clientCredentials) = try await AuthorizeRoutes.infrastructure(
+                context,
+                {
+                    try await store.claimCallback(stateHash: SecretHash.of(state), sessionHash: SecretHash.of(session), tenant: record.tenant.id)
+                }
+            )
+        else {
+            context.logger.warning(
+                "Callback with an unknown, used or expired state, or from another browser",
+                metadata: ["tenant": "\(record.tenant.id)"]
+            )
+            return ConsentPage.response(
+                ConsentPage.error(.invalidRequest, "This sign-in is no longer valid; start again from the application"),
+                status: .badRequest
+            )
         }
         func back(_ error: APIError.Code, _ description: String) async throws -> Response {
             try? await store.markFailed(pending.id)
-            return AuthorizeRoutes.redirect(AuthorizationRequestRules.errorRedirect(
-                pending.request.redirectUri, error: error, description: description, state: pending.request.state, issuer: origin.issuer))
+            return AuthorizeRoutes.redirect(
+                AuthorizationRequestRules.errorRedirect(
+                    pending.request.redirectUri,
+                    error: error,
+                    description: description,
+                    state: pending.request.state,
+                    issuer: origin.issuer
+                )
+            )
         }
         guard let upstream = record.tenant.upstream else { return try await back(.temporarilyUnavailable, "No sign-in provider is configured") }
         if let error = parameters["error"] {
@@ -70,10 +112,18 @@ public enum CallbackRoutes {
             } else if let iss = parameters["iss"], let expected = upstream.issuer, iss != expected {
                 throw UpstreamFailure.refused("the authorization response names another issuer")
             }
-            let verifier = String(decoding: try keyRing.open(sealedVerifier, associatedData: "gatehouse/upstream-verifier/\(pending.id)"), as: UTF8.self)
+            let verifier = String(
+                decoding: try keyRing.open(sealedVerifier, associatedData: "gatehouse/upstream-verifier/\(pending.id)"),
+                as: UTF8.self
+            )
             let secret = try tenantStore.clientSecret(of: record)
-            tokens = try await client.exchange(code: code, verifier: verifier, redirectUri: origin.url("/oauth/callback"), upstream: effective,
-                                               clientSecret: secret)
+            tokens = try await client.exchange(
+                code: code,
+                verifier: verifier,
+                redirectUri: origin.url("/oauth/callback"),
+                upstream: effective,
+                clientSecret: secret
+            )
             if let metadata {
                 guard let nonce else { throw UpstreamFailure.refused("no nonce was sent") }
                 identity = try await client.oidcIdentity(tokens: tokens, upstream: upstream, metadata: metadata, directory: oidc, nonce: nonce)
@@ -101,23 +151,52 @@ public enum CallbackRoutes {
         }
         let userId = UserID.derive(tenant: record.tenant.id, issuer: identity.issuer, subject: identity.subject)
         let binding = CodeBinding(
-            tenant: record.tenant.id, clientId: pending.request.clientId, client: credentials!, redirectUri: pending.request.redirectUri,
-            codeChallenge: pending.request.codeChallenge, resource: pending.request.resource, scopes: pending.request.scopes, userId: userId,
-            identity: .init(issuer: identity.issuer, subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified,
-                            name: identity.name),
-            issuedAt: Date(), lifetime: SealedCode.maximumLifetime)
+            tenant: record.tenant.id,
+            clientId: pending.request.clientId,
+            client: credentials!,
+            redirectUri: pending.request.redirectUri,
+            codeChallenge: pending.request.codeChallenge,
+            resource: pending.request.resource,
+            scopes: pending.request.scopes,
+            userId: userId,
+            identity: .init(
+                issuer: identity.issuer,
+                subject: identity.subject,
+                email: identity.email,
+                emailVerified: identity.emailVerified,
+                name: identity.name
+            ),
+            issuedAt: Date(),
+            lifetime: SealedCode.maximumLifetime
+        )
         let sealedCode = try SealedCode.seal(binding, keyRing: keyRing)
         do {
-            try await store.complete(pending, identity: identity, tokens: tokens, keyRing: keyRing, code: sealedCode, binding: binding,
-                                     emailLinking: EmailLinkingPolicy(rawValue: record.tenant.emailLinking))
+            try await store.complete(
+                pending,
+                identity: identity,
+                tokens: tokens,
+                keyRing: keyRing,
+                code: sealedCode,
+                binding: binding,
+                emailLinking: EmailLinkingPolicy(rawValue: record.tenant.emailLinking)
+            )
         } catch {
             context.logger.error("Storing the login failed", metadata: ["error": "\(error)"])
             return try await back(.temporarilyUnavailable, "The sign-in could not be completed; try again shortly")
         }
-        context.logger.notice("Code issued", metadata: ["tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)",
-                                                        "user_id": "\(userId)"])
-        return AuthorizeRoutes.redirect(AuthorizationRequestRules.appending(
-            to: pending.request.redirectUri, [("code", sealedCode), ("state", pending.request.state), ("iss", origin.issuer)]))
+        context.logger.notice(
+            "Code issued",
+            metadata: [
+                "tenant": "\(record.tenant.id)", "client_id": "\(pending.request.clientId)",
+                "user_id": "\(userId)",
+            ]
+        )
+        return AuthorizeRoutes.redirect(
+            AuthorizationRequestRules.appending(
+                to: pending.request.redirectUri,
+                [("code", sealedCode), ("state", pending.request.state), ("iss", origin.issuer)]
+            )
+        )
     }
 
     /// The issuer an identity is scoped by: the OIDC issuer, or the origin of an OAuth 2.0
@@ -125,7 +204,8 @@ public enum CallbackRoutes {
     static func issuer(of upstream: UpstreamConfiguration) -> String {
         if let issuer = upstream.issuer { return issuer }
         guard let endpoint = upstream.authorizationEndpoint, let components = URLComponents(string: endpoint),
-              let scheme = components.scheme, let host = components.host else { return "unknown" }
+            let scheme = components.scheme, let host = components.host
+        else { return "unknown" }
         return "\(scheme)://\(host)\(components.port.map { ":\($0)" } ?? "")"
     }
 }

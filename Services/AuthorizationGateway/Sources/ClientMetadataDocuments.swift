@@ -108,8 +108,10 @@ public actor ClientMetadataDocuments {
             client = try Self.client(from: body, url: url)
         } catch let failure as Failure {
             guard failure.isTransient, let last = lastGood[url], ContinuousClock.now - last.fetched <= staleLimit else { throw failure }
-            logger.warning("Metadata document refetch failed; using the last good one",
-                           metadata: ["client_id": "\(url)", "reason": "\(failure)", "age_s": "\((ContinuousClock.now - last.fetched).components.seconds)"])
+            logger.warning(
+                "Metadata document refetch failed; using the last good one",
+                metadata: ["client_id": "\(url)", "reason": "\(failure)", "age_s": "\((ContinuousClock.now - last.fetched).components.seconds)"]
+            )
             return last.client
         }
         if cache.count > 10_000 { cache.removeAll() }
@@ -123,8 +125,9 @@ public actor ClientMetadataDocuments {
 
     func acceptableURL(_ url: String) throws -> URLComponents {
         guard url.utf8.count <= 2048, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              let host = components.host, !host.isEmpty, components.fragment == nil, components.user == nil, components.password == nil,
-              components.path.count > 1, !components.path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == "." || $0 == ".." })
+            let host = components.host, !host.isEmpty, components.fragment == nil, components.user == nil, components.password == nil,
+            components.path.count > 1,
+            !components.path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == "." || $0 == ".." })
         else { throw Failure.notAnAcceptableURL }
         guard scheme == "https" || (allowLoopback && scheme == "http") else { throw Failure.notAnAcceptableURL }
         return components
@@ -186,8 +189,10 @@ public actor ClientMetadataDocuments {
     // MARK: The fetch
 
     private func fetch(_ url: String, host: String, address: String) async throws -> (String, Duration) {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .seconds(3), read: Self.timeout))
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(3), read: Self.timeout)
+        )
         configuration.dnsOverride = [host: address]
         configuration.maximumUsesPerConnection = 1
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -201,7 +206,9 @@ public actor ClientMetadataDocuments {
             response = try await http.execute(request, timeout: Self.timeout)
             guard response.status == .ok else {
                 if response.status.code >= 500 { throw Failure.unavailable("status \(response.status.code)") }
-                throw Failure.fetchFailed((300..<400).contains(response.status.code) ? "redirects are not followed" : "status \(response.status.code)")
+                throw Failure.fetchFailed(
+                    (300..<400).contains(response.status.code) ? "redirects are not followed" : "status \(response.status.code)"
+                )
             }
             body = try await response.body.collect(upTo: Self.maximumBytes)
         } catch let failure as Failure {
@@ -254,7 +261,12 @@ public actor ClientMetadataDocuments {
         } catch let error as RegistrationError {
             throw Failure.invalidDocument(error.detail)
         }
-        return AuthorizingClient(clientId: url, name: metadata.clientName, redirectUris: metadata.redirectUris, grantTypes: metadata.grantTypes,
-                                 scope: metadata.scope)
+        return AuthorizingClient(
+            clientId: url,
+            name: metadata.clientName,
+            redirectUris: metadata.redirectUris,
+            grantTypes: metadata.grantTypes,
+            scope: metadata.scope
+        )
     }
 }

@@ -37,10 +37,22 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var softwareId: String?
     public var softwareVersion: String?
 
-    public init(redirectUris: [String], tokenEndpointAuthMethod: String, grantTypes: [String], responseTypes: [String],
-                applicationType: String, clientName: String? = nil, clientUri: String? = nil, logoUri: String? = nil, tosUri: String? = nil,
-                policyUri: String? = nil, scope: String? = nil, contacts: [String]? = nil, softwareId: String? = nil,
-                softwareVersion: String? = nil) {
+    public init(
+        redirectUris: [String],
+        tokenEndpointAuthMethod: String,
+        grantTypes: [String],
+        responseTypes: [String],
+        applicationType: String,
+        clientName: String? = nil,
+        clientUri: String? = nil,
+        logoUri: String? = nil,
+        tosUri: String? = nil,
+        policyUri: String? = nil,
+        scope: String? = nil,
+        contacts: [String]? = nil,
+        softwareId: String? = nil,
+        softwareVersion: String? = nil
+    ) {
         self.redirectUris = redirectUris
         self.tokenEndpointAuthMethod = tokenEndpointAuthMethod
         self.grantTypes = grantTypes
@@ -81,8 +93,10 @@ public enum ClientRegistrationRules {
     public static let authMethods = ["none", "client_secret_basic", "client_secret_post"]
     public static let grantTypes = ["authorization_code", "refresh_token"]
     /// Schemes that can run code or read local data in a browser, in any spelling.
-    static let forbiddenSchemes: Set<String> = ["javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source",
-                                                "ws", "wss", "ftp", "mailto", "tel", "chrome", "chrome-extension", "resource", "jar"]
+    static let forbiddenSchemes: Set<String> = [
+        "javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source",
+        "ws", "wss", "ftp", "mailto", "tel", "chrome", "chrome-extension", "resource", "jar",
+    ]
 
     public static func validate(_ request: ClientMetadataRequest, supportedScopes: [String]) throws -> ClientMetadata {
         guard let redirects = request.redirectUris, !redirects.isEmpty else {
@@ -120,12 +134,15 @@ public enum ClientRegistrationRules {
             }
         }
         if let name = request.clientName {
-            guard !name.isEmpty, name.count <= maximumNameLength, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            guard !name.isEmpty, name.count <= maximumNameLength, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
                 throw RegistrationError.metadata("client_name must be 1-\(maximumNameLength) characters without control characters")
             }
         }
-        for (field, value) in [("client_uri", request.clientUri), ("logo_uri", request.logoUri), ("tos_uri", request.tosUri),
-                               ("policy_uri", request.policyUri)] {
+        for (field, value) in [
+            ("client_uri", request.clientUri), ("logo_uri", request.logoUri), ("tos_uri", request.tosUri),
+            ("policy_uri", request.policyUri),
+        ] {
             if let value, classifyWebURI(value) == nil { throw RegistrationError.metadata("\(field) must be an https URL") }
         }
         if let contacts = request.contacts {
@@ -136,10 +153,22 @@ public enum ClientRegistrationRules {
         for (field, value) in [("software_id", request.softwareId), ("software_version", request.softwareVersion)] {
             if let value, value.isEmpty || value.count > 200 { throw RegistrationError.metadata("\(field) must be 1-200 characters") }
         }
-        return ClientMetadata(redirectUris: redirects, tokenEndpointAuthMethod: method, grantTypes: grants, responseTypes: responses,
-                              applicationType: applicationType, clientName: request.clientName, clientUri: request.clientUri,
-                              logoUri: request.logoUri, tosUri: request.tosUri, policyUri: request.policyUri, scope: request.scope,
-                              contacts: request.contacts, softwareId: request.softwareId, softwareVersion: request.softwareVersion)
+        return ClientMetadata(
+            redirectUris: redirects,
+            tokenEndpointAuthMethod: method,
+            grantTypes: grants,
+            responseTypes: responses,
+            applicationType: applicationType,
+            clientName: request.clientName,
+            clientUri: request.clientUri,
+            logoUri: request.logoUri,
+            tosUri: request.tosUri,
+            policyUri: request.policyUri,
+            scope: request.scope,
+            contacts: request.contacts,
+            softwareId: request.softwareId,
+            softwareVersion: request.softwareVersion
+        )
     }
 
     public enum RedirectKind: Equatable, Sendable {
@@ -160,7 +189,8 @@ public enum ClientRegistrationRules {
         guard let colon = text.firstIndex(of: ":") else { throw RegistrationError.redirect("a redirect URI must be absolute: \(text)") }
         let scheme = text[..<colon].lowercased()
         guard let first = scheme.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first),
-              scheme.utf8.allSatisfy({ $0.isSchemeCharacter }) else {
+            scheme.utf8.allSatisfy({ $0.isSchemeCharacter })
+        else {
             throw RegistrationError.redirect("a redirect URI must be absolute: \(text)")
         }
         guard !forbiddenSchemes.contains(scheme) else { throw RegistrationError.redirect("the \(scheme): scheme is not allowed") }
@@ -195,7 +225,8 @@ public enum ClientRegistrationRules {
     public static func matches(presented: String, registered: String) -> Bool {
         if presented == registered { return true }
         guard (try? classify(registered)) == .loopback, (try? classify(presented)) == .loopback,
-              var a = URLComponents(string: presented), var b = URLComponents(string: registered) else { return false }
+            var a = URLComponents(string: presented), var b = URLComponents(string: registered)
+        else { return false }
         a.port = nil
         b.port = nil
         return a.string == b.string

@@ -34,18 +34,33 @@ public struct ClientStore: Sendable {
 
     /// Stores a validated registration; returns the client id and, for a confidential client,
     /// the secret (shown this once; only its hash is kept).
-    public func register(_ metadata: ClientMetadata, tenant: String, from address: String?,
-                         unusedLifetime: Duration) async throws -> (clientId: String, secret: String?, issuedAt: Date) {
+    public func register(
+        _ metadata: ClientMetadata,
+        tenant: String,
+        from address: String?,
+        unusedLifetime: Duration
+    ) async throws -> (clientId: String, secret: String?, issuedAt: Date) {
         let clientId = SecretGenerator.generate(prefix: "mcp_client_", bytes: 16)
         let secret = metadata.isConfidential ? SecretGenerator.generate(prefix: "mcp_secret_") : nil
         let secretHash = secret.map(SecretHash.of)
         let issuedAt = Date()
         let event = EventEnvelope(
-            tenant: tenant, aggregateKey: clientId, aggregateVersion: 1,
-            payload: ClientRegistered(clientId: clientId, clientName: metadata.clientName, applicationType: metadata.applicationType,
-                                      redirectUris: metadata.redirectUris, grantTypes: metadata.grantTypes,
-                                      responseTypes: metadata.responseTypes, tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
-                                      scope: metadata.scope, clientSecretHash: secretHash, metadataDocumentUrl: nil))
+            tenant: tenant,
+            aggregateKey: clientId,
+            aggregateVersion: 1,
+            payload: ClientRegistered(
+                clientId: clientId,
+                clientName: metadata.clientName,
+                applicationType: metadata.applicationType,
+                redirectUris: metadata.redirectUris,
+                grantTypes: metadata.grantTypes,
+                responseTypes: metadata.responseTypes,
+                tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
+                scope: metadata.scope,
+                clientSecretHash: secretHash,
+                metadataDocumentUrl: nil
+            )
+        )
         var bindings = PostgresBindings()
         bindings.append(tenant)
         bindings.append(clientId)
@@ -63,30 +78,52 @@ public struct ClientStore: Sendable {
         bindings.append(issuedAt.addingTimeInterval(unusedLifetime / .seconds(1)))
         OutboxWriter.bind([try OutboxRecord(event)], into: &bindings)
         // One statement writes the client and its event: atomic without a transaction's extra round trips.
-        try await client.query(PostgresQuery(unsafeSQL: """
-            WITH registered AS (
-                INSERT INTO \(schema.quoted).clients (tenant_id, client_id, client_name, application_type, redirect_uris, grant_types,
-                    response_types, token_endpoint_auth_method, scope, client_secret_hash, metadata, registered_from, created_at, expires_at)
-                VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), $11::jsonb, NULLIF($12, ''), $13, $14)
-                RETURNING client_id
-            )
-            \(OutboxWriter(schema: schema).insertSQL(firstParameter: 15, when: "registered"))
-            """, binds: bindings), logger: logger)
+        try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH registered AS (
+                        INSERT INTO \(schema.quoted).clients (tenant_id, client_id, client_name, application_type, redirect_uris, grant_types,
+                            response_types, token_endpoint_auth_method, scope, client_secret_hash, metadata, registered_from, created_at, expires_at)
+                        VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), $11::jsonb, NULLIF($12, ''), $13, $14)
+                        RETURNING client_id
+                    )
+                    \(OutboxWriter(schema: schema).insertSQL(firstParameter: 15, when: "registered"))
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         return (clientId, secret, issuedAt)
     }
 
     public func list(tenant: String) async throws -> [RegisteredClient] {
         var bindings = PostgresBindings()
         bindings.append(tenant)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled
-            FROM \(schema.quoted).clients WHERE tenant_id = $1 ORDER BY created_at, client_id
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled
+                    FROM \(schema.quoted).clients WHERE tenant_id = $1 ORDER BY created_at, client_id
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         let decoder = JSONBody.decoder()
         var clients: [RegisteredClient] = []
-        for try await (id, tenant, metadata, created, used, expires, disabled) in rows.decode((String, String, String, Date, Date?, Date?, Bool).self) {
-            clients.append(RegisteredClient(clientId: id, tenant: tenant, metadata: try decoder.decode(ClientMetadata.self, from: Data(metadata.utf8)),
-                                            createdAt: created, lastUsedAt: used, expiresAt: expires, disabled: disabled))
+        for try await (id, tenant, metadata, created, used, expires, disabled) in rows.decode((String, String, String, Date, Date?, Date?, Bool).self)
+        {
+            clients.append(
+                RegisteredClient(
+                    clientId: id,
+                    tenant: tenant,
+                    metadata: try decoder.decode(ClientMetadata.self, from: Data(metadata.utf8)),
+                    createdAt: created,
+                    lastUsedAt: used,
+                    expiresAt: expires,
+                    disabled: disabled
+                )
+            )
         }
         return clients
     }

@@ -40,35 +40,49 @@ public enum ConsentPage {
         return output
     }
 
-    public static func consent(tenantName: String, clientName: String?, clientId: String, redirectUri: String, scopes: [String],
-                               requestId: String, csrf: String) -> String {
-        let redirectHost = URLComponents(string: redirectUri).flatMap { components in
-            components.host.map { host in components.port.map { "\(host):\($0)" } ?? host }
-        } ?? redirectUri
+    public static func consent(
+        tenantName: String,
+        clientName: String?,
+        clientId: String,
+        redirectUri: String,
+        scopes: [String],
+        requestId: String,
+        csrf: String
+    ) -> String {
+        let redirectHost =
+            URLComponents(string: redirectUri).flatMap { components in
+                components.host.map { host in components.port.map { "\(host):\($0)" } ?? host }
+            } ?? redirectUri
         let name = clientName ?? clientId
         let items = scopes.map { "<li><strong>\(escape($0))</strong> — \(escape(scopeDescriptions[$0] ?? $0))</li>" }.joined()
-        return page(title: "Allow \(name)?", body: """
-            <h1>Allow <span id="client-name">\(escape(name))</span> to access \(escape(tenantName))?</h1>
-            <p>After you sign in, you will be sent back to <strong id="redirect-host">\(escape(redirectHost))</strong>.
-               Only continue if you started this from that application.</p>
-            <p>It asks to:</p>
-            <ul id="scopes">\(items)</ul>
-            <form method="post" action="/oauth/consent">
-              <input type="hidden" name="request" value="\(escape(requestId))">
-              <input type="hidden" name="csrf" value="\(escape(csrf))">
-              <button type="submit" name="decision" value="approve" id="approve">Allow and sign in</button>
-              <button type="submit" name="decision" value="deny" id="deny">Deny</button>
-            </form>
-            """)
+        return page(
+            title: "Allow \(name)?",
+            body: """
+                <h1>Allow <span id="client-name">\(escape(name))</span> to access \(escape(tenantName))?</h1>
+                <p>After you sign in, you will be sent back to <strong id="redirect-host">\(escape(redirectHost))</strong>.
+                   Only continue if you started this from that application.</p>
+                <p>It asks to:</p>
+                <ul id="scopes">\(items)</ul>
+                <form method="post" action="/oauth/consent">
+                  <input type="hidden" name="request" value="\(escape(requestId))">
+                  <input type="hidden" name="csrf" value="\(escape(csrf))">
+                  <button type="submit" name="decision" value="approve" id="approve">Allow and sign in</button>
+                  <button type="submit" name="decision" value="deny" id="deny">Deny</button>
+                </form>
+                """
+        )
     }
 
     public static func error(_ code: APIError.Code, _ description: String) -> String {
-        page(title: "Authorization failed", body: """
-            <h1>This sign-in cannot continue</h1>
-            <p id="error-code">\(escape(code.rawValue))</p>
-            <p id="error-description">\(escape(description))</p>
-            <p>Return to the application and try again.</p>
-            """)
+        page(
+            title: "Authorization failed",
+            body: """
+                <h1>This sign-in cannot continue</h1>
+                <p id="error-code">\(escape(code.rawValue))</p>
+                <p id="error-description">\(escape(description))</p>
+                <p>Return to the application and try again.</p>
+                """
+        )
     }
 
     static func page(title: String, body: String) -> String {
@@ -101,11 +115,12 @@ public enum ConsentPage {
     /// scheme; nil for anything a policy cannot name safely.
     static func cspSource(_ url: String) -> String? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              scheme.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "+-.".unicodeScalars.contains($0) }),
-              scheme.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
+            scheme.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "+-.".unicodeScalars.contains($0) }),
+            scheme.unicodeScalars.allSatisfy(\.isASCII)
+        else { return nil }
         guard scheme == "http" || scheme == "https" else { return scheme + ":" }
         guard let host = components.host, !host.isEmpty,
-              host.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-.[]:".unicodeScalars.contains($0)) })
+            host.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-.[]:".unicodeScalars.contains($0)) })
         else { return nil }
         return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }

@@ -39,8 +39,10 @@ public enum DiscoveryRoutes {
         }
         // CORS preflight, so that a browser-based client sending MCP-Protocol-Version can read
         // the documents (no credentials: the documents are public).
-        for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
-                     "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+        for path in [
+            "/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
+            "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
+        ] {
             router.on(RouterPath(path), method: .options) { request, context in
                 _ = try await tenants.resolve(request, context)
                 return CORS.preflight(methods: "GET, OPTIONS")
@@ -90,8 +92,11 @@ public enum DiscoveryRoutes {
     }
 
     static func metadataResponse(_ body: ByteBuffer) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
-                 body: .init(byteBuffer: body))
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "public, max-age=300", .accessControlAllowOrigin: "*"],
+            body: .init(byteBuffer: body)
+        )
     }
 
     /// Encoded documents by kind, origin and tenant version: a tenant change (new version) or

@@ -47,24 +47,47 @@ public struct ExpirySweeper: Service {
         try await client.withTransaction(logger: logger) { connection in
             var bindings = PostgresBindings()
             bindings.append(limit)
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                UPDATE \(schema.quoted).clients SET disabled = true
-                WHERE client_id IN (
-                    SELECT client_id FROM \(schema.quoted).clients
-                    WHERE NOT disabled AND expires_at IS NOT NULL AND expires_at < now()
-                    ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING tenant_id, client_id, client_name, application_type, redirect_uris, grant_types, response_types,
-                          token_endpoint_auth_method, scope, client_secret_hash
-                """, binds: bindings), logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE \(schema.quoted).clients SET disabled = true
+                        WHERE client_id IN (
+                            SELECT client_id FROM \(schema.quoted).clients
+                            WHERE NOT disabled AND expires_at IS NOT NULL AND expires_at < now()
+                            ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                        RETURNING tenant_id, client_id, client_name, application_type, redirect_uris, grant_types, response_types,
+                                  token_endpoint_auth_method, scope, client_secret_hash
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
             var records: [OutboxRecord] = []
             for try await row in rows.decode((String, String, String?, String, [String], [String], [String], String, String?, String?).self) {
                 let (tenant, clientId, name, type, redirects, grants, responses, method, scope, secretHash) = row
-                let registered = ClientRegistered(clientId: clientId, clientName: name, applicationType: type, redirectUris: redirects,
-                                                  grantTypes: grants, responseTypes: responses, tokenEndpointAuthMethod: method, scope: scope,
-                                                  clientSecretHash: secretHash, metadataDocumentUrl: nil)
+                let registered = ClientRegistered(
+                    clientId: clientId,
+                    clientName: name,
+                    applicationType: type,
+                    redirectUris: redirects,
+                    grantTypes: grants,
+                    responseTypes: responses,
+                    tokenEndpointAuthMethod: method,
+                    scope: scope,
+                    clientSecretHash: secretHash,
+                    metadataDocumentUrl: nil
+                )
                 // A client's aggregate: version 1 is its registration, version 2 its expiry (its only change so far).
-                records.append(try OutboxRecord(EventEnvelope(tenant: tenant, aggregateKey: clientId, aggregateVersion: 2,
-                                                              payload: ClientUpdated(client: registered, disabled: true))))
+                records.append(
+                    try OutboxRecord(
+                        EventEnvelope(
+                            tenant: tenant,
+                            aggregateKey: clientId,
+                            aggregateVersion: 2,
+                            payload: ClientUpdated(client: registered, disabled: true)
+                        )
+                    )
+                )
             }
             try await OutboxWriter(schema: schema).append(records, on: connection, logger: logger)
             return records.count
@@ -74,12 +97,15 @@ public struct ExpirySweeper: Service {
     /// One pass over the authorization requests; returns how many expired ones it deleted.
     @discardableResult
     public func deleteExpiredAuthorizationRequests(limit: Int = 1000) async throws -> Int {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             DELETE FROM \(unescaped: schema.quoted).authorization_requests WHERE id IN (
                 SELECT id FROM \(unescaped: schema.quoted).authorization_requests
                 WHERE expires_at < now() ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var deleted = 0
         for try await _ in rows.decode(String.self) { deleted += 1 }
         return deleted

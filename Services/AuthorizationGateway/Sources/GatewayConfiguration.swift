@@ -19,9 +19,16 @@ public struct GatewayConfiguration: Sendable {
     /// Client ID metadata documents the operator fixed, by client id URL: never fetched.
     public var pinnedMetadataDocuments: [String: AuthorizingClient]
 
-    public init(keyRing: KeyRing, publicScheme: String = "https", trustedProxies: [IPNetwork] = [],
-                allowInsecureUpstream: Bool = false, registration: RegistrationPolicy = RegistrationPolicy(), internalToken: OperatorToken? = nil,
-                allowLoopbackMetadataDocuments: Bool = false, pinnedMetadataDocuments: [String: AuthorizingClient] = [:]) {
+    public init(
+        keyRing: KeyRing,
+        publicScheme: String = "https",
+        trustedProxies: [IPNetwork] = [],
+        allowInsecureUpstream: Bool = false,
+        registration: RegistrationPolicy = RegistrationPolicy(),
+        internalToken: OperatorToken? = nil,
+        allowLoopbackMetadataDocuments: Bool = false,
+        pinnedMetadataDocuments: [String: AuthorizingClient] = [:]
+    ) {
         self.keyRing = keyRing
         self.publicScheme = publicScheme
         self.trustedProxies = trustedProxies
@@ -46,20 +53,23 @@ public struct GatewayConfiguration: Sendable {
         allowInsecureUpstream = try env.bool("GATEHOUSE_ALLOW_INSECURE_UPSTREAM", default: false)
         registration = RegistrationPolicy(
             perMinutePerAddress: try env.int("GATEHOUSE_REGISTRATIONS_PER_MINUTE", default: 20, range: 1...100_000),
-            unusedClientLifetimeDays: try env.int("GATEHOUSE_UNUSED_CLIENT_DAYS", default: 30, range: 1...3650))
+            unusedClientLifetimeDays: try env.int("GATEHOUSE_UNUSED_CLIENT_DAYS", default: 30, range: 1...3650)
+        )
         internalToken = try env.internalToken()
         allowLoopbackMetadataDocuments = try env.bool("GATEHOUSE_ALLOW_LOOPBACK_CLIENT_METADATA", default: false)
         pinnedMetadataDocuments = [:]
-        if let path = try env.optionalString("GATEHOUSE_PINNED_CLIENT_METADATA_FILE") {
+        if let path = env.optionalString("GATEHOUSE_PINNED_CLIENT_METADATA_FILE") {
             let variable = "GATEHOUSE_PINNED_CLIENT_METADATA_FILE"
             guard let data = FileManager.default.contents(atPath: path),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else {
                 throw ConfigurationError(variable: variable, problem: "must name a readable JSON object of client id URL → document")
             }
             var documents: [String: String] = [:]
             for (url, document) in object {
                 guard JSONSerialization.isValidJSONObject(document),
-                      let text = try? JSONSerialization.data(withJSONObject: document) else {
+                    let text = try? JSONSerialization.data(withJSONObject: document)
+                else {
                     throw ConfigurationError(variable: variable, problem: "the document of \(url) is not a JSON object")
                 }
                 documents[url] = String(decoding: text, as: UTF8.self)

@@ -1,5 +1,5 @@
-import Foundation
 import AsyncHTTPClient
+import Foundation
 import GatehouseCrypto
 import GatehouseMessaging
 import GatehousePostgres
@@ -38,36 +38,77 @@ public enum GatewayService {
         }
 
         public init(postgres: PostgresClient, logger: Logger, configuration: GatewayConfiguration, directoryMaximumAge: Duration = .seconds(1)) {
-            tenants = TenantStore(client: postgres, schema: definition.schema, keyRing: configuration.keyRing,
-                                  allowInsecureUpstream: configuration.allowInsecureUpstream, logger: logger)
+            tenants = TenantStore(
+                client: postgres,
+                schema: definition.schema,
+                keyRing: configuration.keyRing,
+                allowInsecureUpstream: configuration.allowInsecureUpstream,
+                logger: logger
+            )
             clients = ClientStore(client: postgres, schema: definition.schema, logger: logger)
             directory = TenantDirectory(store: tenants, maximumAge: directoryMaximumAge)
-            resolver = TenantResolver(directory: directory, origins: OriginResolver(defaultScheme: configuration.publicScheme,
-                                                                                  trustedProxies: configuration.trustedProxies))
+            resolver = TenantResolver(
+                directory: directory,
+                origins: OriginResolver(
+                    defaultScheme: configuration.publicScheme,
+                    trustedProxies: configuration.trustedProxies
+                )
+            )
             registrationLimiter = RateLimiter(capacity: configuration.registration.perMinutePerAddress, per: .seconds(60))
             authorizations = AuthorizationStore(client: postgres, schema: definition.schema, logger: logger)
             keyRing = configuration.keyRing
             upstream = UpstreamClient(http: UpstreamClient.makeHTTPClient())
             oidc = OIDCDirectory(client: upstream)
             upstreamTokens = UpstreamTokenStore(client: postgres, schema: definition.schema, logger: logger)
-            metadataDocuments = ClientMetadataDocuments(allowLoopback: configuration.allowLoopbackMetadataDocuments,
-                                                        pinned: configuration.pinnedMetadataDocuments, logger: logger)
+            metadataDocuments = ClientMetadataDocuments(
+                allowLoopback: configuration.allowLoopbackMetadataDocuments,
+                pinned: configuration.pinnedMetadataDocuments,
+                logger: logger
+            )
         }
     }
 
     /// Adds the gateway's routes to a router.
-    public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: GatewayConfiguration,
-                                 operatorToken: OperatorToken?) {
+    public static func addRoutes(
+        to router: Router<GatehouseRequestContext>,
+        parts: Parts,
+        configuration: GatewayConfiguration,
+        operatorToken: OperatorToken?
+    ) {
         UpstreamProfileRoutes.add(to: router, parts: parts, internalToken: configuration.internalToken)
         DiscoveryRoutes.add(to: router, tenants: parts.resolver)
-        RegistrationRoutes.add(to: router, tenants: parts.resolver, store: parts.clients, policy: configuration.registration,
-                               limiter: parts.registrationLimiter)
-        AuthorizeRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, oidc: parts.oidc, keyRing: parts.keyRing,
-                            documents: parts.metadataDocuments)
-        CallbackRoutes.add(to: router, tenants: parts.resolver, store: parts.authorizations, tenantStore: parts.tenants, upstream: parts.upstream,
-                           oidc: parts.oidc, keyRing: parts.keyRing, documents: parts.metadataDocuments)
-        TenantAdminRoutes.add(to: router, store: parts.tenants, clients: parts.clients, directory: parts.directory,
-                              operatorToken: operatorToken)
+        RegistrationRoutes.add(
+            to: router,
+            tenants: parts.resolver,
+            store: parts.clients,
+            policy: configuration.registration,
+            limiter: parts.registrationLimiter
+        )
+        AuthorizeRoutes.add(
+            to: router,
+            tenants: parts.resolver,
+            store: parts.authorizations,
+            oidc: parts.oidc,
+            keyRing: parts.keyRing,
+            documents: parts.metadataDocuments
+        )
+        CallbackRoutes.add(
+            to: router,
+            tenants: parts.resolver,
+            store: parts.authorizations,
+            tenantStore: parts.tenants,
+            upstream: parts.upstream,
+            oidc: parts.oidc,
+            keyRing: parts.keyRing,
+            documents: parts.metadataDocuments
+        )
+        TenantAdminRoutes.add(
+            to: router,
+            store: parts.tenants,
+            clients: parts.clients,
+            directory: parts.directory,
+            operatorToken: operatorToken
+        )
     }
 
     public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {

@@ -15,8 +15,17 @@ public struct JSONWebKey: Decodable, Sendable, Equatable {
     public var x: String?
     public var y: String?
 
-    public init(kty: String, kid: String? = nil, alg: String? = nil, use: String? = nil, n: String? = nil, e: String? = nil,
-                crv: String? = nil, x: String? = nil, y: String? = nil) {
+    public init(
+        kty: String,
+        kid: String? = nil,
+        alg: String? = nil,
+        use: String? = nil,
+        n: String? = nil,
+        e: String? = nil,
+        crv: String? = nil,
+        x: String? = nil,
+        y: String? = nil
+    ) {
         self.kty = kty
         self.kid = kid
         self.alg = alg
@@ -42,13 +51,20 @@ public enum IDTokenVerifier {
         init(_ description: String) { self.description = description }
     }
 
-    public static func verify(_ token: String, keys: [JSONWebKey], issuer: String, clientId: String, nonce: String,
-                              now: Date = Date()) throws -> [String: any Sendable] {
+    public static func verify(
+        _ token: String,
+        keys: [JSONWebKey],
+        issuer: String,
+        clientId: String,
+        nonce: String,
+        now: Date = Date()
+    ) throws -> [String: any Sendable] {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64URL.decode(String(parts[0])), let payloadBytes = Base64URL.decode(String(parts[1])),
-              let signature = Base64URL.decode(String(parts[2])),
-              let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
-              let claims = try? JSONSerialization.jsonObject(with: Data(payloadBytes)) as? [String: Any] else {
+            let signature = Base64URL.decode(String(parts[2])),
+            let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
+            let claims = try? JSONSerialization.jsonObject(with: Data(payloadBytes)) as? [String: Any]
+        else {
             throw Failure("not a compact JWS")
         }
         guard let alg = header["alg"] as? String, allowedAlgorithms.contains(alg) else { throw Failure("algorithm not allowed") }
@@ -66,7 +82,9 @@ public enum IDTokenVerifier {
         guard audiences.contains(clientId) else { throw Failure("not issued for this client") }
         if audiences.count > 1, claims["azp"] as? String != clientId { throw Failure("azp is not this client") }
         guard let exp = (claims["exp"] as? NSNumber)?.doubleValue, now.timeIntervalSince1970 < exp + leeway else { throw Failure("expired") }
-        guard let iat = (claims["iat"] as? NSNumber)?.doubleValue, iat <= now.timeIntervalSince1970 + leeway else { throw Failure("issued in the future") }
+        guard let iat = (claims["iat"] as? NSNumber)?.doubleValue, iat <= now.timeIntervalSince1970 + leeway else {
+            throw Failure("issued in the future")
+        }
         guard let presented = claims["nonce"] as? String, constantTimeEqual(Array(presented.utf8), Array(nonce.utf8)) else {
             throw Failure("nonce does not match")
         }
@@ -75,7 +93,8 @@ public enum IDTokenVerifier {
         for (name, value) in claims {
             switch value {
             case let text as String: result[name] = text
-            case let number as NSNumber: result[name] = String(cString: number.objCType) == "c" ? number.boolValue : number.doubleValue as any Sendable
+            case let number as NSNumber:
+                result[name] = String(cString: number.objCType) == "c" ? number.boolValue : number.doubleValue as any Sendable
             default: continue
             }
         }
@@ -86,14 +105,18 @@ public enum IDTokenVerifier {
         switch alg {
         case "ES256":
             guard let x = key.x.flatMap(Base64URL.decode), let y = key.y.flatMap(Base64URL.decode), x.count == 32, y.count == 32,
-                  signature.count == 64 else { return false }
+                signature.count == 64
+            else { return false }
             let publicKey = try P256.Signing.PublicKey(x963Representation: [0x04] + x + y)
             return publicKey.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: signature), for: SHA256.hash(data: message))
         case "RS256":
             guard let n = key.n.flatMap(Base64URL.decode), let e = key.e.flatMap(Base64URL.decode) else { return false }
             let publicKey = try _RSA.Signing.PublicKey(n: n, e: e)
-            return publicKey.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: message),
-                                              padding: .insecurePKCS1v1_5)
+            return publicKey.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature),
+                for: SHA256.hash(data: message),
+                padding: .insecurePKCS1v1_5
+            )
         default:
             return false
         }

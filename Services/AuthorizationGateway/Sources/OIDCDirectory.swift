@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 
 /// An OIDC upstream's discovery document, as far as the gateway uses it.
 public struct OIDCMetadata: Sendable, Equatable {
@@ -31,15 +31,23 @@ public actor OIDCDirectory {
     public func metadata(issuer: String) async throws -> OIDCMetadata {
         if let (cached, at) = metadata[issuer], ContinuousClock.now - at < maximumAge { return cached }
         let url = issuer.hasSuffix("/") ? "\(issuer).well-known/openid-configuration" : "\(issuer)/.well-known/openid-configuration"
-        guard let document = try await client.fetchJSON(url) as? [String: Any] else { throw UpstreamFailure.unavailable("discovery is not an object") }
+        guard let document = try await client.fetchJSON(url) as? [String: Any] else {
+            throw UpstreamFailure.unavailable("discovery is not an object")
+        }
         // OpenID Connect Discovery §4.3: the issuer in the document must be the one we asked.
         guard document["issuer"] as? String == issuer, let authorization = document["authorization_endpoint"] as? String,
-              let token = document["token_endpoint"] as? String, let jwks = document["jwks_uri"] as? String else {
+            let token = document["token_endpoint"] as? String, let jwks = document["jwks_uri"] as? String
+        else {
             throw UpstreamFailure.unavailable("the discovery document is incomplete or names another issuer")
         }
-        let result = OIDCMetadata(issuer: issuer, authorizationEndpoint: authorization, tokenEndpoint: token,
-                                  userinfoEndpoint: document["userinfo_endpoint"] as? String, jwksURI: jwks,
-                                  issParameterSupported: document["authorization_response_iss_parameter_supported"] as? Bool ?? false)
+        let result = OIDCMetadata(
+            issuer: issuer,
+            authorizationEndpoint: authorization,
+            tokenEndpoint: token,
+            userinfoEndpoint: document["userinfo_endpoint"] as? String,
+            jwksURI: jwks,
+            issParameterSupported: document["authorization_response_iss_parameter_supported"] as? Bool ?? false
+        )
         metadata[issuer] = (result, .now)
         return result
     }
@@ -71,17 +79,32 @@ extension UpstreamClient {
     }
 
     /// The identity from an OIDC upstream: the verified ID token, then userinfo (whose `sub` must be the token's).
-    public func oidcIdentity(tokens: UpstreamTokens, upstream: UpstreamConfiguration, metadata: OIDCMetadata, directory: OIDCDirectory,
-                             nonce: String) async throws -> UpstreamIdentity {
+    public func oidcIdentity(
+        tokens: UpstreamTokens,
+        upstream: UpstreamConfiguration,
+        metadata: OIDCMetadata,
+        directory: OIDCDirectory,
+        nonce: String
+    ) async throws -> UpstreamIdentity {
         guard let idToken = tokens.idToken else { throw UpstreamFailure.refused("the upstream returned no ID token") }
         var claims: [String: any Sendable]
         do {
-            claims = try IDTokenVerifier.verify(idToken, keys: try await directory.keys(metadata), issuer: metadata.issuer,
-                                                clientId: upstream.clientId, nonce: nonce)
+            claims = try IDTokenVerifier.verify(
+                idToken,
+                keys: try await directory.keys(metadata),
+                issuer: metadata.issuer,
+                clientId: upstream.clientId,
+                nonce: nonce
+            )
         } catch let failure as IDTokenVerifier.Failure where failure.description.hasPrefix("signature") {
             // The upstream may have rotated its keys since we fetched them.
-            claims = try IDTokenVerifier.verify(idToken, keys: try await directory.keys(metadata, refresh: true), issuer: metadata.issuer,
-                                                clientId: upstream.clientId, nonce: nonce)
+            claims = try IDTokenVerifier.verify(
+                idToken,
+                keys: try await directory.keys(metadata, refresh: true),
+                issuer: metadata.issuer,
+                clientId: upstream.clientId,
+                nonce: nonce
+            )
         }
         if let userinfo = metadata.userinfoEndpoint {
             var request = HTTPClientRequest(url: userinfo)
@@ -99,8 +122,12 @@ extension UpstreamClient {
         let mapping = upstream.claims
         guard let subject = claims[mapping.subject] as? String, !subject.isEmpty else { throw UpstreamFailure.refused("no subject claim") }
         let email = (claims[mapping.email] as? String).flatMap { $0.isEmpty ? nil : $0 }
-        return UpstreamIdentity(issuer: metadata.issuer, subject: subject, email: email,
-                                emailVerified: email != nil && (claims[mapping.emailVerified] as? Bool ?? false),
-                                name: (claims[mapping.name] as? String).flatMap { $0.isEmpty ? nil : $0 })
+        return UpstreamIdentity(
+            issuer: metadata.issuer,
+            subject: subject,
+            email: email,
+            emailVerified: email != nil && (claims[mapping.emailVerified] as? Bool ?? false),
+            name: (claims[mapping.name] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        )
     }
 }

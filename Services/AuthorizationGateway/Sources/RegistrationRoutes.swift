@@ -9,8 +9,13 @@ import Logging
 public enum RegistrationRoutes {
     public static let maximumBodySize = 16 * 1024
 
-    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver, store: ClientStore,
-                           policy: RegistrationPolicy, limiter: RateLimiter) {
+    public static func add(
+        to router: Router<GatehouseRequestContext>,
+        tenants: TenantResolver,
+        store: ClientStore,
+        policy: RegistrationPolicy,
+        limiter: RateLimiter
+    ) {
         for path in ["/oauth/register", "/register"] {
             router.post(RouterPath(path)) { request, context in
                 try await register(request, context, tenants: tenants, store: store, policy: policy, limiter: limiter)
@@ -20,8 +25,14 @@ public enum RegistrationRoutes {
         }
     }
 
-    static func register(_ request: Request, _ context: GatehouseRequestContext, tenants: TenantResolver, store: ClientStore,
-                         policy: RegistrationPolicy, limiter: RateLimiter) async throws -> Response {
+    static func register(
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        tenants: TenantResolver,
+        store: ClientStore,
+        policy: RegistrationPolicy,
+        limiter: RateLimiter
+    ) async throws -> Response {
         let (record, _) = try await tenants.resolve(request, context)
         let address = tenants.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
         if let wait = limiter.acquire(address) {
@@ -52,18 +63,31 @@ public enum RegistrationRoutes {
         }
         let registered: (clientId: String, secret: String?, issuedAt: Date)
         do {
-            registered = try await store.register(metadata, tenant: record.tenant.id, from: address,
-                                                  unusedLifetime: .seconds(policy.unusedClientLifetimeDays * 86_400))
+            registered = try await store.register(
+                metadata,
+                tenant: record.tenant.id,
+                from: address,
+                unusedLifetime: .seconds(policy.unusedClientLifetimeDays * 86_400)
+            )
         } catch {
             context.logger.error("Registration failed", metadata: ["error": "\(error)"])
             throw APIError.temporarilyUnavailable
         }
-        context.logger.notice("Client registered", metadata: [
-            "tenant": "\(record.tenant.id)", "client_id": "\(registered.clientId)", "auth_method": "\(metadata.tokenEndpointAuthMethod)",
-        ])
-        var response = try JSONBody.response(RegistrationResponse(metadata: metadata, clientId: registered.clientId,
-                                                                  clientSecret: registered.secret, issuedAt: registered.issuedAt),
-                                              status: .created)
+        context.logger.notice(
+            "Client registered",
+            metadata: [
+                "tenant": "\(record.tenant.id)", "client_id": "\(registered.clientId)", "auth_method": "\(metadata.tokenEndpointAuthMethod)",
+            ]
+        )
+        var response = try JSONBody.response(
+            RegistrationResponse(
+                metadata: metadata,
+                clientId: registered.clientId,
+                clientSecret: registered.secret,
+                issuedAt: registered.issuedAt
+            ),
+            status: .created
+        )
         response.headers[.cacheControl] = "no-store"
         response.headers[HTTPField.Name("Pragma")!] = "no-cache"
         response.headers[.accessControlAllowOrigin] = "*"
@@ -99,9 +123,12 @@ extension RegistrationError {
 /// CORS for the endpoints browser-based MCP clients call directly (no credentials).
 enum CORS {
     static func preflight(methods: String) -> Response {
-        Response(status: .noContent, headers: [
-            .accessControlAllowOrigin: "*", .accessControlAllowMethods: methods,
-            .accessControlAllowHeaders: "Content-Type, Authorization, MCP-Protocol-Version", .accessControlMaxAge: "86400",
-        ])
+        Response(
+            status: .noContent,
+            headers: [
+                .accessControlAllowOrigin: "*", .accessControlAllowMethods: methods,
+                .accessControlAllowHeaders: "Content-Type, Authorization, MCP-Protocol-Version", .accessControlMaxAge: "86400",
+            ]
+        )
     }
 }

@@ -99,9 +99,19 @@ public struct TenantInput: Codable, Sendable {
     public var clientSecret: String?
     public var disabled: Bool?
 
-    public init(id: String? = nil, displayName: String? = nil, hosts: [String]? = nil, authMode: Tenant.AuthMode? = nil,
-                emailLinking: String? = nil, upstream: UpstreamInput? = nil, tokenLifetimes: TokenLifetimes? = nil,
-                freshUpstreamProfile: Bool? = nil, clientProfiles: ClientProfiles? = nil, clientSecret: String? = nil, disabled: Bool? = nil) {
+    public init(
+        id: String? = nil,
+        displayName: String? = nil,
+        hosts: [String]? = nil,
+        authMode: Tenant.AuthMode? = nil,
+        emailLinking: String? = nil,
+        upstream: UpstreamInput? = nil,
+        tokenLifetimes: TokenLifetimes? = nil,
+        freshUpstreamProfile: Bool? = nil,
+        clientProfiles: ClientProfiles? = nil,
+        clientSecret: String? = nil,
+        disabled: Bool? = nil
+    ) {
         self.id = id
         self.displayName = displayName
         self.hosts = hosts
@@ -127,10 +137,18 @@ public struct TenantInput: Codable, Sendable {
         public var claims: UpstreamConfiguration.ClaimMapping?
         public var extraAuthorizeParameters: [String: String]?
 
-        public init(kind: UpstreamConfiguration.Kind? = nil, issuer: String? = nil, authorizationEndpoint: String? = nil,
-                    tokenEndpoint: String? = nil, userEndpoint: String? = nil, emailsEndpoint: String? = nil, clientId: String? = nil,
-                    scopes: [String]? = nil, claims: UpstreamConfiguration.ClaimMapping? = nil,
-                    extraAuthorizeParameters: [String: String]? = nil) {
+        public init(
+            kind: UpstreamConfiguration.Kind? = nil,
+            issuer: String? = nil,
+            authorizationEndpoint: String? = nil,
+            tokenEndpoint: String? = nil,
+            userEndpoint: String? = nil,
+            emailsEndpoint: String? = nil,
+            clientId: String? = nil,
+            scopes: [String]? = nil,
+            claims: UpstreamConfiguration.ClaimMapping? = nil,
+            extraAuthorizeParameters: [String: String]? = nil
+        ) {
             self.kind = kind
             self.issuer = issuer
             self.authorizationEndpoint = authorizationEndpoint
@@ -158,9 +176,16 @@ public enum TenantRules {
 
     /// Checks and normalises a complete definition. `allowInsecureUpstream` lets `http://`
     /// loopback upstreams through (development and tests only).
-    public static func validate(id: String, displayName: String, hosts: [String], authMode: Tenant.AuthMode, emailLinking: String,
-                                upstream: UpstreamConfiguration?, tokenLifetimes: TokenLifetimes = TokenLifetimes(),
-                                allowInsecureUpstream: Bool) throws -> [String] {
+    public static func validate(
+        id: String,
+        displayName: String,
+        hosts: [String],
+        authMode: Tenant.AuthMode,
+        emailLinking: String,
+        upstream: UpstreamConfiguration?,
+        tokenLifetimes: TokenLifetimes = TokenLifetimes(),
+        allowInsecureUpstream: Bool
+    ) throws -> [String] {
         guard isValidTenantID(id) else {
             throw TenantValidationError(field: "id", problem: "must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
         }
@@ -184,9 +209,12 @@ public enum TenantRules {
             throw TenantValidationError(field: "token_lifetimes.access_token_seconds", problem: "must be 60-86400")
         }
         guard TokenLifetimes.refreshRange.contains(tokenLifetimes.refreshTokenSeconds),
-              tokenLifetimes.refreshTokenSeconds >= tokenLifetimes.accessTokenSeconds else {
-            throw TenantValidationError(field: "token_lifetimes.refresh_token_seconds",
-                                        problem: "must be 3600-31536000 and not shorter than the access token's")
+            tokenLifetimes.refreshTokenSeconds >= tokenLifetimes.accessTokenSeconds
+        else {
+            throw TenantValidationError(
+                field: "token_lifetimes.refresh_token_seconds",
+                problem: "must be 3600-31536000 and not shorter than the access token's"
+            )
         }
         switch (authMode, upstream) {
         case (.oauth, nil):
@@ -202,7 +230,9 @@ public enum TenantRules {
     static func validate(_ upstream: UpstreamConfiguration, allowInsecure: Bool) throws {
         func url(_ value: String?, _ field: String, required: Bool) throws {
             guard let value else {
-                if required { throw TenantValidationError(field: "upstream.\(field)", problem: "is required for a \(upstream.kind.rawValue) upstream") }
+                if required {
+                    throw TenantValidationError(field: "upstream.\(field)", problem: "is required for a \(upstream.kind.rawValue) upstream")
+                }
                 return
             }
             guard isAcceptableEndpoint(value, allowInsecure: allowInsecure) else {
@@ -226,17 +256,24 @@ public enum TenantRules {
         guard upstream.scopes.count <= 32, upstream.scopes.allSatisfy(isScopeToken) else {
             throw TenantValidationError(field: "upstream.scopes", problem: "must be at most 32 scope tokens")
         }
-        let reserved: Set<String> = ["client_id", "redirect_uri", "response_type", "state", "nonce", "code_challenge",
-                                     "code_challenge_method", "scope"]
+        let reserved: Set<String> = [
+            "client_id", "redirect_uri", "response_type", "state", "nonce", "code_challenge",
+            "code_challenge_method", "scope",
+        ]
         guard upstream.extraAuthorizeParameters.count <= 16,
-              upstream.extraAuthorizeParameters.keys.allSatisfy({ !reserved.contains($0) && !$0.isEmpty && $0.count <= 64 }),
-              upstream.extraAuthorizeParameters.values.allSatisfy({ $0.count <= 512 }) else {
-            throw TenantValidationError(field: "upstream.extra_authorize_parameters",
-                                        problem: "at most 16 short parameters, none of the ones Gatehouse sets itself")
+            upstream.extraAuthorizeParameters.keys.allSatisfy({ !reserved.contains($0) && !$0.isEmpty && $0.count <= 64 }),
+            upstream.extraAuthorizeParameters.values.allSatisfy({ $0.count <= 512 })
+        else {
+            throw TenantValidationError(
+                field: "upstream.extra_authorize_parameters",
+                problem: "at most 16 short parameters, none of the ones Gatehouse sets itself"
+            )
         }
-        for (field, claim) in [("subject", upstream.claims.subject), ("email", upstream.claims.email),
-                               ("email_verified", upstream.claims.emailVerified), ("name", upstream.claims.name)]
-            where claim.isEmpty || claim.count > 64 {
+        for (field, claim) in [
+            ("subject", upstream.claims.subject), ("email", upstream.claims.email),
+            ("email_verified", upstream.claims.emailVerified), ("name", upstream.claims.name),
+        ]
+        where claim.isEmpty || claim.count > 64 {
             throw TenantValidationError(field: "upstream.claims.\(field)", problem: "must be 1-64 characters")
         }
     }
@@ -244,12 +281,15 @@ public enum TenantRules {
     public static func isValidTenantID(_ id: String) -> Bool {
         let bytes = Array(id.utf8)
         guard (1...63).contains(bytes.count), bytes[0] != UInt8(ascii: "-") else { return false }
-        return bytes.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
+        return bytes.allSatisfy {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-")
+        }
     }
 
     static func isAcceptableEndpoint(_ text: String, allowInsecure: Bool) -> Bool {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), let host = components.host,
-              !host.isEmpty, components.fragment == nil, components.user == nil, components.password == nil else { return false }
+            !host.isEmpty, components.fragment == nil, components.user == nil, components.password == nil
+        else { return false }
         if scheme == "https" { return true }
         return allowInsecure && scheme == "http" && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
     }

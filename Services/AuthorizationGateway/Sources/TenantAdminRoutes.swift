@@ -10,8 +10,13 @@ import PostgresNIO
 /// `GET /admin/tenants/{id}/clients`. A tenant is disabled with `PATCH {"disabled": true}`,
 /// never deleted: its clients and users keep their history.
 public enum TenantAdminRoutes {
-    public static func add(to router: Router<GatehouseRequestContext>, store: TenantStore, clients: ClientStore,
-                           directory: TenantDirectory, operatorToken: OperatorToken?) {
+    public static func add(
+        to router: Router<GatehouseRequestContext>,
+        store: TenantStore,
+        clients: ClientStore,
+        directory: TenantDirectory,
+        operatorToken: OperatorToken?
+    ) {
         let tenants = router.group("admin/tenants").add(middleware: OperatorAuthMiddleware<GatehouseRequestContext>(token: operatorToken))
         tenants.post { request, context -> Response in
             let input = try await decode(request, context)

@@ -4,12 +4,16 @@ extension TenantInput {
     /// The fields a tenant document may carry, by object path (snake_case, as sent). The
     /// values of `upstream.extra_authorize_parameters` are free-form.
     static let knownFields: [String: Set<String>] = [
-        "": ["id", "display_name", "hosts", "auth_mode", "email_linking", "upstream", "token_lifetimes", "fresh_upstream_profile",
-             "client_profiles", "client_secret", "disabled"],
+        "": [
+            "id", "display_name", "hosts", "auth_mode", "email_linking", "upstream", "token_lifetimes", "fresh_upstream_profile",
+            "client_profiles", "client_secret", "disabled",
+        ],
         "client_profiles": ["defaults", "overrides"],
         "client_profiles.defaults": ["access_token_seconds", "client_authentication", "refresh_grace_seconds"],
-        "upstream": ["kind", "issuer", "authorization_endpoint", "token_endpoint", "user_endpoint", "emails_endpoint", "client_id",
-                     "scopes", "claims", "extra_authorize_parameters"],
+        "upstream": [
+            "kind", "issuer", "authorization_endpoint", "token_endpoint", "user_endpoint", "emails_endpoint", "client_id",
+            "scopes", "claims", "extra_authorize_parameters",
+        ],
         "upstream.claims": ["subject", "email", "email_verified", "name"],
         "token_lifetimes": ["access_token_seconds", "refresh_token_seconds"],
     ]

@@ -37,12 +37,16 @@ extension TenantRules {
 
     static func validate(_ profile: ClientProfile, field: String) throws {
         if let seconds = profile.accessTokenSeconds, !TokenLifetimes.accessRange.contains(seconds) {
-            throw TenantValidationError(field: field + ".access_token_seconds",
-                                        problem: "must be \(TokenLifetimes.accessRange.lowerBound)-\(TokenLifetimes.accessRange.upperBound)")
+            throw TenantValidationError(
+                field: field + ".access_token_seconds",
+                problem: "must be \(TokenLifetimes.accessRange.lowerBound)-\(TokenLifetimes.accessRange.upperBound)"
+            )
         }
         if let grace = profile.refreshGraceSeconds, !refreshGraceRange.contains(grace) {
-            throw TenantValidationError(field: field + ".refresh_grace_seconds",
-                                        problem: "must be \(refreshGraceRange.lowerBound)-\(refreshGraceRange.upperBound)")
+            throw TenantValidationError(
+                field: field + ".refresh_grace_seconds",
+                problem: "must be \(refreshGraceRange.lowerBound)-\(refreshGraceRange.upperBound)"
+            )
         }
     }
 }

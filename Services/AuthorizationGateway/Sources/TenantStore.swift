@@ -35,15 +35,33 @@ public struct TenantStore: Sendable {
     @discardableResult
     public func create(_ input: TenantInput) async throws -> Tenant {
         guard let id = input.id else { throw TenantValidationError(field: "id", problem: "is required") }
-        var draft = Tenant(id: id, displayName: input.displayName ?? "", hosts: input.hosts ?? [], authMode: input.authMode ?? .oauth,
-                           emailLinking: input.emailLinking ?? "none", upstream: nil,
-                           tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(), freshUpstreamProfile: input.freshUpstreamProfile ?? false,
-                           clientProfiles: input.clientProfiles ?? ClientProfiles(), hasClientSecret: false,
-                           disabled: input.disabled ?? false, version: 1, createdAt: Date(), updatedAt: Date())
+        var draft = Tenant(
+            id: id,
+            displayName: input.displayName ?? "",
+            hosts: input.hosts ?? [],
+            authMode: input.authMode ?? .oauth,
+            emailLinking: input.emailLinking ?? "none",
+            upstream: nil,
+            tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(),
+            freshUpstreamProfile: input.freshUpstreamProfile ?? false,
+            clientProfiles: input.clientProfiles ?? ClientProfiles(),
+            hasClientSecret: false,
+            disabled: input.disabled ?? false,
+            version: 1,
+            createdAt: Date(),
+            updatedAt: Date()
+        )
         draft.upstream = try input.upstream.map { try Self.upstream(from: $0, base: nil) }
-        draft.hosts = try TenantRules.validate(id: id, displayName: draft.displayName, hosts: draft.hosts, authMode: draft.authMode,
-                                               emailLinking: draft.emailLinking, upstream: draft.upstream,
-                                               tokenLifetimes: draft.tokenLifetimes, allowInsecureUpstream: allowInsecureUpstream)
+        draft.hosts = try TenantRules.validate(
+            id: id,
+            displayName: draft.displayName,
+            hosts: draft.hosts,
+            authMode: draft.authMode,
+            emailLinking: draft.emailLinking,
+            upstream: draft.upstream,
+            tokenLifetimes: draft.tokenLifetimes,
+            allowInsecureUpstream: allowInsecureUpstream
+        )
         try TenantRules.validate(draft.clientProfiles)
         let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
         return try await client.withTransaction(logger: logger) { connection in
@@ -67,9 +85,16 @@ public struct TenantStore: Sendable {
             if let fresh = input.freshUpstreamProfile { tenant.freshUpstreamProfile = fresh }
             if let profiles = input.clientProfiles { tenant.clientProfiles = profiles }
             if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
-            tenant.hosts = try TenantRules.validate(id: id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode,
-                                                    emailLinking: tenant.emailLinking, upstream: tenant.upstream,
-                                                    tokenLifetimes: tenant.tokenLifetimes, allowInsecureUpstream: allowInsecureUpstream)
+            tenant.hosts = try TenantRules.validate(
+                id: id,
+                displayName: tenant.displayName,
+                hosts: tenant.hosts,
+                authMode: tenant.authMode,
+                emailLinking: tenant.emailLinking,
+                upstream: tenant.upstream,
+                tokenLifetimes: tenant.tokenLifetimes,
+                allowInsecureUpstream: allowInsecureUpstream
+            )
             try TenantRules.validate(tenant.clientProfiles)
             try await write(tenant, sealedSecret: sealed, replaceSecret: sealed != nil, insert: false, on: connection)
             return try await announce(try await load(id, on: connection, lock: false)!.tenant, on: connection)
@@ -106,11 +131,21 @@ public struct TenantStore: Sendable {
     /// `tenant.updated` with the tenant's new version, in the transaction that wrote it.
     private func announce(_ tenant: Tenant, on connection: PostgresConnection) async throws -> Tenant {
         let event = EventEnvelope(
-            tenant: tenant.id, aggregateKey: tenant.id, aggregateVersion: tenant.version,
-            payload: TenantUpdated(tenantId: tenant.id, displayName: tenant.displayName, hosts: tenant.hosts, authMode: tenant.authMode.rawValue,
-                                   disabled: tenant.disabled, accessTokenSeconds: tenant.tokenLifetimes.accessTokenSeconds,
-                                   refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds,
-                                   freshUpstreamProfile: tenant.freshUpstreamProfile, clientProfiles: tenant.clientProfiles))
+            tenant: tenant.id,
+            aggregateKey: tenant.id,
+            aggregateVersion: tenant.version,
+            payload: TenantUpdated(
+                tenantId: tenant.id,
+                displayName: tenant.displayName,
+                hosts: tenant.hosts,
+                authMode: tenant.authMode.rawValue,
+                disabled: tenant.disabled,
+                accessTokenSeconds: tenant.tokenLifetimes.accessTokenSeconds,
+                refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds,
+                freshUpstreamProfile: tenant.freshUpstreamProfile,
+                clientProfiles: tenant.clientProfiles
+            )
+        )
         try await OutboxWriter(schema: schema).append([try OutboxRecord(event)], on: connection, logger: logger)
         return tenant
     }
@@ -129,11 +164,17 @@ public struct TenantStore: Sendable {
         }
         let defaultScopes = kind == .oidc ? ["openid", "email", "profile"] : ["read:user", "user:email"]
         return UpstreamConfiguration(
-            kind: kind, issuer: input.issuer ?? base?.issuer, authorizationEndpoint: input.authorizationEndpoint ?? base?.authorizationEndpoint,
-            tokenEndpoint: input.tokenEndpoint ?? base?.tokenEndpoint, userEndpoint: input.userEndpoint ?? base?.userEndpoint,
-            emailsEndpoint: input.emailsEndpoint ?? base?.emailsEndpoint, clientId: clientId,
-            scopes: input.scopes ?? base?.scopes ?? defaultScopes, claims: input.claims ?? base?.claims ?? .init(),
-            extraAuthorizeParameters: input.extraAuthorizeParameters ?? base?.extraAuthorizeParameters ?? [:])
+            kind: kind,
+            issuer: input.issuer ?? base?.issuer,
+            authorizationEndpoint: input.authorizationEndpoint ?? base?.authorizationEndpoint,
+            tokenEndpoint: input.tokenEndpoint ?? base?.tokenEndpoint,
+            userEndpoint: input.userEndpoint ?? base?.userEndpoint,
+            emailsEndpoint: input.emailsEndpoint ?? base?.emailsEndpoint,
+            clientId: clientId,
+            scopes: input.scopes ?? base?.scopes ?? defaultScopes,
+            claims: input.claims ?? base?.claims ?? .init(),
+            extraAuthorizeParameters: input.extraAuthorizeParameters ?? base?.extraAuthorizeParameters ?? [:]
+        )
     }
 
     private func write(_ tenant: Tenant, sealedSecret: String?, replaceSecret: Bool, insert: Bool, on connection: PostgresConnection) async throws {
@@ -150,34 +191,53 @@ public struct TenantStore: Sendable {
         bindings.append(tenant.tokenLifetimes.refreshTokenSeconds)
         bindings.append(tenant.freshUpstreamProfile)
         bindings.append(String(decoding: try JSONBody.encoder().encode(tenant.clientProfiles), as: UTF8.self))
-        let sql = insert
+        let sql =
+            insert
             ? """
-              INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
-                  access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles)
-              VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9, $10, $11::jsonb)
-              """
+            INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
+                access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles)
+            VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9, $10, $11::jsonb)
+            """
             : """
-              UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
-                  upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
-                  access_token_seconds = $8, refresh_token_seconds = $9, fresh_upstream_profile = $10, client_profiles = $11::jsonb,
-                  version = version + 1, updated_at = now()
-              WHERE id = $1
-              """
+            UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
+                upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
+                access_token_seconds = $8, refresh_token_seconds = $9, fresh_upstream_profile = $10, client_profiles = $11::jsonb,
+                version = version + 1, updated_at = now()
+            WHERE id = $1
+            """
         try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
         var hosts = PostgresBindings()
         hosts.append(tenant.id)
         hosts.append(tenant.hosts)
-        try await connection.query(PostgresQuery(unsafeSQL: """
-            DELETE FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host <> ALL($2::text[])
-            """, binds: hosts), logger: logger)
-        try await connection.query(PostgresQuery(unsafeSQL: """
-            INSERT INTO \(s).tenant_hosts (host, tenant_id) SELECT h, $1 FROM unnest($2::text[]) AS h
-            ON CONFLICT (host) DO UPDATE SET tenant_id = EXCLUDED.tenant_id WHERE tenant_hosts.tenant_id = EXCLUDED.tenant_id
-            """, binds: hosts), logger: logger)
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    DELETE FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host <> ALL($2::text[])
+                    """,
+                binds: hosts
+            ),
+            logger: logger
+        )
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(s).tenant_hosts (host, tenant_id) SELECT h, $1 FROM unnest($2::text[]) AS h
+                    ON CONFLICT (host) DO UPDATE SET tenant_id = EXCLUDED.tenant_id WHERE tenant_hosts.tenant_id = EXCLUDED.tenant_id
+                    """,
+                binds: hosts
+            ),
+            logger: logger
+        )
         // A host another tenant holds was left untouched by the upsert above: refuse.
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-            SELECT count(*) FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host = ANY($2::text[])
-            """, binds: hosts), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT count(*) FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host = ANY($2::text[])
+                    """,
+                binds: hosts
+            ),
+            logger: logger
+        )
         for try await count in rows.decode(Int64.self) where count != tenant.hosts.count {
             throw HostTaken()
         }
@@ -191,26 +251,53 @@ public struct TenantStore: Sendable {
         return try await query(where: "t.id = $1", bindings: bindings, on: connection, lock: lock).first
     }
 
-    private func query(where condition: String, bindings: PostgresBindings, on connection: PostgresConnection, lock: Bool) async throws -> [TenantRecord] {
+    private func query(
+        where condition: String,
+        bindings: PostgresBindings,
+        on connection: PostgresConnection,
+        lock: Bool
+    ) async throws -> [TenantRecord] {
         let s = schema.quoted
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-            SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
-                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
-                   coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
-            FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
-            """, binds: bindings), logger: logger)
+        let rows = try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
+                           t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
+                           coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
+                    FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         var records: [TenantRecord] = []
         let decoder = JSONBody.decoder()
-        for try await row in rows.decode((String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, String?,
-                                          [String]).self) {
-            let (id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, profiles,
-                 hosts) = row
+        for try await row in rows.decode(
+            (
+                String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, String?,
+                [String]
+            ).self
+        ) {
+            let (
+                id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, profiles,
+                hosts
+            ) = row
             let tenant = Tenant(
-                id: id, displayName: name, hosts: hosts, authMode: Tenant.AuthMode(rawValue: mode) ?? .oauth, emailLinking: linking,
+                id: id,
+                displayName: name,
+                hosts: hosts,
+                authMode: Tenant.AuthMode(rawValue: mode) ?? .oauth,
+                emailLinking: linking,
                 upstream: try upstream.map { try decoder.decode(UpstreamConfiguration.self, from: Data($0.utf8)) },
-                tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds), freshUpstreamProfile: fresh,
+                tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds),
+                freshUpstreamProfile: fresh,
                 clientProfiles: try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles(),
-                hasClientSecret: secret != nil, disabled: disabled, version: version, createdAt: created, updatedAt: updated)
+                hasClientSecret: secret != nil,
+                disabled: disabled,
+                version: version,
+                createdAt: created,
+                updatedAt: updated
+            )
             records.append(TenantRecord(tenant: tenant, sealedClientSecret: secret))
         }
         return records

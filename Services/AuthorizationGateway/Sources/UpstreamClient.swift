@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import GatehouseRuntime
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 
 /// What the upstream says about the user who logged in.
 public struct UpstreamIdentity: Sendable, Equatable {
@@ -53,17 +53,34 @@ public struct UpstreamClient: Sendable {
     }
 
     /// Exchanges the upstream code (RFC 6749 §4.1.3 with our PKCE verifier; client_secret_post).
-    public func exchange(code: String, verifier: String, redirectUri: String, upstream: UpstreamConfiguration,
-                         clientSecret: String?) async throws -> UpstreamTokens {
-        try await tokenRequest([("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri),
-                                ("code_verifier", verifier)], upstream: upstream, clientSecret: clientSecret)
+    public func exchange(
+        code: String,
+        verifier: String,
+        redirectUri: String,
+        upstream: UpstreamConfiguration,
+        clientSecret: String?
+    ) async throws -> UpstreamTokens {
+        try await tokenRequest(
+            [
+                ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri),
+                ("code_verifier", verifier),
+            ],
+            upstream: upstream,
+            clientSecret: clientSecret
+        )
     }
 
     /// Refreshes the upstream access token (RFC 6749 §6), re-sending the tenant's scopes. An
     /// answer without a new refresh token means the old one stays valid (the caller keeps it).
     public func refresh(_ refreshToken: String, upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
-        try await tokenRequest([("grant_type", "refresh_token"), ("refresh_token", refreshToken),
-                                ("scope", upstream.scopes.joined(separator: " "))], upstream: upstream, clientSecret: clientSecret)
+        try await tokenRequest(
+            [
+                ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+                ("scope", upstream.scopes.joined(separator: " ")),
+            ],
+            upstream: upstream,
+            clientSecret: clientSecret
+        )
     }
 
     private func tokenRequest(_ grant: [(String, String)], upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
@@ -87,8 +104,12 @@ public struct UpstreamClient: Sendable {
         guard (200..<300).contains(status), let accessToken = json["access_token"] as? String, !accessToken.isEmpty else {
             throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("no access token")
         }
-        return UpstreamTokens(accessToken: accessToken, refreshToken: json["refresh_token"] as? String,
-                              expiresIn: (json["expires_in"] as? NSNumber)?.intValue, idToken: json["id_token"] as? String)
+        return UpstreamTokens(
+            accessToken: accessToken,
+            refreshToken: json["refresh_token"] as? String,
+            expiresIn: (json["expires_in"] as? NSNumber)?.intValue,
+            idToken: json["id_token"] as? String
+        )
     }
 
     /// The identity from an OAuth 2.0 upstream's user endpoint; the primary verified address of
@@ -99,24 +120,31 @@ public struct UpstreamClient: Sendable {
             throw UpstreamFailure.unavailable("the user endpoint did not answer with an object")
         }
         let claims = upstream.claims
-        let subject: String? = switch user[claims.subject] {
-        case let text as String: text
-        case let number as NSNumber: number.stringValue
-        default: nil
-        }
+        let subject: String? =
+            switch user[claims.subject] {
+            case let text as String: text
+            case let number as NSNumber: number.stringValue
+            default: nil
+            }
         guard let subject, !subject.isEmpty else { throw UpstreamFailure.refused("the upstream gave no subject") }
         var email = (user[claims.email] as? String).flatMap { $0.isEmpty ? nil : $0 }
         var verified = (user[claims.emailVerified] as? Bool) ?? false
         if !verified, let emailsEndpoint = upstream.emailsEndpoint {
             let entries = try await getJSON(emailsEndpoint, token: tokens.accessToken) as? [[String: Any]] ?? []
             if let primary = entries.first(where: { ($0["primary"] as? Bool) == true && ($0["verified"] as? Bool) == true }),
-               let address = primary["email"] as? String {
+                let address = primary["email"] as? String
+            {
                 email = address
                 verified = true
             }
         }
-        return UpstreamIdentity(issuer: issuer, subject: subject, email: email, emailVerified: verified && email != nil,
-                                name: (user[claims.name] as? String).flatMap { $0.isEmpty ? nil : $0 })
+        return UpstreamIdentity(
+            issuer: issuer,
+            subject: subject,
+            email: email,
+            emailVerified: verified && email != nil,
+            name: (user[claims.name] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        )
     }
 
     private func getJSON(_ url: String, token: String) async throws -> Any {

@@ -57,15 +57,31 @@ public enum UpstreamProfileRoutes {
             }
             let secret = try parts.tenants.clientSecret(of: record)
             let endpoints = effective
-            guard let tokens = try await parts.upstreamTokens.current(userId: query.userId, tenant: query.tenant, keyRing: parts.keyRing, refresh: {
-                context.logger.info("Refreshing an expired upstream token", metadata: ["tenant": "\(query.tenant)", "user_id": "\(query.userId)"])
-                return try await parts.upstream.refresh($0, upstream: endpoints, clientSecret: secret)
-            }) else {
+            guard
+                let tokens = try await parts.upstreamTokens.current(
+                    userId: query.userId,
+                    tenant: query.tenant,
+                    keyRing: parts.keyRing,
+                    refresh: {
+                        context.logger.info(
+                            "Refreshing an expired upstream token",
+                            metadata: ["tenant": "\(query.tenant)", "user_id": "\(query.userId)"]
+                        )
+                        return try await parts.upstream.refresh($0, upstream: endpoints, clientSecret: secret)
+                    }
+                )
+            else {
                 throw APIError.notFound("No upstream tokens for this identity")
             }
             let identity = try await parts.upstream.identity(tokens: tokens, upstream: effective, issuer: issuer)
-            return try JSONBody.response(Profile(subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified,
-                                                 name: identity.name))
+            return try JSONBody.response(
+                Profile(
+                    subject: identity.subject,
+                    email: identity.email,
+                    emailVerified: identity.emailVerified,
+                    name: identity.name
+                )
+            )
         } catch {
             // Errors from inside the transaction arrive wrapped.
             switch PostgresFailure.underlying(error) {
@@ -97,16 +113,26 @@ public struct UpstreamTokenStore: Sendable {
     /// The identity's current upstream tokens; when the access token has expired, `refresh` is
     /// called with the upstream refresh token while the row is locked, and its answer stored
     /// (keeping the old refresh token when the upstream returns none). nil: no such identity.
-    func current(userId: String, tenant: String, keyRing: KeyRing,
-                 refresh: @Sendable (String) async throws -> UpstreamTokens) async throws -> UpstreamTokens? {
+    func current(
+        userId: String,
+        tenant: String,
+        keyRing: KeyRing,
+        refresh: @Sendable (String) async throws -> UpstreamTokens
+    ) async throws -> UpstreamTokens? {
         try await client.withTransaction(logger: logger) { connection -> UpstreamTokens? in
             var bindings = PostgresBindings()
             bindings.append(userId)
             bindings.append(tenant)
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                SELECT access_token, refresh_token, expires_at FROM \(schema.quoted).upstream_tokens
-                WHERE user_id = $1 AND tenant_id = $2 FOR UPDATE
-                """, binds: bindings), logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT access_token, refresh_token, expires_at FROM \(schema.quoted).upstream_tokens
+                        WHERE user_id = $1 AND tenant_id = $2 FOR UPDATE
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
             var found: (String, String?, Date?)?
             for try await row in rows.decode((String, String?, Date?).self) { found = row }
             guard let (sealedAccess, sealedRefresh, expiresAt) = found else { return nil }
@@ -115,7 +141,12 @@ public struct UpstreamTokenStore: Sendable {
             }
             let refreshToken = try sealedRefresh.map { try open($0, Self.refreshData(userId)) }
             guard let expiresAt, expiresAt.timeIntervalSinceNow < Self.expiryMargin else {
-                return UpstreamTokens(accessToken: try open(sealedAccess, Self.accessData(userId)), refreshToken: refreshToken, expiresIn: nil, idToken: nil)
+                return UpstreamTokens(
+                    accessToken: try open(sealedAccess, Self.accessData(userId)),
+                    refreshToken: refreshToken,
+                    expiresIn: nil,
+                    idToken: nil
+                )
             }
             guard let refreshToken else { throw UpstreamFailure.grantRevoked }
             let fresh = try await refresh(refreshToken)
@@ -124,11 +155,17 @@ public struct UpstreamTokenStore: Sendable {
             update.append(try keyRing.seal(Array(fresh.accessToken.utf8), associatedData: Self.accessData(userId)))
             update.append(try fresh.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: Self.refreshData(userId)) })
             update.append(fresh.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) })
-            try await connection.query(PostgresQuery(unsafeSQL: """
-                UPDATE \(schema.quoted).upstream_tokens SET access_token = $2, refresh_token = coalesce($3, refresh_token), expires_at = $4,
-                    updated_at = now()
-                WHERE user_id = $1
-                """, binds: update), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE \(schema.quoted).upstream_tokens SET access_token = $2, refresh_token = coalesce($3, refresh_token), expires_at = $4,
+                            updated_at = now()
+                        WHERE user_id = $1
+                        """,
+                    binds: update
+                ),
+                logger: logger
+            )
             return fresh
         }
     }

@@ -1,7 +1,9 @@
 import Foundation
-import MCPToolHost
 import GatehouseRuntime
+import MCPToolHost
 
-exit(await ServiceMain.run(definition: ToolHostService.definition) { context in
-    try ToolHostService.buildApplication(context: context)
-})
+exit(
+    await ServiceMain.run(definition: ToolHostService.definition) { context in
+        try ToolHostService.buildApplication(context: context)
+    }
+)

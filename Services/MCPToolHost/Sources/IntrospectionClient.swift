@@ -66,12 +66,24 @@ public struct IntrospectionClient: Sendable {
     /// An active answer with the fields we rely on, or nil.
     static func read(_ object: [String: Any], tenant: String) -> IntrospectedToken? {
         guard object["active"] as? Bool == true, let subject = object["sub"] as? String, let clientId = object["client_id"] as? String,
-              let audience = object["aud"] as? String, let issuer = object["iss"] as? String, let expiry = object["exp"] as? Int
+            let audience = object["aud"] as? String, let issuer = object["iss"] as? String, let expiry = object["exp"] as? Int
         else { return nil }
         let scopes = Set(((object["scope"] as? String) ?? "").split(separator: " ").map(String.init))
-        let principal = Principal(tenant: tenant, userId: subject, clientId: clientId, email: object["email"] as? String,
-                                  emailVerified: object["email_verified"] as? Bool ?? false, name: object["name"] as? String, scopes: scopes)
-        return IntrospectedToken(principal: principal, audience: audience, issuer: issuer,
-                                 expiresAt: Date(timeIntervalSince1970: TimeInterval(expiry)), grantId: object["grant_id"] as? String)
+        let principal = Principal(
+            tenant: tenant,
+            userId: subject,
+            clientId: clientId,
+            email: object["email"] as? String,
+            emailVerified: object["email_verified"] as? Bool ?? false,
+            name: object["name"] as? String,
+            scopes: scopes
+        )
+        return IntrospectedToken(
+            principal: principal,
+            audience: audience,
+            issuer: issuer,
+            expiresAt: Date(timeIntervalSince1970: TimeInterval(expiry)),
+            grantId: object["grant_id"] as? String
+        )
     }
 }

@@ -1,14 +1,14 @@
 import Foundation
 import GatehouseEvents
 import GatehouseMessaging
-import NIOCore
-import NIOFoundationCompat
 import GatehouseRuntime
 import HTTPTypes
 import Hummingbird
 import Logging
 import MCP
 import Metrics
+import NIOCore
+import NIOFoundationCompat
 
 /// `/mcp` of every tenant: MCP's Streamable HTTP transport, answered with single JSON
 /// responses (no server-initiated messages, so no SSE stream: `GET` and `DELETE` are 405).
@@ -38,8 +38,15 @@ public struct MCPEndpoint: Sendable {
     /// challenge's `scope`).
     private let resourceScopes: [String]
 
-    public init(tenants: HostResolver<ToolTenant>, validator: TokenValidator?, sessions: MCPSessions, catalog: ToolCatalog,
-                store: ToolHostStore, allowedOrigins: Set<String>, authenticationDisabledAs principal: Principal? = nil) {
+    public init(
+        tenants: HostResolver<ToolTenant>,
+        validator: TokenValidator?,
+        sessions: MCPSessions,
+        catalog: ToolCatalog,
+        store: ToolHostStore,
+        allowedOrigins: Set<String>,
+        authenticationDisabledAs principal: Principal? = nil
+    ) {
         self.tenants = tenants
         self.validator = validator
         self.sessions = sessions
@@ -50,8 +57,10 @@ public struct MCPEndpoint: Sendable {
         var counters: [String: Counter] = [:]
         for tool in catalog.tools {
             for outcome in [ToolInvoked.Outcome.success, .error, .denied] {
-                counters[tool.name + "|" + outcome.rawValue] = Counter(label: "gatehouse_tool_calls_total",
-                                                                       dimensions: [("tool", tool.name), ("outcome", outcome.rawValue)])
+                counters[tool.name + "|" + outcome.rawValue] = Counter(
+                    label: "gatehouse_tool_calls_total",
+                    dimensions: [("tool", tool.name), ("outcome", outcome.rawValue)]
+                )
             }
         }
         callCounters = counters
@@ -84,12 +93,20 @@ public struct MCPEndpoint: Sendable {
         let caller = try await authenticate(request, tenant: tenant, origin: origin, logger: logger)
         guard request.method == .post else {
             // No server-initiated messages (GET) and nothing to terminate (DELETE): sessions live in their ids.
-            return Self.jsonRPCError(.methodNotAllowed, code: -32000, "Method not allowed: this server answers POST only",
-                                     headers: [.allow: "POST, OPTIONS"])
+            return Self.jsonRPCError(
+                .methodNotAllowed,
+                code: -32000,
+                "Method not allowed: this server answers POST only",
+                headers: [.allow: "POST, OPTIONS"]
+            )
         }
         if let version = request.headers[.mcpProtocolVersion], !Self.protocolVersions.contains(version) {
-            return Self.jsonRPCError(.badRequest, code: -32600, "Unsupported MCP-Protocol-Version '\(version.prefix(40))'; supported: "
-                                     + Self.protocolVersions.sorted().joined(separator: ", "))
+            return Self.jsonRPCError(
+                .badRequest,
+                code: -32600,
+                "Unsupported MCP-Protocol-Version '\(version.prefix(40))'; supported: "
+                    + Self.protocolVersions.sorted().joined(separator: ", ")
+            )
         }
         if let accept = request.headers[.accept], !Self.acceptsJSON(accept) {
             return Self.jsonRPCError(.notAcceptable, code: -32600, "The Accept header must allow application/json")
@@ -103,7 +120,11 @@ public struct MCPEndpoint: Sendable {
             return Self.jsonRPCError(.badRequest, code: -32700, "Parse error: the body is not JSON")
         }
         guard let message = parsed as? [String: Any] else {
-            return Self.jsonRPCError(.badRequest, code: -32600, "Send one JSON-RPC message per request (batches are not part of this protocol revision)")
+            return Self.jsonRPCError(
+                .badRequest,
+                code: -32600,
+                "Send one JSON-RPC message per request (batches are not part of this protocol revision)"
+            )
         }
         guard message["jsonrpc"] as? String == "2.0" else {
             return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: jsonrpc must be \"2.0\"")
@@ -145,16 +166,29 @@ public struct MCPEndpoint: Sendable {
     private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Caller {
         if tenant.authMode == .none { return .anonymous(tenant: tenant.id) }
         guard let validator else {
-            var principal = anonymousPrincipal ?? Principal(tenant: tenant.id, userId: "benchmark", clientId: "benchmark", email: nil,
-                                                            emailVerified: false, name: nil, scopes: [SupportTools.toolsScope])
+            var principal =
+                anonymousPrincipal
+                ?? Principal(
+                    tenant: tenant.id,
+                    userId: "benchmark",
+                    clientId: "benchmark",
+                    email: nil,
+                    emailVerified: false,
+                    name: nil,
+                    scopes: [SupportTools.toolsScope]
+                )
             principal.tenant = tenant.id
             return .user(principal)
         }
         let challenge = Challenge(origin: origin, scope: resourceScopes)
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
             Self.authFailures.increment()
-            throw APIError(.unauthorized, code: .invalidRequest, "This MCP server needs a bearer token in the Authorization header",
-                           headers: [.wwwAuthenticate: challenge.header(error: nil)])
+            throw APIError(
+                .unauthorized,
+                code: .invalidRequest,
+                "This MCP server needs a bearer token in the Authorization header",
+                headers: [.wwwAuthenticate: challenge.header(error: nil)]
+            )
         }
         let verdict: TokenValidator.Verdict
         do {
@@ -165,8 +199,12 @@ public struct MCPEndpoint: Sendable {
         }
         guard case .valid(let principal) = verdict else {
             Self.authFailures.increment()
-            throw APIError(.unauthorized, code: .invalidToken, "The access token is not valid for this MCP server",
-                           headers: [.wwwAuthenticate: challenge.header(error: .invalidToken, description: "The access token is not valid for this MCP server")])
+            throw APIError(
+                .unauthorized,
+                code: .invalidToken,
+                "The access token is not valid for this MCP server",
+                headers: [.wwwAuthenticate: challenge.header(error: .invalidToken, description: "The access token is not valid for this MCP server")]
+            )
         }
         return .user(principal)
     }
@@ -181,8 +219,14 @@ public struct MCPEndpoint: Sendable {
 
     // MARK: Tools
 
-    private func callTool(_ name: String, params: [String: Any], id: JSONRPCID, caller: Caller, origin: PublicOrigin,
-                          logger: Logger) async throws -> Response {
+    private func callTool(
+        _ name: String,
+        params: [String: Any],
+        id: JSONRPCID,
+        caller: Caller,
+        origin: PublicOrigin,
+        logger: Logger
+    ) async throws -> Response {
         guard let tool = catalog[name] else {
             return Self.jsonRPCError(.ok, code: -32602, "Unknown tool: \(name.prefix(64))", id: id)
         }
@@ -190,17 +234,29 @@ public struct MCPEndpoint: Sendable {
         guard let arguments = rawArguments as? [String: Any] else {
             return Self.jsonRPCError(.ok, code: -32602, "Invalid params: arguments must be an object", id: id)
         }
-        let call = ToolCall(caller: caller, arguments: arguments.mapValues(JSONValueWriter.value(of:)), invocationId: UUID(),
-                            started: .now)
+        let call = ToolCall(
+            caller: caller,
+            arguments: arguments.mapValues(JSONValueWriter.value(of:)),
+            invocationId: UUID(),
+            started: .now
+        )
         if let principal = caller.principal {
             let missing = tool.requiredScopes.filter { !principal.scopes.contains($0) }
             if !missing.isEmpty {
                 try await record(call.invocationRecord(tool: name, outcome: .denied), logger: logger)
                 callCounters[name + "|denied"]?.increment()
                 let description = "The \(name) tool needs the scopes \(tool.requiredScopes.joined(separator: " "))"
-                throw APIError(.forbidden, code: .insufficientScope, description, headers: [
-                    .wwwAuthenticate: Challenge(origin: origin, scope: tool.requiredScopes).header(error: .insufficientScope, description: description),
-                ])
+                throw APIError(
+                    .forbidden,
+                    code: .insufficientScope,
+                    description,
+                    headers: [
+                        .wwwAuthenticate: Challenge(origin: origin, scope: tool.requiredScopes).header(
+                            error: .insufficientScope,
+                            description: description
+                        )
+                    ]
+                )
             }
         }
         let result: ToolResult
@@ -236,16 +292,24 @@ public struct MCPEndpoint: Sendable {
     }
 
     private func exchange(_ data: Data, tenant: ToolTenant, logger: Logger) async throws -> Response {
-        let sdk = SDKExchange(name: "gatehouse-tool-host", version: "1.0.0", title: tenant.displayName,
-                              instructions: "Tools of \(tenant.displayName): get_support files a support request under your verified email; "
-                                  + "list_my_support_requests lists yours; whoami shows who you are signed in as.",
-                              catalog: catalog, logger: logger)
+        let sdk = SDKExchange(
+            name: "gatehouse-tool-host",
+            version: "1.0.0",
+            title: tenant.displayName,
+            instructions: "Tools of \(tenant.displayName): get_support files a support request under your verified email; "
+                + "list_my_support_requests lists yours; whoami shows who you are signed in as.",
+            catalog: catalog,
+            logger: logger
+        )
         guard let reply = try await sdk.respond(to: data) else {
             logger.error("The MCP server gave no response in time")
             throw APIError.temporarilyUnavailable
         }
-        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(data: reply)))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(data: reply))
+        )
     }
 
     // MARK: Origins
@@ -263,11 +327,14 @@ public struct MCPEndpoint: Sendable {
     }
 
     private static func preflight() -> Response {
-        Response(status: .noContent, headers: [
-            .accessControlAllowMethods: "POST, GET, DELETE, OPTIONS",
-            .accessControlAllowHeaders: "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
-            .accessControlMaxAge: "3600",
-        ])
+        Response(
+            status: .noContent,
+            headers: [
+                .accessControlAllowMethods: "POST, GET, DELETE, OPTIONS",
+                .accessControlAllowHeaders: "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
+                .accessControlMaxAge: "3600",
+            ]
+        )
     }
 
     // MARK: Responses
@@ -286,8 +353,13 @@ public struct MCPEndpoint: Sendable {
     }
 
     /// A JSON-RPC error object (id null unless known) with an HTTP status.
-    static func jsonRPCError(_ status: HTTPResponse.Status, code: Int, _ message: String, id: JSONRPCID? = nil,
-                             headers: HTTPFields = [:]) -> Response {
+    static func jsonRPCError(
+        _ status: HTTPResponse.Status,
+        code: Int,
+        _ message: String,
+        id: JSONRPCID? = nil,
+        headers: HTTPFields = [:]
+    ) -> Response {
         var text = #"{"jsonrpc":"2.0","id":"#
         if let id { JSONValueWriter.write(id: id, to: &text) } else { text += "null" }
         text += #","error":{"code":"# + String(code) + #","message":"#

@@ -16,8 +16,17 @@ public struct Principal: Sendable, Equatable {
     public var grantId: String?
     public var expiresAt: Date?
 
-    public init(tenant: String, userId: String, clientId: String, email: String?, emailVerified: Bool, name: String?, scopes: Set<String>,
-                grantId: String? = nil, expiresAt: Date? = nil) {
+    public init(
+        tenant: String,
+        userId: String,
+        clientId: String,
+        email: String?,
+        emailVerified: Bool,
+        name: String?,
+        scopes: Set<String>,
+        grantId: String? = nil,
+        expiresAt: Date? = nil
+    ) {
         self.tenant = tenant
         self.userId = userId
         self.clientId = clientId

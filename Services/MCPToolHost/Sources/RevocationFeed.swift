@@ -21,8 +21,13 @@ public struct RevocationFeed: Service {
     private let topic: String
     private let probeInterval: Duration
 
-    public init(kafka: KafkaClientOptions, validator: TokenValidator, logger: Logger, topic: String = Topics.tokens,
-                probeInterval: Duration = .milliseconds(250)) {
+    public init(
+        kafka: KafkaClientOptions,
+        validator: TokenValidator,
+        logger: Logger,
+        topic: String = Topics.tokens,
+        probeInterval: Duration = .milliseconds(250)
+    ) {
         self.kafka = kafka
         self.validator = validator
         self.topic = topic
@@ -66,8 +71,10 @@ public struct RevocationFeed: Service {
     /// instance has not cached yet.
     private func start(_ consumer: KafkaConsumer) async throws -> [KafkaTopicPartition: Int64] {
         let count = try await consumer.partitionCount(topic: topic, timeout: .seconds(2))
-        let ends = try await consumer.highWatermarks(of: (0..<Int32(count)).map { KafkaTopicPartition(topic: topic, partition: $0) },
-                                                     timeout: .seconds(2))
+        let ends = try await consumer.highWatermarks(
+            of: (0..<Int32(count)).map { KafkaTopicPartition(topic: topic, partition: $0) },
+            timeout: .seconds(2)
+        )
         try consumer.assign(ends)
         logger.info("Revocation feed started", metadata: ["partitions": "\(count)"])
         return ends

@@ -1,8 +1,8 @@
 import Foundation
-import NIOCore
-import NIOFoundationCompat
 import Logging
 import MCP
+import NIOCore
+import NIOFoundationCompat
 
 /// Runs one JSON-RPC request through the MCP Swift SDK's `Server`, on a transport that
 /// carries exactly that request and its response.
@@ -25,8 +25,13 @@ struct SDKExchange {
 
     /// The SDK's response to `message`, or nil when it gave none in time.
     func respond(to message: Data) async throws -> Data? {
-        let server = Server(name: name, version: version, title: title, instructions: instructions,
-                            capabilities: .init(tools: .init(listChanged: false)))
+        let server = Server(
+            name: name,
+            version: version,
+            title: title,
+            instructions: instructions,
+            capabilities: .init(tools: .init(listChanged: false))
+        )
         let tools = catalog.declarations
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools) }
         let transport = SingleExchangeTransport(message: message, logger: logger)

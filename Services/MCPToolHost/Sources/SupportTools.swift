@@ -27,34 +27,51 @@ public enum SupportTools {
         ]
         let output: Value = [
             "type": "object",
-            "properties": ["id": ["type": "string"], "email": ["type": "string"], "subject": ["type": "string"],
-                           "status": ["type": "string"], "createdAt": ["type": "string"]],
+            "properties": [
+                "id": ["type": "string"], "email": ["type": "string"], "subject": ["type": "string"],
+                "status": ["type": "string"], "createdAt": ["type": "string"],
+            ],
             "required": ["id", "email", "subject", "status", "createdAt"],
         ]
         let declaration = Tool(
-            name: "get_support", title: "Get support",
+            name: "get_support",
+            title: "Get support",
             description: "Files a support request under your verified email address and returns its id. Requires a signed-in user.",
-            inputSchema: schema, annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false),
-            outputSchema: output)
+            inputSchema: schema,
+            annotations: .init(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false),
+            outputSchema: output
+        )
         return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope, "email"]) { call in
             var reader = ArgumentReader(call.arguments, allowed: ["subject", "message"])
             let subject = reader.text("subject", maximum: subjectLimit)
             let message = reader.text("message", maximum: messageLimit)
             if let failure = reader.failure { return failure }
             guard let principal = call.caller.principal else {
-                return .failure("""
+                return .failure(
+                    """
                     Filing a support request needs a signed-in user, and this MCP server does not ask callers to log in, \
                     so there is no verified email to file it under. Ask the server's operator to enable login, then sign in and try again.
-                    """, outcome: .denied)
+                    """,
+                    outcome: .denied
+                )
             }
             guard let email = principal.verifiedEmail else {
-                return .failure("Your account has no verified email address, so the request cannot be filed under one. "
-                    + "Verify an email address with your identity provider, sign in again, and retry.")
+                return .failure(
+                    "Your account has no verified email address, so the request cannot be filed under one. "
+                        + "Verify an email address with your identity provider, sign in again, and retry."
+                )
             }
-            let filed = try await store.fileSupportRequest(by: principal, email: email, subject: subject, message: message,
-                                                           invocation: call.invocationRecord(tool: "get_support", outcome: .success))
-            var result = ToolResult.success("Filed support request \(filed.id) under \(email). We will reply to that address.",
-                                            supportValue(filed))
+            let filed = try await store.fileSupportRequest(
+                by: principal,
+                email: email,
+                subject: subject,
+                message: message,
+                invocation: call.invocationRecord(tool: "get_support", outcome: .success)
+            )
+            var result = ToolResult.success(
+                "Filed support request \(filed.id) under \(email). We will reply to that address.",
+                supportValue(filed)
+            )
             result.recorded = true
             return result
         }
@@ -62,11 +79,13 @@ public enum SupportTools {
 
     static func listMySupportRequests(store: ToolHostStore) -> ToolDefinition {
         let declaration = Tool(
-            name: "list_my_support_requests", title: "My support requests",
+            name: "list_my_support_requests",
+            title: "My support requests",
             description: "Lists the support requests you filed, newest first (at most 50).",
             inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
             annotations: .init(readOnlyHint: true),
-            outputSchema: ["type": "object", "properties": ["requests": ["type": "array"]], "required": ["requests"]])
+            outputSchema: ["type": "object", "properties": ["requests": ["type": "array"]], "required": ["requests"]]
+        )
         return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope]) { call in
             let reader = ArgumentReader(call.arguments, allowed: [])
             if let failure = reader.failure { return failure }
@@ -82,16 +101,21 @@ public enum SupportTools {
 
     static func whoami() -> ToolDefinition {
         let declaration = Tool(
-            name: "whoami", title: "Who am I",
-            description: "Shows who this MCP server takes you for: tenant, user id, client, email (with the email scope), name (with the profile scope) and scopes.",
+            name: "whoami",
+            title: "Who am I",
+            description:
+                "Shows who this MCP server takes you for: tenant, user id, client, email (with the email scope), name (with the profile scope) and scopes.",
             inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
-            annotations: .init(readOnlyHint: true, idempotentHint: true))
+            annotations: .init(readOnlyHint: true, idempotentHint: true)
+        )
         return ToolDefinition(declaration: declaration, requiredScopes: [toolsScope]) { call in
             let reader = ArgumentReader(call.arguments, allowed: [])
             if let failure = reader.failure { return failure }
             guard let principal = call.caller.principal else {
-                return .success("You are not signed in: this MCP server does not ask callers to log in.",
-                                ["authenticated": false, "tenant": .string(call.caller.tenant)])
+                return .success(
+                    "You are not signed in: this MCP server does not ask callers to log in.",
+                    ["authenticated": false, "tenant": .string(call.caller.tenant)]
+                )
             }
             var identity: [String: Value] = [
                 "authenticated": true, "tenant": .string(principal.tenant), "userId": .string(principal.userId),

@@ -36,10 +36,22 @@ public struct ToolCall: Sendable {
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         let milliseconds = Double(microseconds) / 1000
         let principal = caller.principal
-        return OutboxRecord(EventEnvelope(
-            eventId: invocationId, tenant: caller.tenant, aggregateKey: principal?.userId ?? tool, aggregateVersion: 1,
-            payload: ToolInvoked(invocationId: invocationId.uuidString, userId: principal?.userId, clientId: principal?.clientId,
-                                 tool: tool, outcome: outcome, durationMs: milliseconds)))
+        return OutboxRecord(
+            EventEnvelope(
+                eventId: invocationId,
+                tenant: caller.tenant,
+                aggregateKey: principal?.userId ?? tool,
+                aggregateVersion: 1,
+                payload: ToolInvoked(
+                    invocationId: invocationId.uuidString,
+                    userId: principal?.userId,
+                    clientId: principal?.clientId,
+                    tool: tool,
+                    outcome: outcome,
+                    durationMs: milliseconds
+                )
+            )
+        )
     }
 }
 

@@ -36,8 +36,12 @@ public struct ToolHostConfiguration: Sendable {
         public var revocationBound: Duration
         public var maximumEntries: Int
 
-        public init(activeFor: Duration = .seconds(30), inactiveFor: Duration = .seconds(10),
-                    revocationBound: Duration = .milliseconds(1500), maximumEntries: Int = 100_000) {
+        public init(
+            activeFor: Duration = .seconds(30),
+            inactiveFor: Duration = .seconds(10),
+            revocationBound: Duration = .milliseconds(1500),
+            maximumEntries: Int = 100_000
+        ) {
             self.activeFor = activeFor
             self.inactiveFor = inactiveFor
             self.revocationBound = revocationBound
@@ -53,9 +57,13 @@ public struct ToolHostConfiguration: Sendable {
     /// Browser origins allowed besides the tenant's own (e.g. an MCP inspector's).
     public var allowedOrigins: Set<String>
 
-    public init(origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
-                introspection: Introspection, cache: Cache = Cache(), sessionKey: SymmetricKey,
-                allowedOrigins: Set<String> = []) {
+    public init(
+        origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
+        introspection: Introspection,
+        cache: Cache = Cache(),
+        sessionKey: SymmetricKey,
+        allowedOrigins: Set<String> = []
+    ) {
         self.origins = origins
         self.introspection = introspection
         self.cache = cache
@@ -79,8 +87,11 @@ public struct ToolHostConfiguration: Sendable {
         guard secret.count >= 32 else {
             throw ConfigurationError(variable: "GATEHOUSE_INTROSPECTION_SECRET", problem: "must be at least 32 characters")
         }
-        introspection = Introspection(tokenServiceURL: url, clientId: try env.string("GATEHOUSE_INTROSPECTION_CLIENT_ID", default: "tool-host"),
-                                      secret: secret)
+        introspection = Introspection(
+            tokenServiceURL: url,
+            clientId: try env.string("GATEHOUSE_INTROSPECTION_CLIENT_ID", default: "tool-host"),
+            secret: secret
+        )
         cache = Cache(activeFor: .seconds(try env.int("GATEHOUSE_TOKEN_CACHE_SECONDS", default: 30, range: 0...300)))
         let key = try env.string("GATEHOUSE_MCP_SESSION_KEY")
         guard key.count >= 32 else {
@@ -91,8 +102,12 @@ public struct ToolHostConfiguration: Sendable {
         for entry in (env.optionalString("GATEHOUSE_MCP_ALLOWED_ORIGINS") ?? "").split(separator: ",") {
             let origin = entry.trimmingCharacters(in: .whitespaces).lowercased()
             guard let parsed = URLComponents(string: origin), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil,
-                  parsed.path.isEmpty, parsed.query == nil else {
-                throw ConfigurationError(variable: "GATEHOUSE_MCP_ALLOWED_ORIGINS", problem: "'\(origin)' is not an origin such as http://localhost:6274")
+                parsed.path.isEmpty, parsed.query == nil
+            else {
+                throw ConfigurationError(
+                    variable: "GATEHOUSE_MCP_ALLOWED_ORIGINS",
+                    problem: "'\(origin)' is not an origin such as http://localhost:6274"
+                )
             }
             allowedOrigins.insert(origin)
         }

@@ -8,33 +8,41 @@ enum ToolHostMigrations {
     static let all: [Migration] = [
         MessagingMigrations.outbox(version: 1),
         MessagingMigrations.inbox(version: 2),
-        Migration(version: 3, name: "tenants", statements: [
-            """
-            CREATE TABLE {schema}.tenants (
-                id TEXT PRIMARY KEY,
-                version BIGINT NOT NULL,
-                display_name TEXT NOT NULL,
-                hosts TEXT[] NOT NULL,
-                auth_mode TEXT NOT NULL,
-                disabled BOOLEAN NOT NULL
-            )
-            """,
-        ]),
-        Migration(version: 4, name: "support requests", statements: [
-            """
-            CREATE TABLE {schema}.support_requests (
-                id TEXT PRIMARY KEY,
-                tenant_id TEXT NOT NULL,
-                user_id TEXT NOT NULL,
-                client_id TEXT NOT NULL,
-                email TEXT NOT NULL,
-                subject TEXT NOT NULL,
-                message TEXT NOT NULL,
-                status TEXT NOT NULL DEFAULT 'open',
-                created_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )
-            """,
-            "CREATE INDEX support_requests_by_user ON {schema}.support_requests (tenant_id, user_id, created_at DESC)",
-        ]),
+        Migration(
+            version: 3,
+            name: "tenants",
+            statements: [
+                """
+                CREATE TABLE {schema}.tenants (
+                    id TEXT PRIMARY KEY,
+                    version BIGINT NOT NULL,
+                    display_name TEXT NOT NULL,
+                    hosts TEXT[] NOT NULL,
+                    auth_mode TEXT NOT NULL,
+                    disabled BOOLEAN NOT NULL
+                )
+                """
+            ]
+        ),
+        Migration(
+            version: 4,
+            name: "support requests",
+            statements: [
+                """
+                CREATE TABLE {schema}.support_requests (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    client_id TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'open',
+                    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX support_requests_by_user ON {schema}.support_requests (tenant_id, user_id, created_at DESC)",
+            ]
+        ),
     ]
 }

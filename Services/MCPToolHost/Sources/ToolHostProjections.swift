@@ -32,12 +32,18 @@ public struct ToolHostProjections: EventHandler {
         bindings.append(tenant.hosts)
         bindings.append(tenant.authMode)
         bindings.append(tenant.disabled)
-        try await connection.query(PostgresQuery(unsafeSQL: """
-            INSERT INTO \(schema.quoted).tenants AS t (id, version, display_name, hosts, auth_mode, disabled)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
-                auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled
-            WHERE t.version < EXCLUDED.version
-            """, binds: bindings), logger: logger)
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(schema.quoted).tenants AS t (id, version, display_name, hosts, auth_mode, disabled)
+                    VALUES ($1, $2, $3, $4, $5, $6)
+                    ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
+                        auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled
+                    WHERE t.version < EXCLUDED.version
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
     }
 }

@@ -29,16 +29,22 @@ public enum ToolHostService {
         public let catalog: ToolCatalog
         public let sessions: MCPSessions
 
-        public init(postgres: PostgresClient, logger: Logger, configuration: ToolHostConfiguration,
-                    directoryMaximumAge: Duration = .seconds(1)) {
+        public init(
+            postgres: PostgresClient,
+            logger: Logger,
+            configuration: ToolHostConfiguration,
+            directoryMaximumAge: Duration = .seconds(1)
+        ) {
             let store = ToolHostStore(client: postgres, logger: logger)
             self.store = store
             directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
             var httpConfiguration = HTTPClient.Configuration()
             httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
             http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
-            validator = TokenValidator(client: IntrospectionClient(http: http, configuration: configuration.introspection),
-                                       cache: configuration.cache)
+            validator = TokenValidator(
+                client: IntrospectionClient(http: http, configuration: configuration.introspection),
+                cache: configuration.cache
+            )
             catalog = SupportTools.catalog(store: store)
             sessions = MCPSessions(key: configuration.sessionKey)
         }
@@ -50,12 +56,20 @@ public enum ToolHostService {
 
     /// Adds `/mcp`. `authentication: false` serves every request as a fixed principal: only
     /// for the benchmark's baseline, never reachable from the environment.
-    public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: ToolHostConfiguration,
-                                 authentication: Bool = true) {
+    public static func addRoutes(
+        to router: Router<GatehouseRequestContext>,
+        parts: Parts,
+        configuration: ToolHostConfiguration,
+        authentication: Bool = true
+    ) {
         let endpoint = MCPEndpoint(
             tenants: HostResolver(directory: parts.directory, origins: configuration.origins),
-            validator: authentication ? parts.validator : nil, sessions: parts.sessions, catalog: parts.catalog, store: parts.store,
-            allowedOrigins: configuration.allowedOrigins)
+            validator: authentication ? parts.validator : nil,
+            sessions: parts.sessions,
+            catalog: parts.catalog,
+            store: parts.store,
+            allowedOrigins: configuration.allowedOrigins
+        )
         for method: HTTPRequest.Method in [.post, .get, .delete, .options] {
             router.on("/mcp", method: method) { request, context in try await endpoint.handle(request, context) }
         }
@@ -67,8 +81,13 @@ public enum ToolHostService {
         let parts = Parts(postgres: context.postgres, logger: context.logger, configuration: configuration)
         addRoutes(to: router, parts: parts, configuration: configuration)
         let consumer = EventConsumer(
-            handler: ToolHostProjections(schema: definition.schema), client: context.postgres, schema: definition.schema,
-            kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
+            handler: ToolHostProjections(schema: definition.schema),
+            client: context.postgres,
+            schema: definition.schema,
+            kafka: context.configuration.kafka,
+            deadLetters: context.producer,
+            logger: context.logger
+        )
         let feed = RevocationFeed(kafka: context.configuration.kafka, validator: parts.validator, logger: context.logger)
         return context.application(router: router, services: [consumer, feed, HTTPClientShutdown(client: parts.http)])
     }

@@ -43,9 +43,14 @@ public struct ToolHostStore: Sendable {
 
     /// Hosts of every served tenant.
     public func tenantsByHost() async throws -> [String: ToolTenant] {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT id, display_name, hosts, auth_mode FROM \(schema.quoted).tenants WHERE NOT disabled
-            """), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT id, display_name, hosts, auth_mode FROM \(schema.quoted).tenants WHERE NOT disabled
+                    """
+            ),
+            logger: logger
+        )
         var map: [String: ToolTenant] = [:]
         for try await (id, name, hosts, mode) in rows.decode((String, String, [String], String).self) {
             for host in hosts {
@@ -61,8 +66,13 @@ public struct ToolHostStore: Sendable {
     }
 
     /// Files a support request and the call's `tool.invoked` in one statement; returns its id.
-    public func fileSupportRequest(by principal: Principal, email: String, subject: String, message: String,
-                                   invocation: OutboxRecord) async throws -> SupportRequest {
+    public func fileSupportRequest(
+        by principal: Principal,
+        email: String,
+        subject: String,
+        message: String,
+        invocation: OutboxRecord
+    ) async throws -> SupportRequest {
         let id = "sr_" + SecretGenerator.generate(prefix: "", bytes: 12)
         var bindings = PostgresBindings()
         bindings.append(id)
@@ -74,15 +84,21 @@ public struct ToolHostStore: Sendable {
         bindings.append(message)
         OutboxWriter.bind([invocation], into: &bindings)
         let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, outbox, logger, bindings] in
-            try await client.query(PostgresQuery(unsafeSQL: """
-                WITH filed AS (
-                    INSERT INTO \(schema.quoted).support_requests (id, tenant_id, user_id, client_id, email, subject, message)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
-                ), events AS (
-                    \(outbox.insertSQL(firstParameter: 8, when: "filed"))
-                )
-                SELECT created_at FROM filed
-                """, binds: bindings), logger: logger)
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        WITH filed AS (
+                            INSERT INTO \(schema.quoted).support_requests (id, tenant_id, user_id, client_id, email, subject, message)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
+                        ), events AS (
+                            \(outbox.insertSQL(firstParameter: 8, when: "filed"))
+                        )
+                        SELECT created_at FROM filed
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
         }
         for try await createdAt in rows.decode(Date.self) {
             return SupportRequest(id: id, subject: subject, message: message, email: email, status: "open", createdAt: createdAt)
@@ -97,10 +113,16 @@ public struct ToolHostStore: Sendable {
         bindings.append(principal.userId)
         bindings.append(limit)
         let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, logger, bindings] in
-            try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT id, subject, message, email, status, created_at FROM \(schema.quoted).support_requests
-                WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id LIMIT $3
-                """, binds: bindings), logger: logger)
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT id, subject, message, email, status, created_at FROM \(schema.quoted).support_requests
+                        WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id LIMIT $3
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
         }
         var found: [SupportRequest] = []
         for try await (id, subject, message, email, status, createdAt) in rows.decode((String, String, String, String, String, Date).self) {

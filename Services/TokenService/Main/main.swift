@@ -1,7 +1,9 @@
 import Foundation
-import TokenService
 import GatehouseRuntime
+import TokenService
 
-exit(await ServiceMain.run(definition: TokenServiceService.definition) { context in
-    try TokenServiceService.buildApplication(context: context)
-})
+exit(
+    await ServiceMain.run(definition: TokenServiceService.definition) { context in
+        try TokenServiceService.buildApplication(context: context)
+    }
+)

@@ -23,7 +23,11 @@ enum OAuthError {
 /// The client credentials a request presents (RFC 6749 §2.3.1): HTTP Basic, or `client_id`
 /// (and `client_secret`) in the form. Never both ways at once.
 struct PresentedClient: Equatable {
-    enum Method: String { case none, basic = "client_secret_basic", post = "client_secret_post" }
+    enum Method: String {
+        case none
+        case basic = "client_secret_basic"
+        case post = "client_secret_post"
+    }
 
     var clientId: String
     var secret: String?
@@ -33,10 +37,11 @@ struct PresentedClient: Equatable {
     static func read(authorization: String?, form: [String: String]) throws(APIError) -> PresentedClient? {
         if let authorization, authorization.count > 6, authorization.prefix(6).lowercased() == "basic " {
             guard let data = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-                  let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
-                  let id = String(text[..<colon]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-                  let secret = String(text[text.index(after: colon)...]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-                  !id.isEmpty else {
+                let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
+                let id = String(text[..<colon]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                let secret = String(text[text.index(after: colon)...]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                !id.isEmpty
+            else {
                 throw OAuthError.invalidClient("The Basic credentials are malformed", basic: true)
             }
             guard form["client_secret"] == nil else {
@@ -68,14 +73,18 @@ struct RegisteredClient: Sendable, Equatable {
     /// Checks presented credentials against the registration, in constant time for secrets.
     /// Under `.anySecretMethod` a client registered for one shared-secret method may use the
     /// other; a public client never presents a secret, a confidential one always does.
-    static func authenticate(_ presented: PresentedClient, as registered: RegisteredClient?,
-                             policy: ClientAuthenticationPolicy = .anySecretMethod) throws(APIError) {
+    static func authenticate(
+        _ presented: PresentedClient,
+        as registered: RegisteredClient?,
+        policy: ClientAuthenticationPolicy = .anySecretMethod
+    ) throws(APIError) {
         let basic = presented.method == .basic
         guard let registered, !registered.disabled, registered.clientId == presented.clientId else {
             throw OAuthError.invalidClient("Client authentication failed", basic: basic)
         }
         let secretMethods = [PresentedClient.Method.basic.rawValue, PresentedClient.Method.post.rawValue]
-        let accepted = presented.method.rawValue == registered.tokenEndpointAuthMethod
+        let accepted =
+            presented.method.rawValue == registered.tokenEndpointAuthMethod
             || (policy == .anySecretMethod && secretMethods.contains(presented.method.rawValue)
                 && secretMethods.contains(registered.tokenEndpointAuthMethod))
         guard accepted else {

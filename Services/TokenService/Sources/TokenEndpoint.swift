@@ -38,8 +38,13 @@ struct TokenEndpoint: Sendable {
             }
         } catch let error as APIError where [.invalidClient, .invalidGrant].contains(error.code) {
             guardrails.failed(address: address, client: presented.clientId)
-            context.logger.info("Token request refused", metadata: ["tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
-                                                                   "error": "\(error.code)"])
+            context.logger.info(
+                "Token request refused",
+                metadata: [
+                    "tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
+                    "error": "\(error.code)",
+                ]
+            )
             throw error
         }
     }
@@ -98,8 +103,11 @@ struct TokenEndpoint: Sendable {
 /// A call to the token service's storage (or the gateway): its failure is our outage, answered
 /// 503, never the client's fault. `deadline: nil` for calls through a `Batcher`, which has its own.
 @discardableResult
-func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, deadline: Duration? = APIError.infrastructureDeadline,
-                                 _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func infrastructure<T: Sendable>(
+    _ context: GatehouseRequestContext,
+    deadline: Duration? = APIError.infrastructureDeadline,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
     try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", deadline: deadline, body)
 }
 

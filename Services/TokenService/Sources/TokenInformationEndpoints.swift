@@ -35,10 +35,12 @@ struct TokenInformationEndpoints: Sendable {
         var found: (state: GrantState, isRefresh: Bool)?
         for isRefresh in refreshFirst ? [true, false] : [false, true] where found == nil {
             if isRefresh, token.hasPrefix(MintedTokens.refreshPrefix),
-               let (state, _) = try await infrastructure(context, deadline: nil, { try await store.grant(ofRefreshHash: hash) }) {
+                let (state, _) = try await infrastructure(context, deadline: nil, { try await store.grant(ofRefreshHash: hash) })
+            {
                 found = (state, true)
             } else if !isRefresh, token.hasPrefix(MintedTokens.accessPrefix),
-                      let state = try await infrastructure(context, { try await store.grant(ofAccessHash: hash) }) {
+                let state = try await infrastructure(context, { try await store.grant(ofAccessHash: hash) })
+            {
                 found = (state, false)
             }
         }
@@ -48,8 +50,11 @@ struct TokenInformationEndpoints: Sendable {
             if registered == nil {
                 registered = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
             }
-            try RegisteredClient.authenticate(presented, as: registered,
-                                              policy: tenant.clientProfiles.profile(for: presented.clientId).clientAuthentication ?? .anySecretMethod)
+            try RegisteredClient.authenticate(
+                presented,
+                as: registered,
+                policy: tenant.clientProfiles.profile(for: presented.clientId).clientAuthentication ?? .anySecretMethod
+            )
         } catch let error as APIError where error.code == .invalidClient {
             guardrails.failed(address: address, client: presented.clientId)
             throw error
@@ -60,8 +65,13 @@ struct TokenInformationEndpoints: Sendable {
             } else {
                 try await infrastructure(context) { try await store.revokeAccessToken(hash, of: own.state) }
             }
-            context.logger.info("Token revoked", metadata: ["tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
-                                                             "grant_id": "\(own.state.grantId)", "whole_grant": "\(own.isRefresh)"])
+            context.logger.info(
+                "Token revoked",
+                metadata: [
+                    "tenant": "\(tenant.id)", "client_id": "\(presented.clientId)",
+                    "grant_id": "\(own.state.grantId)", "whole_grant": "\(own.isRefresh)",
+                ]
+            )
         }
         return Response(status: .ok, headers: [.cacheControl: "no-store"])
     }
@@ -83,10 +93,13 @@ struct TokenInformationEndpoints: Sendable {
         do { form = try await TokenEndpoint.form(of: request) } catch { bodyProblem = error }
         let presented = try? PresentedClient.read(authorization: request.headers[.authorization], form: form ?? [:])
         guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId],
-              SecretHash.matches(secret, hash: hash) else {
+            SecretHash.matches(secret, hash: hash)
+        else {
             guardrails.failed(address: address, client: presented?.clientId ?? "-")
-            throw OAuthError.invalidClient("Introspection is for authenticated resource servers",
-                                           basic: request.headers[.authorization]?.lowercased().hasPrefix("basic") == true)
+            throw OAuthError.invalidClient(
+                "Introspection is for authenticated resource servers",
+                basic: request.headers[.authorization]?.lowercased().hasPrefix("basic") == true
+            )
         }
         if let bodyProblem { throw bodyProblem }
         guard let form, let token = form["token"] else { throw OAuthError.invalidRequest("token is required") }
@@ -134,12 +147,19 @@ struct TokenInformationEndpoints: Sendable {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
         guard var active, active.tenant == tenant.id else {
-            throw APIError(.unauthorized, code: .invalidToken, "The access token is not valid",
-                           headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
+            throw APIError(
+                .unauthorized,
+                code: .invalidToken,
+                "The access token is not valid",
+                headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#]
+            )
         }
         if tenant.freshUpstreamProfile {
             guard let profiles else {
-                context.logger.error("Fresh upstream profiles need GATEHOUSE_GATEWAY_URL and GATEHOUSE_INTERNAL_TOKEN", metadata: ["tenant": "\(tenant.id)"])
+                context.logger.error(
+                    "Fresh upstream profiles need GATEHOUSE_GATEWAY_URL and GATEHOUSE_INTERNAL_TOKEN",
+                    metadata: ["tenant": "\(tenant.id)"]
+                )
                 throw APIError.temporarilyUnavailable
             }
             do {
@@ -150,8 +170,12 @@ struct TokenInformationEndpoints: Sendable {
             } catch UpstreamProfileClient.Failure.grantRevoked {
                 let grantId = active.grantId
                 try await infrastructure(context) { try await store.revokeGrant(grantId, reason: "upstream_revoked") }
-                throw APIError(.unauthorized, code: .invalidToken, "The sign-in provider ended this grant",
-                               headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#])
+                throw APIError(
+                    .unauthorized,
+                    code: .invalidToken,
+                    "The sign-in provider ended this grant",
+                    headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#]
+                )
             } catch {
                 context.logger.error("Fresh upstream profile unavailable", metadata: ["tenant": "\(tenant.id)", "error": "\(error)"])
                 throw APIError.temporarilyUnavailable
@@ -164,9 +188,12 @@ struct TokenInformationEndpoints: Sendable {
             var name: String?
         }
         let scopes = Set(active.scopes)
-        let claims = Claims(sub: active.userId, email: scopes.contains("email") ? active.email : nil,
-                            email_verified: scopes.contains("email") ? active.emailVerified : nil,
-                            name: scopes.contains("profile") ? active.name : nil)
+        let claims = Claims(
+            sub: active.userId,
+            email: scopes.contains("email") ? active.email : nil,
+            email_verified: scopes.contains("email") ? active.emailVerified : nil,
+            name: scopes.contains("profile") ? active.name : nil
+        )
         return try Self.noStore(JSONBody.response(claims))
     }
 

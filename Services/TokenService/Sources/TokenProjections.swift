@@ -17,15 +17,20 @@ public struct TokenProjections: EventHandler {
     public let schema: SchemaName
     public let topics: [String]
 
-    public init(schema: SchemaName, topics: [String] = [Topics.gateway, Topics.users],
-                consumerName: String = TokenProjections.defaultConsumerName) {
+    public init(
+        schema: SchemaName,
+        topics: [String] = [Topics.gateway, Topics.users],
+        consumerName: String = TokenProjections.defaultConsumerName
+    ) {
         self.schema = schema
         self.topics = topics
         self.consumerName = consumerName
     }
 
-    private static let handled: Set<String> = [TenantUpdated.eventType.name, ClientRegistered.eventType.name, ClientUpdated.eventType.name,
-                                               UserUpserted.eventType.name, CodeIssued.eventType.name]
+    private static let handled: Set<String> = [
+        TenantUpdated.eventType.name, ClientRegistered.eventType.name, ClientUpdated.eventType.name,
+        UserUpserted.eventType.name, CodeIssued.eventType.name,
+    ]
 
     public func handles(_ header: EventHeader) -> Bool { Self.handled.contains(header.type) }
 
@@ -59,9 +64,13 @@ public struct TokenProjections: EventHandler {
                 WHERE t.version < EXCLUDED.version
                 """
         case ClientRegistered.eventType.name, ClientUpdated.eventType.name:
-            let (client, disabled) = header.type == ClientRegistered.eventType.name
+            let (client, disabled) =
+                header.type == ClientRegistered.eventType.name
                 ? (try event.decode(ClientRegistered.self).payload, false)
-                : try { let update = try event.decode(ClientUpdated.self).payload; return (update.client, update.disabled) }()
+                : try {
+                    let update = try event.decode(ClientUpdated.self).payload
+                    return (update.client, update.disabled)
+                }()
             bindings.append(client.clientId)
             bindings.append(header.tenant)
             bindings.append(header.aggregateVersion)

@@ -18,9 +18,15 @@ public struct TokenServiceConfiguration: Sendable {
     /// that route expects; nil when no tenant may ask for them.
     public var gateway: (url: String, token: OperatorToken)?
 
-    public init(keyRing: KeyRing, origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
-                refreshGrace: Duration = .seconds(30), codeFailureLimit: Int = 3, resourceServers: [String: String] = [:],
-                limits: TokenRateLimits = TokenRateLimits(), gateway: (url: String, token: OperatorToken)? = nil) {
+    public init(
+        keyRing: KeyRing,
+        origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
+        refreshGrace: Duration = .seconds(30),
+        codeFailureLimit: Int = 3,
+        resourceServers: [String: String] = [:],
+        limits: TokenRateLimits = TokenRateLimits(),
+        gateway: (url: String, token: OperatorToken)? = nil
+    ) {
         self.keyRing = keyRing
         self.origins = origins
         self.refreshGrace = refreshGrace
@@ -46,13 +52,17 @@ public struct TokenServiceConfiguration: Sendable {
         for entry in (env.optionalString("GATEHOUSE_RESOURCE_SERVERS") ?? "").split(separator: ",") {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, parts[1].count >= 32 else {
-                throw ConfigurationError(variable: "GATEHOUSE_RESOURCE_SERVERS", problem: "must be id:secret pairs with secrets of at least 32 characters")
+                throw ConfigurationError(
+                    variable: "GATEHOUSE_RESOURCE_SERVERS",
+                    problem: "must be id:secret pairs with secrets of at least 32 characters"
+                )
             }
             resourceServers[parts[0]] = SecretHash.of(parts[1])
         }
         limits = TokenRateLimits(
             requestsPerMinute: try env.int("GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE", default: 600, range: 1...10_000_000),
-            failuresPerMinute: try env.int("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", default: 20, range: 1...100_000))
+            failuresPerMinute: try env.int("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", default: 20, range: 1...100_000)
+        )
         switch (env.optionalString("GATEHOUSE_GATEWAY_URL"), try env.internalToken()) {
         case (let url?, let token?):
             guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {

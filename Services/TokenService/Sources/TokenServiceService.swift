@@ -26,8 +26,12 @@ public enum TokenServiceService {
         public let profiles: UpstreamProfileClient?
         let guardrails: RequestGuardrails
 
-        public init(postgres: PostgresClient, logger: Logger, configuration: TokenServiceConfiguration,
-                    directoryMaximumAge: Duration = .seconds(1)) {
+        public init(
+            postgres: PostgresClient,
+            logger: Logger,
+            configuration: TokenServiceConfiguration,
+            directoryMaximumAge: Duration = .seconds(1)
+        ) {
             let store = TokenStore(client: postgres, logger: logger)
             self.store = store
             directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
@@ -48,10 +52,22 @@ public enum TokenServiceService {
     public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: TokenServiceConfiguration) {
         let tenants = HostResolver(directory: parts.directory, origins: configuration.origins)
         let token = TokenEndpoint(tenants: tenants, store: parts.store, configuration: configuration, guardrails: parts.guardrails)
-        let information = TokenInformationEndpoints(tenants: tenants, store: parts.store, configuration: configuration,
-                                                    guardrails: parts.guardrails, profiles: parts.profiles)
-        router.add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.authorization, .contentType],
-                                              allowMethods: [.get, .post, .options], allowCredentials: false, maxAge: .seconds(3600)))
+        let information = TokenInformationEndpoints(
+            tenants: tenants,
+            store: parts.store,
+            configuration: configuration,
+            guardrails: parts.guardrails,
+            profiles: parts.profiles
+        )
+        router.add(
+            middleware: CORSMiddleware(
+                allowOrigin: .all,
+                allowHeaders: [.authorization, .contentType],
+                allowMethods: [.get, .post, .options],
+                allowCredentials: false,
+                maxAge: .seconds(3600)
+            )
+        )
         for path in ["/oauth/token", "/token"] {
             router.post(RouterPath(path)) { request, context in try await token.handle(request, context) }
         }
@@ -71,8 +87,13 @@ public enum TokenServiceService {
         let parts = Parts(postgres: context.postgres, logger: context.logger, configuration: configuration)
         addRoutes(to: router, parts: parts, configuration: configuration)
         let consumer = EventConsumer(
-            handler: TokenProjections(schema: definition.schema), client: context.postgres, schema: definition.schema,
-            kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
+            handler: TokenProjections(schema: definition.schema),
+            client: context.postgres,
+            schema: definition.schema,
+            kafka: context.configuration.kafka,
+            deadLetters: context.producer,
+            logger: context.logger
+        )
         return context.application(router: router, services: [consumer] + (parts.profiles.map { [HTTPClientShutdown(client: $0.http)] } ?? []))
     }
 }

@@ -32,9 +32,24 @@ enum TokenStatements {
 
         func decodeRow(_ row: PostgresRow) throws -> (String, ActiveToken) {
             let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = try row.decode(
-                (String, String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self)
-            return (hash, ActiveToken(grantId: grant, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
-                                      issuedAt: issued, expiresAt: expires, email: email, emailVerified: verified, name: name))
+                (String, String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self
+            )
+            return (
+                hash,
+                ActiveToken(
+                    grantId: grant,
+                    tenant: tenant,
+                    clientId: clientId,
+                    userId: userId,
+                    scopes: scopes,
+                    resource: resource,
+                    issuedAt: issued,
+                    expiresAt: expires,
+                    email: email,
+                    emailVerified: verified,
+                    name: name
+                )
+            )
         }
     }
 
@@ -110,19 +125,19 @@ enum TokenStatements {
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
-            bindings.append(rotations.map(\.grantId))                                  // $1
-            bindings.append(rotations.map(\.presentedHash))                            // $2
-            bindings.append(rotations.map { $0.tokens.refreshHash ?? "" })             // $3
-            bindings.append(rotations.map(\.generation))                               // $4
-            bindings.append(rotations.map { $0.tokens.refreshExpiresAt ?? Date() })    // $5
-            bindings.append(rotations.map(\.tokens.accessHash))                        // $6
-            bindings.append(rotations.map { $0.tokens.scopes.joined(separator: " ") }) // $7
-            bindings.append(rotations.map(\.tokens.issuedAt))                          // $8
-            bindings.append(rotations.map(\.tokens.accessExpiresAt))                   // $9
-            bindings.append(rotations.map(\.repeatsSuccessor))                         // $10
-            bindings.append(rotations.map { $0.grace / .milliseconds(1) })             // $11
-            bindings.append(rotations.map(\.keyID))                                    // $12
-            OutboxWriter.bind(rotations.map(\.event), into: &bindings)                 // $13-$17
+            bindings.append(rotations.map(\.grantId))  // $1
+            bindings.append(rotations.map(\.presentedHash))  // $2
+            bindings.append(rotations.map { $0.tokens.refreshHash ?? "" })  // $3
+            bindings.append(rotations.map(\.generation))  // $4
+            bindings.append(rotations.map { $0.tokens.refreshExpiresAt ?? Date() })  // $5
+            bindings.append(rotations.map(\.tokens.accessHash))  // $6
+            bindings.append(rotations.map { $0.tokens.scopes.joined(separator: " ") })  // $7
+            bindings.append(rotations.map(\.tokens.issuedAt))  // $8
+            bindings.append(rotations.map(\.tokens.accessExpiresAt))  // $9
+            bindings.append(rotations.map(\.repeatsSuccessor))  // $10
+            bindings.append(rotations.map { $0.grace / .milliseconds(1) })  // $11
+            bindings.append(rotations.map(\.keyID))  // $12
+            OutboxWriter.bind(rotations.map(\.event), into: &bindings)  // $13-$17
             return bindings
         }
 
@@ -167,26 +182,26 @@ enum TokenStatements {
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
-            bindings.append(codeHash)                          // $1
-            bindings.append(binding.tenant)                    // $2
-            bindings.append(grantId)                           // $3
-            bindings.append(binding.expiresAt)                 // $4
-            bindings.append(failureLimit)                      // $5
-            bindings.append(binding.clientId)                  // $6
-            bindings.append(binding.userId)                    // $7
-            bindings.append(tokens.scopes)                     // $8
-            bindings.append(binding.resource)                  // $9
-            bindings.append(client.tokenEndpointAuthMethod)    // $10
-            bindings.append(client.secretHash)                 // $11
-            bindings.append(binding.identity.email)            // $12
-            bindings.append(binding.identity.emailVerified)    // $13
-            bindings.append(binding.identity.name)             // $14
-            bindings.append(tokens.refreshHash)                // $15
-            bindings.append(tokens.refreshExpiresAt)           // $16
-            bindings.append(tokens.accessHash)                 // $17
-            bindings.append(tokens.issuedAt)                   // $18
-            bindings.append(tokens.accessExpiresAt)            // $19
-            OutboxWriter.bind([event], into: &bindings)        // $20-$24
+            bindings.append(codeHash)  // $1
+            bindings.append(binding.tenant)  // $2
+            bindings.append(grantId)  // $3
+            bindings.append(binding.expiresAt)  // $4
+            bindings.append(failureLimit)  // $5
+            bindings.append(binding.clientId)  // $6
+            bindings.append(binding.userId)  // $7
+            bindings.append(tokens.scopes)  // $8
+            bindings.append(binding.resource)  // $9
+            bindings.append(client.tokenEndpointAuthMethod)  // $10
+            bindings.append(client.secretHash)  // $11
+            bindings.append(binding.identity.email)  // $12
+            bindings.append(binding.identity.emailVerified)  // $13
+            bindings.append(binding.identity.name)  // $14
+            bindings.append(tokens.refreshHash)  // $15
+            bindings.append(tokens.refreshExpiresAt)  // $16
+            bindings.append(tokens.accessHash)  // $17
+            bindings.append(tokens.issuedAt)  // $18
+            bindings.append(tokens.accessExpiresAt)  // $19
+            OutboxWriter.bind([event], into: &bindings)  // $20-$24
             return bindings
         }
 

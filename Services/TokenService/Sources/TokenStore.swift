@@ -4,8 +4,8 @@ import GatehouseEvents
 import GatehouseMessaging
 import GatehouseOAuth
 import GatehousePostgres
-import Logging
 import GatehouseRuntime
+import Logging
 import PostgresNIO
 
 /// A tenant as the token service knows it, from `tenant.updated`.
@@ -31,9 +31,13 @@ struct MintedTokens: Sendable {
 
     /// Tokens of a new grant: a random refresh token when the grant has one.
     init(scopes: [String], accessSeconds: Int, refreshSeconds: Int?, now: Date = Date()) {
-        self.init(scopes: scopes, accessSeconds: accessSeconds,
-                  refreshToken: refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) },
-                  refreshExpiresAt: refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) }, now: now)
+        self.init(
+            scopes: scopes,
+            accessSeconds: accessSeconds,
+            refreshToken: refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) },
+            refreshExpiresAt: refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) },
+            now: now
+        )
     }
 
     /// Tokens of a refresh: a new access token beside the refresh token the rotation settled on.
@@ -126,17 +130,27 @@ public struct TokenStore: Sendable {
 
     /// Every enabled tenant by host name, for the host directory.
     public func tenantsByHost() async throws -> [String: TokenTenant] {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
-            FROM \(schema.quoted).tenants WHERE NOT disabled
-            """), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
+                    FROM \(schema.quoted).tenants WHERE NOT disabled
+                    """
+            ),
+            logger: logger
+        )
         var map: [String: TokenTenant] = [:]
         let decoder = JSONBody.decoder()
         for try await (id, hosts, access, refresh, fresh, profiles) in rows.decode((String, [String], Int, Int, Bool, String?).self) {
             let clientProfiles = try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles()
             for host in hosts {
-                map[host] = TokenTenant(id: id, accessTokenSeconds: access, refreshTokenSeconds: refresh, freshUpstreamProfile: fresh,
-                                        clientProfiles: clientProfiles)
+                map[host] = TokenTenant(
+                    id: id,
+                    accessTokenSeconds: access,
+                    refreshTokenSeconds: refresh,
+                    freshUpstreamProfile: fresh,
+                    clientProfiles: clientProfiles
+                )
             }
         }
         return map
@@ -147,10 +161,16 @@ public struct TokenStore: Sendable {
         var bindings = PostgresBindings()
         bindings.append(clientId)
         bindings.append(tenant)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(schema.quoted).clients
-            WHERE client_id = $1 AND tenant_id = $2
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(schema.quoted).clients
+                    WHERE client_id = $1 AND tenant_id = $2
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await (method, hash, grants, disabled) in rows.decode((String, String?, [String], Bool).self) {
             return RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: hash, grantTypes: grants, disabled: disabled)
         }
@@ -167,16 +187,39 @@ public struct TokenStore: Sendable {
 
     /// Redeems a code once: the redemption, the grant, its tokens and `token.issued` in one
     /// statement. A code already redeemed, or burned by `failureLimit` failures, issues nothing.
-    func redeem(codeHash: String, binding: CodeBinding, client registered: RegisteredClient, tokens: MintedTokens,
-                failureLimit: Int) async throws -> Redemption {
+    func redeem(
+        codeHash: String,
+        binding: CodeBinding,
+        client registered: RegisteredClient,
+        tokens: MintedTokens,
+        failureLimit: Int
+    ) async throws -> Redemption {
         let grantId = SecretGenerator.generate(prefix: "grt_", bytes: 16)
         let event = EventEnvelope(
-            tenant: binding.tenant, aggregateKey: grantId, aggregateVersion: 1,
-            payload: TokenIssued(grantId: grantId, userId: binding.userId, clientId: binding.clientId, scopes: tokens.scopes,
-                                 resource: binding.resource, accessTokenHash: tokens.accessHash, accessTokenExpiresAt: tokens.accessExpiresAt,
-                                 refreshFamilyId: tokens.refreshToken == nil ? nil : grantId, codeHash: codeHash))
-        let statement = TokenStatements.Redeem(codeHash: codeHash, binding: binding, client: registered, tokens: tokens, grantId: grantId,
-                                               failureLimit: failureLimit, event: try OutboxRecord(event))
+            tenant: binding.tenant,
+            aggregateKey: grantId,
+            aggregateVersion: 1,
+            payload: TokenIssued(
+                grantId: grantId,
+                userId: binding.userId,
+                clientId: binding.clientId,
+                scopes: tokens.scopes,
+                resource: binding.resource,
+                accessTokenHash: tokens.accessHash,
+                accessTokenExpiresAt: tokens.accessExpiresAt,
+                refreshFamilyId: tokens.refreshToken == nil ? nil : grantId,
+                codeHash: codeHash
+            )
+        )
+        let statement = TokenStatements.Redeem(
+            codeHash: codeHash,
+            binding: binding,
+            client: registered,
+            tokens: tokens,
+            grantId: grantId,
+            failureLimit: failureLimit,
+            event: try OutboxRecord(event)
+        )
         for try await count in try await client.execute(statement, logger: logger) where count == 1 { return .issued(grantId: grantId) }
         return .refused
     }
@@ -189,11 +232,17 @@ public struct TokenStore: Sendable {
         bindings.append(codeHash)
         bindings.append(binding.tenant)
         bindings.append(binding.expiresAt)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            INSERT INTO \(schema.quoted).code_redemptions AS r (code_hash, tenant_id, failures, expires_at) VALUES ($1, $2, 1, $3)
-            ON CONFLICT (code_hash) DO UPDATE SET failures = r.failures + 1
-            RETURNING failures
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO \(schema.quoted).code_redemptions AS r (code_hash, tenant_id, failures, expires_at) VALUES ($1, $2, 1, $3)
+                    ON CONFLICT (code_hash) DO UPDATE SET failures = r.failures + 1
+                    RETURNING failures
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await failures in rows.decode(Int.self) { return failures }
         return 0
     }
@@ -202,10 +251,16 @@ public struct TokenStore: Sendable {
     func revokeGrantOfReplayedCode(codeHash: String) async throws {
         var bindings = PostgresBindings()
         bindings.append(codeHash)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT g.id FROM \(schema.quoted).code_redemptions r JOIN \(schema.quoted).grants g ON g.id = r.grant_id
-            WHERE r.code_hash = $1 AND g.revoked_at IS NULL
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT g.id FROM \(schema.quoted).code_redemptions r JOIN \(schema.quoted).grants g ON g.id = r.grant_id
+                    WHERE r.code_hash = $1 AND g.revoked_at IS NULL
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await grantId in rows.decode(String.self) {
             try await revokeGrant(grantId, reason: "code_replayed")
         }
@@ -238,27 +293,55 @@ public struct TokenStore: Sendable {
         var bindings = PostgresBindings()
         bindings.append(hash)
         let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT \(Self.grantColumns), 0, t.hash
-            FROM \(s).access_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
-            WHERE t.hash = $1
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.grantColumns), 0, t.hash
+                    FROM \(s).access_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
+                    WHERE t.hash = $1
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         for try await row in rows { return try Self.grantState(from: row).0 }
         return nil
     }
 
     /// A row of `grantColumns` followed by the presented token's generation and hash.
     static func grantState(from row: PostgresRow) throws -> (GrantState, generation: Int, hash: String) {
-        let (grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
-             keyID, now, method, secretHash, grantTypes, disabled, presentedGeneration, hash) = try row.decode(
-                (String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, String?, Date,
-                 String, String?, [String], Bool, Int, String).self)
+        let (
+            grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
+            keyID, now, method, secretHash, grantTypes, disabled, presentedGeneration, hash
+        ) = try row.decode(
+            (
+                String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, String?, Date,
+                String, String?, [String], Bool, Int, String
+            ).self
+        )
         let state = GrantState(
-            grantId: grantId, tenant: tenant, clientId: clientId, userId: userId, scopes: scopes, resource: resource,
-            client: RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: secretHash, grantTypes: grantTypes,
-                                     disabled: disabled),
-            revoked: revoked, generation: generation, refreshHash: refreshHash, previousRefreshHash: previous, refreshedAt: refreshedAt,
-            refreshExpiresAt: refreshExpires, refreshKeyID: keyID, now: now)
+            grantId: grantId,
+            tenant: tenant,
+            clientId: clientId,
+            userId: userId,
+            scopes: scopes,
+            resource: resource,
+            client: RegisteredClient(
+                clientId: clientId,
+                tokenEndpointAuthMethod: method,
+                secretHash: secretHash,
+                grantTypes: grantTypes,
+                disabled: disabled
+            ),
+            revoked: revoked,
+            generation: generation,
+            refreshHash: refreshHash,
+            previousRefreshHash: previous,
+            refreshedAt: refreshedAt,
+            refreshExpiresAt: refreshExpires,
+            refreshKeyID: keyID,
+            now: now
+        )
         return (state, presentedGeneration, hash)
     }
 
@@ -276,8 +359,15 @@ public struct TokenStore: Sendable {
         var grace: Duration
         var event: OutboxRecord
 
-        init(state: GrantState, presentedHash: String, repeatsSuccessor: Bool, generation: Int, keyID: String, tokens: MintedTokens,
-             grace: Duration) throws {
+        init(
+            state: GrantState,
+            presentedHash: String,
+            repeatsSuccessor: Bool,
+            generation: Int,
+            keyID: String,
+            tokens: MintedTokens,
+            grace: Duration
+        ) throws {
             self.grantId = state.grantId
             self.presentedHash = presentedHash
             self.repeatsSuccessor = repeatsSuccessor
@@ -285,11 +375,23 @@ public struct TokenStore: Sendable {
             self.keyID = keyID
             self.tokens = tokens
             self.grace = grace
-            event = try OutboxRecord(EventEnvelope(
-                tenant: state.tenant, aggregateKey: state.grantId, aggregateVersion: Int64(generation) * 2 + (repeatsSuccessor ? 1 : 0),
-                payload: TokenRefreshed(grantId: state.grantId, userId: state.userId, clientId: state.clientId, scopes: tokens.scopes,
-                                        accessTokenHash: tokens.accessHash, accessTokenExpiresAt: tokens.accessExpiresAt,
-                                        refreshFamilyId: state.grantId, generation: generation)))
+            event = try OutboxRecord(
+                EventEnvelope(
+                    tenant: state.tenant,
+                    aggregateKey: state.grantId,
+                    aggregateVersion: Int64(generation) * 2 + (repeatsSuccessor ? 1 : 0),
+                    payload: TokenRefreshed(
+                        grantId: state.grantId,
+                        userId: state.userId,
+                        clientId: state.clientId,
+                        scopes: tokens.scopes,
+                        accessTokenHash: tokens.accessHash,
+                        accessTokenExpiresAt: tokens.accessExpiresAt,
+                        refreshFamilyId: state.grantId,
+                        generation: generation
+                    )
+                )
+            )
         }
     }
 
@@ -320,23 +422,49 @@ public struct TokenStore: Sendable {
         bindings.append(reason)
         let s = schema.quoted
         return try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: """
-                UPDATE \(s).grants SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL
-                RETURNING tenant_id, user_id, client_id, refresh_generation,
-                    (SELECT coalesce(array_agg(hash), '{}') FROM \(s).access_tokens a WHERE a.grant_id = $1 AND a.expires_at > now() AND a.revoked_at IS NULL)
-                """, binds: bindings), logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE \(s).grants SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL
+                        RETURNING tenant_id, user_id, client_id, refresh_generation,
+                            (SELECT coalesce(array_agg(hash), '{}') FROM \(s).access_tokens a WHERE a.grant_id = $1 AND a.expires_at > now() AND a.revoked_at IS NULL)
+                        """,
+                    binds: bindings
+                ),
+                logger: logger
+            )
             for try await (tenant, userId, clientId, generation, hashes) in rows.decode((String, String, String, Int, [String]).self) {
                 var records: [OutboxRecord] = []
                 let version = Int64(generation) * 2 + 2
                 if let reuse {
-                    records.append(try OutboxRecord(EventEnvelope(
-                        tenant: tenant, aggregateKey: grantId, aggregateVersion: version,
-                        payload: TokenReuseDetected(grantId: grantId, userId: userId, clientId: clientId, refreshFamilyId: grantId,
-                                                    presentedGeneration: reuse.presented, currentGeneration: reuse.current))))
+                    records.append(
+                        try OutboxRecord(
+                            EventEnvelope(
+                                tenant: tenant,
+                                aggregateKey: grantId,
+                                aggregateVersion: version,
+                                payload: TokenReuseDetected(
+                                    grantId: grantId,
+                                    userId: userId,
+                                    clientId: clientId,
+                                    refreshFamilyId: grantId,
+                                    presentedGeneration: reuse.presented,
+                                    currentGeneration: reuse.current
+                                )
+                            )
+                        )
+                    )
                 }
-                records.append(try OutboxRecord(EventEnvelope(
-                    tenant: tenant, aggregateKey: grantId, aggregateVersion: version,
-                    payload: TokenRevoked(grantId: grantId, userId: userId, clientId: clientId, accessTokenHashes: hashes, reason: reason))))
+                records.append(
+                    try OutboxRecord(
+                        EventEnvelope(
+                            tenant: tenant,
+                            aggregateKey: grantId,
+                            aggregateVersion: version,
+                            payload: TokenRevoked(grantId: grantId, userId: userId, clientId: clientId, accessTokenHashes: hashes, reason: reason)
+                        )
+                    )
+                )
                 try await outbox.append(records, on: connection, logger: logger)
                 return true
             }
@@ -347,20 +475,34 @@ public struct TokenStore: Sendable {
     /// Revokes one access token (RFC 7009 for an access token: only it).
     func revokeAccessToken(_ hash: String, of state: GrantState) async throws {
         let event = EventEnvelope(
-            tenant: state.tenant, aggregateKey: state.grantId, aggregateVersion: Int64(state.generation) * 2 + 1,
-            payload: TokenRevoked(grantId: state.grantId, userId: state.userId, clientId: state.clientId, accessTokenHashes: [hash],
-                                  reason: "revoked_by_client"))
+            tenant: state.tenant,
+            aggregateKey: state.grantId,
+            aggregateVersion: Int64(state.generation) * 2 + 1,
+            payload: TokenRevoked(
+                grantId: state.grantId,
+                userId: state.userId,
+                clientId: state.clientId,
+                accessTokenHashes: [hash],
+                reason: "revoked_by_client"
+            )
+        )
         var bindings = PostgresBindings()
         bindings.append(hash)
         OutboxWriter.bind([try OutboxRecord(event)], into: &bindings)
-        try await client.query(PostgresQuery(unsafeSQL: """
-            WITH revoked AS (
-                UPDATE \(schema.quoted).access_tokens SET revoked_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING hash
-            ), announced AS (
-                \(outbox.insertSQL(firstParameter: 2, when: "revoked"))
-            )
-            SELECT count(*) FROM revoked
-            """, binds: bindings), logger: logger)
+        try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH revoked AS (
+                        UPDATE \(schema.quoted).access_tokens SET revoked_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING hash
+                    ), announced AS (
+                        \(outbox.insertSQL(firstParameter: 2, when: "revoked"))
+                    )
+                    SELECT count(*) FROM revoked
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
     }
 
     // MARK: Introspection

@@ -7,6 +7,8 @@ if let command = arguments.dropFirst().first, ProvisioningCommand.names.contains
     await ProvisioningCommand.run(Array(arguments.dropFirst()))
     exit(0)
 }
-exit(await ServiceMain.run(definition: ProvisioningService.definition, additionalCommands: ProvisioningCommand.names.sorted()) { context in
-    ProvisioningService.buildApplication(context: context)
-})
+exit(
+    await ServiceMain.run(definition: ProvisioningService.definition, additionalCommands: ProvisioningCommand.names.sorted()) { context in
+        ProvisioningService.buildApplication(context: context)
+    }
+)

@@ -96,11 +96,21 @@ struct ProvisioningBatch: Sendable, Equatable {
         let name = payload.name.flatMap { $0.isEmpty ? nil : $0 }
 
         let incoming = Login(
-            userId: expected, tenant: header.tenant, upstreamIssuer: payload.upstreamIssuer,
-            upstreamSubject: payload.upstreamSubject, email: email, emailVerified: payload.emailVerified && email != nil,
-            name: name, emailLinking: payload.emailLinking ?? .none, version: header.aggregateVersion,
-            sourceEventId: header.eventId, occurredAt: header.occurredAt, firstSeenAt: header.occurredAt,
-            lastLoginAt: header.occurredAt, logins: 1)
+            userId: expected,
+            tenant: header.tenant,
+            upstreamIssuer: payload.upstreamIssuer,
+            upstreamSubject: payload.upstreamSubject,
+            email: email,
+            emailVerified: payload.emailVerified && email != nil,
+            name: name,
+            emailLinking: payload.emailLinking ?? .none,
+            version: header.aggregateVersion,
+            sourceEventId: header.eventId,
+            occurredAt: header.occurredAt,
+            firstSeenAt: header.occurredAt,
+            lastLoginAt: header.occurredAt,
+            logins: 1
+        )
         if var current = logins[expected] {
             if current.isOlder(than: incoming.version, incoming.sourceEventId) {
                 let merged = (current.firstSeenAt, current.lastLoginAt, current.logins)
@@ -117,9 +127,16 @@ struct ProvisioningBatch: Sendable, Equatable {
 
         if let email {
             let key = EmailKey(userId: expected, email: email)
-            var sighting = emails[key] ?? EmailSighting(userId: expected, email: email, firstVersion: header.aggregateVersion,
-                                                       lastVersion: header.aggregateVersion, firstSeenAt: header.occurredAt,
-                                                       lastSeenAt: header.occurredAt)
+            var sighting =
+                emails[key]
+                ?? EmailSighting(
+                    userId: expected,
+                    email: email,
+                    firstVersion: header.aggregateVersion,
+                    lastVersion: header.aggregateVersion,
+                    firstSeenAt: header.occurredAt,
+                    lastSeenAt: header.occurredAt
+                )
             sighting.firstVersion = min(sighting.firstVersion, header.aggregateVersion)
             sighting.lastVersion = max(sighting.lastVersion, header.aggregateVersion)
             sighting.firstSeenAt = min(sighting.firstSeenAt, header.occurredAt)
@@ -145,8 +162,15 @@ struct ProvisioningBatch: Sendable, Equatable {
             throw DeterministicEventError("tool.invoked with an impossible duration")
         }
         let key = UsageKey(tenant: header.tenant, userId: payload.userId, tool: payload.tool)
-        var entry = usage[key] ?? Usage(userId: payload.userId, tenant: header.tenant, tool: payload.tool,
-                                        firstCalledAt: header.occurredAt, lastCalledAt: header.occurredAt)
+        var entry =
+            usage[key]
+            ?? Usage(
+                userId: payload.userId,
+                tenant: header.tenant,
+                tool: payload.tool,
+                firstCalledAt: header.occurredAt,
+                lastCalledAt: header.occurredAt
+            )
         entry.calls += 1
         switch payload.outcome {
         case .success: entry.successes += 1

@@ -34,7 +34,8 @@ public struct ProvisioningCommand: AsyncParsableCommand {
                 Reads upstream-token.stored and tool.invoked up to the end the topics have when it starts and \
                 applies them through the inbox, publishing nothing. Stop the service (or replay into another \
                 schema) first; afterwards compare or swap schemas.
-                """)
+                """
+        )
 
         @Option(help: "The schema to rebuild into; it must be empty or not exist.")
         var schema: String = "provisioning_replay"
@@ -60,8 +61,10 @@ public struct ProvisioningCommand: AsyncParsableCommand {
             }
             bar.finish()
             let seconds = (ContinuousClock.now - started) / .seconds(1)
-            print("Replayed \(result.consumed) events into \(target): \(result.applied) applied, \(result.skipped) skipped"
-                  + " in \(String(format: "%.1f", seconds)) s")
+            print(
+                "Replayed \(result.consumed) events into \(target): \(result.applied) applied, \(result.skipped) skipped"
+                    + " in \(String(format: "%.1f", seconds)) s"
+            )
         }
     }
 
@@ -86,9 +89,13 @@ public struct ProvisioningCommand: AsyncParsableCommand {
                 if json { return try printJSON(page) }
                 print(["USER", "EMAIL", "VERIFIED", "NAME", "IDENTITIES", "FIRST SEEN", "LAST SEEN"].joined(separator: "\t"))
                 for user in page.users {
-                    print([user.userId, user.email ?? "-", user.emailVerified ? "yes" : "no", user.name ?? "-",
-                           String(user.identities.count), user.firstSeenAt.formatted(.iso8601), user.lastSeenAt.formatted(.iso8601)]
-                        .joined(separator: "\t"))
+                    print(
+                        [
+                            user.userId, user.email ?? "-", user.emailVerified ? "yes" : "no", user.name ?? "-",
+                            String(user.identities.count), user.firstSeenAt.formatted(.iso8601), user.lastSeenAt.formatted(.iso8601),
+                        ]
+                        .joined(separator: "\t")
+                    )
                 }
                 if let next = page.nextCursor { print("More: --after \(next)") }
             }
@@ -141,7 +148,8 @@ final class ProgressBar: Sendable {
         let fraction = total > 0 ? Double(done) / Double(total) : 1
         let width = 30
         let filled = Int(fraction * Double(width))
-        let line = "[\(String(repeating: "#", count: filled))\(String(repeating: "-", count: width - filled))] "
+        let line =
+            "[\(String(repeating: "#", count: filled))\(String(repeating: "-", count: width - filled))] "
             + "\(Int(fraction * 100))% \(done)/\(total) events, \(applied) applied"
         FileHandle.standardError.write(Data((isTerminal ? "\r\(line)" : "\(line)\n").utf8))
     }

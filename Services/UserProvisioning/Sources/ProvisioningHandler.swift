@@ -37,8 +37,12 @@ public struct ProvisioningHandler: EventHandler {
     public let topicNames: ProvisioningTopics
     public let mode: Mode
 
-    public init(schema: SchemaName, topics: ProvisioningTopics = ProvisioningTopics(), mode: Mode = .live,
-                consumerName: String = ProvisioningHandler.defaultConsumerName) {
+    public init(
+        schema: SchemaName,
+        topics: ProvisioningTopics = ProvisioningTopics(),
+        mode: Mode = .live,
+        consumerName: String = ProvisioningHandler.defaultConsumerName
+    ) {
         self.schema = schema
         self.topicNames = topics
         self.mode = mode
@@ -75,13 +79,27 @@ public struct ProvisioningHandler: EventHandler {
             let envelope = EventEnvelope(
                 // Derived from the login event: announcing the same change twice gives the same id.
                 eventId: UUID.derived(namespace: UserUpserted.eventType.name, name: profile.sourceEventId.uuidString.lowercased()),
-                occurredAt: profile.occurredAt, tenant: profile.tenant, aggregateKey: profile.userId,
+                occurredAt: profile.occurredAt,
+                tenant: profile.tenant,
+                aggregateKey: profile.userId,
                 aggregateVersion: profile.version,
-                payload: UserUpserted(userId: profile.userId, upstreamIssuer: profile.upstreamIssuer,
-                                      upstreamSubject: profile.upstreamSubject, email: profile.email,
-                                      emailVerified: profile.emailVerified, name: profile.name, firstSeenAt: profile.firstSeenAt))
-            return OutboxRecord(eventId: envelope.eventId, topic: topicNames.users, eventType: UserUpserted.eventType.name,
-                                aggregateKey: profile.userId, envelope: try EventCodec.encode(envelope))
+                payload: UserUpserted(
+                    userId: profile.userId,
+                    upstreamIssuer: profile.upstreamIssuer,
+                    upstreamSubject: profile.upstreamSubject,
+                    email: profile.email,
+                    emailVerified: profile.emailVerified,
+                    name: profile.name,
+                    firstSeenAt: profile.firstSeenAt
+                )
+            )
+            return OutboxRecord(
+                eventId: envelope.eventId,
+                topic: topicNames.users,
+                eventType: UserUpserted.eventType.name,
+                aggregateKey: profile.userId,
+                envelope: try EventCodec.encode(envelope)
+            )
         }
         try await OutboxWriter(schema: schema).append(records, on: connection, logger: logger)
     }

@@ -21,8 +21,13 @@ public struct ProvisioningReplay: Sendable {
     public let logger: Logger
     public var batchSize = 2000
 
-    public init(client: PostgresClient, schema: SchemaName, kafka: KafkaClientOptions, topics: ProvisioningTopics = ProvisioningTopics(),
-                logger: Logger) {
+    public init(
+        client: PostgresClient,
+        schema: SchemaName,
+        kafka: KafkaClientOptions,
+        topics: ProvisioningTopics = ProvisioningTopics(),
+        logger: Logger
+    ) {
         self.client = client
         self.schema = schema
         self.kafka = kafka
@@ -37,18 +42,26 @@ public struct ProvisioningReplay: Sendable {
         try await Migrator(schema: schema, migrations: ProvisioningMigrations.all).migrate(client: client, logger: logger)
         if !resume, try await rowCount() > 0 { throw NotEmpty(schema: schema) }
         let handler = ProvisioningHandler(schema: schema, topics: topics, mode: .replay)
-        var replayer = EventReplayer(processor: InboxProcessor(client: client, schema: schema, handler: handler, logger: logger),
-                                     kafka: kafka, logger: logger)
+        var replayer = EventReplayer(
+            processor: InboxProcessor(client: client, schema: schema, handler: handler, logger: logger),
+            kafka: kafka,
+            logger: logger
+        )
         replayer.batchSize = batchSize
         return try await replayer.replay(progress: progress)
     }
 
     private func rowCount() async throws -> Int64 {
         let s = schema.quoted
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT (SELECT count(*) FROM \(s).inbox) + (SELECT count(*) FROM \(s).users)
-                 + (SELECT count(*) FROM \(s).tool_usage) + (SELECT count(*) FROM \(s).public_tool_usage)
-            """), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT (SELECT count(*) FROM \(s).inbox) + (SELECT count(*) FROM \(s).users)
+                         + (SELECT count(*) FROM \(s).tool_usage) + (SELECT count(*) FROM \(s).public_tool_usage)
+                    """
+            ),
+            logger: logger
+        )
         var count: Int64 = 0
         for try await value in rows.decode(Int64.self) { count = value }
         return count

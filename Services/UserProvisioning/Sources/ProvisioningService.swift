@@ -21,8 +21,13 @@ public enum ProvisioningService {
         let directory = UserDirectory(client: context.postgres, schema: definition.schema, logger: context.logger)
         UserAdminRoutes.add(to: router, directory: directory, operatorToken: context.configuration.operatorToken)
         let consumer = EventConsumer(
-            handler: ProvisioningHandler(schema: definition.schema, topics: topics), client: context.postgres,
-            schema: definition.schema, kafka: context.configuration.kafka, deadLetters: context.producer, logger: context.logger)
+            handler: ProvisioningHandler(schema: definition.schema, topics: topics),
+            client: context.postgres,
+            schema: definition.schema,
+            kafka: context.configuration.kafka,
+            deadLetters: context.producer,
+            logger: context.logger
+        )
         return context.application(router: router, services: [consumer])
     }
 }

@@ -79,11 +79,17 @@ public struct UserDirectory: Sendable {
         bindings.append(tenant)
         bindings.append(cursor ?? "")
         bindings.append(limit + 1)
-        let ids = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT DISTINCT account_id COLLATE "C" AS id FROM \(schema.quoted).user_accounts
-            WHERE tenant = $1 AND account_id COLLATE "C" > $2
-            ORDER BY id LIMIT $3
-            """, binds: bindings), logger: logger)
+        let ids = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT DISTINCT account_id COLLATE "C" AS id FROM \(schema.quoted).user_accounts
+                    WHERE tenant = $1 AND account_id COLLATE "C" > $2
+                    ORDER BY id LIMIT $3
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         var accountIds: [String] = []
         for try await id in ids.decode(String.self) { accountIds.append(id) }
         let more = accountIds.count > limit
@@ -98,9 +104,15 @@ public struct UserDirectory: Sendable {
         var bindings = PostgresBindings()
         bindings.append(tenant)
         bindings.append(id)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT account_id FROM \(schema.quoted).user_accounts WHERE tenant = $1 AND user_id = $2
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT account_id FROM \(schema.quoted).user_accounts WHERE tenant = $1 AND user_id = $2
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         var accountId: String?
         for try await found in rows.decode(String.self) { accountId = found }
         guard let accountId, var account = try await load(tenant: tenant, accountIds: [accountId]).first else { return nil }
@@ -115,27 +127,52 @@ public struct UserDirectory: Sendable {
         var bindings = PostgresBindings()
         bindings.append(tenant)
         bindings.append(accountIds)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT a.account_id, a.user_id, a.upstream_issuer, a.upstream_subject, a.email, a.email_verified, a.name,
-                   a.version, a.logins, a.first_seen_at, a.last_login_at,
-                   GREATEST(a.last_login_at, (SELECT max(t.last_called_at) FROM \(schema.quoted).tool_usage t WHERE t.user_id = a.user_id))
-            FROM \(schema.quoted).user_accounts a
-            WHERE a.tenant = $1 AND a.account_id = ANY($2::text[])
-            ORDER BY a.account_id COLLATE "C", a.first_seen_at, a.user_id COLLATE "C"
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT a.account_id, a.user_id, a.upstream_issuer, a.upstream_subject, a.email, a.email_verified, a.name,
+                           a.version, a.logins, a.first_seen_at, a.last_login_at,
+                           GREATEST(a.last_login_at, (SELECT max(t.last_called_at) FROM \(schema.quoted).tool_usage t WHERE t.user_id = a.user_id))
+                    FROM \(schema.quoted).user_accounts a
+                    WHERE a.tenant = $1 AND a.account_id = ANY($2::text[])
+                    ORDER BY a.account_id COLLATE "C", a.first_seen_at, a.user_id COLLATE "C"
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         var accounts: [UserAccount] = []
         for try await row in rows.decode((String, String, String, String, String?, Bool, String?, Int64, Int64, Date, Date, Date).self) {
             let (accountId, userId, issuer, subject, email, verified, name, version, logins, firstSeen, lastLogin, lastSeen) = row
-            let identity = UserAccount.Identity(userId: userId, upstreamIssuer: issuer, upstreamSubject: subject, email: email,
-                                                emailVerified: verified, name: name, version: version, logins: logins,
-                                                firstSeenAt: firstSeen, lastLoginAt: lastLogin)
+            let identity = UserAccount.Identity(
+                userId: userId,
+                upstreamIssuer: issuer,
+                upstreamSubject: subject,
+                email: email,
+                emailVerified: verified,
+                name: name,
+                version: version,
+                logins: logins,
+                firstSeenAt: firstSeen,
+                lastLoginAt: lastLogin
+            )
             if accounts.last?.userId == accountId {
                 accounts[accounts.count - 1].identities.append(identity)
                 accounts[accounts.count - 1].lastSeenAt = max(accounts[accounts.count - 1].lastSeenAt, lastSeen)
             } else {
                 // Rows of an account come primary first (earliest first seen), so its profile leads.
-                accounts.append(UserAccount(userId: accountId, tenant: tenant, email: email, emailVerified: verified, name: name,
-                                            firstSeenAt: firstSeen, lastSeenAt: lastSeen, identities: [identity]))
+                accounts.append(
+                    UserAccount(
+                        userId: accountId,
+                        tenant: tenant,
+                        email: email,
+                        emailVerified: verified,
+                        name: name,
+                        firstSeenAt: firstSeen,
+                        lastSeenAt: lastSeen,
+                        identities: [identity]
+                    )
+                )
             }
         }
         return accounts
@@ -144,10 +181,16 @@ public struct UserDirectory: Sendable {
     private func emailHistory(of userIds: [String]) async throws -> [UserAccount.EmailRecord] {
         var bindings = PostgresBindings()
         bindings.append(userIds)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT user_id, email, first_seen_at, last_seen_at FROM \(schema.quoted).email_history
-            WHERE user_id = ANY($1::text[]) ORDER BY first_seen_at, email
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT user_id, email, first_seen_at, last_seen_at FROM \(schema.quoted).email_history
+                    WHERE user_id = ANY($1::text[]) ORDER BY first_seen_at, email
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         var records: [UserAccount.EmailRecord] = []
         for try await (userId, email, first, last) in rows.decode((String, String, Date, Date).self) {
             records.append(.init(userId: userId, email: email, firstSeenAt: first, lastSeenAt: last))
@@ -158,16 +201,31 @@ public struct UserDirectory: Sendable {
     private func toolUsage(of userIds: [String]) async throws -> [UserAccount.ToolUsage] {
         var bindings = PostgresBindings()
         bindings.append(userIds)
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT tool, sum(calls)::int8, sum(successes)::int8, sum(errors)::int8, sum(denials)::int8,
-                   min(first_called_at), max(last_called_at)
-            FROM \(schema.quoted).tool_usage WHERE user_id = ANY($1::text[])
-            GROUP BY tool ORDER BY tool
-            """, binds: bindings), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT tool, sum(calls)::int8, sum(successes)::int8, sum(errors)::int8, sum(denials)::int8,
+                           min(first_called_at), max(last_called_at)
+                    FROM \(schema.quoted).tool_usage WHERE user_id = ANY($1::text[])
+                    GROUP BY tool ORDER BY tool
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
         var usage: [UserAccount.ToolUsage] = []
         for try await (tool, calls, successes, errors, denials, first, last) in rows.decode((String, Int64, Int64, Int64, Int64, Date, Date).self) {
-            usage.append(.init(tool: tool, calls: calls, successes: successes, errors: errors, denials: denials,
-                               firstCalledAt: first, lastCalledAt: last))
+            usage.append(
+                .init(
+                    tool: tool,
+                    calls: calls,
+                    successes: successes,
+                    errors: errors,
+                    denials: denials,
+                    firstCalledAt: first,
+                    lastCalledAt: last
+                )
+            )
         }
         return usage
     }
@@ -178,25 +236,30 @@ public struct UserDirectory: Sendable {
     public func canonicalDump() async throws -> [String] {
         let s = schema.quoted
         func ts(_ column: String) -> String { "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" }
-        let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT line FROM (
-                SELECT concat_ws(E'\t', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
-                                 email_verified, coalesce(name, '-'), email_linking, version, source_event_id,
-                                 \(ts("first_seen_at")), \(ts("last_login_at")), logins, 'account=' || account_id) AS line
-                FROM \(s).user_accounts
-                UNION ALL
-                SELECT concat_ws(E'\t', 'email', user_id, email, first_version, last_version, \(ts("first_seen_at")), \(ts("last_seen_at")))
-                FROM \(s).email_history
-                UNION ALL
-                SELECT concat_ws(E'\t', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
-                                 \(ts("first_called_at")), \(ts("last_called_at")))
-                FROM \(s).tool_usage
-                UNION ALL
-                SELECT concat_ws(E'\t', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
-                                 \(ts("first_called_at")), \(ts("last_called_at")))
-                FROM \(s).public_tool_usage
-            ) lines ORDER BY line COLLATE "C"
-            """), logger: logger)
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT line FROM (
+                        SELECT concat_ws(E'\t', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
+                                         email_verified, coalesce(name, '-'), email_linking, version, source_event_id,
+                                         \(ts("first_seen_at")), \(ts("last_login_at")), logins, 'account=' || account_id) AS line
+                        FROM \(s).user_accounts
+                        UNION ALL
+                        SELECT concat_ws(E'\t', 'email', user_id, email, first_version, last_version, \(ts("first_seen_at")), \(ts("last_seen_at")))
+                        FROM \(s).email_history
+                        UNION ALL
+                        SELECT concat_ws(E'\t', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
+                                         \(ts("first_called_at")), \(ts("last_called_at")))
+                        FROM \(s).tool_usage
+                        UNION ALL
+                        SELECT concat_ws(E'\t', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
+                                         \(ts("first_called_at")), \(ts("last_called_at")))
+                        FROM \(s).public_tool_usage
+                    ) lines ORDER BY line COLLATE "C"
+                    """
+            ),
+            logger: logger
+        )
         var lines: [String] = []
         for try await line in rows.decode(String.self) { lines.append(line) }
         return lines

@@ -10,8 +10,13 @@ import Logging
 /// key ring (nothing is asked of the gateway or Kafka), checked against its binding, and
 /// redeemed once.
 extension TokenEndpoint {
-    func redeemCode(_ form: [String: String], presented: PresentedClient, tenant: TokenTenant, origin: PublicOrigin,
-                    context: GatehouseRequestContext) async throws -> Response {
+    func redeemCode(
+        _ form: [String: String],
+        presented: PresentedClient,
+        tenant: TokenTenant,
+        origin: PublicOrigin,
+        context: GatehouseRequestContext
+    ) async throws -> Response {
         guard let code = form["code"] else { throw OAuthError.invalidRequest("code is required") }
         guard let redirectUri = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
         let binding: CodeBinding
@@ -25,10 +30,17 @@ extension TokenEndpoint {
         let codeHash = SealedCode.hash(code)
         let projected = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
         // A client registered a moment ago may not be projected yet: the code carries its credentials.
-        let registered = projected ?? (presented.clientId == binding.clientId
-            ? RegisteredClient(clientId: binding.clientId, tokenEndpointAuthMethod: binding.client.tokenEndpointAuthMethod,
-                               secretHash: binding.client.secretHash, grantTypes: binding.client.grantTypes, disabled: false)
-            : nil)
+        let registered =
+            projected
+            ?? (presented.clientId == binding.clientId
+                ? RegisteredClient(
+                    clientId: binding.clientId,
+                    tokenEndpointAuthMethod: binding.client.tokenEndpointAuthMethod,
+                    secretHash: binding.client.secretHash,
+                    grantTypes: binding.client.grantTypes,
+                    disabled: false
+                )
+                : nil)
         let profile = tenant.clientProfiles.profile(for: presented.clientId)
         try RegisteredClient.authenticate(presented, as: registered, policy: profile.clientAuthentication ?? .anySecretMethod)
         guard let registered else { throw OAuthError.invalidClient("Client authentication failed", basic: false) }
@@ -57,20 +69,38 @@ extension TokenEndpoint {
         }
 
         let issuesRefresh = registered.grantTypes.contains("refresh_token")
-        let tokens = MintedTokens(scopes: binding.scopes, accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds,
-                                  refreshSeconds: issuesRefresh ? tenant.refreshTokenSeconds : nil)
+        let tokens = MintedTokens(
+            scopes: binding.scopes,
+            accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds,
+            refreshSeconds: issuesRefresh ? tenant.refreshTokenSeconds : nil
+        )
         let outcome = try await infrastructure(context) {
-            try await store.redeem(codeHash: codeHash, binding: binding, client: registered, tokens: tokens,
-                                   failureLimit: configuration.codeFailureLimit)
+            try await store.redeem(
+                codeHash: codeHash,
+                binding: binding,
+                client: registered,
+                tokens: tokens,
+                failureLimit: configuration.codeFailureLimit
+            )
         }
         guard case .issued(let grantId) = outcome else {
             try await infrastructure(context) { try await store.revokeGrantOfReplayedCode(codeHash: codeHash) }
-            context.logger.warning("Authorization code presented again; its grant is revoked", metadata: ["tenant": "\(tenant.id)",
-                                                                                                          "client_id": "\(binding.clientId)"])
+            context.logger.warning(
+                "Authorization code presented again; its grant is revoked",
+                metadata: [
+                    "tenant": "\(tenant.id)",
+                    "client_id": "\(binding.clientId)",
+                ]
+            )
             throw OAuthError.invalidGrant("The authorization code was already used")
         }
-        context.logger.info("Tokens issued", metadata: ["tenant": "\(tenant.id)", "client_id": "\(binding.clientId)",
-                                                         "user_id": "\(binding.userId)", "grant_id": "\(grantId)"])
+        context.logger.info(
+            "Tokens issued",
+            metadata: [
+                "tenant": "\(tenant.id)", "client_id": "\(binding.clientId)",
+                "user_id": "\(binding.userId)", "grant_id": "\(grantId)",
+            ]
+        )
         return try Self.response(tokens)
     }
 }

@@ -11,7 +11,12 @@ import Logging
 extension TokenEndpoint {
     static let maximumRotationAttempts = 4
 
-    func refresh(_ form: [String: String], presented: PresentedClient, tenant: TokenTenant, context: GatehouseRequestContext) async throws
+    func refresh(
+        _ form: [String: String],
+        presented: PresentedClient,
+        tenant: TokenTenant,
+        context: GatehouseRequestContext
+    ) async throws
         -> Response
     {
         guard let refreshToken = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
@@ -22,7 +27,11 @@ extension TokenEndpoint {
         let grace = profile.refreshGraceSeconds.map { Duration.seconds($0) } ?? configuration.refreshGrace
         for _ in 0..<Self.maximumRotationAttempts {
             guard refreshToken.hasPrefix(MintedTokens.refreshPrefix),
-                let (state, presentedGeneration) = try await infrastructure(context, deadline: nil, { try await store.grant(ofRefreshHash: presentedHash) }),
+                let (state, presentedGeneration) = try await infrastructure(
+                    context,
+                    deadline: nil,
+                    { try await store.grant(ofRefreshHash: presentedHash) }
+                ),
                 state.tenant == tenant.id
             else {
                 throw OAuthError.invalidGrant("The refresh token is not valid")
@@ -62,7 +71,8 @@ extension TokenEndpoint {
                     metadata: [
                         "tenant": "\(tenant.id)", "client_id": "\(state.clientId)", "grant_id": "\(state.grantId)",
                         "presented_generation": "\(presentedGeneration)", "current_generation": "\(state.generation)",
-                    ])
+                    ]
+                )
                 throw OAuthError.invalidGrant("The refresh token was already used")
             case .rotate:
                 let keyID = configuration.keyRing.currentKeyID
@@ -76,11 +86,20 @@ extension TokenEndpoint {
                 successor = (try deriveSuccessor(of: refreshToken, state, generation: state.generation, keyID: keyID), state.generation, keyID)
             }
             let tokens = MintedTokens(
-                scopes: scopes, accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds, refreshToken: successor.token,
-                refreshExpiresAt: decision == .rotate ? Date().addingTimeInterval(TimeInterval(tenant.refreshTokenSeconds)) : state.refreshExpiresAt)
+                scopes: scopes,
+                accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds,
+                refreshToken: successor.token,
+                refreshExpiresAt: decision == .rotate ? Date().addingTimeInterval(TimeInterval(tenant.refreshTokenSeconds)) : state.refreshExpiresAt
+            )
             let rotation = try TokenStore.Rotation(
-                state: state, presentedHash: presentedHash, repeatsSuccessor: decision == .repeatSuccessor, generation: successor.generation,
-                keyID: successor.keyID, tokens: tokens, grace: grace)
+                state: state,
+                presentedHash: presentedHash,
+                repeatsSuccessor: decision == .repeatSuccessor,
+                generation: successor.generation,
+                keyID: successor.keyID,
+                tokens: tokens,
+                grace: grace
+            )
             if try await infrastructure(context, deadline: nil, { try await store.rotate(rotation) }) {
                 return try Self.response(tokens)
             }
@@ -91,8 +110,14 @@ extension TokenEndpoint {
     }
 
     private func deriveSuccessor(of token: String, _ state: GrantState, generation: Int, keyID: String) throws -> String {
-        guard let successor = RefreshSuccessor.derive(from: token, grantId: state.grantId, generation: generation,
-                                                      keyRing: configuration.keyRing, keyID: keyID)
+        guard
+            let successor = RefreshSuccessor.derive(
+                from: token,
+                grantId: state.grantId,
+                generation: generation,
+                keyRing: configuration.keyRing,
+                keyID: keyID
+            )
         else {
             // The key that derived the live token has been retired from the ring.
             throw OAuthError.invalidGrant("The refresh token was already used")
