@@ -8,91 +8,6 @@ import GatehouseRuntime
 import Logging
 import PostgresNIO
 
-/// A tenant as the token service knows it, from `tenant.updated`.
-public struct TokenTenant: Sendable, Equatable {
-    public var id: String
-    public var accessTokenSeconds: Int
-    public var refreshTokenSeconds: Int
-    public var freshUpstreamProfile: Bool
-    public var clientProfiles: ClientProfiles = ClientProfiles()
-}
-
-/// Tokens just minted: the clear values go to the client once; only their hashes are stored.
-struct MintedTokens: Sendable {
-    var accessToken: String
-    var accessExpiresAt: Date
-    var refreshToken: String?
-    var refreshExpiresAt: Date?
-    var scopes: [String]
-    var issuedAt: Date
-
-    static let accessPrefix = "mcp_at_"
-    static let refreshPrefix = "mcp_rt_"
-
-    /// Tokens of a new grant: a random refresh token when the grant has one.
-    init(scopes: [String], accessSeconds: Int, refreshSeconds: Int?, now: Date = Date()) {
-        self.init(
-            scopes: scopes,
-            accessSeconds: accessSeconds,
-            refreshToken: refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) },
-            refreshExpiresAt: refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) },
-            now: now
-        )
-    }
-
-    /// Tokens of a refresh: a new access token beside the refresh token the rotation settled on.
-    /// Access tokens are issued and expire on whole seconds, the resolution of `iat` and `exp`
-    /// (RFC 7662): introspection, the tool host and the database then judge expiry alike.
-    init(scopes: [String], accessSeconds: Int, refreshToken: String?, refreshExpiresAt: Date?, now: Date = Date()) {
-        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-        accessToken = SecretGenerator.generate(prefix: Self.accessPrefix)
-        accessExpiresAt = now.addingTimeInterval(TimeInterval(accessSeconds))
-        self.refreshToken = refreshToken
-        self.refreshExpiresAt = refreshExpiresAt
-        self.scopes = scopes
-        issuedAt = now
-    }
-
-    var accessHash: String { SecretHash.of(accessToken) }
-    var refreshHash: String? { refreshToken.map(SecretHash.of) }
-}
-
-/// A grant as a refresh, revocation or introspection sees it.
-struct GrantState: Sendable {
-    var grantId: String
-    var tenant: String
-    var clientId: String
-    var userId: String
-    var scopes: [String]
-    var resource: String
-    var client: RegisteredClient
-    var revoked: Bool
-    var generation: Int
-    var refreshHash: String?
-    var previousRefreshHash: String?
-    var refreshedAt: Date?
-    var refreshExpiresAt: Date?
-    /// The key ring's key that derived the live refresh token from the one it replaced.
-    var refreshKeyID: String?
-    /// The database's clock when the grant was read (windows are judged by one clock).
-    var now: Date
-}
-
-/// An active token as introspection and userinfo report it.
-struct ActiveToken: Sendable, Equatable {
-    var grantId: String
-    var tenant: String
-    var clientId: String
-    var userId: String
-    var scopes: [String]
-    var resource: String
-    var issuedAt: Date
-    var expiresAt: Date
-    var email: String?
-    var emailVerified: Bool
-    var name: String?
-}
-
 /// The token service's state in PostgreSQL. Every change is one statement that also writes its
 /// events to the outbox; races are settled by the database (a unique code hash, compare-and-set
 /// on the grant row), never by a process-local lock, so any number of instances can run.
@@ -103,7 +18,7 @@ public struct TokenStore: Sendable {
 
     private let accessTokens: Batcher<String, ActiveToken>
     private let refreshTokens: Batcher<String, (GrantState, Int)>
-    private let rotations: Batcher<Rotation, Bool>
+    let rotations: Batcher<Rotation, Bool>
 
     /// The store of the token service's schema (its hot statements are prepared for that schema).
     public init(client: PostgresClient, logger: Logger) {
@@ -343,73 +258,6 @@ public struct TokenStore: Sendable {
             now: now
         )
         return (state, presentedGeneration, hash)
-    }
-
-    /// One compare-and-set of a batch, as `RefreshRotation` decided it: the grant still holds
-    /// the presented token as its live one (a rotation to `tokens.refreshToken`), or as the one
-    /// the live token replaced, within the grace window, with `tokens.refreshToken` live (a
-    /// repeat). Either way the new access token and `token.refreshed` are written with it.
-    struct Rotation: Sendable {
-        var grantId: String
-        var presentedHash: String
-        var repeatsSuccessor: Bool
-        var generation: Int
-        var keyID: String
-        var tokens: MintedTokens
-        var grace: Duration
-        var event: OutboxRecord
-
-        init(
-            state: GrantState,
-            presentedHash: String,
-            repeatsSuccessor: Bool,
-            generation: Int,
-            keyID: String,
-            tokens: MintedTokens,
-            grace: Duration
-        ) throws {
-            self.grantId = state.grantId
-            self.presentedHash = presentedHash
-            self.repeatsSuccessor = repeatsSuccessor
-            self.generation = generation
-            self.keyID = keyID
-            self.tokens = tokens
-            self.grace = grace
-            event = try OutboxRecord(
-                EventEnvelope(
-                    tenant: state.tenant,
-                    aggregateKey: state.grantId,
-                    aggregateVersion: Int64(generation) * 2 + (repeatsSuccessor ? 1 : 0),
-                    payload: TokenRefreshed(
-                        grantId: state.grantId,
-                        userId: state.userId,
-                        clientId: state.clientId,
-                        scopes: tokens.scopes,
-                        accessTokenHash: tokens.accessHash,
-                        accessTokenExpiresAt: tokens.accessExpiresAt,
-                        refreshFamilyId: state.grantId,
-                        generation: generation
-                    )
-                )
-            )
-        }
-    }
-
-    /// Carries out a rotation if the grant is still as the decision saw it (compare-and-set on
-    /// the grant row, which PostgreSQL locks for the update): false when another request changed
-    /// it first. Concurrent rotations of different grants share one statement.
-    func rotate(_ rotation: Rotation) async throws -> Bool {
-        guard rotation.tokens.refreshHash != nil else { return false }
-        return try await rotations.submit(rotation, key: rotation.tokens.accessHash) ?? false
-    }
-
-    /// The rotations of a batch in one statement (see `TokenStatements.Rotate`).
-    private static func rotate(_ rotations: [Rotation], client: PostgresClient, logger: Logger) async throws -> [String: Bool] {
-        var result: [String: Bool] = [:]
-        for try await accessHash in try await client.execute(TokenStatements.Rotate(rotations: rotations), logger: logger) {
-            result[accessHash] = true
-        }
-        return result
     }
 
     /// Revokes a grant and with it every token it produced; announces `token.revoked` (and,

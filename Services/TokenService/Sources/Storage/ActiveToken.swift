@@ -1,0 +1,16 @@
+import Foundation
+
+/// An active token as introspection and userinfo report it.
+struct ActiveToken: Sendable, Equatable {
+    var grantId: String
+    var tenant: String
+    var clientId: String
+    var userId: String
+    var scopes: [String]
+    var resource: String
+    var issuedAt: Date
+    var expiresAt: Date
+    var email: String?
+    var emailVerified: Bool
+    var name: String?
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// A grant as a refresh, revocation or introspection sees it.
+struct GrantState: Sendable {
+    var grantId: String
+    var tenant: String
+    var clientId: String
+    var userId: String
+    var scopes: [String]
+    var resource: String
+    var client: RegisteredClient
+    var revoked: Bool
+    var generation: Int
+    var refreshHash: String?
+    var previousRefreshHash: String?
+    var refreshedAt: Date?
+    var refreshExpiresAt: Date?
+    /// The key ring's key that derived the live refresh token from the one it replaced.
+    var refreshKeyID: String?
+    /// The database's clock when the grant was read (windows are judged by one clock).
+    var now: Date
+}

@@ -1,0 +1,42 @@
+import Foundation
+import GatehouseCrypto
+
+/// Tokens just minted: the clear values go to the client once; only their hashes are stored.
+struct MintedTokens: Sendable {
+    var accessToken: String
+    var accessExpiresAt: Date
+    var refreshToken: String?
+    var refreshExpiresAt: Date?
+    var scopes: [String]
+    var issuedAt: Date
+
+    static let accessPrefix = "mcp_at_"
+    static let refreshPrefix = "mcp_rt_"
+
+    /// Tokens of a new grant: a random refresh token when the grant has one.
+    init(scopes: [String], accessSeconds: Int, refreshSeconds: Int?, now: Date = Date()) {
+        self.init(
+            scopes: scopes,
+            accessSeconds: accessSeconds,
+            refreshToken: refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) },
+            refreshExpiresAt: refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) },
+            now: now
+        )
+    }
+
+    /// Tokens of a refresh: a new access token beside the refresh token the rotation settled on.
+    /// Access tokens are issued and expire on whole seconds, the resolution of `iat` and `exp`
+    /// (RFC 7662): introspection, the tool host and the database then judge expiry alike.
+    init(scopes: [String], accessSeconds: Int, refreshToken: String?, refreshExpiresAt: Date?, now: Date = Date()) {
+        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        accessToken = SecretGenerator.generate(prefix: Self.accessPrefix)
+        accessExpiresAt = now.addingTimeInterval(TimeInterval(accessSeconds))
+        self.refreshToken = refreshToken
+        self.refreshExpiresAt = refreshExpiresAt
+        self.scopes = scopes
+        issuedAt = now
+    }
+
+    var accessHash: String { SecretHash.of(accessToken) }
+    var refreshHash: String? { refreshToken.map(SecretHash.of) }
+}
