@@ -22,9 +22,7 @@ public struct OperatorAuthMiddleware<Context: RequestContext>: RouterMiddleware 
                 headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin""#]
             )
         }
-        guard let header = request.headers[.authorization], header.count > 7,
-            header.prefix(7).lowercased() == "bearer "
-        else {
+        guard let token = request.bearerToken else {
             throw APIError(
                 .unauthorized,
                 code: .unauthorized,
@@ -32,7 +30,7 @@ public struct OperatorAuthMiddleware<Context: RequestContext>: RouterMiddleware 
                 headers: [.wwwAuthenticate: #"Bearer realm="gatehouse-admin""#]
             )
         }
-        let presented = Array(SHA256.hash(data: Array(header.dropFirst(7).utf8)))
+        let presented = Array(SHA256.hash(data: Array(token.utf8)))
         guard constantTimeEqual(presented, expectedDigest) else {
             throw APIError(
                 .unauthorized,

@@ -275,9 +275,4 @@ public enum AuthorizeRoutes {
         // __Host-: Secure, Path=/, no Domain (browsers treat http://localhost as secure too).
         return (session, "\(sessionCookie)=\(session); Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000")
     }
-
-    /// Runs a database call; a failure is our outage, shown as 503, never as the client's fault.
-    static func infrastructure<T: Sendable>(_ context: GatehouseRequestContext, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await APIError.mappingInfrastructureFailures(context.logger, "Authorization storage failed", body)
-    }
 }

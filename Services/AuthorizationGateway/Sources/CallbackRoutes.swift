@@ -59,7 +59,7 @@ public enum CallbackRoutes {
             )
         }
         guard let state = parameters["state"], !state.isEmpty,
-            let (pending, sealedVerifier, nonce, clientCredentials) = try await AuthorizeRoutes.infrastructure(
+            let (pending, sealedVerifier, nonce, clientCredentials) = try await infrastructure(
                 context,
                 {
                     try await store.claimCallback(stateHash: SecretHash.of(state), sessionHash: SecretHash.of(session), tenant: record.tenant.id)

@@ -181,7 +181,7 @@ public struct MCPEndpoint: Sendable {
             return .user(principal)
         }
         let challenge = Challenge(origin: origin, scope: resourceScopes)
-        guard let token = Self.bearerToken(request.headers[.authorization]) else {
+        guard let token = request.bearerToken else {
             Self.authFailures.increment()
             throw APIError(
                 .unauthorized,
@@ -207,14 +207,6 @@ public struct MCPEndpoint: Sendable {
             )
         }
         return .user(principal)
-    }
-
-    /// RFC 6750 §2.1: the `Bearer` scheme (any case), one token68 credential.
-    static func bearerToken(_ header: String?) -> String? {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, !token.contains(" ") else { return nil }
-        return token
     }
 
     // MARK: Tools

@@ -100,17 +100,6 @@ struct TokenEndpoint: Sendable {
 
 }
 
-/// A call to the token service's storage (or the gateway): its failure is our outage, answered
-/// 503, never the client's fault. `deadline: nil` for calls through a `Batcher`, which has its own.
-@discardableResult
-func infrastructure<T: Sendable>(
-    _ context: GatehouseRequestContext,
-    deadline: Duration? = APIError.infrastructureDeadline,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await APIError.mappingInfrastructureFailures(context.logger, "Token storage failed", deadline: deadline, body)
-}
-
 /// Request and failure budgets per client address and per client id (see `TokenRateLimits`):
 /// over either → 429 with `Retry-After`.
 struct RequestGuardrails: Sendable {

@@ -17,10 +17,9 @@ extension TokenInformationEndpoints {
     func userinfo(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, origin) = try await tenants.resolve(request, context)
         let challenge = #"Bearer realm="\#(origin.issuer)""#
-        guard let authorization = request.headers[.authorization], authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+        guard let token = request.bearerToken else {
             throw APIError(.unauthorized, code: .invalidRequest, "A bearer token is required", headers: [.wwwAuthenticate: challenge])
         }
-        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
         var active: ActiveToken?
         if token.hasPrefix(MintedTokens.accessPrefix) {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
