@@ -46,12 +46,10 @@ public struct TokenStore: Sendable {
     /// Every enabled tenant by host name, for the host directory.
     public func tenantsByHost() async throws -> [String: TokenTenant] {
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
-                    FROM \(schema.quoted).tenants WHERE NOT disabled
-                    """
-            ),
+            """
+            SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
+            FROM \(unescaped: schema.quoted).tenants WHERE NOT disabled
+            """,
             logger: logger
         )
         var map: [String: TokenTenant] = [:]
@@ -73,17 +71,11 @@ public struct TokenStore: Sendable {
 
     /// A client's registration from the projection, if it has arrived.
     func registeredClient(_ clientId: String, tenant: String) async throws -> RegisteredClient? {
-        var bindings = PostgresBindings()
-        bindings.append(clientId)
-        bindings.append(tenant)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(schema.quoted).clients
-                    WHERE client_id = $1 AND tenant_id = $2
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(unescaped: schema.quoted).clients
+            WHERE client_id = \(clientId) AND tenant_id = \(tenant)
+            """,
             logger: logger
         )
         for try await (method, hash, grants, disabled) in rows.decode((String, String?, [String], Bool).self) {
@@ -143,19 +135,13 @@ public struct TokenStore: Sendable {
     /// stays redeemable until `failureLimit` failures; returns how many there have been.
     @discardableResult
     func recordFailure(codeHash: String, binding: CodeBinding) async throws -> Int {
-        var bindings = PostgresBindings()
-        bindings.append(codeHash)
-        bindings.append(binding.tenant)
-        bindings.append(binding.expiresAt)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).code_redemptions AS r (code_hash, tenant_id, failures, expires_at) VALUES ($1, $2, 1, $3)
-                    ON CONFLICT (code_hash) DO UPDATE SET failures = r.failures + 1
-                    RETURNING failures
-                    """,
-                binds: bindings
-            ),
+            """
+            INSERT INTO \(unescaped: schema.quoted).code_redemptions AS r (code_hash, tenant_id, failures, expires_at)
+            VALUES (\(codeHash), \(binding.tenant), 1, \(binding.expiresAt))
+            ON CONFLICT (code_hash) DO UPDATE SET failures = r.failures + 1
+            RETURNING failures
+            """,
             logger: logger
         )
         for try await failures in rows.decode(Int.self) { return failures }
@@ -164,16 +150,12 @@ public struct TokenStore: Sendable {
 
     /// A redeemed code came back: the grant it produced is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
     func revokeGrantOfReplayedCode(codeHash: String) async throws {
-        var bindings = PostgresBindings()
-        bindings.append(codeHash)
+        let s = schema.quoted
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT g.id FROM \(schema.quoted).code_redemptions r JOIN \(schema.quoted).grants g ON g.id = r.grant_id
-                    WHERE r.code_hash = $1 AND g.revoked_at IS NULL
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT g.id FROM \(unescaped: s).code_redemptions r JOIN \(unescaped: s).grants g ON g.id = r.grant_id
+            WHERE r.code_hash = \(codeHash) AND g.revoked_at IS NULL
+            """,
             logger: logger
         )
         for try await grantId in rows.decode(String.self) {
@@ -205,18 +187,14 @@ public struct TokenStore: Sendable {
 
     /// The grant an access token belongs to (whatever its state), for revocation.
     func grant(ofAccessHash hash: String) async throws -> GrantState? {
-        var bindings = PostgresBindings()
-        bindings.append(hash)
         let s = schema.quoted
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT \(Self.grantColumns), 0, t.hash
-                    FROM \(s).access_tokens t JOIN \(s).grants g ON g.id = t.grant_id LEFT JOIN \(s).clients c ON c.client_id = g.client_id
-                    WHERE t.hash = $1
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT \(unescaped: Self.grantColumns), 0, t.hash
+            FROM \(unescaped: s).access_tokens t JOIN \(unescaped: s).grants g ON g.id = t.grant_id
+                LEFT JOIN \(unescaped: s).clients c ON c.client_id = g.client_id
+            WHERE t.hash = \(hash)
+            """,
             logger: logger
         )
         for try await row in rows { return try Self.grantState(from: row).0 }
