@@ -59,8 +59,12 @@ public actor ClientMetadataDocuments {
     static let defaultLifetime: Duration = .seconds(300)
     static let maximumLifetime: Duration = .seconds(86_400)
 
+    /// The last document fetched and accepted for a URL: fresh until `expires` (its
+    /// `Cache-Control`; at once for `no-store`), the stand-in during outages until
+    /// `fetched + staleLimit`.
     private struct Entry {
         var client: AuthorizingClient
+        var fetched: ContinuousClock.Instant
         var expires: ContinuousClock.Instant
     }
 
@@ -69,8 +73,6 @@ public actor ClientMetadataDocuments {
     private let staleLimit: Duration
     private let pinned: [String: AuthorizingClient]
     private var cache: [String: Entry] = [:]
-    /// The last document fetched and accepted per URL, and when.
-    private var lastGood: [String: (client: AuthorizingClient, fetched: ContinuousClock.Instant)] = [:]
     /// Documents fetched so far (for tests and metrics).
     public private(set) var fetches = 0
 
@@ -107,7 +109,7 @@ public actor ClientMetadataDocuments {
             (body, lifetime) = try await fetch(url, host: host, address: address)
             client = try Self.client(from: body, url: url)
         } catch let failure as Failure {
-            guard failure.isTransient, let last = lastGood[url], ContinuousClock.now - last.fetched <= staleLimit else { throw failure }
+            guard failure.isTransient, let last = cache[url], ContinuousClock.now - last.fetched <= staleLimit else { throw failure }
             logger.warning(
                 "Metadata document refetch failed; using the last good one",
                 metadata: ["client_id": "\(url)", "reason": "\(failure)", "age_s": "\((ContinuousClock.now - last.fetched).components.seconds)"]
@@ -115,9 +117,8 @@ public actor ClientMetadataDocuments {
             return last.client
         }
         if cache.count > 10_000 { cache.removeAll() }
-        if lastGood.count > 10_000 { lastGood.removeAll() }
-        if lifetime > .zero { cache[url] = Entry(client: client, expires: .now + lifetime) }
-        lastGood[url] = (client, .now)
+        let now = ContinuousClock.now
+        cache[url] = Entry(client: client, fetched: now, expires: now + lifetime)
         return client
     }
 
