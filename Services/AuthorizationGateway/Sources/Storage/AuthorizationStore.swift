@@ -157,42 +157,34 @@ public struct AuthorizationStore: Sendable {
         return false
     }
 
-    /// Whether this browser session already approved these scopes for this client and redirect URI.
     /// Whether this browser session, or the user a login through it identified, approved this
     /// client and redirect URI for at least these scopes.
     public func hasConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws -> Bool {
-        let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
-        let s = schema.quoted
-        let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT 1 FROM \(s).consents
-                    WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $3 AND redirect_uri = $4 AND scopes @> $5::text[]
-                    UNION ALL
-                    SELECT 1 FROM \(s).session_users su
-                    JOIN \(s).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
-                    WHERE su.tenant_id = $1 AND su.session_hash = $2 AND uc.client_id = $3 AND uc.redirect_uri = $4 AND uc.scopes @> $5::text[]
-                    LIMIT 1
-                    """,
-                binds: bindings
-            ),
-            logger: logger
-        )
-        for try await _ in rows.decode(Int.self) { return true }
-        return false
+        try await hasApproval(tenant: tenant, sessionHash: sessionHash, clientId: request.clientId, covering: request)
     }
 
     /// Whether this browser session (or the user signed in on it) has ever approved `clientId`:
     /// only such a client may receive error redirects without a page of ours in between.
     public func hasApprovedClient(tenant: String, sessionHash: String, clientId: String) async throws -> Bool {
-        let s = schema
+        try await hasApproval(tenant: tenant, sessionHash: sessionHash, clientId: clientId, covering: nil)
+    }
+
+    /// An approval of `clientId` by this browser session, or by the user signed in on it; with
+    /// `request`, one for its redirect URI that covers its scopes.
+    private func hasApproval(tenant: String, sessionHash: String, clientId: String, covering request: AuthorizationRequest?) async throws -> Bool {
+        let s = schema.quoted
+        let redirect = request?.redirectUri
+        let scopes = request?.scopes
         let rows = try await client.query(
             """
-            SELECT 1 FROM \(unescaped: s.quoted).consents WHERE tenant_id = \(tenant) AND session_hash = \(sessionHash) AND client_id = \(clientId)
+            SELECT 1 FROM \(unescaped: s).consents
+            WHERE tenant_id = \(tenant) AND session_hash = \(sessionHash) AND client_id = \(clientId)
+                AND (\(redirect)::text IS NULL OR redirect_uri = \(redirect)) AND (\(scopes)::text[] IS NULL OR scopes @> \(scopes)::text[])
             UNION ALL
-            SELECT 1 FROM \(unescaped: s.quoted).session_users su
-            JOIN \(unescaped: s.quoted).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
+            SELECT 1 FROM \(unescaped: s).session_users su
+            JOIN \(unescaped: s).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
             WHERE su.tenant_id = \(tenant) AND su.session_hash = \(sessionHash) AND uc.client_id = \(clientId)
+                AND (\(redirect)::text IS NULL OR uc.redirect_uri = \(redirect)) AND (\(scopes)::text[] IS NULL OR uc.scopes @> \(scopes)::text[])
             LIMIT 1
             """,
             logger: logger
