@@ -148,21 +148,22 @@ struct TokenRefreshTests {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: width)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let body = FormBody.encode([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client.id)])
-        @Sendable func refresh() async throws -> HTTPResult {
+        @Sendable func send() async throws -> HTTPResult {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/oauth/token")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             request.headers.add(name: "X-Forwarded-Host", value: "acme.example")
             request.body = .bytes(ByteBuffer(string: body))
-            for attempt in 0..<6 {
-                let response = try await http.execute(request, timeout: .seconds(60))
-                let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
-                var headers = HTTPFields()
-                for header in response.headers { headers.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
-                let result = HTTPResult(status: .init(code: Int(response.status.code)), headers: headers, body: text)
-                if !result.isTemporarilyUnavailable || attempt == 5 { return result }
-            }
-            fatalError("unreachable")
+            let response = try await http.execute(request, timeout: .seconds(60))
+            let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            var headers = HTTPFields()
+            for header in response.headers { headers.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
+            return HTTPResult(status: .init(code: Int(response.status.code)), headers: headers, body: text)
+        }
+        @Sendable func refresh() async throws -> HTTPResult {
+            var result = try await send()
+            for _ in 0..<5 where result.isTemporarilyUnavailable { result = try await send() }
+            return result
         }
         do {
             let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
