@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -65,10 +66,13 @@ let package = Package(
             path: "Shared/GatehouseCrypto",
             swiftSettings: swiftSettings
         ),
-        /// OAuth building blocks shared by the gateway and the token service: sealed codes, PKCE.
+        /// OAuth building blocks shared by the services: sealed codes, PKCE, the keys of the
+        /// identity assertions sent to tenants' own MCP servers.
         .target(
             name: "GatehouseOAuth",
-            dependencies: ["GatehouseCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "GatehouseCrypto", .product(name: "Crypto", package: "swift-crypto"), .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             path: "Shared/GatehouseOAuth",
             swiftSettings: swiftSettings
         ),
@@ -197,7 +201,9 @@ let package = Package(
             name: "MCPToolHost",
             dependencies: [
                 "GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseKafka", "GatehouseCrypto",
+                "GatehouseOAuth",
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -299,6 +305,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Tests/GatehouseTests",
             resources: [.copy("Fixtures")],

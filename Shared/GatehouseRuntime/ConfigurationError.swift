@@ -70,6 +70,12 @@ public struct EnvironmentReader: Sendable {
         }
     }
 
+    /// A key ring in the same format that may be absent (nil when the variable is unset).
+    public func optionalKeyRing(_ name: String) throws -> KeyRing? {
+        guard optionalString(name) != nil else { return nil }
+        return try keyRing(name)
+    }
+
     public func choice<T: RawRepresentable & CaseIterable>(_ name: String, default fallback: T) throws -> T where T.RawValue == String {
         guard let text = optionalString(name) else { return fallback }
         guard let value = T(rawValue: text.lowercased()) else {

@@ -101,7 +101,8 @@ struct EventCatalogTests {
         #expect(old.payload.clientProfiles == nil)
         let bytes = Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("tenant.updated.v1.1.json")))
         let current = try EventCodec.decode(TenantUpdated.self, from: bytes)
-        #expect(current.header.schemaVersion == TenantUpdated.schemaVersion)
+        #expect(current.header.schemaVersion == SchemaVersion(1, 1))
+        #expect(current.payload.mcp == nil)
         let profiles = try #require(current.payload.clientProfiles)
         #expect(profiles.profile(for: "mcp_client_cli") == ClientProfile(accessTokenSeconds: 86_400, clientAuthentication: .registered))
         #expect(

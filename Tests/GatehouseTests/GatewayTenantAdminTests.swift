@@ -193,7 +193,7 @@ struct GatewayTenantAdminTests {
         }
     }
 
-    @Test("Client profiles are set through the admin API, described by the OpenAPI document and announced by tenant.updated 1.1")
+    @Test("Client profiles are set through the admin API, described by the OpenAPI document and announced by tenant.updated")
     func clientProfiles() async throws {
         let document = try OpenAPIDocument.repository("docs/openapi/admin.json")
         try await GatewayFixture.run { fixture in
@@ -242,7 +242,7 @@ struct GatewayTenantAdminTests {
             var events: [EventEnvelope<TenantUpdated>] = []
             for try await text in rows.decode(String.self) { events.append(try EventCodec.decode(TenantUpdated.self, from: Array(text.utf8))) }
             #expect(events.count == 2)
-            #expect(events.last?.header.schemaVersion == SchemaVersion(1, 1))
+            #expect(events.last?.header.schemaVersion == TenantUpdated.schemaVersion)
             let announced = try #require(events.last?.payload.clientProfiles)
             #expect(announced.profile(for: "mcp_client_cli") == ClientProfile(accessTokenSeconds: 86_400, clientAuthentication: .registered))
             #expect(announced.profile(for: "https://claude.ai/c.json").refreshGraceSeconds == 120)

@@ -33,7 +33,8 @@ struct TokenFixture: Sendable {
     static func configuration(
         grace: Duration = .seconds(30),
         failuresPerMinute: Int = 10_000,
-        gateway: (url: String, token: OperatorToken)? = nil
+        gateway: (url: String, token: OperatorToken)? = nil,
+        assertionKeys: IdentityAssertionKeys = TokenFixture.assertionKeys
     ) -> TokenServiceConfiguration {
         TokenServiceConfiguration(
             keyRing: keyRing,
@@ -42,9 +43,13 @@ struct TokenFixture: Sendable {
             codeFailureLimit: 3,
             resourceServers: [resourceServer.id: SecretHash.of(resourceServer.secret)],
             limits: TokenRateLimits(requestsPerMinute: 1_000_000, failuresPerMinute: failuresPerMinute),
-            gateway: gateway
+            gateway: gateway,
+            assertionKeys: assertionKeys
         )
     }
+
+    /// The identity assertion keys the token service publishes and the tool host signs with.
+    static let assertionKeys = try! IdentityAssertionKeys(specification: "a1:" + Base64URL.encode(Array(repeating: UInt8(7), count: 32)))
 
     /// Runs `body` with a fixture over a new database (or `settings`' database, migrated here).
     static func run<T: Sendable>(

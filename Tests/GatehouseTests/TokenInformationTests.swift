@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
+import GatehouseOAuth
 import GatehouseRuntime
 import GatehouseTestSupport
 import HTTPTypes
@@ -239,9 +240,21 @@ struct TokenInformationTests {
         }
     }
 
-    @Test("The key set is served, empty while nothing is signed")
+    @Test("The key set publishes the tenant's identity assertion keys (public halves only); empty without assertion keys")
     func jwks() async throws {
         try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme")
+            try await fixture.application().test(.live) { http in
+                let keys = try await http.send("/oauth/jwks", host: "acme.example")
+                let published = try #require(keys.json["keys"] as? [[String: String]])
+                #expect(keys.status == .ok && published == TokenFixture.assertionKeys.publicJWKs(tenant: "acme"))
+                #expect(published.count == 1 && published[0]["d"] == nil && published[0]["alg"] == "ES256")
+                #expect(try await http.send("/oauth/jwks", host: "unknown.example").status == .notFound)
+            }
+        }
+        var configuration = TokenFixture.configuration()
+        configuration.assertionKeys = nil
+        try await TokenFixture.run(configuration: configuration) { fixture in
             try await fixture.tenant("acme")
             try await fixture.application().test(.live) { http in
                 let keys = try await http.send("/oauth/jwks", host: "acme.example")

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatehouseEvents
 import GatehouseMessaging
+import GatehouseOAuth
 import GatehousePostgres
 import GatehouseRuntime
 import GatehouseTestSupport
@@ -30,7 +31,9 @@ struct ToolHostFixture: Sendable {
     static func configuration(
         tokenServicePort: Int,
         cache: ToolHostConfiguration.Cache = .init(),
-        allowedOrigins: Set<String> = []
+        allowedOrigins: Set<String> = [],
+        assertionKeys: IdentityAssertionKeys = TokenFixture.assertionKeys,
+        proxyMaximumResponseBytes: Int = 16 << 20
     ) -> ToolHostConfiguration {
         ToolHostConfiguration(
             origins: OriginResolver(defaultScheme: "https", trustedProxies: [IPNetwork("127.0.0.1")!]),
@@ -41,7 +44,9 @@ struct ToolHostFixture: Sendable {
             ),
             cache: cache,
             sessionKey: sessionKey,
-            allowedOrigins: allowedOrigins
+            allowedOrigins: allowedOrigins,
+            assertionKeys: assertionKeys,
+            proxyMaximumResponseBytes: proxyMaximumResponseBytes
         )
     }
 
@@ -50,12 +55,20 @@ struct ToolHostFixture: Sendable {
         cache: ToolHostConfiguration.Cache = .init(),
         allowedOrigins: Set<String> = [],
         directoryMaximumAge: Duration = .zero,
+        assertionKeys: IdentityAssertionKeys = TokenFixture.assertionKeys,
+        proxyMaximumResponseBytes: Int = 16 << 20,
         _ body: @Sendable (ToolHostFixture) async throws -> T
     ) async throws -> T {
-        try await TokenFixture.run { tokens in
+        try await TokenFixture.run(configuration: TokenFixture.configuration(assertionKeys: assertionKeys)) { tokens in
             try await ToolHostService.definition.migrator.migrate(client: tokens.client, logger: tokens.logger)
             return try await tokens.application().test(.live) { tokenHTTP in
-                let configuration = configuration(tokenServicePort: tokenHTTP.port!, cache: cache, allowedOrigins: allowedOrigins)
+                let configuration = configuration(
+                    tokenServicePort: tokenHTTP.port!,
+                    cache: cache,
+                    allowedOrigins: allowedOrigins,
+                    assertionKeys: assertionKeys,
+                    proxyMaximumResponseBytes: proxyMaximumResponseBytes
+                )
                 let parts = ToolHostService.Parts(
                     postgres: tokens.client,
                     logger: tokens.logger,
@@ -84,7 +97,14 @@ struct ToolHostFixture: Sendable {
     }
 
     /// A tenant known to both services (host `<id>.example`).
-    func tenant(_ id: String, authMode: String = "oauth", disabled: Bool = false, version: Int64 = 1, accessSeconds: Int = 3600) async throws {
+    func tenant(
+        _ id: String,
+        authMode: String = "oauth",
+        disabled: Bool = false,
+        version: Int64 = 1,
+        accessSeconds: Int = 3600,
+        mcp: MCPEndpointSettings? = nil
+    ) async throws {
         let event = EventEnvelope(
             tenant: id,
             aggregateKey: id,
@@ -96,7 +116,8 @@ struct ToolHostFixture: Sendable {
                 authMode: authMode,
                 disabled: disabled,
                 accessTokenSeconds: accessSeconds,
-                refreshTokenSeconds: 86_400
+                refreshTokenSeconds: 86_400,
+                mcp: mcp
             )
         )
         try await tokens.project(event)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatehouseCrypto
+import GatehouseOAuth
 import GatehouseRuntime
 
 /// The tool host's own settings, read from the environment next to the runtime's.
@@ -56,28 +57,46 @@ public struct ToolHostConfiguration: Sendable {
     public var sessionKey: SymmetricKey
     /// Browser origins allowed besides the tenant's own (e.g. an MCP inspector's).
     public var allowedOrigins: Set<String>
+    /// Signs the identity assertions proxied tenants' MCP servers receive (nil: proxied
+    /// tenants answer 503).
+    public var assertionKeys: IdentityAssertionKeys?
+    /// Request and answer sizes the proxy passes on.
+    public var proxyMaximumRequestBytes: Int
+    public var proxyMaximumResponseBytes: Int
 
     public init(
         origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
         introspection: Introspection,
         cache: Cache = Cache(),
         sessionKey: SymmetricKey,
-        allowedOrigins: Set<String> = []
+        allowedOrigins: Set<String> = [],
+        assertionKeys: IdentityAssertionKeys? = nil,
+        proxyMaximumRequestBytes: Int = 4 << 20,
+        proxyMaximumResponseBytes: Int = 16 << 20
     ) {
         self.origins = origins
         self.introspection = introspection
         self.cache = cache
         self.sessionKey = sessionKey
         self.allowedOrigins = allowedOrigins
+        self.assertionKeys = assertionKeys
+        self.proxyMaximumRequestBytes = proxyMaximumRequestBytes
+        self.proxyMaximumResponseBytes = proxyMaximumResponseBytes
     }
 
     /// `GATEHOUSE_TOKEN_SERVICE_URL` (required), `GATEHOUSE_INTROSPECTION_CLIENT_ID` (default
     /// `tool-host`), `GATEHOUSE_INTROSPECTION_SECRET` (required, at least 32 characters),
     /// `GATEHOUSE_MCP_SESSION_KEY` (required, at least 32 characters, the same on every
     /// instance), `GATEHOUSE_MCP_ALLOWED_ORIGINS` (comma-separated), `GATEHOUSE_TOKEN_CACHE_SECONDS`
-    /// (0-300, default 30), `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES`.
+    /// (0-300, default 30), `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES`,
+    /// `GATEHOUSE_ASSERTION_KEYS` (a key ring shared with the token service, for proxied
+    /// tenants), `GATEHOUSE_PROXY_MAX_REQUEST_BYTES` (default 4 MiB) and
+    /// `GATEHOUSE_PROXY_MAX_RESPONSE_BYTES` (default 16 MiB).
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
+        assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }
+        proxyMaximumRequestBytes = try env.int("GATEHOUSE_PROXY_MAX_REQUEST_BYTES", default: 4 << 20, range: 1024...(64 << 20))
+        proxyMaximumResponseBytes = try env.int("GATEHOUSE_PROXY_MAX_RESPONSE_BYTES", default: 16 << 20, range: 1024...(1 << 30))
         origins = try OriginResolver(environment: env)
         let url = try env.string("GATEHOUSE_TOKEN_SERVICE_URL")
         guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {

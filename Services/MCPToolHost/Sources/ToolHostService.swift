@@ -28,6 +28,10 @@ public enum ToolHostService {
         public let http: HTTPClient
         public let catalog: ToolCatalog
         public let sessions: MCPSessions
+        /// The proxy's own client: no read timeout (listening streams stay open), no
+        /// redirects, no decompression, a wide pool per upstream.
+        public let proxyHTTP: HTTPClient
+        let proxy: MCPProxy
 
         public init(
             postgres: PostgresClient,
@@ -47,10 +51,27 @@ public enum ToolHostService {
             )
             catalog = SupportTools.catalog(store: store)
             sessions = MCPSessions(key: configuration.sessionKey)
+            var proxyConfiguration = HTTPClient.Configuration()
+            proxyConfiguration.redirectConfiguration = .disallow
+            proxyConfiguration.decompression = .disabled
+            proxyConfiguration.timeout = .init(connect: .seconds(5), read: nil)
+            proxyConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+            proxyHTTP = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: proxyConfiguration)
+            proxy = MCPProxy(
+                http: proxyHTTP,
+                signer: configuration.assertionKeys.map { AssertionSigner(keys: $0) },
+                sessions: ProxySessions(sessionKey: configuration.sessionKey),
+                store: store,
+                limits: .init(
+                    maximumRequestBytes: configuration.proxyMaximumRequestBytes,
+                    maximumResponseBytes: configuration.proxyMaximumResponseBytes
+                )
+            )
         }
 
         public func shutdown() async throws {
             try await http.shutdown()
+            try await proxyHTTP.shutdown()
         }
     }
 
@@ -66,6 +87,7 @@ public enum ToolHostService {
             tenants: HostResolver(directory: parts.directory, origins: configuration.origins),
             validator: authentication ? parts.validator : nil,
             sessions: parts.sessions,
+            proxy: parts.proxy,
             catalog: parts.catalog,
             store: parts.store,
             allowedOrigins: configuration.allowedOrigins
@@ -89,6 +111,9 @@ public enum ToolHostService {
             logger: context.logger
         )
         let feed = RevocationFeed(kafka: context.configuration.kafka, validator: parts.validator, logger: context.logger)
-        return context.application(router: router, services: [consumer, feed, HTTPClientShutdown(client: parts.http)])
+        return context.application(
+            router: router,
+            services: [consumer, feed, HTTPClientShutdown(client: parts.http), HTTPClientShutdown(client: parts.proxyHTTP)]
+        )
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseOAuth
 import GatehouseRuntime
 
 /// The token service's own settings, read from the environment next to the runtime's.
@@ -17,6 +18,9 @@ public struct TokenServiceConfiguration: Sendable {
     /// Where fresh upstream profiles come from (the gateway's internal route) and the token
     /// that route expects; nil when no tenant may ask for them.
     public var gateway: (url: String, token: OperatorToken)?
+    /// The keys of the identity assertions the tool host signs for proxied tenants, whose
+    /// public halves `/oauth/jwks` publishes (nil: no keys, an empty set).
+    public var assertionKeys: IdentityAssertionKeys?
 
     public init(
         keyRing: KeyRing,
@@ -25,7 +29,8 @@ public struct TokenServiceConfiguration: Sendable {
         codeFailureLimit: Int = 3,
         resourceServers: [String: String] = [:],
         limits: TokenRateLimits = TokenRateLimits(),
-        gateway: (url: String, token: OperatorToken)? = nil
+        gateway: (url: String, token: OperatorToken)? = nil,
+        assertionKeys: IdentityAssertionKeys? = nil
     ) {
         self.keyRing = keyRing
         self.origins = origins
@@ -34,6 +39,7 @@ public struct TokenServiceConfiguration: Sendable {
         self.resourceServers = resourceServers
         self.limits = limits
         self.gateway = gateway
+        self.assertionKeys = assertionKeys
     }
 
     /// `GATEHOUSE_KEYRING` (required), `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES`,
@@ -41,10 +47,12 @@ public struct TokenServiceConfiguration: Sendable {
     /// (1-10, default 3), `GATEHOUSE_RESOURCE_SERVERS` (`id:secret[,id:secret]`, secrets of at
     /// least 32 characters), `GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE` (per client and per address,
     /// default 600), `GATEHOUSE_TOKEN_FAILURES_PER_MINUTE` (default 20), `GATEHOUSE_GATEWAY_URL`
-    /// with `GATEHOUSE_INTERNAL_TOKEN` (for tenants with fresh upstream profiles).
+    /// with `GATEHOUSE_INTERNAL_TOKEN` (for tenants with fresh upstream profiles),
+    /// `GATEHOUSE_ASSERTION_KEYS` (the tool host's, for proxied tenants' JWKS).
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
+        assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }
         origins = try OriginResolver(environment: env)
         refreshGrace = .seconds(try env.int("GATEHOUSE_REFRESH_GRACE_SECONDS", default: 30, range: 0...60))
         codeFailureLimit = try env.int("GATEHOUSE_CODE_FAILURE_LIMIT", default: 3, range: 1...10)

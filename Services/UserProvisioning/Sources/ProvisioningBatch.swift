@@ -174,7 +174,8 @@ struct ProvisioningBatch: Sendable, Equatable {
         entry.calls += 1
         switch payload.outcome {
         case .success: entry.successes += 1
-        case .error: entry.errors += 1
+        // A proxied call that failed counts as an error, whichever way it failed.
+        case .error, .jsonrpcError, .upstreamFailure: entry.errors += 1
         case .denied: entry.denials += 1
         }
         entry.durationMicroseconds += Int64((payload.durationMs * 1000).rounded())

@@ -66,9 +66,36 @@ public enum TenantAdminRoutes {
         }
         do {
             return try JSONBody.decoder().decode(TenantInput.self, from: data)
+        } catch let error as DecodingError {
+            guard let field = field(of: error) else { throw APIError.invalidRequest("The body is not a valid tenant document") }
+            throw APIError(.badRequest, code: .invalidTenant, "\(field): has the wrong type or an unknown value")
         } catch {
             throw APIError.invalidRequest("The body is not a valid tenant document")
         }
+    }
+
+    /// The dotted snake_case path of the field a decoding error is about (`mcp.mode`,
+    /// `mcp.tool_scopes[0].scopes`), or nil when it is about the document as a whole.
+    static func field(of error: DecodingError) -> String? {
+        let path: [any CodingKey]
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): path = context.codingPath
+        case .keyNotFound(let key, let context): path = context.codingPath + [key]
+        @unknown default: return nil
+        }
+        guard !path.isEmpty else { return nil }
+        var field = ""
+        for key in path {
+            if let index = key.intValue {
+                field += "[\(index)]"
+            } else {
+                let name = key.stringValue.reduce(into: "") { text, character in
+                    if character.isUppercase { text += "_" + character.lowercased() } else { text.append(character) }
+                }
+                field += field.isEmpty ? name : "." + name
+            }
+        }
+        return field
     }
 
     /// Runs a store call, turning rule violations into 400, conflicts into 409, and

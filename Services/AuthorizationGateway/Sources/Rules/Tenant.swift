@@ -24,6 +24,8 @@ public struct Tenant: Codable, Sendable, Equatable {
     public var freshUpstreamProfile: Bool
     /// How the token service treats particular clients (`docs/client-compatibility.md`).
     public var clientProfiles: ClientProfiles
+    /// What `/mcp` serves: the built-in tools, or the tenant's own MCP server (`docs/proxy.md`).
+    public var mcp: MCPEndpointSettings
     /// Whether an upstream client secret is stored (the secret itself never leaves the gateway).
     public var hasClientSecret: Bool
     public var disabled: Bool
@@ -95,6 +97,8 @@ public struct TenantInput: Codable, Sendable {
     public var freshUpstreamProfile: Bool?
     /// Replaces the tenant's client profiles as a whole.
     public var clientProfiles: ClientProfiles?
+    /// Replaces the tenant's MCP endpoint settings as a whole.
+    public var mcp: MCPEndpointSettings?
     /// Write-only.
     public var clientSecret: String?
     public var disabled: Bool?
@@ -109,6 +113,7 @@ public struct TenantInput: Codable, Sendable {
         tokenLifetimes: TokenLifetimes? = nil,
         freshUpstreamProfile: Bool? = nil,
         clientProfiles: ClientProfiles? = nil,
+        mcp: MCPEndpointSettings? = nil,
         clientSecret: String? = nil,
         disabled: Bool? = nil
     ) {
@@ -121,6 +126,7 @@ public struct TenantInput: Codable, Sendable {
         self.tokenLifetimes = tokenLifetimes
         self.freshUpstreamProfile = freshUpstreamProfile
         self.clientProfiles = clientProfiles
+        self.mcp = mcp
         self.clientSecret = clientSecret
         self.disabled = disabled
     }

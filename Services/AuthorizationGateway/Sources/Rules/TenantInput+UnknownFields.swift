@@ -6,7 +6,10 @@ extension TenantInput {
     static let knownFields: [String: Set<String>] = [
         "": [
             "id", "display_name", "hosts", "auth_mode", "email_linking", "upstream", "token_lifetimes", "fresh_upstream_profile",
-            "client_profiles", "client_secret", "disabled",
+            "client_profiles", "mcp", "client_secret", "disabled",
+        ],
+        "mcp": [
+            "mode", "upstream_url", "allow_http", "timeout_seconds", "assertion_header", "tool_scopes", "hide_unauthorized_tools",
         ],
         "client_profiles": ["defaults", "overrides"],
         "client_profiles.defaults": ["access_token_seconds", "client_authentication", "refresh_grace_seconds"],

@@ -172,5 +172,13 @@ enum GatewayMigrations {
                 "ALTER TABLE {schema}.tenants ADD COLUMN client_profiles JSONB"
             ]
         ),
+        // What the tenant's /mcp serves (MCPEndpointSettings; NULL: the built-in tools).
+        Migration(
+            version: 9,
+            name: "mcp endpoint",
+            statements: [
+                "ALTER TABLE {schema}.tenants ADD COLUMN mcp JSONB"
+            ]
+        ),
     ]
 }

@@ -45,6 +45,7 @@ public struct TenantStore: Sendable {
             tokenLifetimes: input.tokenLifetimes ?? TokenLifetimes(),
             freshUpstreamProfile: input.freshUpstreamProfile ?? false,
             clientProfiles: input.clientProfiles ?? ClientProfiles(),
+            mcp: input.mcp ?? MCPEndpointSettings(),
             hasClientSecret: false,
             disabled: input.disabled ?? false,
             version: 1,
@@ -63,6 +64,7 @@ public struct TenantStore: Sendable {
             allowInsecureUpstream: allowInsecureUpstream
         )
         try TenantRules.validate(draft.clientProfiles)
+        try TenantRules.validate(draft.mcp, authMode: draft.authMode)
         let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
         return try await client.withTransaction(logger: logger) { connection in
             try await write(draft, sealedSecret: sealed, replaceSecret: true, insert: true, on: connection)
@@ -84,6 +86,7 @@ public struct TenantStore: Sendable {
             if let lifetimes = input.tokenLifetimes { tenant.tokenLifetimes = lifetimes }
             if let fresh = input.freshUpstreamProfile { tenant.freshUpstreamProfile = fresh }
             if let profiles = input.clientProfiles { tenant.clientProfiles = profiles }
+            if let mcp = input.mcp { tenant.mcp = mcp }
             if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
             tenant.hosts = try TenantRules.validate(
                 id: id,
@@ -96,6 +99,7 @@ public struct TenantStore: Sendable {
                 allowInsecureUpstream: allowInsecureUpstream
             )
             try TenantRules.validate(tenant.clientProfiles)
+            try TenantRules.validate(tenant.mcp, authMode: tenant.authMode)
             try await write(tenant, sealedSecret: sealed, replaceSecret: sealed != nil, insert: false, on: connection)
             return try await announce(try await load(id, on: connection, lock: false)!.tenant, on: connection)
         }
@@ -143,7 +147,8 @@ public struct TenantStore: Sendable {
                 accessTokenSeconds: tenant.tokenLifetimes.accessTokenSeconds,
                 refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds,
                 freshUpstreamProfile: tenant.freshUpstreamProfile,
-                clientProfiles: tenant.clientProfiles
+                clientProfiles: tenant.clientProfiles,
+                mcp: tenant.mcp
             )
         )
         try await OutboxWriter(schema: schema).append([try OutboxRecord(event)], on: connection, logger: logger)
@@ -179,33 +184,32 @@ public struct TenantStore: Sendable {
 
     private func write(_ tenant: Tenant, sealedSecret: String?, replaceSecret: Bool, insert: Bool, on connection: PostgresConnection) async throws {
         let s = schema.quoted
-        var bindings = PostgresBindings()
-        bindings.append(tenant.id)
-        bindings.append(tenant.displayName)
-        bindings.append(tenant.authMode.rawValue)
-        bindings.append(tenant.emailLinking)
-        bindings.append(try tenant.upstream.map { String(decoding: try JSONBody.encoder().encode($0), as: UTF8.self) } ?? "")
-        bindings.append(sealedSecret ?? "")
-        bindings.append(tenant.disabled)
-        bindings.append(tenant.tokenLifetimes.accessTokenSeconds)
-        bindings.append(tenant.tokenLifetimes.refreshTokenSeconds)
-        bindings.append(tenant.freshUpstreamProfile)
-        bindings.append(String(decoding: try JSONBody.encoder().encode(tenant.clientProfiles), as: UTF8.self))
-        let sql =
-            insert
-            ? """
-            INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
-                access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles)
-            VALUES ($1, $2, $3, $4, NULLIF($5, '')::jsonb, NULLIF($6, ''), $7, $8, $9, $10, $11::jsonb)
-            """
-            : """
-            UPDATE \(s).tenants SET display_name = $2, auth_mode = $3, email_linking = $4, upstream = NULLIF($5, '')::jsonb,
-                upstream_client_secret = \(replaceSecret ? "NULLIF($6, '')" : "upstream_client_secret"), disabled = $7,
-                access_token_seconds = $8, refresh_token_seconds = $9, fresh_upstream_profile = $10, client_profiles = $11::jsonb,
-                version = version + 1, updated_at = now()
-            WHERE id = $1
-            """
-        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        let encoder = JSONBody.encoder()
+        let upstream = try tenant.upstream.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        let profiles = String(decoding: try encoder.encode(tenant.clientProfiles), as: UTF8.self)
+        let mcp = String(decoding: try encoder.encode(tenant.mcp), as: UTF8.self)
+        let lifetimes = tenant.tokenLifetimes
+        let statement: PostgresQuery
+        if insert {
+            statement = """
+                INSERT INTO \(unescaped: s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
+                    access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles, mcp)
+                VALUES (\(tenant.id), \(tenant.displayName), \(tenant.authMode.rawValue), \(tenant.emailLinking), \(upstream)::jsonb,
+                    \(sealedSecret), \(tenant.disabled), \(lifetimes.accessTokenSeconds), \(lifetimes.refreshTokenSeconds),
+                    \(tenant.freshUpstreamProfile), \(profiles)::jsonb, \(mcp)::jsonb)
+                """
+        } else {
+            statement = """
+                UPDATE \(unescaped: s).tenants SET display_name = \(tenant.displayName), auth_mode = \(tenant.authMode.rawValue),
+                    email_linking = \(tenant.emailLinking), upstream = \(upstream)::jsonb,
+                    upstream_client_secret = CASE WHEN \(replaceSecret) THEN \(sealedSecret) ELSE upstream_client_secret END,
+                    disabled = \(tenant.disabled), access_token_seconds = \(lifetimes.accessTokenSeconds),
+                    refresh_token_seconds = \(lifetimes.refreshTokenSeconds), fresh_upstream_profile = \(tenant.freshUpstreamProfile),
+                    client_profiles = \(profiles)::jsonb, mcp = \(mcp)::jsonb, version = version + 1, updated_at = now()
+                WHERE id = \(tenant.id)
+                """
+        }
+        try await connection.query(statement, logger: logger)
         var hosts = PostgresBindings()
         hosts.append(tenant.id)
         hosts.append(tenant.hosts)
@@ -263,6 +267,7 @@ public struct TenantStore: Sendable {
                 unsafeSQL: """
                     SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
                            t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
+                           t.mcp::text,
                            coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
                     FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
                     """,
@@ -275,12 +280,12 @@ public struct TenantStore: Sendable {
         for try await row in rows.decode(
             (
                 String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, String?,
-                [String]
+                String?, [String]
             ).self
         ) {
             let (
                 id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, profiles,
-                hosts
+                mcp, hosts
             ) = row
             let tenant = Tenant(
                 id: id,
@@ -292,6 +297,7 @@ public struct TenantStore: Sendable {
                 tokenLifetimes: TokenLifetimes(accessTokenSeconds: accessSeconds, refreshTokenSeconds: refreshSeconds),
                 freshUpstreamProfile: fresh,
                 clientProfiles: try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles(),
+                mcp: try mcp.map { try decoder.decode(MCPEndpointSettings.self, from: Data($0.utf8)) } ?? MCPEndpointSettings(),
                 hasClientSecret: secret != nil,
                 disabled: disabled,
                 version: version,

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseEvents
 
 /// Who is calling a tool, resolved from the request's validated bearer token before any
 /// tracking or tool code runs (never from a session map). It holds no secret.
@@ -70,10 +71,13 @@ public struct ToolTenant: Sendable, Equatable {
     public var id: String
     public var displayName: String
     public var authMode: AuthMode
+    /// The built-in tools, or the tenant's own MCP server behind the proxy.
+    public var mcp: MCPEndpointSettings
 
-    public init(id: String, displayName: String, authMode: AuthMode) {
+    public init(id: String, displayName: String, authMode: AuthMode, mcp: MCPEndpointSettings = MCPEndpointSettings()) {
         self.id = id
         self.displayName = displayName
         self.authMode = authMode
+        self.mcp = mcp
     }
 }

@@ -28,6 +28,8 @@ public struct MCPEndpoint: Sendable {
     /// the environment).
     let validator: TokenValidator?
     let sessions: MCPSessions
+    /// Forwards the requests of tenants in `proxy` mode.
+    let proxy: MCPProxy?
     let catalog: ToolCatalog
     let store: ToolHostStore
     let allowedOrigins: Set<String>
@@ -38,10 +40,11 @@ public struct MCPEndpoint: Sendable {
     /// challenge's `scope`).
     private let resourceScopes: [String]
 
-    public init(
+    init(
         tenants: HostResolver<ToolTenant>,
         validator: TokenValidator?,
         sessions: MCPSessions,
+        proxy: MCPProxy? = nil,
         catalog: ToolCatalog,
         store: ToolHostStore,
         allowedOrigins: Set<String>,
@@ -50,6 +53,7 @@ public struct MCPEndpoint: Sendable {
         self.tenants = tenants
         self.validator = validator
         self.sessions = sessions
+        self.proxy = proxy
         self.catalog = catalog
         self.store = store
         self.allowedOrigins = allowedOrigins
@@ -91,6 +95,10 @@ public struct MCPEndpoint: Sendable {
     private func respond(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Response {
         if request.method == .options { return Self.preflight() }
         let caller = try await authenticate(request, tenant: tenant, origin: origin, logger: logger)
+        if tenant.mcp.mode == .proxy {
+            guard let proxy, let principal = caller.principal else { throw APIError.temporarilyUnavailable }
+            return try await proxy.handle(request, principal: principal, tenant: tenant, origin: origin, logger: logger)
+        }
         guard request.method == .post else {
             // No server-initiated messages (GET) and nothing to terminate (DELETE): sessions live in their ids.
             return Self.jsonRPCError(
@@ -180,7 +188,7 @@ public struct MCPEndpoint: Sendable {
             principal.tenant = tenant.id
             return .user(principal)
         }
-        let challenge = Challenge(origin: origin, scope: resourceScopes)
+        let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : resourceScopes)
         guard let token = request.bearerToken else {
             Self.authFailures.increment()
             throw APIError(
@@ -207,6 +215,14 @@ public struct MCPEndpoint: Sendable {
             )
         }
         return .user(principal)
+    }
+
+    /// What a client of a proxied server should ask for: the tools scope, the profile scopes
+    /// that put the caller's email and name into the assertion, and every scope a tool rule names.
+    static func proxiedScopes(_ settings: MCPEndpointSettings) -> [String] {
+        var scopes = [SupportTools.toolsScope, "email", "profile"]
+        for scope in settings.ruleScopes where !scopes.contains(scope) { scopes.append(scope) }
+        return scopes
     }
 
     // MARK: Tools
@@ -374,7 +390,7 @@ struct Challenge {
         var parameters: [String] = []
         if let error { parameters.append(#"error="\#(error.rawValue)""#) }
         if let description { parameters.append(#"error_description="\#(description)""#) }
-        parameters.append(#"scope="\#(scope.joined(separator: " "))""#)
+        if !scope.isEmpty { parameters.append(#"scope="\#(scope.joined(separator: " "))""#) }
         parameters.append(#"resource_metadata="\#(origin.description)/.well-known/oauth-protected-resource/mcp""#)
         return "Bearer " + parameters.joined(separator: ", ")
     }

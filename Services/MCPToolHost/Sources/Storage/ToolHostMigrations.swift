@@ -44,5 +44,13 @@ enum ToolHostMigrations {
                 "CREATE INDEX support_requests_by_user ON {schema}.support_requests (tenant_id, user_id, created_at DESC)",
             ]
         ),
+        // What the tenant's /mcp serves (MCPEndpointSettings from tenant.updated 1.2; NULL: hosted).
+        Migration(
+            version: 5,
+            name: "mcp endpoint",
+            statements: [
+                "ALTER TABLE {schema}.tenants ADD COLUMN mcp JSONB"
+            ]
+        ),
     ]
 }

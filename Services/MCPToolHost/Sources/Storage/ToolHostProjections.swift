@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseEvents
 import GatehouseMessaging
 import GatehousePostgres
@@ -25,24 +26,16 @@ public struct ToolHostProjections: EventHandler {
     public func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
         let tenant = try event.decode(TenantUpdated.self).payload
         guard tenant.tenantId == event.header.tenant else { throw DeterministicEventError("tenant.updated names another tenant than its envelope") }
-        var bindings = PostgresBindings()
-        bindings.append(tenant.tenantId)
-        bindings.append(event.header.aggregateVersion)
-        bindings.append(tenant.displayName)
-        bindings.append(tenant.hosts)
-        bindings.append(tenant.authMode)
-        bindings.append(tenant.disabled)
+        let mcp = try tenant.mcp.map { String(decoding: try EventCodec.encoder().encode($0), as: UTF8.self) }
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).tenants AS t (id, version, display_name, hosts, auth_mode, disabled)
-                    VALUES ($1, $2, $3, $4, $5, $6)
-                    ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
-                        auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled
-                    WHERE t.version < EXCLUDED.version
-                    """,
-                binds: bindings
-            ),
+            """
+            INSERT INTO \(unescaped: schema.quoted).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, mcp)
+            VALUES (\(tenant.tenantId), \(event.header.aggregateVersion), \(tenant.displayName), \(tenant.hosts), \(tenant.authMode),
+                \(tenant.disabled), \(mcp)::jsonb)
+            ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
+                auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled, mcp = EXCLUDED.mcp
+            WHERE t.version < EXCLUDED.version
+            """,
             logger: logger
         )
     }

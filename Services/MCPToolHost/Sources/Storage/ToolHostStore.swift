@@ -46,16 +46,17 @@ public struct ToolHostStore: Sendable {
         let rows = try await client.query(
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT id, display_name, hosts, auth_mode FROM \(schema.quoted).tenants WHERE NOT disabled
+                    SELECT id, display_name, hosts, auth_mode, mcp::text FROM \(schema.quoted).tenants WHERE NOT disabled
                     """
             ),
             logger: logger
         )
         var map: [String: ToolTenant] = [:]
-        for try await (id, name, hosts, mode) in rows.decode((String, String, [String], String).self) {
-            for host in hosts {
-                map[host] = ToolTenant(id: id, displayName: name, authMode: ToolTenant.AuthMode(rawValue: mode) ?? .oauth)
-            }
+        let decoder = EventCodec.decoder()
+        for try await (id, name, hosts, mode, mcp) in rows.decode((String, String, [String], String, String?).self) {
+            let settings = try mcp.map { try decoder.decode(MCPEndpointSettings.self, from: Data($0.utf8)) } ?? MCPEndpointSettings()
+            let tenant = ToolTenant(id: id, displayName: name, authMode: ToolTenant.AuthMode(rawValue: mode) ?? .oauth, mcp: settings)
+            for host in hosts { map[host] = tenant }
         }
         return map
     }

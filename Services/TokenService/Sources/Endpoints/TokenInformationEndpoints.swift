@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
+import GatehouseOAuth
 import GatehouseRuntime
 import HTTPTypes
 import Hummingbird
@@ -18,11 +19,13 @@ struct TokenInformationEndpoints: Sendable {
 
     // MARK: Keys
 
-    /// The public keys of what we sign. Gatehouse signs nothing yet (its tokens are opaque and
-    /// introspected), so the set is empty; `kid`s will name keys when ID tokens are signed.
+    /// The public keys of what the tenant signs: the identity assertions its own MCP server
+    /// receives through the proxy (the signing key first, then the ones still verifying or
+    /// about to sign). Access tokens are opaque and introspected, so they need no key.
     func jwks(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        _ = try await tenants.resolve(request, context)
-        var response = try JSONBody.response(["keys": [String]()])
+        let (tenant, _) = try await tenants.resolve(request, context)
+        let keys = configuration.assertionKeys?.publicJWKs(tenant: tenant.id) ?? []
+        var response = try JSONBody.response(["keys": keys])
         response.headers[.cacheControl] = "public, max-age=300"
         return response
     }

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Tokens were issued for a grant from a code. Key: the grant id.
+public struct TokenIssued: EventPayload {
+    public static let eventType = EventType.tokenIssued
+    public static let schemaVersion = SchemaVersion(1, 0)
+
+    public var grantId: String
+    public var userId: String
+    public var clientId: String
+    public var scopes: [String]
+    public var resource: String
+    public var accessTokenHash: String
+    public var accessTokenExpiresAt: Date
+    public var refreshFamilyId: String?
+    public var codeHash: String
+
+    public init(
+        grantId: String,
+        userId: String,
+        clientId: String,
+        scopes: [String],
+        resource: String,
+        accessTokenHash: String,
+        accessTokenExpiresAt: Date,
+        refreshFamilyId: String?,
+        codeHash: String
+    ) {
+        self.grantId = grantId
+        self.userId = userId
+        self.clientId = clientId
+        self.scopes = scopes
+        self.resource = resource
+        self.accessTokenHash = accessTokenHash
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.refreshFamilyId = refreshFamilyId
+        self.codeHash = codeHash
+    }
+}
+
+/// A refresh token was rotated. Key: the grant id.
+public struct TokenRefreshed: EventPayload {
+    public static let eventType = EventType.tokenRefreshed
+    public static let schemaVersion = SchemaVersion(1, 0)
+
+    public var grantId: String
+    public var userId: String
+    public var clientId: String
+    public var scopes: [String]
+    public var accessTokenHash: String
+    public var accessTokenExpiresAt: Date
+    public var refreshFamilyId: String
+    public var generation: Int
+
+    public init(
+        grantId: String,
+        userId: String,
+        clientId: String,
+        scopes: [String],
+        accessTokenHash: String,
+        accessTokenExpiresAt: Date,
+        refreshFamilyId: String,
+        generation: Int
+    ) {
+        self.grantId = grantId
+        self.userId = userId
+        self.clientId = clientId
+        self.scopes = scopes
+        self.accessTokenHash = accessTokenHash
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.refreshFamilyId = refreshFamilyId
+        self.generation = generation
+    }
+}
+
+/// Tokens stopped being valid; tool hosts drop them from their caches. Key: the grant id.
+public struct TokenRevoked: EventPayload {
+    public static let eventType = EventType.tokenRevoked
+    public static let schemaVersion = SchemaVersion(1, 0)
+
+    public var grantId: String
+    public var userId: String
+    public var clientId: String
+    public var accessTokenHashes: [String]
+    public var reason: String
+
+    public init(grantId: String, userId: String, clientId: String, accessTokenHashes: [String], reason: String) {
+        self.grantId = grantId
+        self.userId = userId
+        self.clientId = clientId
+        self.accessTokenHashes = accessTokenHashes
+        self.reason = reason
+    }
+}
+
+/// A rotated-out refresh token was presented again; its family was revoked. Key: the grant id.
+public struct TokenReuseDetected: EventPayload {
+    public static let eventType = EventType.tokenReuseDetected
+    public static let schemaVersion = SchemaVersion(1, 0)
+
+    public var grantId: String
+    public var userId: String
+    public var clientId: String
+    public var refreshFamilyId: String
+    public var presentedGeneration: Int
+    public var currentGeneration: Int
+
+    public init(
+        grantId: String,
+        userId: String,
+        clientId: String,
+        refreshFamilyId: String,
+        presentedGeneration: Int,
+        currentGeneration: Int
+    ) {
+        self.grantId = grantId
+        self.userId = userId
+        self.clientId = clientId
+        self.refreshFamilyId = refreshFamilyId
+        self.presentedGeneration = presentedGeneration
+        self.currentGeneration = currentGeneration
+    }
+}

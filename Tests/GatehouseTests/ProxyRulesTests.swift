@@ -1,0 +1,104 @@
+import AuthorizationGateway
+import Crypto
+import Foundation
+import GatehouseCrypto
+import GatehouseEvents
+import GatehouseOAuth
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import MCPToolHost
+
+/// The proxy's rules and parts as plain functions: no server, no database.
+@Suite("Proxy rules as plain functions")
+struct ProxyRulesTests {
+    static let hosts: [(String, Bool)] = [
+        ("127.0.0.1", true), ("10.1.2.3", true), ("172.16.0.1", true), ("172.32.0.1", false), ("192.168.1.1", true),
+        ("8.8.8.8", false), ("localhost", true), ("mcp.localhost", true), ("tools.internal", true), ("sample-mcp", true),
+        ("[::1]", true), ("tools.example.com", false), ("[2001:db8::1]", false),
+    ]
+
+    @Test("http upstreams only on loopback or private hosts", arguments: Array(hosts.indices))
+    func privateHosts(_ index: Int) {
+        let (host, allowed) = Self.hosts[index]
+        let settings = MCPEndpointSettings(mode: .proxy, upstreamUrl: "http://\(host):8000/mcp", allowHttp: true)
+        let accepted = (try? TenantRules.validate(settings, authMode: .oauth)) != nil
+        #expect(accepted == allowed, "\(host)")
+    }
+
+    @Test("Tool rules: exact names and prefixes; every scope each names, once, in order")
+    func toolRules() {
+        let settings = MCPEndpointSettings(
+            toolScopes: [
+                ToolScopeRule(tool: "admin_*", scopes: ["profile"]), ToolScopeRule(tool: "admin_delete", scopes: ["email", "profile"]),
+                ToolScopeRule(tool: "*", scopes: ["mcp:tools"]),
+            ]
+        )
+        #expect(settings.requiredScopes(forTool: "admin_delete") == ["profile", "email", "mcp:tools"])
+        #expect(settings.requiredScopes(forTool: "admin_list") == ["profile", "mcp:tools"])
+        #expect(settings.requiredScopes(forTool: "admin") == ["mcp:tools"])
+        #expect(settings.ruleScopes == ["profile", "email", "mcp:tools"])
+    }
+
+    @Test("An event stream is cut into whole events, across chunks and line endings; data is read and replaced")
+    func eventSplitting() throws {
+        var splitter = SSEEventSplitter(limit: 1024)
+        #expect(try splitter.feed(ByteBuffer(string: "event: message\ndata: {\"a\":")).isEmpty)
+        let first = try splitter.feed(ByteBuffer(string: "1}\n\nid: 2\r\ndata: x\r\ndata: y\r\n\r\n: comment\n"))
+        #expect(first.count == 2)
+        #expect(SSEEventSplitter.data(of: first[0]) == Array(#"{"a":1}"#.utf8))
+        #expect(SSEEventSplitter.data(of: first[1]) == Array("x\ny".utf8))
+        // The LF of the last CRLF stays with the bytes that follow: nothing is lost or reordered.
+        #expect(splitter.remainder == Array("\n: comment\n".utf8))
+        let replaced = SSEEventSplitter.replacingData(of: first[1], with: Array("{}".utf8))
+        #expect(String(decoding: replaced, as: UTF8.self) == "id: 2\ndata: {}\n\n")
+        var small = SSEEventSplitter(limit: 8)
+        #expect(throws: SSEEventSplitter.EventTooLarge.self) { try small.feed(ByteBuffer(string: "data: 0123456789")) }
+    }
+
+    @Test("A wrapped session id opens only for the tenant and user it was made for")
+    func sessions() {
+        let sessions = ProxySessions(sessionKey: SymmetricKey(size: .bits256))
+        let wrapped = sessions.wrap("abc-123", tenant: "acme", userId: "usr_1")!
+        #expect(!wrapped.contains("abc-123") && wrapped.utf8.allSatisfy { (0x21...0x7E).contains($0) })
+        #expect(sessions.unwrap(wrapped, tenant: "acme", userId: "usr_1") == "abc-123")
+        #expect(sessions.unwrap(wrapped, tenant: "acme", userId: "usr_2") == nil)
+        #expect(sessions.unwrap(wrapped, tenant: "other", userId: "usr_1") == nil)
+        #expect(sessions.unwrap(String(wrapped.dropLast()) + "A", tenant: "acme", userId: "usr_1") == nil)
+        #expect(sessions.wrap("has space", tenant: "acme", userId: "usr_1") == nil)
+        let other = ProxySessions(sessionKey: SymmetricKey(size: .bits256))
+        #expect(other.unwrap(wrapped, tenant: "acme", userId: "usr_1") == nil)
+    }
+
+    @Test("Assertion keys: one per tenant and ring key, stable, named by their RFC 7638 thumbprint")
+    func assertionKeys() throws {
+        let key = Base64URL.encode(Array(repeating: UInt8(3), count: 32))
+        let keys = try IdentityAssertionKeys(specification: "k1:\(key)")
+        let again = try IdentityAssertionKeys(specification: "k1:\(key)")
+        #expect(keys.signingKey(tenant: "acme").kid == again.signingKey(tenant: "acme").kid)
+        #expect(keys.signingKey(tenant: "acme").kid != keys.signingKey(tenant: "other").kid)
+        let jwk = keys.publicJWKs(tenant: "acme")[0]
+        #expect(jwk["kty"] == "EC" && jwk["crv"] == "P-256" && jwk["alg"] == "ES256" && jwk["use"] == "sig" && jwk["d"] == nil)
+        let thumbprint = #"{"crv":"P-256","kty":"EC","x":"\#(jwk["x"]!)","y":"\#(jwk["y"]!)"}"#
+        #expect(jwk["kid"] == Base64URL.encode(Array(SHA256.hash(data: Array(thumbprint.utf8)))))
+    }
+
+    @Test("The client's credentials, cookies and hop-by-hop headers never reach the upstream; protocol headers do")
+    func forwardedHeaders() {
+        let fields: HTTPFields = [
+            .authorization: "Bearer client-token", .cookie: "a=b", .connection: "close, X-Private", HTTPField.Name("X-Private")!: "1",
+            HTTPField.Name("MCP-Protocol-Version")!: "2025-11-25", .accept: "application/json, text/event-stream",
+            .contentType: "application/json", HTTPField.Name("Last-Event-ID")!: "7", HTTPField.Name("X-Identity")!: "forged",
+            HTTPField.Name("Mcp-Session-Id")!: "wrapped", .origin: "https://acme.example",
+        ]
+        let headers = MCPProxy.forwardedHeaders(fields, excluding: "X-Identity")
+        let names = Set(headers.map { $0.name.lowercased() })
+        #expect(names == ["mcp-protocol-version", "accept", "content-type", "last-event-id", "accept-encoding"])
+        let back = MCPProxy.returnedHeaders([
+            "Set-Cookie": "x=1", "WWW-Authenticate": "Bearer", "Content-Type": "text/event-stream", "Retry-After": "3",
+        ])
+        #expect(back[.setCookie] == nil && back[.wwwAuthenticate] == nil && back[.contentType] == "text/event-stream" && back[.retryAfter] == "3")
+    }
+}
