@@ -47,7 +47,7 @@ public final class FrontDoor: Sendable {
         self.prefix = prefix
         try await eventually("nginx listening on \(port)", timeout: .seconds(20), interval: .milliseconds(50)) {
             guard process.isRunning else { throw TestSupportError("nginx exited: \(process.output.suffix(5))") }
-            return Self.accepts(port: port)
+            return accepts(port: port)
         }
     }
 
@@ -57,17 +57,18 @@ public final class FrontDoor: Sendable {
         await process.terminate(timeout: .seconds(10))
         try? FileManager.default.removeItem(at: prefix)
     }
+}
 
-    private static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
-    }
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+func accepts(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }

@@ -127,6 +127,7 @@ public struct Platform: Sendable {
     ) async throws -> Platform {
         let keyRing = "k1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
         let sessionKey = Base64URL.encode(SecretGenerator.randomBytes(32))
+        let assertionKeys = "a1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
         var common = ServiceProcess.environment(database: database, kafka: kafka)
         common["GATEHOUSE_PUBLIC_SCHEME"] = "https"
         common["GATEHOUSE_TRUSTED_PROXIES"] = "127.0.0.1"
@@ -150,6 +151,7 @@ public struct Platform: Sendable {
             "token-service",
             [
                 "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_RESOURCE_SERVERS": "tool-host:\(introspectionSecret)",
+                "GATEHOUSE_ASSERTION_KEYS": assertionKeys,
             ]
         )
         // Each tool host introspects at its own token service instance; any would do.
@@ -161,7 +163,7 @@ public struct Platform: Sendable {
                     name: "tool-host-\(index + 1)",
                     environment: common.merging([
                         "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": introspectionSecret,
-                        "GATEHOUSE_MCP_SESSION_KEY": sessionKey,
+                        "GATEHOUSE_MCP_SESSION_KEY": sessionKey, "GATEHOUSE_ASSERTION_KEYS": assertionKeys,
                     ]) { $1 }
                 )
             )
@@ -184,9 +186,10 @@ public struct Platform: Sendable {
 
     /// The tenant at the front door's host, logging in at `upstream`; waits until the token
     /// service and the tool host have it from `tenant.updated`.
-    public func createTenant(upstream: UpstreamApp, id: String = "acme") async throws {
+    /// `mcp`: the tenant's MCP endpoint settings as JSON (nil: the built-in tools).
+    public func createTenant(upstream: UpstreamApp, id: String = "acme", mcp: String? = nil) async throws {
         let body = """
-            {"id": "\(id)", "display_name": "Acme", "hosts": ["\(frontDoor.host)"], "auth_mode": "oauth", "email_linking": "verified_email",
+            {"id": "\(id)", "display_name": "Acme", \(mcp.map { "\"mcp\": \($0)," } ?? "") "hosts": ["\(frontDoor.host)"], "auth_mode": "oauth", "email_linking": "verified_email",
              "client_secret": "\(upstream.clientSecret)",
              "upstream": {"kind": "oauth2", "authorization_endpoint": "\(upstream.base)/login/oauth/authorize",
                           "token_endpoint": "\(upstream.base)/login/oauth/access_token", "user_endpoint": "\(upstream.base)/user",
@@ -194,6 +197,20 @@ public struct Platform: Sendable {
                           "claims": {"subject": "id", "email": "email", "email_verified": "email_verified", "name": "name"}}}
             """
         try await PlatformClient.with { client in try await createTenant(body: body, client: client) }
+    }
+
+    /// Changes the tenant with a JSON merge of `body` through the admin API.
+    public func updateTenant(_ body: String, id: String = "acme") async throws {
+        try await PlatformClient.with { client in
+            let updated = try await client.send(
+                "PATCH",
+                gateway.base + "/admin/tenants/\(id)",
+                body: body,
+                contentType: "application/json",
+                headers: [("Authorization", "Bearer \(Self.operatorToken)")]
+            )
+            guard updated.status == 200 else { throw TestSupportError("tenant not updated (\(updated.status)): \(updated.body)") }
+        }
     }
 
     private func createTenant(body: String, client: PlatformClient) async throws {

@@ -90,7 +90,7 @@ struct ToolHostEndToEndTests {
     /// token step goes through the SDK's `accessTokenProvider` hook, with the endpoints the
     /// SDK discovered: registration (RFC 7591), PKCE, the browser's consent and upstream login,
     /// and the code exchange with the resource indicator (RFC 8707).
-    static func signedInClient(platform: Platform, github: FakeGitHub) async throws -> Client {
+    static func signedInClient(platform: Platform, github: FakeGitHub, serverName: String = "gatehouse-tool-host") async throws -> Client {
         let configuration = OAuthConfiguration(
             grantType: .authorizationCode,
             authentication: .none(clientID: ""),
@@ -105,7 +105,7 @@ struct ToolHostEndToEndTests {
         )
         let client = Client(name: "gatehouse-e2e", version: "1.0.0")
         let initialized = try await client.connect(transport: transport)
-        #expect(initialized.serverInfo.name == "gatehouse-tool-host")
+        #expect(initialized.serverInfo.name == serverName)
         return client
     }
 

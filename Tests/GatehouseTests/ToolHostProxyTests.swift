@@ -160,6 +160,24 @@ struct ToolHostProxyTests {
         }
     }
 
+    @Test("A revoked token is refused within the revocation bound, and its calls stop reaching the upstream")
+    func revokedToken() async throws {
+        try await Self.withProxy("ok") { fixture, upstream, _ in
+            let client = try await fixture.tokens.client()
+            let token = try await fixture.accessToken(client: client)
+            try await fixture.application().test(.live) { http in
+                let first = try await http.callTool("lookup", token: token)
+                #expect(first.status == .ok)
+                #expect(try await fixture.tokenHTTP.form("/oauth/revoke", [("token", token), ("client_id", client.id)]).status == .ok)
+                // A request after the 1.5 s bound is judged afresh, whatever the machine's load.
+                try await Task.sleep(until: ContinuousClock.now + .milliseconds(1600))
+                let refused = try await http.callTool("lookup", token: token)
+                #expect(refused.status == .unauthorized && refused.challenge.contains(#"error="invalid_token""#))
+            }
+            #expect(upstream.requests.count == 1)
+        }
+    }
+
     @Test("A proxied session id presented with another user's token is 404, and the upstream sees nothing")
     func sessionsBoundToTheUser() async throws {
         try await Self.withProxy("ok") { fixture, upstream, _ in
