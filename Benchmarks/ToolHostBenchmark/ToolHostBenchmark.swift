@@ -15,6 +15,7 @@ import MCPToolHost
 import NIOCore
 import NIOHTTP1
 import PostgresNIO
+import Synchronization
 import TokenService
 
 /// Measures authenticated MCP `tools/call` (`whoami`, which also records its `tool.invoked`)
@@ -41,6 +42,9 @@ struct ToolHostBenchmark: AsyncParsableCommand {
 
     @Flag(help: "Only measure recording tool.invoked events (no HTTP), for profiling.")
     var recordingOnly = false
+
+    @Flag(help: "Measure the proxy to a tenant's own MCP server instead (ProxyPhases).")
+    var proxy = false
 
     static let threads = 2
     static let redirect = BenchmarkCodes.redirect
@@ -73,7 +77,8 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         let toolConfiguration = ToolHostConfiguration(
             origins: origins,
             introspection: .init(tokenServiceURL: "http://127.0.0.1:\(tokenPort)", clientId: "tool-host", secret: resourceSecret),
-            sessionKey: SymmetricKey(size: .bits256)
+            sessionKey: SymmetricKey(size: .bits256),
+            assertionKeys: IdentityAssertionKeys(ring: keyRing)
         )
         let toolParts = ToolHostService.Parts(postgres: client, logger: logger, configuration: toolConfiguration)
         func toolHost(authentication: Bool) throws -> (some ApplicationProtocol, Int) {
@@ -107,20 +112,24 @@ struct ToolHostBenchmark: AsyncParsableCommand {
             try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
             try await ToolHostService.definition.migrator.migrate(client: client, logger: logger)
             let clientId = "mcp_client_bench"
-            let tenant = EventEnvelope(
-                tenant: "acme",
-                aggregateKey: "acme",
-                aggregateVersion: 1,
-                payload: TenantUpdated(
-                    tenantId: "acme",
-                    displayName: "Acme",
-                    hosts: ["acme.example"],
-                    authMode: "oauth",
-                    disabled: false,
-                    accessTokenSeconds: 3600,
-                    refreshTokenSeconds: 86_400
+            @Sendable func tenantUpdate(version: Int64, mcp: MCPEndpointSettings? = nil) -> EventEnvelope<TenantUpdated> {
+                EventEnvelope(
+                    tenant: "acme",
+                    aggregateKey: "acme",
+                    aggregateVersion: version,
+                    payload: TenantUpdated(
+                        tenantId: "acme",
+                        displayName: "Acme",
+                        hosts: ["acme.example"],
+                        authMode: "oauth",
+                        disabled: false,
+                        accessTokenSeconds: 3600,
+                        refreshTokenSeconds: 86_400,
+                        mcp: mcp
+                    )
                 )
-            )
+            }
+            let tenant = tenantUpdate(version: 1)
             try await InboxProcessor(
                 client: client,
                 schema: TokenServiceService.definition.schema,
@@ -180,6 +189,31 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 let tokenFile = work.appendingPathComponent("tokens")
                 try accessTokens.joined(separator: "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
                 let script = TestPaths.packageRoot.appendingPathComponent("scripts/wrk/mcp-call.lua").path
+                if proxy {
+                    let versions = VersionCounter()
+                    try await ProxyPhases(
+                        connections: concurrency,
+                        seconds: seconds,
+                        toolHostPort: authenticatedPort,
+                        tokenFile: tokenFile.path,
+                        script: script,
+                        http: http,
+                        logger: logger
+                    ) { url in
+                        let settings = MCPEndpointSettings(mode: .proxy, upstreamUrl: url, allowHttp: true)
+                        try await InboxProcessor(
+                            client: client,
+                            schema: ToolHostService.definition.schema,
+                            handler: ToolHostProjections(schema: ToolHostService.definition.schema),
+                            logger: logger
+                        )
+                        .apply([try incomingEvent(tenantUpdate(version: versions.next(), mcp: settings))])
+                        // The tool host's tenant directory is at most a second old.
+                        try await Task.sleep(for: .milliseconds(1200))
+                    }
+                    .run()
+                    return
+                }
 
                 var rows: [(Int, Wrk.Result, Wrk.Result, Wrk.Result)] = []
                 for connections in concurrency {
@@ -284,6 +318,17 @@ struct ToolHostBenchmark: AsyncParsableCommand {
 
 /// The plain endpoint's request and answer: the same JSON-RPC shape, through Hummingbird's
 /// own Codable request decoding and response encoding.
+/// The tenant's next aggregate version, for the proxy phases' changes.
+final class VersionCounter: Sendable {
+    private let value = Mutex<Int64>(1)
+    func next() -> Int64 {
+        value.withLock {
+            $0 += 1
+            return $0
+        }
+    }
+}
+
 struct PlainCall: Decodable {
     var jsonrpc: String
     var id: Int

@@ -7,6 +7,16 @@ public enum Wrk {
         public var requestsPerSecond: Double
         public var p50: String
         public var p99: String
+
+        /// wrk's `1.23ms`, `850.00us` or `1.05s` in milliseconds.
+        public static func milliseconds(_ text: String) -> Double? {
+            for (unit, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where text.hasSuffix(unit) {
+                return Double(text.dropLast(unit.count)).map { $0 * factor }
+            }
+            return nil
+        }
+
+        public var p50Milliseconds: Double { Self.milliseconds(p50) ?? .nan }
     }
 
     public struct Failure: Error, CustomStringConvertible {

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseCrypto
 import GatehouseOAuth
 import JWTKit
+import Synchronization
 
 /// What a tenant's own MCP server learns about the caller of a proxied request: a JWT signed
 /// (ES256) with the tenant's key, whose `kid` is in the tenant's JWKS. It names the user, the
@@ -54,28 +55,24 @@ struct IdentityAssertion: JWTPayload, Equatable {
 }
 
 /// Signs identity assertions with each tenant's current key.
-struct AssertionSigner: Sendable {
+final class AssertionSigner: Sendable {
     let keys: IdentityAssertionKeys
-    /// One key collection per tenant and key id, so a tenant's key is set up once.
-    private let collections = KeyCollections()
+    /// One key collection per tenant (for its current key), so a tenant's key is set up once;
+    /// held under a lock, not an actor, so signing costs no extra hop.
+    private let collections = Mutex<[String: (kid: String, collection: JWTKeyCollection)]>([:])
 
     init(keys: IdentityAssertionKeys) { self.keys = keys }
 
     func sign(_ assertion: IdentityAssertion, tenant: String) async throws -> String {
         let key = keys.signingKey(tenant: tenant)
-        let collection = try await collections.collection(for: key, tenant: tenant)
-        return try await collection.sign(assertion, kid: JWKIdentifier(string: key.kid), header: ["typ": "JWT"])
-    }
-
-    private actor KeyCollections {
-        private var byTenant: [String: (kid: String, collection: JWTKeyCollection)] = [:]
-
-        func collection(for key: IdentityAssertionKeys.SigningKey, tenant: String) async throws -> JWTKeyCollection {
-            if let known = byTenant[tenant], known.kid == key.kid { return known.collection }
-            let collection = JWTKeyCollection()
+        let collection: JWTKeyCollection
+        if let known = collections.withLock({ $0[tenant] }), known.kid == key.kid {
+            collection = known.collection
+        } else {
+            collection = JWTKeyCollection()
             await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
-            byTenant[tenant] = (key.kid, collection)
-            return collection
+            collections.withLock { $0[tenant] = (key.kid, collection) }
         }
+        return try await collection.sign(assertion, kid: JWKIdentifier(string: key.kid), header: ["typ": "JWT"])
     }
 }
