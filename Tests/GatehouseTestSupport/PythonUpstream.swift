@@ -1,7 +1,7 @@
 import Foundation
 
-/// A real third-party MCP server as a proxied tenant's upstream: one of the scripts in
-/// `Tests/Upstreams`, run with the Python environment `scripts/python-env` made, trusting the
+/// A real third-party MCP server as a proxied tenant's upstream: the sample server in
+/// `examples/python-mcp-server` or one in `Tests/Upstreams`, run with the Python environment `scripts/python-env` made, trusting the
 /// test CA so it can fetch the tenant's JWKS through the TLS front door.
 public final class PythonUpstream: Sendable {
     public let port: Int
@@ -10,14 +10,14 @@ public final class PythonUpstream: Sendable {
     /// The URL a tenant proxies to, which is also the audience of its assertions.
     public var url: String { "http://127.0.0.1:\(port)/mcp" }
 
-    /// `script`: `sdk_server.py` or `fastmcp_server.py`; `issuer`: the tenant's origin.
+    /// `script`: its path in the repository; `issuer`: the tenant's origin.
     public init(script: String, issuer: String, arguments extra: [String] = []) async throws {
         let python = TestPaths.packageRoot.appendingPathComponent(".gatehouse/python/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
             throw TestSupportError("no Python test environment: run scripts/python-env (scripts/test does)")
         }
         let port = try freeTCPPort()
-        let path = TestPaths.packageRoot.appendingPathComponent("Tests/Upstreams/\(script)").path
+        let path = TestPaths.packageRoot.appendingPathComponent(script).path
         process = try ChildProcess(
             executable: python,
             arguments: [
@@ -27,7 +27,7 @@ public final class PythonUpstream: Sendable {
             environment: [
                 "SSL_CERT_FILE": FrontDoor.tlsDirectory.appendingPathComponent("ca.crt").path, "PYTHONUNBUFFERED": "1",
             ],
-            name: script,
+            name: URL(fileURLWithPath: script).lastPathComponent,
             captureStandardError: true
         )
         self.port = port
@@ -46,7 +46,7 @@ public func runPythonClient(_ script: String, arguments: [String], timeout: Dura
     let python = TestPaths.packageRoot.appendingPathComponent(".gatehouse/python/bin/python")
     let process = try ChildProcess(
         executable: python,
-        arguments: [TestPaths.packageRoot.appendingPathComponent("Tests/Upstreams/\(script)").path] + arguments,
+        arguments: [TestPaths.packageRoot.appendingPathComponent("\(script)").path] + arguments,
         environment: ["SSL_CERT_FILE": FrontDoor.tlsDirectory.appendingPathComponent("ca.crt").path],
         name: script,
         captureStandardError: true

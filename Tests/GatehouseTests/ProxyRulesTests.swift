@@ -66,7 +66,10 @@ struct ProxyRulesTests {
         #expect(sessions.unwrap(wrapped, tenant: "acme", userId: "usr_1") == "abc-123")
         #expect(sessions.unwrap(wrapped, tenant: "acme", userId: "usr_2") == nil)
         #expect(sessions.unwrap(wrapped, tenant: "other", userId: "usr_1") == nil)
-        #expect(sessions.unwrap(String(wrapped.dropLast()) + "A", tenant: "acme", userId: "usr_1") == nil)
+        // One character changed inside the ciphertext (not the last, whose low bits base64 ignores).
+        var tampered = Array(wrapped)
+        tampered[10] = tampered[10] == "A" ? "B" : "A"
+        #expect(sessions.unwrap(String(tampered), tenant: "acme", userId: "usr_1") == nil)
         #expect(sessions.wrap("has space", tenant: "acme", userId: "usr_1") == nil)
         let other = ProxySessions(sessionKey: SymmetricKey(size: .bits256))
         #expect(other.unwrap(wrapped, tenant: "acme", userId: "usr_1") == nil)

@@ -15,8 +15,12 @@ struct SystemProxyTests {
         try await Self.withPlatform { platform, github, upstreamBase in
             let origin = platform.frontDoor.origin
             // The MCP Swift SDK's client reads no event streams on Linux, so these answer in JSON.
-            let stateful = try await PythonUpstream(script: "sdk_server.py", issuer: origin, arguments: ["--json-response"])
-            let stateless = try await PythonUpstream(script: "sdk_server.py", issuer: origin, arguments: ["--stateless", "--json-response"])
+            let stateful = try await PythonUpstream(script: "examples/python-mcp-server/server.py", issuer: origin, arguments: ["--json-response"])
+            let stateless = try await PythonUpstream(
+                script: "examples/python-mcp-server/server.py",
+                issuer: origin,
+                arguments: ["--stateless", "--json-response"]
+            )
             defer {
                 Task {
                     await stateful.stop()
@@ -61,7 +65,7 @@ struct SystemProxyTests {
     func progressStreams() async throws {
         try await Self.withPlatform { platform, github, upstreamBase in
             let origin = platform.frontDoor.origin
-            let streaming = try await PythonUpstream(script: "sdk_server.py", issuer: origin)
+            let streaming = try await PythonUpstream(script: "examples/python-mcp-server/server.py", issuer: origin)
             defer { Task { await streaming.stop() } }
             try await platform.createTenant(upstream: github.app(at: upstreamBase), mcp: Self.proxy(to: streaming.url))
             let token = try await PlatformClient.with { http in
@@ -81,7 +85,7 @@ struct SystemProxyTests {
     @Test("An off-the-shelf FastMCP server whose only auth is its JWT verifier on our JWKS accepts proxied calls and refuses direct ones")
     func fastMCPUpstream() async throws {
         try await Self.withPlatform { platform, github, upstreamBase in
-            let fastmcp = try await PythonUpstream(script: "fastmcp_server.py", issuer: platform.frontDoor.origin)
+            let fastmcp = try await PythonUpstream(script: "Tests/Upstreams/fastmcp_server.py", issuer: platform.frontDoor.origin)
             defer { Task { await fastmcp.stop() } }
             try await platform.createTenant(upstream: github.app(at: upstreamBase), mcp: Self.proxy(to: fastmcp.url))
             let octo = try await ToolHostEndToEndTests.signedInClient(platform: platform, github: github, serverName: "fastmcp-upstream")

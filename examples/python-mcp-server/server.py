@@ -1,10 +1,11 @@
-"""An MCP server built with the official Python MCP SDK, as a tenant would run it behind
-Gatehouse: it does no OAuth of its own. Its `verified_caller` tool checks the identity
+"""A sample MCP server built with the official Python MCP SDK, as a tenant runs it behind
+Gatehouse: it does no OAuth of its own (scripts/dev-up starts it behind the demo-proxy tenant;
+the end-to-end tests run it as a real upstream). Its `verified_caller` tool checks the identity
 assertion the proxy sends (ES256, against the tenant's JWKS, with issuer and audience) using
 PyJWT, and answers with the verified claims; `count_with_progress` streams progress
 notifications before its result.
 
-    python sdk_server.py --port 8001 --issuer https://mcp.example --jwks-url https://mcp.example/oauth/jwks \
+    python server.py --port 8001 --issuer https://mcp.example --jwks-url https://mcp.example/oauth/jwks \
         --audience http://127.0.0.1:8001/mcp [--stateless] [--json-response]
 """
 
