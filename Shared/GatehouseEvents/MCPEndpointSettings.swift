@@ -27,6 +27,9 @@ public struct MCPEndpointSettings: Codable, Sendable, Equatable {
     public var toolScopes: [ToolScopeRule]
     /// `proxy`: whether `tools/list` leaves out the tools the caller's scopes cannot call.
     public var hideUnauthorizedTools: Bool
+    /// `proxy`: the request header that carries the user's access token at the tenant's upstream
+    /// identity provider (nil: none is sent), so the server can call that provider's API for them.
+    public var upstreamTokenHeader: String?
 
     public init(
         mode: Mode = .hosted,
@@ -35,7 +38,8 @@ public struct MCPEndpointSettings: Codable, Sendable, Equatable {
         timeoutSeconds: Int = 30,
         assertionHeader: String = MCPEndpointSettings.defaultAssertionHeader,
         toolScopes: [ToolScopeRule] = [],
-        hideUnauthorizedTools: Bool = false
+        hideUnauthorizedTools: Bool = false,
+        upstreamTokenHeader: String? = nil
     ) {
         self.mode = mode
         self.upstreamUrl = upstreamUrl
@@ -44,6 +48,7 @@ public struct MCPEndpointSettings: Codable, Sendable, Equatable {
         self.assertionHeader = assertionHeader
         self.toolScopes = toolScopes
         self.hideUnauthorizedTools = hideUnauthorizedTools
+        self.upstreamTokenHeader = upstreamTokenHeader
     }
 
     /// Absent fields take their defaults, so a document may name only what it changes.
@@ -56,7 +61,8 @@ public struct MCPEndpointSettings: Codable, Sendable, Equatable {
             timeoutSeconds: try container.decodeIfPresent(Int.self, forKey: .timeoutSeconds) ?? 30,
             assertionHeader: try container.decodeIfPresent(String.self, forKey: .assertionHeader) ?? Self.defaultAssertionHeader,
             toolScopes: try container.decodeIfPresent([ToolScopeRule].self, forKey: .toolScopes) ?? [],
-            hideUnauthorizedTools: try container.decodeIfPresent(Bool.self, forKey: .hideUnauthorizedTools) ?? false
+            hideUnauthorizedTools: try container.decodeIfPresent(Bool.self, forKey: .hideUnauthorizedTools) ?? false,
+            upstreamTokenHeader: try container.decodeIfPresent(String.self, forKey: .upstreamTokenHeader)
         )
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatehouseCrypto
 import GatehouseOAuth
@@ -66,6 +67,12 @@ public final class FakeGitHub: Sendable {
     public func revokeRefreshTokens() { state.withLock { $0.refusingRefresh = true } }
 
     public func setUser(_ user: User) { state.withLock { $0.user = user } }
+    /// Whether an access token this provider issued has the SHA-256 (hex) `fingerprint`.
+    public func issuedToken(withFingerprint fingerprint: String) -> Bool {
+        state.withLock { state in
+            state.tokens.contains { SHA256.hash(data: Array($0.utf8)).map { String(format: "%02x", $0) }.joined() == fingerprint }
+        }
+    }
     public func setDenying(_ deny: Bool) { state.withLock { $0.deny = deny } }
     public var exchanges: Int { state.withLock { $0.exchanges } }
 

@@ -128,6 +128,7 @@ public struct Platform: Sendable {
         let keyRing = "k1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
         let sessionKey = Base64URL.encode(SecretGenerator.randomBytes(32))
         let assertionKeys = "a1:" + Base64URL.encode(SecretGenerator.randomBytes(32))
+        let internalToken = Base64URL.encode(SecretGenerator.randomBytes(32))
         var common = ServiceProcess.environment(database: database, kafka: kafka)
         common["GATEHOUSE_PUBLIC_SCHEME"] = "https"
         common["GATEHOUSE_TRUSTED_PROXIES"] = "127.0.0.1"
@@ -143,6 +144,7 @@ public struct Platform: Sendable {
             "gateway",
             [
                 "GATEHOUSE_KEYRING": keyRing, "GATEHOUSE_OPERATOR_TOKEN": operatorToken, "GATEHOUSE_ALLOW_INSECURE_UPSTREAM": "true",
+                "GATEHOUSE_INTERNAL_TOKEN": internalToken,
             ].merging(gatewayEnvironment) { $1 }
         )
         let provisioners = provisioning ? try await many("gatehouse-provisioning", "provisioning", [:]) : []
@@ -164,6 +166,7 @@ public struct Platform: Sendable {
                     environment: common.merging([
                         "GATEHOUSE_TOKEN_SERVICE_URL": tokens.base, "GATEHOUSE_INTROSPECTION_SECRET": introspectionSecret,
                         "GATEHOUSE_MCP_SESSION_KEY": sessionKey, "GATEHOUSE_ASSERTION_KEYS": assertionKeys,
+                        "GATEHOUSE_GATEWAY_URL": gateways[index % gateways.count].base, "GATEHOUSE_INTERNAL_TOKEN": internalToken,
                     ]) { $1 }
                 )
             )

@@ -40,8 +40,8 @@ public final class PythonUpstream: Sendable {
     public func stop() async { await process.terminate(timeout: .seconds(10)) }
 }
 
-/// A Python MCP SDK client script from `Tests/Upstreams`: runs it and returns the JSON object it
-/// prints.
+/// A Python MCP SDK client script (`script`: its path in the repository): runs it and returns
+/// the JSON object it prints.
 public func runPythonClient(_ script: String, arguments: [String], timeout: Duration = .seconds(60)) async throws -> [String: Any] {
     let python = TestPaths.packageRoot.appendingPathComponent(".gatehouse/python/bin/python")
     let process = try ChildProcess(

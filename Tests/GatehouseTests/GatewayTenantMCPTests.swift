@@ -49,6 +49,11 @@ struct GatewayTenantMCPTests {
                     (#"{"mcp": {"mode": "hosted", "tool_scopes": [{"tool": "x", "scopes": ["admin"]}]}}"#, "mcp.tool_scopes[0].scopes"),
                     (#"{"mcp": {"mode": "hosted", "upstream_url": "https://t.example/mcp"}}"#, "mcp.upstream_url"),
                     (#"{"auth_mode": "none"}"#, "mcp.mode"),
+                    (
+                        #"{"mcp": {"mode": "proxy", "upstream_url": "https://t.example/mcp", "upstream_token_header": "Authorization"}}"#,
+                        "mcp.upstream_token_header"
+                    ),
+                    (#"{"mcp": {"mode": "hosted", "upstream_token_header": "X-Upstream-Token"}}"#, "mcp.upstream_token_header"),
                     (#"{"mcp": {"mode": "proxy", "upstream_uri": "https://t.example/mcp"}}"#, "mcp.upstream_uri"),
                 ]
                 for (body, field) in invalid {

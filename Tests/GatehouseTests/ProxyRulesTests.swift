@@ -88,6 +88,28 @@ struct ProxyRulesTests {
         #expect(jwk["kid"] == Base64URL.encode(Array(SHA256.hash(data: Array(thumbprint.utf8)))))
     }
 
+    @Test("The tool host's proxy settings from the environment: assertion keys, limits, and the gateway URL with its token, together or not at all")
+    func configuration() throws {
+        let base = [
+            "GATEHOUSE_TOKEN_SERVICE_URL": "http://token-service:8082", "GATEHOUSE_INTROSPECTION_SECRET": String(repeating: "s", count: 32),
+            "GATEHOUSE_MCP_SESSION_KEY": String(repeating: "k", count: 32),
+        ]
+        let plain = try ToolHostConfiguration(environment: base)
+        #expect(plain.assertionKeys == nil && plain.gateway == nil && plain.proxyMaximumResponseBytes == 16 << 20)
+        let key = Base64URL.encode(Array(repeating: UInt8(1), count: 32))
+        let full = try ToolHostConfiguration(
+            environment: base.merging([
+                "GATEHOUSE_ASSERTION_KEYS": "k1:\(key)", "GATEHOUSE_GATEWAY_URL": "http://gateway:8081/",
+                "GATEHOUSE_INTERNAL_TOKEN": String(repeating: "i", count: 32), "GATEHOUSE_PROXY_MAX_RESPONSE_BYTES": "2048",
+            ]) { $1 }
+        )
+        #expect(full.assertionKeys != nil && full.gateway?.url == "http://gateway:8081" && full.proxyMaximumResponseBytes == 2048)
+        #expect(throws: (any Error).self) {
+            try ToolHostConfiguration(environment: base.merging(["GATEHOUSE_GATEWAY_URL": "http://gateway:8081"]) { $1 })
+        }
+        #expect(throws: (any Error).self) { try ToolHostConfiguration(environment: base.merging(["GATEHOUSE_ASSERTION_KEYS": "k1:short"]) { $1 }) }
+    }
+
     @Test("The client's credentials, cookies and hop-by-hop headers never reach the upstream; protocol headers do")
     func forwardedHeaders() {
         let fields: HTTPFields = [
@@ -96,7 +118,7 @@ struct ProxyRulesTests {
             .contentType: "application/json", HTTPField.Name("Last-Event-ID")!: "7", HTTPField.Name("X-Identity")!: "forged",
             HTTPField.Name("Mcp-Session-Id")!: "wrapped", .origin: "https://acme.example",
         ]
-        let headers = MCPProxy.forwardedHeaders(fields, excluding: "X-Identity")
+        let headers = MCPProxy.forwardedHeaders(fields, excluding: ["X-Identity"])
         let names = Set(headers.map { $0.name.lowercased() })
         #expect(names == ["mcp-protocol-version", "accept", "content-type", "last-event-id", "accept-encoding"])
         let back = MCPProxy.returnedHeaders([

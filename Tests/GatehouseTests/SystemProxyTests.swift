@@ -38,7 +38,16 @@ struct SystemProxyTests {
             #expect((claims["scope"] as? String)?.split(separator: " ").contains("mcp:tools") == true)
             let counted = try await octo.callTool(name: "count_with_progress", arguments: ["steps": 5])
             #expect(ToolHostEndToEndTests.text(counted.content) == "counted to 5")
-            #expect(try await octo.listTools().tools.map(\.name).sorted() == ["count_with_progress", "verified_caller"])
+            #expect(
+                try await octo.listTools().tools.map(\.name).sorted() == ["count_with_progress", "upstream_token_fingerprint", "verified_caller"]
+            )
+            // Not handed on unless the tenant asks; then it is the token GitHub issued at this user's login.
+            #expect(ToolHostEndToEndTests.text(try await octo.callTool(name: "upstream_token_fingerprint").content) == "none")
+            try await platform.updateTenant(#"{"mcp": \#(Self.proxy(to: stateful.url, upstreamTokenHeader: "X-Upstream-Token"))}"#)
+            try await eventually("the upstream token is handed on", timeout: .seconds(20), interval: .milliseconds(200)) {
+                let fingerprint = ToolHostEndToEndTests.text(try await octo.callTool(name: "upstream_token_fingerprint").content)
+                return fingerprint != "none" && github.issuedToken(withFingerprint: fingerprint)
+            }
 
             github.setUser(.init(id: 5151, login: "hubot", name: "Hu Bot", publicEmail: nil, primaryEmail: "hubot@example.org"))
             let hubot = try await ToolHostEndToEndTests.signedInClient(platform: platform, github: github, serverName: "sdk-upstream")
@@ -55,7 +64,8 @@ struct SystemProxyTests {
             let rows = try await platform.query(
                 "SELECT envelope::jsonb->'payload'->>'tool', envelope::jsonb->'payload'->>'outcome' FROM toolhost.outbox WHERE event_type = 'tool.invoked' ORDER BY id"
             )
-            #expect(Array(rows.prefix(3)) == [["verified_caller", "success"], ["count_with_progress", "success"], ["verified_caller", "success"]])
+            #expect(Array(rows.prefix(2)) == [["verified_caller", "success"], ["count_with_progress", "success"]])
+            #expect(rows.count >= 5 && rows.allSatisfy { $0[1] == "success" }, "\(rows)")
             await octo.disconnect()
             await hubot.disconnect()
         }
@@ -72,7 +82,7 @@ struct SystemProxyTests {
                 let endpoints = OAuthEndpoints(origin: origin)
                 return try await http.signIn(endpoints, clientId: try await http.register(endpoints), scopes: ["mcp:tools", "email"]).access
             }
-            let answer = try await runPythonClient("progress_client.py", arguments: [origin + "/mcp", token, "20"])
+            let answer = try await runPythonClient("Tests/Upstreams/progress_client.py", arguments: [origin + "/mcp", token, "20"])
             #expect(answer["progress"] as? [Double] == (1...20).map(Double.init), "\(answer)")
             #expect(answer["result"] as? String == "counted to 20" && answer["is_error"] as? Bool == false)
             let rows = try await platform.query(
@@ -123,8 +133,9 @@ struct SystemProxyTests {
         }
     }
 
-    static func proxy(to url: String) -> String {
-        #"{"mode": "proxy", "upstream_url": "\#(url)", "allow_http": true, "timeout_seconds": 20}"#
+    static func proxy(to url: String, upstreamTokenHeader: String? = nil) -> String {
+        let header = upstreamTokenHeader.map { #", "upstream_token_header": "\#($0)""# } ?? ""
+        return #"{"mode": "proxy", "upstream_url": "\#(url)", "allow_http": true, "timeout_seconds": 20\#(header)}"#
     }
 
     static func verifiedClaims(_ client: Client) async throws -> [String: Any] {

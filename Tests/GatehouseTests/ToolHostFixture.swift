@@ -40,7 +40,10 @@ struct ToolHostFixture: Sendable {
             introspection: .init(
                 tokenServiceURL: "http://127.0.0.1:\(tokenServicePort)",
                 clientId: TokenFixture.resourceServer.id,
-                secret: TokenFixture.resourceServer.secret
+                secret: TokenFixture.resourceServer.secret,
+                // Production answers 503 after 2 s; these tests examine the answers, not that
+                // deadline, and a busy machine running every suite at once can exceed it.
+                deadline: .seconds(10)
             ),
             cache: cache,
             sessionKey: sessionKey,

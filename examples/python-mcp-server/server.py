@@ -11,6 +11,7 @@ notifications before its result.
 
 import argparse
 import asyncio
+import hashlib
 import json
 import ssl
 
@@ -53,6 +54,13 @@ def main() -> None:
         )
         claims["kid"] = jwt.get_unverified_header(assertion)["kid"]
         return json.dumps(claims, sort_keys=True)
+
+    @server.tool()
+    async def upstream_token_fingerprint(ctx: Context) -> str:
+        """SHA-256 of the user's upstream provider token, when the tenant hands it on in
+        X-Upstream-Token (the token itself is for calling the provider's API, never to show)."""
+        token = (ctx.headers or {}).get("x-upstream-token")
+        return hashlib.sha256(token.encode()).hexdigest() if token else "none"
 
     @server.tool()
     async def count_with_progress(steps: int, ctx: Context) -> str:

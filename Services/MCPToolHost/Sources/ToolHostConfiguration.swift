@@ -63,6 +63,9 @@ public struct ToolHostConfiguration: Sendable {
     /// Request and answer sizes the proxy passes on.
     public var proxyMaximumRequestBytes: Int
     public var proxyMaximumResponseBytes: Int
+    /// Where proxied tenants' upstream access tokens come from (the gateway's internal route) and
+    /// the token that route expects; nil when no tenant may ask for them.
+    public var gateway: (url: String, token: OperatorToken)?
 
     public init(
         origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
@@ -72,7 +75,8 @@ public struct ToolHostConfiguration: Sendable {
         allowedOrigins: Set<String> = [],
         assertionKeys: IdentityAssertionKeys? = nil,
         proxyMaximumRequestBytes: Int = 4 << 20,
-        proxyMaximumResponseBytes: Int = 16 << 20
+        proxyMaximumResponseBytes: Int = 16 << 20,
+        gateway: (url: String, token: OperatorToken)? = nil
     ) {
         self.origins = origins
         self.introspection = introspection
@@ -82,6 +86,7 @@ public struct ToolHostConfiguration: Sendable {
         self.assertionKeys = assertionKeys
         self.proxyMaximumRequestBytes = proxyMaximumRequestBytes
         self.proxyMaximumResponseBytes = proxyMaximumResponseBytes
+        self.gateway = gateway
     }
 
     /// `GATEHOUSE_TOKEN_SERVICE_URL` (required), `GATEHOUSE_INTROSPECTION_CLIENT_ID` (default
@@ -91,9 +96,21 @@ public struct ToolHostConfiguration: Sendable {
     /// (0-300, default 30), `GATEHOUSE_PUBLIC_SCHEME`, `GATEHOUSE_TRUSTED_PROXIES`,
     /// `GATEHOUSE_ASSERTION_KEYS` (a key ring shared with the token service, for proxied
     /// tenants), `GATEHOUSE_PROXY_MAX_REQUEST_BYTES` (default 4 MiB) and
-    /// `GATEHOUSE_PROXY_MAX_RESPONSE_BYTES` (default 16 MiB).
+    /// `GATEHOUSE_PROXY_MAX_RESPONSE_BYTES` (default 16 MiB), `GATEHOUSE_GATEWAY_URL` with
+    /// `GATEHOUSE_INTERNAL_TOKEN` (for tenants that hand their server the upstream token).
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
+        switch (env.optionalString("GATEHOUSE_GATEWAY_URL"), try env.internalToken()) {
+        case (let url?, let token?):
+            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {
+                throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "must be an http(s) URL such as http://gateway:8081")
+            }
+            gateway = (url.hasSuffix("/") ? String(url.dropLast()) : url, token)
+        case (nil, nil):
+            gateway = nil
+        default:
+            throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "and GATEHOUSE_INTERNAL_TOKEN are set together or not at all")
+        }
         assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }
         proxyMaximumRequestBytes = try env.int("GATEHOUSE_PROXY_MAX_REQUEST_BYTES", default: 4 << 20, range: 1024...(64 << 20))
         proxyMaximumResponseBytes = try env.int("GATEHOUSE_PROXY_MAX_RESPONSE_BYTES", default: 16 << 20, range: 1024...(1 << 30))

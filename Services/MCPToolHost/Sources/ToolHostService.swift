@@ -57,10 +57,15 @@ public enum ToolHostService {
             proxyConfiguration.timeout = .init(connect: .seconds(5), read: nil)
             proxyConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
             proxyHTTP = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: proxyConfiguration)
+            let internalHTTP = http
+            let upstreamTokens = configuration.gateway.map {
+                UpstreamTokenClient(http: internalHTTP, gatewayURL: $0.url, internalToken: $0.token)
+            }
             proxy = MCPProxy(
                 http: proxyHTTP,
                 signer: configuration.assertionKeys.map { AssertionSigner(keys: $0) },
                 sessions: ProxySessions(sessionKey: configuration.sessionKey),
+                upstreamTokens: upstreamTokens,
                 store: store,
                 limits: .init(
                     maximumRequestBytes: configuration.proxyMaximumRequestBytes,

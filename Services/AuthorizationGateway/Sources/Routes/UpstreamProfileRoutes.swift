@@ -13,6 +13,10 @@ import PostgresNIO
 /// (`FOR UPDATE`) from the read to the write of the refreshed tokens, so a concurrent request
 /// waits and then finds the fresh token.
 ///
+/// `POST /internal/upstream-token` (for the tool host, when a proxied tenant hands its MCP server
+/// the user's upstream access token): the same current, refreshed-when-expired token itself,
+/// `{"access_token": ..., "expires_in": ...}`, answered `no-store`.
+///
 /// Body `{"tenant": "...", "user_id": "..."}`, bearer `GATEHOUSE_INTERNAL_TOKEN`. Answers the
 /// profile (`subject`, `email`, `email_verified`, `name`), 404 for an unknown identity, 409
 /// `upstream_grant_revoked` when the upstream refused the refresh, 503 when it is unreachable.
@@ -29,18 +33,48 @@ public enum UpstreamProfileRoutes {
         var name: String?
     }
 
-    public static func add(to router: Router<GatehouseRequestContext>, parts: GatewayService.Parts, internalToken: OperatorToken?) {
-        router.group("/internal").add(middleware: OperatorAuthMiddleware(token: internalToken))
-            .post("/upstream-profile") { request, context in
-                let body = try await request.body.collect(upTo: 4096)
-                guard let query = try? JSONBody.decoder().decode(Query.self, from: Data(String(buffer: body).utf8)) else {
-                    throw APIError.invalidRequest("The body must be {\"tenant\": ..., \"user_id\": ...}")
-                }
-                return try await profile(query, parts: parts, context: context)
-            }
+    struct AccessToken: Encodable {
+        var accessToken: String
+        var expiresIn: Int?
     }
 
-    static func profile(_ query: Query, parts: GatewayService.Parts, context: GatehouseRequestContext) async throws -> Response {
+    public static func add(to router: Router<GatehouseRequestContext>, parts: GatewayService.Parts, internalToken: OperatorToken?) {
+        let group = router.group("/internal").add(middleware: OperatorAuthMiddleware(token: internalToken))
+        group.post("/upstream-profile") { request, context in
+            let query = try await decode(request)
+            return try await current(query, parts: parts, context: context) { tokens, upstream, issuer in
+                let identity = try await parts.upstream.identity(tokens: tokens, upstream: upstream, issuer: issuer)
+                return try JSONBody.response(
+                    Profile(subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified, name: identity.name)
+                )
+            }
+        }
+        group.post("/upstream-token") { request, context in
+            let query = try await decode(request)
+            return try await current(query, parts: parts, context: context) { tokens, _, _ in
+                var response = try JSONBody.response(AccessToken(accessToken: tokens.accessToken, expiresIn: tokens.expiresIn))
+                response.headers[.cacheControl] = "no-store"
+                return response
+            }
+        }
+    }
+
+    static func decode(_ request: Request) async throws -> Query {
+        let body = try await request.body.collect(upTo: 4096)
+        guard let query = try? JSONBody.decoder().decode(Query.self, from: Data(String(buffer: body).utf8)) else {
+            throw APIError.invalidRequest("The body must be {\"tenant\": ..., \"user_id\": ...}")
+        }
+        return query
+    }
+
+    /// The identity's current upstream tokens (refreshed when expired), given to `answer` with the
+    /// effective upstream configuration and its issuer; upstream and storage failures mapped.
+    static func current(
+        _ query: Query,
+        parts: GatewayService.Parts,
+        context: GatehouseRequestContext,
+        answer: (UpstreamTokens, UpstreamConfiguration, String) async throws -> Response
+    ) async throws -> Response {
         let record = try await APIError.mappingInfrastructureFailures(context.logger, "Tenant lookup failed") {
             try await parts.tenants.record(query.tenant)
         }
@@ -73,15 +107,7 @@ public enum UpstreamProfileRoutes {
             else {
                 throw APIError.notFound("No upstream tokens for this identity")
             }
-            let identity = try await parts.upstream.identity(tokens: tokens, upstream: effective, issuer: issuer)
-            return try JSONBody.response(
-                Profile(
-                    subject: identity.subject,
-                    email: identity.email,
-                    emailVerified: identity.emailVerified,
-                    name: identity.name
-                )
-            )
+            return try await answer(tokens, effective, issuer)
         } catch {
             // Errors from inside the transaction arrive wrapped.
             switch PostgresFailure.underlying(error) {
@@ -91,7 +117,7 @@ public enum UpstreamProfileRoutes {
             case let error as APIError:
                 throw error
             default:
-                context.logger.error("Upstream profile unavailable", metadata: ["tenant": "\(query.tenant)", "error": "\(error)"])
+                context.logger.error("Upstream tokens unavailable", metadata: ["tenant": "\(query.tenant)", "error": "\(error)"])
                 throw APIError.temporarilyUnavailable
             }
         }
@@ -140,11 +166,12 @@ public struct UpstreamTokenStore: Sendable {
                 String(decoding: try keyRing.open(sealed, associatedData: data), as: UTF8.self)
             }
             let refreshToken = try sealedRefresh.map { try open($0, Self.refreshData(userId)) }
+            let remaining = expiresAt.map { max(0, Int($0.timeIntervalSinceNow)) }
             guard let expiresAt, expiresAt.timeIntervalSinceNow < Self.expiryMargin else {
                 return UpstreamTokens(
                     accessToken: try open(sealedAccess, Self.accessData(userId)),
                     refreshToken: refreshToken,
-                    expiresIn: nil,
+                    expiresIn: remaining,
                     idToken: nil
                 )
             }

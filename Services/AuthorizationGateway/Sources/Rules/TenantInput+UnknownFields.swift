@@ -10,6 +10,7 @@ extension TenantInput {
         ],
         "mcp": [
             "mode", "upstream_url", "allow_http", "timeout_seconds", "assertion_header", "tool_scopes", "hide_unauthorized_tools",
+            "upstream_token_header",
         ],
         "client_profiles": ["defaults", "overrides"],
         "client_profiles.defaults": ["access_token_seconds", "client_authentication", "refresh_grace_seconds"],

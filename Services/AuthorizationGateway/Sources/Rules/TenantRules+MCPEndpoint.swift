@@ -31,6 +31,19 @@ extension TenantRules {
                 problem: "must be a header name that is not one of the transport's or the protocol's own"
             )
         }
+        if let header = settings.upstreamTokenHeader {
+            guard isHeaderName(header), !reservedAssertionHeaders.contains(header.lowercased()), header.lowercased() != "authorization",
+                header.lowercased() != settings.assertionHeader.lowercased()
+            else {
+                throw TenantValidationError(
+                    field: "mcp.upstream_token_header",
+                    problem: "must be a header name other than Authorization, the assertion's and the protocol's own"
+                )
+            }
+            guard settings.mode == .proxy else {
+                throw TenantValidationError(field: "mcp.upstream_token_header", problem: "is only for mode proxy")
+            }
+        }
         guard settings.toolScopes.count <= maximumToolScopeRules else {
             throw TenantValidationError(field: "mcp.tool_scopes", problem: "at most \(maximumToolScopeRules) rules")
         }

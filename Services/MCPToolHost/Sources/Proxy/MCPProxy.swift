@@ -35,6 +35,8 @@ struct MCPProxy: Sendable {
     let http: HTTPClient
     let signer: AssertionSigner?
     let sessions: ProxySessions
+    /// The user's upstream access token, for tenants that hand it on (nil: not configured).
+    let upstreamTokens: UpstreamTokenClient?
     let store: ToolHostStore
     let limits: Limits
 
@@ -106,13 +108,40 @@ struct MCPProxy: Sendable {
         }
         var outgoing = HTTPClientRequest(url: upstreamURL)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
-        outgoing.headers = Self.forwardedHeaders(request.headers, excluding: settings.assertionHeader)
+        outgoing.headers = Self.forwardedHeaders(
+            request.headers,
+            excluding: [settings.assertionHeader] + (settings.upstreamTokenHeader.map { [$0] } ?? [])
+        )
         if settings.assertionHeader.lowercased() == "authorization" {
             outgoing.headers.add(name: "Authorization", value: "Bearer " + assertion)
         } else {
             outgoing.headers.add(name: settings.assertionHeader, value: assertion)
         }
         if let upstreamSession { outgoing.headers.add(name: "Mcp-Session-Id", value: upstreamSession) }
+        if let header = settings.upstreamTokenHeader {
+            guard let upstreamTokens else {
+                logger.error("A tenant hands on upstream tokens but GATEHOUSE_GATEWAY_URL is not set")
+                return Self.failure(
+                    .serviceUnavailable,
+                    "The MCP server behind this endpoint is not configured",
+                    id: exchange.requestID,
+                    retryAfter: true
+                )
+            }
+            do {
+                outgoing.headers.add(name: header, value: try await upstreamTokens.accessToken(tenant: tenant.id, userId: principal.userId))
+            } catch UpstreamTokenClient.Failure.noGrant {
+                logger.notice("No upstream grant to hand on for this user")
+                return Self.failure(
+                    .badGateway,
+                    "The identity provider no longer accepts this user's sign-in; sign in again",
+                    id: exchange.requestID
+                )
+            } catch {
+                logger.warning("Upstream token unavailable", metadata: ["error": "\(error)"])
+                return Self.failure(.serviceUnavailable, "The identity provider cannot be reached", id: exchange.requestID, retryAfter: true)
+            }
+        }
         if let body { outgoing.body = .bytes(body) }
 
         let call = ToolCall(caller: .user(principal), arguments: [:], invocationId: UUID(), started: started)
@@ -299,13 +328,15 @@ struct MCPProxy: Sendable {
         "content-length", "set-cookie", "www-authenticate", "mcp-session-id", "server", "date",
     ]
 
-    static func forwardedHeaders(_ fields: HTTPFields, excluding assertionHeader: String) -> HTTPHeaders {
+    /// The client's headers as the upstream gets them; `excluding` names the headers the proxy
+    /// itself sets (the assertion's, the upstream token's), which a client cannot supply.
+    static func forwardedHeaders(_ fields: HTTPFields, excluding ownHeaders: [String]) -> HTTPHeaders {
         let named = Set(fields[values: .connection].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-        let assertion = assertionHeader.lowercased()
+        let own = Set(ownHeaders.map { $0.lowercased() })
         var headers = HTTPHeaders()
         for field in fields {
             let name = field.name.canonicalName
-            guard !withheldRequestHeaders.contains(name), !named.contains(name), name != assertion else { continue }
+            guard !withheldRequestHeaders.contains(name), !named.contains(name), !own.contains(name) else { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "Accept-Encoding", value: "identity")

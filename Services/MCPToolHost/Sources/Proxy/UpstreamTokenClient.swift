@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Foundation
+import GatehouseRuntime
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Synchronization
+
+/// The user's access token at the tenant's upstream identity provider, for proxied tenants that
+/// hand it to their MCP server: asked of the gateway, which owns the upstream tokens and
+/// refreshes an expired one once across all its instances (`POST /internal/upstream-token`), and
+/// kept here until shortly before it expires. Concurrent requests for one user share a single
+/// question. The token is never logged.
+final class UpstreamTokenClient: Sendable {
+    enum Failure: Error, Equatable {
+        /// The upstream no longer accepts the user's grant, or holds no tokens for them.
+        case noGrant
+        /// The gateway or the upstream is unreachable, or answered something else.
+        case unavailable
+    }
+
+    struct Entry: Sendable {
+        var token: String
+        var validUntil: ContinuousClock.Instant
+    }
+
+    /// Tokens are used until this long before they expire; a token without an expiry for this long.
+    static let margin: Duration = .seconds(30)
+    static let unknownLifetime: Duration = .seconds(60)
+    static let maximumEntries = 100_000
+
+    let http: HTTPClient
+    let gatewayURL: String
+    let internalToken: OperatorToken
+    private let entries = Mutex<[String: Entry]>([:])
+    private let inFlight = Mutex<[String: Task<Entry, any Error>]>([:])
+
+    init(http: HTTPClient, gatewayURL: String, internalToken: OperatorToken) {
+        self.http = http
+        self.gatewayURL = gatewayURL
+        self.internalToken = internalToken
+    }
+
+    func accessToken(tenant: String, userId: String) async throws -> String {
+        let key = tenant + "\n" + userId
+        if let entry = entries.withLock({ $0[key] }), entry.validUntil > .now { return entry.token }
+        let task = inFlight.withLock { tasks in
+            if let running = tasks[key] { return running }
+            let task = Task { try await self.fetch(tenant: tenant, userId: userId) }
+            tasks[key] = task
+            return task
+        }
+        defer { inFlight.withLock { _ = $0.removeValue(forKey: key) } }
+        let entry = try await task.value
+        entries.withLock { entries in
+            if entries.count >= Self.maximumEntries { entries.removeAll(keepingCapacity: true) }
+            entries[key] = entry
+        }
+        return entry.token
+    }
+
+    private func fetch(tenant: String, userId: String) async throws -> Entry {
+        var request = HTTPClientRequest(url: "\(gatewayURL)/internal/upstream-token")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(internalToken.value)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["tenant": tenant, "user_id": userId])))
+        let started = ContinuousClock.now
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(15))
+            body = try await response.body.collect(upTo: 1 << 16)
+        } catch {
+            throw Failure.unavailable
+        }
+        switch response.status.code {
+        case 200:
+            let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+            guard let token = json["access_token"] as? String, !token.isEmpty else { throw Failure.unavailable }
+            let lifetime = (json["expires_in"] as? Int).map { Duration.seconds($0) - Self.margin } ?? Self.unknownLifetime
+            return Entry(token: token, validUntil: started + max(.zero, lifetime))
+        case 404, 409:
+            throw Failure.noGrant
+        default:
+            throw Failure.unavailable
+        }
+    }
+}
