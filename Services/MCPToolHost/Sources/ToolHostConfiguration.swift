@@ -100,17 +100,7 @@ public struct ToolHostConfiguration: Sendable {
     /// `GATEHOUSE_INTERNAL_TOKEN` (for tenants that hand their server the upstream token).
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
-        switch (env.optionalString("GATEHOUSE_GATEWAY_URL"), try env.internalToken()) {
-        case (let url?, let token?):
-            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {
-                throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "must be an http(s) URL such as http://gateway:8081")
-            }
-            gateway = (url.hasSuffix("/") ? String(url.dropLast()) : url, token)
-        case (nil, nil):
-            gateway = nil
-        default:
-            throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "and GATEHOUSE_INTERNAL_TOKEN are set together or not at all")
-        }
+        gateway = try GatewayInternalRoute(environment: env).map { ($0.url, $0.token) }
         assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }
         proxyMaximumRequestBytes = try env.int("GATEHOUSE_PROXY_MAX_REQUEST_BYTES", default: 4 << 20, range: 1024...(64 << 20))
         proxyMaximumResponseBytes = try env.int("GATEHOUSE_PROXY_MAX_RESPONSE_BYTES", default: 16 << 20, range: 1024...(1 << 30))

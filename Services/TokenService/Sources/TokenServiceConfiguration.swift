@@ -71,17 +71,7 @@ public struct TokenServiceConfiguration: Sendable {
             requestsPerMinute: try env.int("GATEHOUSE_TOKEN_REQUESTS_PER_MINUTE", default: 600, range: 1...10_000_000),
             failuresPerMinute: try env.int("GATEHOUSE_TOKEN_FAILURES_PER_MINUTE", default: 20, range: 1...100_000)
         )
-        switch (env.optionalString("GATEHOUSE_GATEWAY_URL"), try env.internalToken()) {
-        case (let url?, let token?):
-            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""), components.host != nil else {
-                throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "must be an http(s) URL such as http://gateway:8081")
-            }
-            gateway = (url.hasSuffix("/") ? String(url.dropLast()) : url, token)
-        case (nil, nil):
-            gateway = nil
-        default:
-            throw ConfigurationError(variable: "GATEHOUSE_GATEWAY_URL", problem: "and GATEHOUSE_INTERNAL_TOKEN are set together or not at all")
-        }
+        gateway = try GatewayInternalRoute(environment: env).map { ($0.url, $0.token) }
     }
 }
 

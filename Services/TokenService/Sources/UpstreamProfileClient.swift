@@ -41,27 +41,20 @@ public struct UpstreamProfileClient: Sendable {
     }
 
     public func profile(tenant: String, userId: String) async throws -> Profile {
-        var request = HTTPClientRequest(url: "\(gatewayURL)/internal/upstream-profile")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token.value)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["tenant": tenant, "user_id": userId])))
-        let response: HTTPClientResponse
-        let body: ByteBuffer
+        let (status, json): (UInt, [String: Any])
         do {
-            response = try await http.execute(request, timeout: .seconds(15))
-            body = try await response.body.collect(upTo: 1 << 16)
+            (status, json) = try await GatewayInternalRoute(url: gatewayURL, token: token)
+                .post("/internal/upstream-profile", tenant: tenant, userId: userId, http: http)
         } catch {
             throw Failure.unavailable("the gateway did not answer: \(type(of: error))")
         }
-        let json = (try? JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8))) as? [String: Any] ?? [:]
-        switch response.status.code {
+        switch status {
         case 200:
             return Profile(email: json["email"] as? String, emailVerified: json["email_verified"] as? Bool ?? false, name: json["name"] as? String)
         case 409 where json["error"] as? String == "upstream_grant_revoked":
             throw Failure.grantRevoked
         default:
-            throw Failure.unavailable("the gateway answered \(response.status.code)")
+            throw Failure.unavailable("the gateway answered \(status)")
         }
     }
 }

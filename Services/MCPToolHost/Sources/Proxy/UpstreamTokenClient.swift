@@ -60,23 +60,16 @@ final class UpstreamTokenClient: Sendable {
     }
 
     private func fetch(tenant: String, userId: String) async throws -> Entry {
-        var request = HTTPClientRequest(url: "\(gatewayURL)/internal/upstream-token")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(internalToken.value)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["tenant": tenant, "user_id": userId])))
         let started = ContinuousClock.now
-        let response: HTTPClientResponse
-        let body: ByteBuffer
+        let (status, json): (UInt, [String: Any])
         do {
-            response = try await http.execute(request, timeout: .seconds(15))
-            body = try await response.body.collect(upTo: 1 << 16)
+            (status, json) = try await GatewayInternalRoute(url: gatewayURL, token: internalToken)
+                .post("/internal/upstream-token", tenant: tenant, userId: userId, http: http)
         } catch {
             throw Failure.unavailable
         }
-        switch response.status.code {
+        switch status {
         case 200:
-            let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
             guard let token = json["access_token"] as? String, !token.isEmpty else { throw Failure.unavailable }
             let lifetime = (json["expires_in"] as? Int).map { Duration.seconds($0) - Self.margin } ?? Self.unknownLifetime
             return Entry(token: token, validUntil: started + max(.zero, lifetime))
