@@ -131,29 +131,24 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
         let start = ContinuousClock.now
         for first in stride(from: 0, to: rows, by: batchSize) {
             let range = first..<min(first + batchSize, rows)
-            var bindings = PostgresBindings()
-            bindings.append(range.map { "usr_raw_\($0)" })
-            bindings.append(range.map { "tenant-\($0 % 5)" })
-            bindings.append(range.map { _ in "https://idp.example" })
-            bindings.append(range.map { "sub-\($0)" })
-            bindings.append(range.map { "user\($0)@example.org" })
-            bindings.append(range.map { $0 % 3 != 0 })
-            bindings.append(range.map { "User \($0)" })
-            bindings.append(range.map { _ in "none" })
-            bindings.append(range.map { _ in Int64(1) })
-            bindings.append(range.map { _ in UUID() })
-            bindings.append(range.map { _ in now })
-            bindings.append(range.map { _ in now })
-            bindings.append(range.map { _ in Int64(1) })
+            let ids = range.map { "usr_raw_\($0)" }
+            let tenants = range.map { "tenant-\($0 % 5)" }
+            let issuers = range.map { _ in "https://idp.example" }
+            let subjects = range.map { "sub-\($0)" }
+            let emails = range.map { "user\($0)@example.org" }
+            let verified = range.map { $0 % 3 != 0 }
+            let names = range.map { "User \($0)" }
+            let linking = range.map { _ in "none" }
+            let ones = range.map { _ in Int64(1) }
+            let eventIds = range.map { _ in UUID() }
+            let times = range.map { _ in now }
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            INSERT INTO raw_users SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                $6::bool[], $7::text[], $8::text[], $9::int8[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::int8[])
-                            """,
-                        binds: bindings
-                    ),
+                    """
+                    INSERT INTO raw_users SELECT * FROM unnest(\(ids)::text[], \(tenants)::text[], \(issuers)::text[], \(subjects)::text[],
+                        \(emails)::text[], \(verified)::bool[], \(names)::text[], \(linking)::text[], \(ones)::int8[], \(eventIds)::uuid[],
+                        \(times)::timestamptz[], \(times)::timestamptz[], \(ones)::int8[])
+                    """,
                     logger: logger
                 )
             }

@@ -37,21 +37,15 @@ public struct InboxProcessor: Sendable {
         let wanted = events.filter { handler.handles($0.header) }
         guard !wanted.isEmpty else { return 0 }
         return try await client.withTransaction(logger: logger) { connection in
-            var bindings = PostgresBindings()
-            bindings.append(handler.consumerName)
-            bindings.append(wanted.map(\.header.eventId))
-            bindings.append(wanted.map(\.header.type))
             var claimed = Set<UUID>()
             let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).inbox (consumer, event_id, event_type)
-                        SELECT $1, e, t FROM unnest($2::uuid[], $3::text[]) AS x(e, t)
-                        ON CONFLICT DO NOTHING
-                        RETURNING event_id
-                        """,
-                    binds: bindings
-                ),
+                """
+                INSERT INTO \(schema).inbox (consumer, event_id, event_type)
+                SELECT \(handler.consumerName), e, t
+                FROM unnest(\(wanted.map(\.header.eventId))::uuid[], \(wanted.map(\.header.type))::text[]) AS x(e, t)
+                ON CONFLICT DO NOTHING
+                RETURNING event_id
+                """,
                 logger: logger
             )
             for try await id in rows.decode(UUID.self) { claimed.insert(id) }

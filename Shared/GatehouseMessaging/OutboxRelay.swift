@@ -122,21 +122,16 @@ public final class OutboxRelay: Service, Sendable {
     func publishPass() async throws -> PassOutcome {
         let schema = self.schema
         return try await client.withTransaction(logger: logger) { connection in
-            var bindings = PostgresBindings()
-            bindings.append(options.batchSize)
             let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        WITH lanes AS (
-                            SELECT lane FROM \(schema.quoted).outbox_lanes FOR UPDATE SKIP LOCKED
-                        )
-                        SELECT id, topic, aggregate_key, envelope FROM \(schema.quoted).outbox
-                        WHERE published_at IS NULL AND lane IN (SELECT lane FROM lanes)
-                        ORDER BY id
-                        LIMIT $1
-                        """,
-                    binds: bindings
-                ),
+                """
+                WITH lanes AS (
+                    SELECT lane FROM \(schema).outbox_lanes FOR UPDATE SKIP LOCKED
+                )
+                SELECT id, topic, aggregate_key, envelope FROM \(schema).outbox
+                WHERE published_at IS NULL AND lane IN (SELECT lane FROM lanes)
+                ORDER BY id
+                LIMIT \(options.batchSize)
+                """,
                 logger: logger
             )
             var pending: [(id: Int64, key: String, message: KafkaOutgoingMessage)] = []
@@ -166,13 +161,8 @@ public final class OutboxRelay: Service, Sendable {
                 }
             }
             if !delivered.isEmpty {
-                var marks = PostgresBindings()
-                marks.append(delivered)
                 try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: "UPDATE \(schema.quoted).outbox SET published_at = now() WHERE id = ANY($1)",
-                        binds: marks
-                    ),
+                    "UPDATE \(schema).outbox SET published_at = now() WHERE id = ANY(\(delivered))",
                     logger: logger
                 )
             }
@@ -192,17 +182,12 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func deletePublished() async {
-        var bindings = PostgresBindings()
-        bindings.append(Double(options.retention.components.seconds))
         do {
             try await client.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        DELETE FROM \(schema.quoted).outbox
-                        WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)
-                        """,
-                    binds: bindings
-                ),
+                """
+                DELETE FROM \(schema).outbox
+                WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => \(Double(options.retention.components.seconds)))
+                """,
                 logger: logger
             )
         } catch {

@@ -21,9 +21,15 @@ public struct OutboxWriter: Sendable {
     /// Appends several events with one statement.
     public func append(_ records: [OutboxRecord], on connection: PostgresConnection, logger: Logger) async throws {
         guard !records.isEmpty else { return }
-        var bindings = PostgresBindings()
-        Self.bind(records, into: &bindings)
-        try await connection.query(PostgresQuery(unsafeSQL: insertSQL(firstParameter: 1), binds: bindings), logger: logger)
+        try await connection.query("\(insert(records))", logger: logger)
+    }
+
+    /// The INSERT of `records`, as a fragment of a larger statement that binds its own values:
+    /// with `when`, only if that relation (a CTE of the same statement) has rows. One statement
+    /// can so write state changes and their events atomically without a transaction's round
+    /// trips.
+    public func insert(_ records: [OutboxRecord], when source: String? = nil) -> OutboxInsert {
+        OutboxInsert(schema: schema, records: records, conditions: source.map { ["EXISTS (SELECT 1 FROM \($0))"] } ?? [])
     }
 
     /// Binds records for `insertSQL`: five parameters (arrays), appended to `bindings`.
@@ -35,28 +41,57 @@ public struct OutboxWriter: Sendable {
         bindings.append(records.map { String(decoding: $0.envelope, as: UTF8.self) })
     }
 
-    /// The INSERT of records bound by `bind` at `$firstParameter` and the four after it; with
-    /// `when`, only if that relation (a CTE of the same statement) has rows; with `keysIn`, only
-    /// the records whose aggregate key that query returns; with `positionsIn`, only the records
-    /// whose position (1-based, in the order bound) it returns. One statement can so write
-    /// state changes and their events atomically without a transaction's round trips.
-    public func insertSQL(
-        firstParameter n: Int,
-        when source: String? = nil,
-        keysIn keys: String? = nil,
-        positionsIn positions: String? = nil
-    ) -> String {
+    /// The same INSERT as `insert` for a prepared statement, whose SQL is fixed: the records
+    /// are bound by `bind` at `$firstParameter` and the four after it; with `positionsIn`, only
+    /// the records whose position (1-based, in the order bound) that query returns.
+    public func insertSQL(firstParameter n: Int, when source: String? = nil, positionsIn positions: String? = nil) -> String {
         var conditions: [String] = []
         if let source { conditions.append("EXISTS (SELECT 1 FROM \(source))") }
-        if let keys { conditions.append("k IN (\(keys))") }
         if let positions { conditions.append("n IN (\(positions))") }
-        return """
-            INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
-            SELECT e, t, ty, k, \(Self.lane(of: "k")), b
-            FROM unnest($\(n)::uuid[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[], $\(n + 4)::text[]) WITH ORDINALITY AS x(e, t, ty, k, b, n)
-            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY n
-            """
+        return Self.insertHead(schema)
+            + "$\(n)::uuid[], $\(n + 1)::text[], $\(n + 2)::text[], $\(n + 3)::text[], $\(n + 4)::text[]"
+            + Self.insertTail(conditions)
+    }
+
+    fileprivate static func insertHead(_ schema: SchemaName) -> String {
+        """
+        INSERT INTO \(schema.quoted).outbox (event_id, topic, event_type, aggregate_key, lane, envelope)
+        SELECT e, t, ty, k, \(lane(of: "k")), b
+        FROM unnest(
+        """
+    }
+
+    fileprivate static func insertTail(_ conditions: [String]) -> String {
+        """
+        ) WITH ORDINALITY AS x(e, t, ty, k, b, n)
+        \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+        ORDER BY n
+        """
+    }
+}
+
+/// Outbox rows to write as part of a statement: interpolate it into a `PostgresQuery`
+/// (`\(outbox.insert(records, when: "changed"))`) and it binds its own values.
+public struct OutboxInsert: Sendable {
+    let schema: SchemaName
+    let records: [OutboxRecord]
+    let conditions: [String]
+}
+
+extension PostgresQuery.StringInterpolation {
+    public mutating func appendInterpolation(_ insert: OutboxInsert) {
+        appendLiteral(OutboxWriter.insertHead(insert.schema))
+        appendInterpolation(insert.records.map(\.eventId))
+        appendLiteral("::uuid[], ")
+        appendInterpolation(insert.records.map(\.topic))
+        appendLiteral("::text[], ")
+        appendInterpolation(insert.records.map(\.eventType))
+        appendLiteral("::text[], ")
+        appendInterpolation(insert.records.map(\.aggregateKey))
+        appendLiteral("::text[], ")
+        appendInterpolation(insert.records.map { String(decoding: $0.envelope, as: UTF8.self) })
+        appendLiteral("::text[]")
+        appendLiteral(OutboxWriter.insertTail(insert.conditions))
     }
 }
 

@@ -38,22 +38,20 @@ public struct Migrator: Sendable {
                 "SELECT pg_advisory_xact_lock(hashtext(\("gatehouse-migrate:" + schema.name)))",
                 logger: logger
             )
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema.quoted)"), logger: logger)
+            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(schema)", logger: logger)
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE TABLE IF NOT EXISTS \(schema.quoted).schema_migrations (
-                            version INTEGER PRIMARY KEY,
-                            name TEXT NOT NULL,
-                            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                        )
-                        """
-                ),
+                """
+                CREATE TABLE IF NOT EXISTS \(schema).schema_migrations (
+                    version INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """,
                 logger: logger
             )
             var applied = Set<Int>()
             for try await version in try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT version FROM \(schema.quoted).schema_migrations"),
+                "SELECT version FROM \(schema).schema_migrations",
                 logger: logger
             ).decode(Int.self) {
                 applied.insert(version)
@@ -65,14 +63,8 @@ public struct Migrator: Sendable {
                         .replacingOccurrences(of: "{schema_name}", with: schema.name)
                     try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
                 }
-                var bindings = PostgresBindings()
-                bindings.append(migration.version)
-                bindings.append(migration.name)
                 try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: "INSERT INTO \(schema.quoted).schema_migrations (version, name) VALUES ($1, $2)",
-                        binds: bindings
-                    ),
+                    "INSERT INTO \(schema).schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
                     logger: logger
                 )
                 logger.info(

@@ -103,7 +103,7 @@ public struct BackboneFixture: Sendable {
     /// The source accounts as `key balance version` lines: what every projection must converge to.
     public func sourceState() async throws -> [String: (balance: Int64, version: Int64)] {
         var state: [String: (Int64, Int64)] = [:]
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT key, balance, version FROM \(source.quoted).accounts"))
+        let rows = try await client.query("SELECT key, balance, version FROM \(source).accounts")
         for try await (key, balance, version) in rows.decode((String, Int64, Int64).self) { state[key] = (balance, version) }
         return state
     }

@@ -62,18 +62,12 @@ public enum Ledger {
         try await client.withTransaction(logger: logger) { connection in
             var records: [OutboxRecord] = []
             for change in changes {
-                var bindings = PostgresBindings()
-                bindings.append(change.key)
-                bindings.append(change.amount)
                 let rows = try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            INSERT INTO \(schema.quoted).accounts (key, balance, version) VALUES ($1, $2, 1)
-                            ON CONFLICT (key) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, version = accounts.version + 1
-                            RETURNING balance, version
-                            """,
-                        binds: bindings
-                    ),
+                    """
+                    INSERT INTO \(schema).accounts (key, balance, version) VALUES (\(change.key), \(change.amount), 1)
+                    ON CONFLICT (key) DO UPDATE SET balance = accounts.balance + EXCLUDED.balance, version = accounts.version + 1
+                    RETURNING balance, version
+                    """,
                     logger: logger
                 )
                 var state: (Int64, Int64) = (0, 0)
@@ -114,21 +108,15 @@ public enum Ledger {
 
         public func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
             let envelope = try event.decode(Deposited.self)
-            var bindings = PostgresBindings()
-            bindings.append(envelope.header.aggregateKey)
-            bindings.append(envelope.payload.balance)
-            bindings.append(envelope.header.aggregateVersion)
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).account_view (key, balance, version, applied_count) VALUES ($1, $2, $3, 1)
-                        ON CONFLICT (key) DO UPDATE SET
-                            balance = CASE WHEN EXCLUDED.version > account_view.version THEN EXCLUDED.balance ELSE account_view.balance END,
-                            version = GREATEST(account_view.version, EXCLUDED.version),
-                            applied_count = account_view.applied_count + 1
-                        """,
-                    binds: bindings
-                ),
+                """
+                INSERT INTO \(schema).account_view (key, balance, version, applied_count)
+                VALUES (\(envelope.header.aggregateKey), \(envelope.payload.balance), \(envelope.header.aggregateVersion), 1)
+                ON CONFLICT (key) DO UPDATE SET
+                    balance = CASE WHEN EXCLUDED.version > account_view.version THEN EXCLUDED.balance ELSE account_view.balance END,
+                    version = GREATEST(account_view.version, EXCLUDED.version),
+                    applied_count = account_view.applied_count + 1
+                """,
                 logger: logger
             )
         }
@@ -149,23 +137,16 @@ public enum Ledger {
             }
             guard !latest.isEmpty else { return }
             let keys = Array(latest.keys)
-            var bindings = PostgresBindings()
-            bindings.append(keys)
-            bindings.append(keys.map { latest[$0]!.balance })
-            bindings.append(keys.map { latest[$0]!.version })
-            bindings.append(keys.map { latest[$0]!.count })
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).account_view AS v (key, balance, version, applied_count)
-                        SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
-                        ON CONFLICT (key) DO UPDATE SET
-                            balance = CASE WHEN EXCLUDED.version > v.version THEN EXCLUDED.balance ELSE v.balance END,
-                            version = GREATEST(v.version, EXCLUDED.version),
-                            applied_count = v.applied_count + EXCLUDED.applied_count
-                        """,
-                    binds: bindings
-                ),
+                """
+                INSERT INTO \(schema).account_view AS v (key, balance, version, applied_count)
+                SELECT * FROM unnest(\(keys)::text[], \(keys.map { latest[$0]!.balance })::bigint[],
+                    \(keys.map { latest[$0]!.version })::bigint[], \(keys.map { latest[$0]!.count })::bigint[])
+                ON CONFLICT (key) DO UPDATE SET
+                    balance = CASE WHEN EXCLUDED.version > v.version THEN EXCLUDED.balance ELSE v.balance END,
+                    version = GREATEST(v.version, EXCLUDED.version),
+                    applied_count = v.applied_count + EXCLUDED.applied_count
+                """,
                 logger: logger
             )
         }
@@ -175,10 +156,7 @@ public enum Ledger {
     /// account, sorted by key.
     public static func dump(schema: SchemaName, client: PostgresClient) async throws -> String {
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL:
-                    "SELECT key, balance, version, applied_count FROM \(schema.quoted).account_view ORDER BY key COLLATE \"C\""
-            )
+            "SELECT key, balance, version, applied_count FROM \(schema).account_view ORDER BY key COLLATE \"C\""
         )
         var lines: [String] = []
         for try await (key, balance, version, count) in rows.decode((String, Int64, Int64, Int64).self) {
@@ -189,7 +167,7 @@ public enum Ledger {
 
     /// Number of outbox rows not yet published.
     public static func unpublished(schema: SchemaName, client: PostgresClient) async throws -> Int {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema.quoted).outbox WHERE published_at IS NULL"))
+        let rows = try await client.query("SELECT count(*) FROM \(schema).outbox WHERE published_at IS NULL")
         for try await count in rows.decode(Int.self) { return count }
         return 0
     }

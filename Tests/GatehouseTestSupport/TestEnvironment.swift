@@ -94,7 +94,7 @@ public func trace(_ message: @autoclosure () -> String) {
 extension PostgresClient {
     /// The number of rows of `schema.table` (what a test checks was, or was not, written).
     public func rowCount(of table: String, in schema: SchemaName) async throws -> Int64 {
-        let rows = try await query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(schema.quoted).\(table)"))
+        let rows = try await query("SELECT count(*) FROM \(schema).\(unescaped: "\"" + table + "\"")")
         for try await count in rows.decode(Int64.self) { return count }
         return 0
     }

@@ -86,7 +86,7 @@ public final class TestPostgres: Sendable {
             id: 1,
             logger: Logger(label: "test-postgres")
         )
-        try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Logger(label: "test-postgres"))
+        try await connection.query("CREATE DATABASE \(unescaped: name)", logger: Logger(label: "test-postgres"))
         try await connection.close()
         return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 20)
     }

@@ -353,7 +353,7 @@ struct BackboneIntegrationTests {
 
 private func outboxEventIDs(_ fixture: BackboneFixture) async throws -> Set<UUID> {
     var ids = Set<UUID>()
-    let rows = try await fixture.client.query(PostgresQuery(unsafeSQL: "SELECT event_id FROM \(fixture.source.quoted).outbox"))
+    let rows = try await fixture.client.query("SELECT event_id FROM \(fixture.source).outbox")
     for try await id in rows.decode(UUID.self) { ids.insert(id) }
     return ids
 }

@@ -189,11 +189,7 @@ struct GatewayAuthorizeTests {
                 #expect(upstreamState.count >= 43 && upstreamState != Self.state)
 
                 let rows = try await fixture.client.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            SELECT status, upstream_state_hash, upstream_verifier FROM gateway.authorization_requests WHERE id = '\(form.request)'
-                            """
-                    )
+                    "SELECT status, upstream_state_hash, upstream_verifier FROM gateway.authorization_requests WHERE id = \(form.request)"
                 )
                 for try await (status, stateHash, verifier) in rows.decode((String, String?, String?).self) {
                     #expect(status == "upstream")

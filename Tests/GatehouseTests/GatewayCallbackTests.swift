@@ -261,10 +261,7 @@ struct GatewayCallbackTests {
                         let userId = try SealedCode.open(code, tenant: "acme", keyRing: fixture.configuration.keyRing).userId
                         try await eventually("the user provisioned from the gateway's event") {
                             let rows = try await fixture.client.query(
-                                PostgresQuery(
-                                    unsafeSQL:
-                                        "SELECT email FROM provisioning.users WHERE user_id = '\(userId)' AND tenant = 'acme'"
-                                )
+                                "SELECT email FROM provisioning.users WHERE user_id = \(userId) AND tenant = 'acme'"
                             )
                             for try await email in rows.decode(String?.self) { return email == "octo@example.org" }
                             return false

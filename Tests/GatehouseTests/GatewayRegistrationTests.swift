@@ -59,11 +59,7 @@ struct GatewayRegistrationTests {
 
                 // Stored: the hash, never the secret; announced with the hash only.
                 let rows = try await fixture.client.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            SELECT client_secret_hash, metadata::text FROM gateway.clients WHERE client_id = '\(webID)'
-                            """
-                    )
+                    "SELECT client_secret_hash, metadata::text FROM gateway.clients WHERE client_id = \(webID)"
                 )
                 for try await (hash, metadata) in rows.decode((String?, String).self) {
                     #expect(hash == SecretHash.of(secret))
@@ -216,7 +212,7 @@ struct GatewayRegistrationTests {
             let fresh = try await fixture.parts.clients.register(metadata, tenant: "acme", from: nil, unusedLifetime: .seconds(3600))
             // A code was issued to `used` (the callback clears its expiry).
             try await fixture.client.query(
-                PostgresQuery(unsafeSQL: "UPDATE gateway.clients SET expires_at = NULL WHERE client_id = '\(used.clientId)'")
+                "UPDATE gateway.clients SET expires_at = NULL WHERE client_id = \(used.clientId)"
             )
             try await Task.sleep(for: .milliseconds(20))
 

@@ -92,7 +92,7 @@ struct ProvisioningIntegrationTests {
                 try await eventually("every event applied") { try await fixture.count("inbox") == Int64(scenario.events.count) }
                 try await eventually("every user.upserted published") {
                     let rows = try await fixture.client.query(
-                        PostgresQuery(unsafeSQL: "SELECT count(*) FROM provisioning.outbox WHERE published_at IS NULL")
+                        "SELECT count(*) FROM provisioning.outbox WHERE published_at IS NULL"
                     )
                     for try await pending in rows.decode(Int64.self) { return pending == 0 }
                     return false

@@ -236,7 +236,7 @@ struct ProvisioningRulesTests {
     }
 
     private func upserts(_ fixture: ProvisioningFixture) async throws -> [EventEnvelope<UserUpserted>] {
-        let rows = try await fixture.client.query(PostgresQuery(unsafeSQL: "SELECT envelope FROM \(fixture.schema.quoted).outbox ORDER BY id"))
+        let rows = try await fixture.client.query("SELECT envelope FROM \(fixture.schema).outbox ORDER BY id")
         var envelopes: [EventEnvelope<UserUpserted>] = []
         for try await text in rows.decode(String.self) { envelopes.append(try EventCodec.decode(UserUpserted.self, from: Array(text.utf8))) }
         return envelopes

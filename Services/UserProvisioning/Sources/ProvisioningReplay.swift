@@ -52,14 +52,12 @@ public struct ProvisioningReplay: Sendable {
     }
 
     private func rowCount() async throws -> Int64 {
-        let s = schema.quoted
+        let s = schema
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT (SELECT count(*) FROM \(s).inbox) + (SELECT count(*) FROM \(s).users)
-                         + (SELECT count(*) FROM \(s).tool_usage) + (SELECT count(*) FROM \(s).public_tool_usage)
-                    """
-            ),
+            """
+            SELECT (SELECT count(*) FROM \(s).inbox) + (SELECT count(*) FROM \(s).users)
+                 + (SELECT count(*) FROM \(s).tool_usage) + (SELECT count(*) FROM \(s).public_tool_usage)
+            """,
             logger: logger
         )
         var count: Int64 = 0

@@ -16,49 +16,45 @@ struct ProvisioningStore: Sendable {
         logger: Logger
     ) async throws -> [ProvisioningBatch.Login] {
         guard !logins.isEmpty else { return [] }
-        var bindings = PostgresBindings()
-        bindings.append(logins.map(\.userId))
-        bindings.append(logins.map(\.tenant))
-        bindings.append(logins.map(\.upstreamIssuer))
-        bindings.append(logins.map(\.upstreamSubject))
-        bindings.append(logins.map { $0.email ?? "" })
-        bindings.append(logins.map(\.emailVerified))
-        bindings.append(logins.map { $0.name ?? "" })
-        bindings.append(logins.map(\.emailLinking.rawValue))
-        bindings.append(logins.map(\.version))
-        bindings.append(logins.map(\.sourceEventId))
-        bindings.append(logins.map(\.firstSeenAt))
-        bindings.append(logins.map(\.lastLoginAt))
-        bindings.append(logins.map(\.logins))
-        let table = "\(schema.quoted).users"
+        let ids = logins.map(\.userId)
+        let tenants = logins.map(\.tenant)
+        let issuers = logins.map(\.upstreamIssuer)
+        let subjects = logins.map(\.upstreamSubject)
+        let emails = logins.map { $0.email ?? "" }
+        let verified = logins.map(\.emailVerified)
+        let names = logins.map { $0.name ?? "" }
+        let linking = logins.map(\.emailLinking.rawValue)
+        let versions = logins.map(\.version)
+        let sources = logins.map(\.sourceEventId)
+        let firstSeen = logins.map(\.firstSeenAt)
+        let lastLogin = logins.map(\.lastLoginAt)
+        let counts = logins.map(\.logins)
         let rows = try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(table) AS u (user_id, tenant, upstream_issuer, upstream_subject, email, email_verified, name,
-                                               email_linking, version, source_event_id, first_seen_at, last_login_at, logins)
-                    SELECT i, t, iss, sub, NULLIF(e, ''), v, NULLIF(n, ''), l, ver, src, fs, ll, c
-                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
-                                $9::int8[], $10::uuid[], $11::timestamptz[], $12::timestamptz[], $13::int8[])
-                        AS x(i, t, iss, sub, e, v, n, l, ver, src, fs, ll, c)
-                    ON CONFLICT (user_id) DO UPDATE SET
-                        email = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
-                                     THEN EXCLUDED.email ELSE u.email END,
-                        email_verified = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
-                                              THEN EXCLUDED.email_verified ELSE u.email_verified END,
-                        name = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
-                                    THEN EXCLUDED.name ELSE u.name END,
-                        email_linking = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
-                                             THEN EXCLUDED.email_linking ELSE u.email_linking END,
-                        source_event_id = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
-                                               THEN EXCLUDED.source_event_id ELSE u.source_event_id END,
-                        version = GREATEST(u.version, EXCLUDED.version),
-                        first_seen_at = LEAST(u.first_seen_at, EXCLUDED.first_seen_at),
-                        last_login_at = GREATEST(u.last_login_at, EXCLUDED.last_login_at),
-                        logins = u.logins + EXCLUDED.logins
-                    RETURNING user_id, source_event_id, first_seen_at
-                    """,
-                binds: bindings
-            ),
+            """
+                INSERT INTO \(schema).users AS u (user_id, tenant, upstream_issuer, upstream_subject, email, email_verified, name,
+                                           email_linking, version, source_event_id, first_seen_at, last_login_at, logins)
+                SELECT i, t, iss, sub, NULLIF(e, ''), v, NULLIF(n, ''), l, ver, src, fs, ll, c
+                FROM unnest(\(ids)::text[], \(tenants)::text[], \(issuers)::text[], \(subjects)::text[], \(emails)::text[],
+                            \(verified)::bool[], \(names)::text[], \(linking)::text[], \(versions)::int8[], \(sources)::uuid[],
+                            \(firstSeen)::timestamptz[], \(lastLogin)::timestamptz[], \(counts)::int8[])
+                    AS x(i, t, iss, sub, e, v, n, l, ver, src, fs, ll, c)
+                ON CONFLICT (user_id) DO UPDATE SET
+                    email = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
+                                 THEN EXCLUDED.email ELSE u.email END,
+                    email_verified = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
+                                          THEN EXCLUDED.email_verified ELSE u.email_verified END,
+                    name = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
+                                THEN EXCLUDED.name ELSE u.name END,
+                    email_linking = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
+                                         THEN EXCLUDED.email_linking ELSE u.email_linking END,
+                    source_event_id = CASE WHEN (EXCLUDED.version, EXCLUDED.source_event_id::text) > (u.version, u.source_event_id::text)
+                                           THEN EXCLUDED.source_event_id ELSE u.source_event_id END,
+                    version = GREATEST(u.version, EXCLUDED.version),
+                    first_seen_at = LEAST(u.first_seen_at, EXCLUDED.first_seen_at),
+                    last_login_at = GREATEST(u.last_login_at, EXCLUDED.last_login_at),
+                    logins = u.logins + EXCLUDED.logins
+                RETURNING user_id, source_event_id, first_seen_at
+            """,
             logger: logger
         )
         var byUser = Dictionary(uniqueKeysWithValues: logins.map { ($0.userId, $0) })
@@ -74,45 +70,31 @@ struct ProvisioningStore: Sendable {
 
     func recordEmails(_ sightings: [ProvisioningBatch.EmailSighting], on connection: PostgresConnection, logger: Logger) async throws {
         guard !sightings.isEmpty else { return }
-        var bindings = PostgresBindings()
-        bindings.append(sightings.map(\.userId))
-        bindings.append(sightings.map(\.email))
-        bindings.append(sightings.map(\.firstVersion))
-        bindings.append(sightings.map(\.lastVersion))
-        bindings.append(sightings.map(\.firstSeenAt))
-        bindings.append(sightings.map(\.lastSeenAt))
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).email_history AS h (user_id, email, first_version, last_version, first_seen_at, last_seen_at)
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::timestamptz[], $6::timestamptz[])
-                    ON CONFLICT (user_id, email) DO UPDATE SET
-                        first_version = LEAST(h.first_version, EXCLUDED.first_version),
-                        last_version = GREATEST(h.last_version, EXCLUDED.last_version),
-                        first_seen_at = LEAST(h.first_seen_at, EXCLUDED.first_seen_at),
-                        last_seen_at = GREATEST(h.last_seen_at, EXCLUDED.last_seen_at)
-                    """,
-                binds: bindings
-            ),
+            """
+            INSERT INTO \(schema).email_history AS h (user_id, email, first_version, last_version, first_seen_at, last_seen_at)
+            SELECT * FROM unnest(\(sightings.map(\.userId))::text[], \(sightings.map(\.email))::text[],
+                \(sightings.map(\.firstVersion))::int8[], \(sightings.map(\.lastVersion))::int8[],
+                \(sightings.map(\.firstSeenAt))::timestamptz[], \(sightings.map(\.lastSeenAt))::timestamptz[])
+            ON CONFLICT (user_id, email) DO UPDATE SET
+                first_version = LEAST(h.first_version, EXCLUDED.first_version),
+                last_version = GREATEST(h.last_version, EXCLUDED.last_version),
+                first_seen_at = LEAST(h.first_seen_at, EXCLUDED.first_seen_at),
+                last_seen_at = GREATEST(h.last_seen_at, EXCLUDED.last_seen_at)
+            """,
             logger: logger
         )
     }
 
     func recordUsage(_ usage: [ProvisioningBatch.Usage], on connection: PostgresConnection, logger: Logger) async throws {
         guard !usage.isEmpty else { return }
-        var bindings = Self.counterBindings(usage)
-        bindings.append(usage.map { $0.userId ?? "" })
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).tool_usage AS t (tenant, tool, calls, successes, errors, denials, duration_us,
-                                                                  first_called_at, last_called_at, user_id)
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
-                                         $8::timestamptz[], $9::timestamptz[], $10::text[])
-                    ON CONFLICT (user_id, tool) DO UPDATE SET \(Self.counterUpdates("t"))
-                    """,
-                binds: bindings
-            ),
+            """
+            INSERT INTO \(schema).tool_usage AS t (tenant, tool, calls, successes, errors, denials, duration_us,
+                                                 first_called_at, last_called_at, user_id)
+            SELECT * FROM unnest(\(counters: usage), \(usage.map { $0.userId ?? "" })::text[])
+            ON CONFLICT (user_id, tool) DO UPDATE SET \(unescaped: Self.counterUpdates("t"))
+            """,
             logger: logger
         )
     }
@@ -120,32 +102,14 @@ struct ProvisioningStore: Sendable {
     func recordPublicUsage(_ usage: [ProvisioningBatch.Usage], on connection: PostgresConnection, logger: Logger) async throws {
         guard !usage.isEmpty else { return }
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).public_tool_usage AS t (tenant, tool, calls, successes, errors, denials, duration_us,
-                                                                         first_called_at, last_called_at)
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
-                                         $8::timestamptz[], $9::timestamptz[])
-                    ON CONFLICT (tenant, tool) DO UPDATE SET \(Self.counterUpdates("t"))
-                    """,
-                binds: Self.counterBindings(usage)
-            ),
+            """
+            INSERT INTO \(schema).public_tool_usage AS t (tenant, tool, calls, successes, errors, denials, duration_us,
+                                                        first_called_at, last_called_at)
+            SELECT * FROM unnest(\(counters: usage))
+            ON CONFLICT (tenant, tool) DO UPDATE SET \(unescaped: Self.counterUpdates("t"))
+            """,
             logger: logger
         )
-    }
-
-    private static func counterBindings(_ usage: [ProvisioningBatch.Usage]) -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(usage.map(\.tenant))
-        bindings.append(usage.map(\.tool))
-        bindings.append(usage.map(\.calls))
-        bindings.append(usage.map(\.successes))
-        bindings.append(usage.map(\.errors))
-        bindings.append(usage.map(\.denials))
-        bindings.append(usage.map(\.durationMicroseconds))
-        bindings.append(usage.map(\.firstCalledAt))
-        bindings.append(usage.map(\.lastCalledAt))
-        return bindings
     }
 
     private static func counterUpdates(_ alias: String) -> String {
@@ -156,5 +120,30 @@ struct ProvisioningStore: Sendable {
         first_called_at = LEAST(\(alias).first_called_at, EXCLUDED.first_called_at),
         last_called_at = GREATEST(\(alias).last_called_at, EXCLUDED.last_called_at)
         """
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The usage counters as `unnest` arguments: tenant, tool, calls, successes, errors, denials,
+    /// duration, first and last call.
+    fileprivate mutating func appendInterpolation(counters usage: [ProvisioningBatch.Usage]) {
+        appendInterpolation(usage.map(\.tenant))
+        appendLiteral("::text[], ")
+        appendInterpolation(usage.map(\.tool))
+        appendLiteral("::text[], ")
+        appendInterpolation(usage.map(\.calls))
+        appendLiteral("::int8[], ")
+        appendInterpolation(usage.map(\.successes))
+        appendLiteral("::int8[], ")
+        appendInterpolation(usage.map(\.errors))
+        appendLiteral("::int8[], ")
+        appendInterpolation(usage.map(\.denials))
+        appendLiteral("::int8[], ")
+        appendInterpolation(usage.map(\.durationMicroseconds))
+        appendLiteral("::int8[], ")
+        appendInterpolation(usage.map(\.firstCalledAt))
+        appendLiteral("::timestamptz[], ")
+        appendInterpolation(usage.map(\.lastCalledAt))
+        appendLiteral("::timestamptz[]")
     }
 }

@@ -75,19 +75,12 @@ public struct UserDirectory: Sendable {
     /// Accounts of `tenant` ordered by id, after `cursor` (the last id of the previous page).
     public func list(tenant: String, limit: Int = defaultPageSize, after cursor: String? = nil) async throws -> UserPage {
         precondition((1...Self.maximumPageSize).contains(limit))
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
-        bindings.append(cursor ?? "")
-        bindings.append(limit + 1)
         let ids = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT DISTINCT account_id COLLATE "C" AS id FROM \(schema.quoted).user_accounts
-                    WHERE tenant = $1 AND account_id COLLATE "C" > $2
-                    ORDER BY id LIMIT $3
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT DISTINCT account_id COLLATE "C" AS id FROM \(schema).user_accounts
+            WHERE tenant = \(tenant) AND account_id COLLATE "C" > \(cursor ?? "")
+            ORDER BY id LIMIT \(limit + 1)
+            """,
             logger: logger
         )
         var accountIds: [String] = []
@@ -101,16 +94,10 @@ public struct UserDirectory: Sendable {
     /// The account that `id` (an account id or the id of one of its identities) belongs to,
     /// with its email history and tool usage; nil if there is none in this tenant.
     public func show(tenant: String, id: String) async throws -> UserAccount? {
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
-        bindings.append(id)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT account_id FROM \(schema.quoted).user_accounts WHERE tenant = $1 AND user_id = $2
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT account_id FROM \(schema).user_accounts WHERE tenant = \(tenant) AND user_id = \(id)
+            """,
             logger: logger
         )
         var accountId: String?
@@ -124,21 +111,15 @@ public struct UserDirectory: Sendable {
 
     private func load(tenant: String, accountIds: [String]) async throws -> [UserAccount] {
         guard !accountIds.isEmpty else { return [] }
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
-        bindings.append(accountIds)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT a.account_id, a.user_id, a.upstream_issuer, a.upstream_subject, a.email, a.email_verified, a.name,
-                           a.version, a.logins, a.first_seen_at, a.last_login_at,
-                           GREATEST(a.last_login_at, (SELECT max(t.last_called_at) FROM \(schema.quoted).tool_usage t WHERE t.user_id = a.user_id))
-                    FROM \(schema.quoted).user_accounts a
-                    WHERE a.tenant = $1 AND a.account_id = ANY($2::text[])
-                    ORDER BY a.account_id COLLATE "C", a.first_seen_at, a.user_id COLLATE "C"
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT a.account_id, a.user_id, a.upstream_issuer, a.upstream_subject, a.email, a.email_verified, a.name,
+                   a.version, a.logins, a.first_seen_at, a.last_login_at,
+                   GREATEST(a.last_login_at, (SELECT max(t.last_called_at) FROM \(schema).tool_usage t WHERE t.user_id = a.user_id))
+            FROM \(schema).user_accounts a
+            WHERE a.tenant = \(tenant) AND a.account_id = ANY(\(accountIds)::text[])
+            ORDER BY a.account_id COLLATE "C", a.first_seen_at, a.user_id COLLATE "C"
+            """,
             logger: logger
         )
         var accounts: [UserAccount] = []
@@ -179,16 +160,11 @@ public struct UserDirectory: Sendable {
     }
 
     private func emailHistory(of userIds: [String]) async throws -> [UserAccount.EmailRecord] {
-        var bindings = PostgresBindings()
-        bindings.append(userIds)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT user_id, email, first_seen_at, last_seen_at FROM \(schema.quoted).email_history
-                    WHERE user_id = ANY($1::text[]) ORDER BY first_seen_at, email
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT user_id, email, first_seen_at, last_seen_at FROM \(schema).email_history
+            WHERE user_id = ANY(\(userIds)::text[]) ORDER BY first_seen_at, email
+            """,
             logger: logger
         )
         var records: [UserAccount.EmailRecord] = []
@@ -199,18 +175,13 @@ public struct UserDirectory: Sendable {
     }
 
     private func toolUsage(of userIds: [String]) async throws -> [UserAccount.ToolUsage] {
-        var bindings = PostgresBindings()
-        bindings.append(userIds)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT tool, sum(calls)::int8, sum(successes)::int8, sum(errors)::int8, sum(denials)::int8,
-                           min(first_called_at), max(last_called_at)
-                    FROM \(schema.quoted).tool_usage WHERE user_id = ANY($1::text[])
-                    GROUP BY tool ORDER BY tool
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT tool, sum(calls)::int8, sum(successes)::int8, sum(errors)::int8, sum(denials)::int8,
+                   min(first_called_at), max(last_called_at)
+            FROM \(schema).tool_usage WHERE user_id = ANY(\(userIds)::text[])
+            GROUP BY tool ORDER BY tool
+            """,
             logger: logger
         )
         var usage: [UserAccount.ToolUsage] = []
@@ -234,30 +205,29 @@ public struct UserDirectory: Sendable {
     /// dump hold the same users, history, usage and links. (The inbox and outbox are plumbing,
     /// not state, and are left out.)
     public func canonicalDump() async throws -> [String] {
-        let s = schema.quoted
+        let s = schema
         func ts(_ column: String) -> String { "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" }
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT line FROM (
-                        SELECT concat_ws(E'\t', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
-                                         email_verified, coalesce(name, '-'), email_linking, version, source_event_id,
-                                         \(ts("first_seen_at")), \(ts("last_login_at")), logins, 'account=' || account_id) AS line
-                        FROM \(s).user_accounts
-                        UNION ALL
-                        SELECT concat_ws(E'\t', 'email', user_id, email, first_version, last_version, \(ts("first_seen_at")), \(ts("last_seen_at")))
-                        FROM \(s).email_history
-                        UNION ALL
-                        SELECT concat_ws(E'\t', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
-                                         \(ts("first_called_at")), \(ts("last_called_at")))
-                        FROM \(s).tool_usage
-                        UNION ALL
-                        SELECT concat_ws(E'\t', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
-                                         \(ts("first_called_at")), \(ts("last_called_at")))
-                        FROM \(s).public_tool_usage
-                    ) lines ORDER BY line COLLATE "C"
-                    """
-            ),
+            """
+            SELECT line FROM (
+                SELECT concat_ws(E'\t', 'user', user_id, tenant, upstream_issuer, upstream_subject, coalesce(email, '-'),
+                                 email_verified, coalesce(name, '-'), email_linking, version, source_event_id,
+                                 \(unescaped: ts("first_seen_at")), \(unescaped: ts("last_login_at")), logins, 'account=' || account_id) AS line
+                FROM \(s).user_accounts
+                UNION ALL
+                SELECT concat_ws(E'\t', 'email', user_id, email, first_version, last_version,
+                                 \(unescaped: ts("first_seen_at")), \(unescaped: ts("last_seen_at")))
+                FROM \(s).email_history
+                UNION ALL
+                SELECT concat_ws(E'\t', 'usage', user_id, tool, tenant, calls, successes, errors, denials, duration_us,
+                                 \(unescaped: ts("first_called_at")), \(unescaped: ts("last_called_at")))
+                FROM \(s).tool_usage
+                UNION ALL
+                SELECT concat_ws(E'\t', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
+                                 \(unescaped: ts("first_called_at")), \(unescaped: ts("last_called_at")))
+                FROM \(s).public_tool_usage
+            ) lines ORDER BY line COLLATE "C"
+            """,
             logger: logger
         )
         var lines: [String] = []

@@ -146,17 +146,11 @@ public struct UpstreamTokenStore: Sendable {
         refresh: @Sendable (String) async throws -> UpstreamTokens
     ) async throws -> UpstreamTokens? {
         try await client.withTransaction(logger: logger) { connection -> UpstreamTokens? in
-            var bindings = PostgresBindings()
-            bindings.append(userId)
-            bindings.append(tenant)
             let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        SELECT access_token, refresh_token, expires_at FROM \(schema.quoted).upstream_tokens
-                        WHERE user_id = $1 AND tenant_id = $2 FOR UPDATE
-                        """,
-                    binds: bindings
-                ),
+                """
+                SELECT access_token, refresh_token, expires_at FROM \(schema).upstream_tokens
+                WHERE user_id = \(userId) AND tenant_id = \(tenant) FOR UPDATE
+                """,
                 logger: logger
             )
             var found: (String, String?, Date?)?
@@ -177,20 +171,16 @@ public struct UpstreamTokenStore: Sendable {
             }
             guard let refreshToken else { throw UpstreamFailure.grantRevoked }
             let fresh = try await refresh(refreshToken)
-            var update = PostgresBindings()
-            update.append(userId)
-            update.append(try keyRing.seal(Array(fresh.accessToken.utf8), associatedData: Self.accessData(userId)))
-            update.append(try fresh.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: Self.refreshData(userId)) })
-            update.append(fresh.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) })
+            let newAccess = try keyRing.seal(Array(fresh.accessToken.utf8), associatedData: Self.accessData(userId))
+            let newRefresh = try fresh.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: Self.refreshData(userId)) }
+            let newExpiry = fresh.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) }
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        UPDATE \(schema.quoted).upstream_tokens SET access_token = $2, refresh_token = coalesce($3, refresh_token), expires_at = $4,
-                            updated_at = now()
-                        WHERE user_id = $1
-                        """,
-                    binds: update
-                ),
+                """
+                UPDATE \(schema).upstream_tokens
+                SET access_token = \(newAccess), refresh_token = coalesce(\(newRefresh), refresh_token), expires_at = \(newExpiry),
+                    updated_at = now()
+                WHERE user_id = \(userId)
+                """,
                 logger: logger
             )
             return fresh

@@ -20,28 +20,22 @@ extension AuthorizationStore {
     )
         async throws -> (PendingAuthorization, sealedVerifier: String, nonce: String?, client: CodeBinding.Client?)?
     {
-        var bindings = PostgresBindings()
-        bindings.append(stateHash)
-        bindings.append(tenant)
-        bindings.append(sessionHash)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH claimed AS (
-                        UPDATE \(schema.quoted).authorization_requests r SET status = 'callback'
-                        WHERE r.upstream_state_hash = $1 AND r.tenant_id = $2 AND r.session_hash = $3 AND r.status = 'upstream'
-                          AND r.expires_at > now()
-                          AND (r.client_id ~ '^https?://'
-                               OR EXISTS (SELECT 1 FROM \(schema.quoted).clients c
-                                          WHERE c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled))
-                        RETURNING r.*
-                    )
-                    SELECT r.id, r.client_id, r.redirect_uri, r.scopes, r.resource, r.code_challenge, r.client_state, r.session_hash, r.csrf_hash,
-                           r.expires_at, r.upstream_verifier, r.upstream_nonce, c.token_endpoint_auth_method, c.client_secret_hash, c.grant_types
-                    FROM claimed r LEFT JOIN \(schema.quoted).clients c ON c.client_id = r.client_id AND c.tenant_id = r.tenant_id
-                    """,
-                binds: bindings
-            ),
+            """
+            WITH claimed AS (
+                UPDATE \(schema).authorization_requests r SET status = 'callback'
+                WHERE r.upstream_state_hash = \(stateHash) AND r.tenant_id = \(tenant) AND r.session_hash = \(sessionHash)
+                  AND r.status = 'upstream'
+                  AND r.expires_at > now()
+                  AND (r.client_id ~ '^https?://'
+                       OR EXISTS (SELECT 1 FROM \(schema).clients c
+                                  WHERE c.client_id = r.client_id AND c.tenant_id = r.tenant_id AND NOT c.disabled))
+                RETURNING r.*
+            )
+            SELECT r.id, r.client_id, r.redirect_uri, r.scopes, r.resource, r.code_challenge, r.client_state, r.session_hash, r.csrf_hash,
+                   r.expires_at, r.upstream_verifier, r.upstream_nonce, c.token_endpoint_auth_method, c.client_secret_hash, c.grant_types
+            FROM claimed r LEFT JOIN \(schema).clients c ON c.client_id = r.client_id AND c.tenant_id = r.tenant_id
+            """,
             logger: logger
         )
         for try await row in rows.decode(
@@ -77,13 +71,8 @@ extension AuthorizationStore {
     }
 
     public func markFailed(_ id: String) async throws {
-        var bindings = PostgresBindings()
-        bindings.append(id)
         try await client.query(
-            PostgresQuery(
-                unsafeSQL: "UPDATE \(schema.quoted).authorization_requests SET status = 'failed' WHERE id = $1",
-                binds: bindings
-            ),
+            "UPDATE \(schema).authorization_requests SET status = 'failed' WHERE id = \(id)",
             logger: logger
         )
     }
@@ -105,45 +94,26 @@ extension AuthorizationStore {
         let sealedAccess = try keyRing.seal(Array(tokens.accessToken.utf8), associatedData: UpstreamTokenStore.accessData(userId))
         let sealedRefresh = try tokens.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: UpstreamTokenStore.refreshData(userId)) }
         try await client.withTransaction(logger: logger) { connection in
-            var identityBindings = PostgresBindings()
-            identityBindings.append(userId)
-            identityBindings.append(pending.tenant)
-            identityBindings.append(identity.issuer)
-            identityBindings.append(identity.subject)
             let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).identities (user_id, tenant_id, upstream_issuer, upstream_subject, version, last_login_at)
-                        VALUES ($1, $2, $3, $4, 1, now())
-                        ON CONFLICT (user_id) DO UPDATE SET version = identities.version + 1, last_login_at = now()
-                        RETURNING version
-                        """,
-                    binds: identityBindings
-                ),
+                """
+                INSERT INTO \(schema).identities (user_id, tenant_id, upstream_issuer, upstream_subject, version, last_login_at)
+                VALUES (\(userId), \(pending.tenant), \(identity.issuer), \(identity.subject), 1, now())
+                ON CONFLICT (user_id) DO UPDATE SET version = identities.version + 1, last_login_at = now()
+                RETURNING version
+                """,
                 logger: logger
             )
             var version: Int64 = 1
             for try await value in rows.decode(Int64.self) { version = value }
-
-            var tokenBindings = PostgresBindings()
-            tokenBindings.append(tokenId)
-            tokenBindings.append(userId)
-            tokenBindings.append(pending.tenant)
-            tokenBindings.append(sealedAccess)
-            tokenBindings.append(sealedRefresh ?? "")
-            tokenBindings.append(tokens.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) } ?? Date.distantFuture)
-            tokenBindings.append(tokens.expiresIn != nil)
+            let expiresAt = tokens.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) }
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).upstream_tokens (id, user_id, tenant_id, access_token, refresh_token, expires_at)
-                        VALUES ($1, $2, $3, $4, NULLIF($5, ''), CASE WHEN $7 THEN $6 END)
-                        ON CONFLICT (user_id) DO UPDATE SET access_token = EXCLUDED.access_token,
-                            refresh_token = coalesce(EXCLUDED.refresh_token, upstream_tokens.refresh_token),
-                            expires_at = EXCLUDED.expires_at, updated_at = now()
-                        """,
-                    binds: tokenBindings
-                ),
+                """
+                INSERT INTO \(schema).upstream_tokens (id, user_id, tenant_id, access_token, refresh_token, expires_at)
+                VALUES (\(tokenId), \(userId), \(pending.tenant), \(sealedAccess), \(sealedRefresh), \(expiresAt))
+                ON CONFLICT (user_id) DO UPDATE SET access_token = EXCLUDED.access_token,
+                    refresh_token = coalesce(EXCLUDED.refresh_token, upstream_tokens.refresh_token),
+                    expires_at = EXCLUDED.expires_at, updated_at = now()
+                """,
                 logger: logger
             )
 
@@ -182,58 +152,39 @@ extension AuthorizationStore {
             )
             try await OutboxWriter(schema: schema).append([try OutboxRecord(stored), try OutboxRecord(issued)], on: connection, logger: logger)
 
-            var requestBindings = PostgresBindings()
-            requestBindings.append(pending.id)
-            requestBindings.append(binding.clientId)
-            requestBindings.append(pending.tenant)
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        UPDATE \(schema.quoted).authorization_requests SET status = 'completed', upstream_verifier = NULL WHERE id = $1
-                        """,
-                    binds: requestBindings
-                ),
+                """
+                UPDATE \(schema).authorization_requests SET status = 'completed', upstream_verifier = NULL WHERE id = \(pending.id)
+                """,
                 logger: logger
             )
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        UPDATE \(schema.quoted).clients SET last_used_at = now(), expires_at = NULL WHERE client_id = $2 AND tenant_id = $3
-                        """,
-                    binds: requestBindings
-                ),
+                """
+                UPDATE \(schema).clients SET last_used_at = now(), expires_at = NULL
+                WHERE client_id = \(binding.clientId) AND tenant_id = \(pending.tenant)
+                """,
                 logger: logger
             )
 
             // The login says who approved this client in this browser: the session now belongs to
             // the user, and the approval that let this login through is the user's too.
-            var consentBindings = PostgresBindings()
-            consentBindings.append(pending.tenant)
-            consentBindings.append(pending.sessionHash)
-            consentBindings.append(userId)
-            consentBindings.append(binding.clientId)
-            consentBindings.append(binding.redirectUri)
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).session_users (tenant_id, session_hash, user_id) VALUES ($1, $2, $3)
-                        ON CONFLICT (tenant_id, session_hash) DO UPDATE SET user_id = EXCLUDED.user_id, bound_at = now()
-                        """,
-                    binds: consentBindings
-                ),
+                """
+                INSERT INTO \(schema).session_users (tenant_id, session_hash, user_id)
+                VALUES (\(pending.tenant), \(pending.sessionHash), \(userId))
+                ON CONFLICT (tenant_id, session_hash) DO UPDATE SET user_id = EXCLUDED.user_id, bound_at = now()
+                """,
                 logger: logger
             )
             try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        INSERT INTO \(schema.quoted).user_consents AS uc (tenant_id, user_id, client_id, redirect_uri, scopes)
-                        SELECT tenant_id, $3, client_id, redirect_uri, scopes FROM \(schema.quoted).consents
-                        WHERE tenant_id = $1 AND session_hash = $2 AND client_id = $4 AND redirect_uri = $5
-                        ON CONFLICT (tenant_id, user_id, client_id, redirect_uri)
-                        DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(uc.scopes || EXCLUDED.scopes)), approved_at = now()
-                        """,
-                    binds: consentBindings
-                ),
+                """
+                INSERT INTO \(schema).user_consents AS uc (tenant_id, user_id, client_id, redirect_uri, scopes)
+                SELECT tenant_id, \(userId), client_id, redirect_uri, scopes FROM \(schema).consents
+                WHERE tenant_id = \(pending.tenant) AND session_hash = \(pending.sessionHash)
+                  AND client_id = \(binding.clientId) AND redirect_uri = \(binding.redirectUri)
+                ON CONFLICT (tenant_id, user_id, client_id, redirect_uri)
+                DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(uc.scopes || EXCLUDED.scopes)), approved_at = now()
+                """,
                 logger: logger
             )
         }

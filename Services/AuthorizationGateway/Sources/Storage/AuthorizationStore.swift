@@ -32,17 +32,11 @@ public struct AuthorizationStore: Sendable {
 
     /// The tenant's enabled, unexpired client with this id.
     public func client(_ clientId: String, tenant: String) async throws -> AuthorizingClient? {
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
-        bindings.append(clientId)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT client_id, client_name, redirect_uris, grant_types, scope FROM \(schema.quoted).clients
-                    WHERE tenant_id = $1 AND client_id = $2 AND NOT disabled AND (expires_at IS NULL OR expires_at > now())
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT client_id, client_name, redirect_uris, grant_types, scope FROM \(schema).clients
+            WHERE tenant_id = \(tenant) AND client_id = \(clientId) AND NOT disabled AND (expires_at IS NULL OR expires_at > now())
+            """,
             logger: logger
         )
         for try await (id, name, redirects, grants, scope) in rows.decode((String, String?, [String], [String], String?).self) {
@@ -61,46 +55,25 @@ public struct AuthorizationStore: Sendable {
             status: "pending",
             expiresAt: Date().addingTimeInterval(Self.lifetime)
         )
-        var bindings = PostgresBindings()
-        bindings.append(pending.id)
-        bindings.append(tenant)
-        bindings.append(request.clientId)
-        bindings.append(request.redirectUri)
-        bindings.append(request.scopes)
-        bindings.append(request.resource)
-        bindings.append(request.codeChallenge)
-        bindings.append(request.state ?? "")
-        bindings.append(request.state != nil)
-        bindings.append(sessionHash)
-        bindings.append(csrfHash)
-        bindings.append(pending.expiresAt)
         try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).authorization_requests (id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge,
-                        client_state, session_hash, csrf_hash, status, expires_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $9 THEN $8 END, $10, $11, 'pending', $12)
-                    """,
-                binds: bindings
-            ),
+            """
+            INSERT INTO \(schema).authorization_requests (id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge,
+                client_state, session_hash, csrf_hash, status, expires_at)
+            VALUES (\(pending.id), \(tenant), \(request.clientId), \(request.redirectUri), \(request.scopes), \(request.resource),
+                \(request.codeChallenge), \(request.state), \(sessionHash), \(csrfHash), 'pending', \(pending.expiresAt))
+            """,
             logger: logger
         )
         return pending
     }
 
     public func pending(_ id: String, tenant: String) async throws -> PendingAuthorization? {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        bindings.append(tenant)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash,
-                           status, expires_at
-                    FROM \(schema.quoted).authorization_requests WHERE id = $1 AND tenant_id = $2
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash,
+                   status, expires_at
+            FROM \(schema).authorization_requests WHERE id = \(id) AND tenant_id = \(tenant)
+            """,
             logger: logger
         )
         for try await row in rows.decode((String, String, String, String, [String], String, String, String?, String, String, String, Date).self) {
@@ -134,23 +107,15 @@ public struct AuthorizationStore: Sendable {
         sealedVerifier: String? = nil,
         nonce: String? = nil
     ) async throws -> Bool {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        bindings.append(status)
-        bindings.append(upstreamStateHash ?? "")
-        bindings.append(sealedVerifier ?? "")
-        bindings.append(nonce ?? "")
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    UPDATE \(schema.quoted).authorization_requests
-                    SET status = $2, upstream_state_hash = NULLIF($3, ''), upstream_verifier = NULLIF($4, ''), upstream_nonce = NULLIF($5, ''),
-                        expires_at = LEAST(expires_at, now() + interval '10 minutes')
-                    WHERE id = $1 AND status = 'pending' AND expires_at > now()
-                    RETURNING id
-                    """,
-                binds: bindings
-            ),
+            """
+            UPDATE \(schema).authorization_requests
+            SET status = \(status), upstream_state_hash = NULLIF(\(upstreamStateHash ?? ""), ''),
+                upstream_verifier = NULLIF(\(sealedVerifier ?? ""), ''), upstream_nonce = NULLIF(\(nonce ?? ""), ''),
+                expires_at = LEAST(expires_at, now() + interval '10 minutes')
+            WHERE id = \(id) AND status = 'pending' AND expires_at > now()
+            RETURNING id
+            """,
             logger: logger
         )
         for try await _ in rows.decode(String.self) { return true }
@@ -172,17 +137,16 @@ public struct AuthorizationStore: Sendable {
     /// An approval of `clientId` by this browser session, or by the user signed in on it; with
     /// `request`, one for its redirect URI that covers its scopes.
     private func hasApproval(tenant: String, sessionHash: String, clientId: String, covering request: AuthorizationRequest?) async throws -> Bool {
-        let s = schema.quoted
         let redirect = request?.redirectUri
         let scopes = request?.scopes
         let rows = try await client.query(
             """
-            SELECT 1 FROM \(unescaped: s).consents
+            SELECT 1 FROM \(schema).consents
             WHERE tenant_id = \(tenant) AND session_hash = \(sessionHash) AND client_id = \(clientId)
                 AND (\(redirect)::text IS NULL OR redirect_uri = \(redirect)) AND (\(scopes)::text[] IS NULL OR scopes @> \(scopes)::text[])
             UNION ALL
-            SELECT 1 FROM \(unescaped: s).session_users su
-            JOIN \(unescaped: s).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
+            SELECT 1 FROM \(schema).session_users su
+            JOIN \(schema).user_consents uc ON uc.tenant_id = su.tenant_id AND uc.user_id = su.user_id
             WHERE su.tenant_id = \(tenant) AND su.session_hash = \(sessionHash) AND uc.client_id = \(clientId)
                 AND (\(redirect)::text IS NULL OR uc.redirect_uri = \(redirect)) AND (\(scopes)::text[] IS NULL OR uc.scopes @> \(scopes)::text[])
             LIMIT 1
@@ -194,28 +158,14 @@ public struct AuthorizationStore: Sendable {
     }
 
     public func recordConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws {
-        let bindings = Self.consentBindings(tenant: tenant, sessionHash: sessionHash, request: request)
         try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(schema.quoted).consents (tenant_id, session_hash, client_id, redirect_uri, scopes) VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT (tenant_id, session_hash, client_id, redirect_uri)
-                    DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes)), approved_at = now()
-                    """,
-                binds: bindings
-            ),
+            """
+            INSERT INTO \(schema).consents (tenant_id, session_hash, client_id, redirect_uri, scopes)
+            VALUES (\(tenant), \(sessionHash), \(request.clientId), \(request.redirectUri), \(request.scopes))
+            ON CONFLICT (tenant_id, session_hash, client_id, redirect_uri)
+            DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes)), approved_at = now()
+            """,
             logger: logger
         )
-    }
-
-    /// `$1` tenant, `$2` session hash, `$3` client id, `$4` redirect URI, `$5` scopes.
-    private static func consentBindings(tenant: String, sessionHash: String, request: AuthorizationRequest) -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
-        bindings.append(sessionHash)
-        bindings.append(request.clientId)
-        bindings.append(request.redirectUri)
-        bindings.append(request.scopes)
-        return bindings
     }
 }

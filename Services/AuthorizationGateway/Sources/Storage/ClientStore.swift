@@ -61,52 +61,33 @@ public struct ClientStore: Sendable {
                 metadataDocumentUrl: nil
             )
         )
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
-        bindings.append(clientId)
-        bindings.append(metadata.clientName ?? "")
-        bindings.append(metadata.applicationType)
-        bindings.append(metadata.redirectUris)
-        bindings.append(metadata.grantTypes)
-        bindings.append(metadata.responseTypes)
-        bindings.append(metadata.tokenEndpointAuthMethod)
-        bindings.append(metadata.scope ?? "")
-        bindings.append(secretHash ?? "")
-        bindings.append(String(decoding: try JSONBody.encoder().encode(metadata), as: UTF8.self))
-        bindings.append(address ?? "")
-        bindings.append(issuedAt)
-        bindings.append(issuedAt.addingTimeInterval(unusedLifetime / .seconds(1)))
-        OutboxWriter.bind([try OutboxRecord(event)], into: &bindings)
+        let document = String(decoding: try JSONBody.encoder().encode(metadata), as: UTF8.self)
+        let expiresAt = issuedAt.addingTimeInterval(unusedLifetime / .seconds(1))
+        let announcement = OutboxWriter(schema: schema).insert([try OutboxRecord(event)], when: "registered")
         // One statement writes the client and its event: atomic without a transaction's extra round trips.
         try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH registered AS (
-                        INSERT INTO \(schema.quoted).clients (tenant_id, client_id, client_name, application_type, redirect_uris, grant_types,
-                            response_types, token_endpoint_auth_method, scope, client_secret_hash, metadata, registered_from, created_at, expires_at)
-                        VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, NULLIF($9, ''), NULLIF($10, ''), $11::jsonb, NULLIF($12, ''), $13, $14)
-                        RETURNING client_id
-                    )
-                    \(OutboxWriter(schema: schema).insertSQL(firstParameter: 15, when: "registered"))
-                    """,
-                binds: bindings
-            ),
+            """
+            WITH registered AS (
+                INSERT INTO \(schema).clients (tenant_id, client_id, client_name, application_type, redirect_uris, grant_types,
+                    response_types, token_endpoint_auth_method, scope, client_secret_hash, metadata, registered_from, created_at, expires_at)
+                VALUES (\(tenant), \(clientId), NULLIF(\(metadata.clientName ?? ""), ''), \(metadata.applicationType), \(metadata.redirectUris),
+                    \(metadata.grantTypes), \(metadata.responseTypes), \(metadata.tokenEndpointAuthMethod), NULLIF(\(metadata.scope ?? ""), ''),
+                    NULLIF(\(secretHash ?? ""), ''), \(document)::jsonb, NULLIF(\(address ?? ""), ''), \(issuedAt), \(expiresAt))
+                RETURNING client_id
+            )
+            \(announcement)
+            """,
             logger: logger
         )
         return (clientId, secret, issuedAt)
     }
 
     public func list(tenant: String) async throws -> [RegisteredClient] {
-        var bindings = PostgresBindings()
-        bindings.append(tenant)
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled
-                    FROM \(schema.quoted).clients WHERE tenant_id = $1 ORDER BY created_at, client_id
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled
+            FROM \(schema).clients WHERE tenant_id = \(tenant) ORDER BY created_at, client_id
+            """,
             logger: logger
         )
         let decoder = JSONBody.decoder()

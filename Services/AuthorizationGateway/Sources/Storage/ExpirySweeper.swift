@@ -45,21 +45,16 @@ public struct ExpirySweeper: Service {
     @discardableResult
     public func expireUnusedClients(limit: Int = 500) async throws -> Int {
         try await client.withTransaction(logger: logger) { connection in
-            var bindings = PostgresBindings()
-            bindings.append(limit)
             let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        UPDATE \(schema.quoted).clients SET disabled = true
-                        WHERE client_id IN (
-                            SELECT client_id FROM \(schema.quoted).clients
-                            WHERE NOT disabled AND expires_at IS NOT NULL AND expires_at < now()
-                            ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                        RETURNING tenant_id, client_id, client_name, application_type, redirect_uris, grant_types, response_types,
-                                  token_endpoint_auth_method, scope, client_secret_hash
-                        """,
-                    binds: bindings
-                ),
+                """
+                UPDATE \(schema).clients SET disabled = true
+                WHERE client_id IN (
+                    SELECT client_id FROM \(schema).clients
+                    WHERE NOT disabled AND expires_at IS NOT NULL AND expires_at < now()
+                    ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING tenant_id, client_id, client_name, application_type, redirect_uris, grant_types, response_types,
+                          token_endpoint_auth_method, scope, client_secret_hash
+                """,
                 logger: logger
             )
             var records: [OutboxRecord] = []
@@ -99,8 +94,8 @@ public struct ExpirySweeper: Service {
     public func deleteExpiredAuthorizationRequests(limit: Int = 1000) async throws -> Int {
         let rows = try await client.query(
             """
-            DELETE FROM \(unescaped: schema.quoted).authorization_requests WHERE id IN (
-                SELECT id FROM \(unescaped: schema.quoted).authorization_requests
+            DELETE FROM \(schema).authorization_requests WHERE id IN (
+                SELECT id FROM \(schema).authorization_requests
                 WHERE expires_at < now() ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
             RETURNING id
             """,

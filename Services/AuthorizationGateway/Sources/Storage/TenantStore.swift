@@ -121,7 +121,7 @@ public struct TenantStore: Sendable {
     /// Every tenant with its sealed secret, for the host directory.
     public func records() async throws -> [TenantRecord] {
         try await client.withConnection { connection in
-            try await query(where: "true", bindings: PostgresBindings(), on: connection, lock: false)
+            try await query(id: nil, on: connection, lock: false)
         }
     }
 
@@ -183,7 +183,7 @@ public struct TenantStore: Sendable {
     }
 
     private func write(_ tenant: Tenant, sealedSecret: String?, replaceSecret: Bool, insert: Bool, on connection: PostgresConnection) async throws {
-        let s = schema.quoted
+        let s = schema
         let encoder = JSONBody.encoder()
         let upstream = try tenant.upstream.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         let profiles = String(decoding: try encoder.encode(tenant.clientProfiles), as: UTF8.self)
@@ -192,7 +192,7 @@ public struct TenantStore: Sendable {
         let statement: PostgresQuery
         if insert {
             statement = """
-                INSERT INTO \(unescaped: s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
+                INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
                     access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles, mcp)
                 VALUES (\(tenant.id), \(tenant.displayName), \(tenant.authMode.rawValue), \(tenant.emailLinking), \(upstream)::jsonb,
                     \(sealedSecret), \(tenant.disabled), \(lifetimes.accessTokenSeconds), \(lifetimes.refreshTokenSeconds),
@@ -200,7 +200,7 @@ public struct TenantStore: Sendable {
                 """
         } else {
             statement = """
-                UPDATE \(unescaped: s).tenants SET display_name = \(tenant.displayName), auth_mode = \(tenant.authMode.rawValue),
+                UPDATE \(s).tenants SET display_name = \(tenant.displayName), auth_mode = \(tenant.authMode.rawValue),
                     email_linking = \(tenant.emailLinking), upstream = \(upstream)::jsonb,
                     upstream_client_secret = CASE WHEN \(replaceSecret) THEN \(sealedSecret) ELSE upstream_client_secret END,
                     disabled = \(tenant.disabled), access_token_seconds = \(lifetimes.accessTokenSeconds),
@@ -210,36 +210,20 @@ public struct TenantStore: Sendable {
                 """
         }
         try await connection.query(statement, logger: logger)
-        var hosts = PostgresBindings()
-        hosts.append(tenant.id)
-        hosts.append(tenant.hosts)
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    DELETE FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host <> ALL($2::text[])
-                    """,
-                binds: hosts
-            ),
+            "DELETE FROM \(s).tenant_hosts WHERE tenant_id = \(tenant.id) AND host <> ALL(\(tenant.hosts)::text[])",
             logger: logger
         )
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO \(s).tenant_hosts (host, tenant_id) SELECT h, $1 FROM unnest($2::text[]) AS h
-                    ON CONFLICT (host) DO UPDATE SET tenant_id = EXCLUDED.tenant_id WHERE tenant_hosts.tenant_id = EXCLUDED.tenant_id
-                    """,
-                binds: hosts
-            ),
+            """
+            INSERT INTO \(s).tenant_hosts (host, tenant_id) SELECT h, \(tenant.id) FROM unnest(\(tenant.hosts)::text[]) AS h
+            ON CONFLICT (host) DO UPDATE SET tenant_id = EXCLUDED.tenant_id WHERE tenant_hosts.tenant_id = EXCLUDED.tenant_id
+            """,
             logger: logger
         )
         // A host another tenant holds was left untouched by the upsert above: refuse.
         let rows = try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT count(*) FROM \(s).tenant_hosts WHERE tenant_id = $1 AND host = ANY($2::text[])
-                    """,
-                binds: hosts
-            ),
+            "SELECT count(*) FROM \(s).tenant_hosts WHERE tenant_id = \(tenant.id) AND host = ANY(\(tenant.hosts)::text[])",
             logger: logger
         )
         for try await count in rows.decode(Int64.self) where count != tenant.hosts.count {
@@ -250,29 +234,20 @@ public struct TenantStore: Sendable {
     struct HostTaken: Error {}
 
     private func load(_ id: String, on connection: PostgresConnection, lock: Bool) async throws -> TenantRecord? {
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        return try await query(where: "t.id = $1", bindings: bindings, on: connection, lock: lock).first
+        try await query(id: id, on: connection, lock: lock).first
     }
 
-    private func query(
-        where condition: String,
-        bindings: PostgresBindings,
-        on connection: PostgresConnection,
-        lock: Bool
-    ) async throws -> [TenantRecord] {
-        let s = schema.quoted
+    /// The tenant `id`, or every tenant when it is nil; with `lock`, locked for update.
+    private func query(id: String?, on connection: PostgresConnection, lock: Bool) async throws -> [TenantRecord] {
+        let s = schema
         let rows = try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
-                           t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
-                           t.mcp::text,
-                           coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
-                    FROM \(s).tenants t WHERE \(condition) \(lock ? "FOR UPDATE" : "")
-                    """,
-                binds: bindings
-            ),
+            """
+            SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
+                   t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
+                   t.mcp::text,
+                   coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
+            FROM \(s).tenants t WHERE \(id)::text IS NULL OR t.id = \(id) \(unescaped: lock ? "FOR UPDATE" : "")
+            """,
             logger: logger
         )
         var records: [TenantRecord] = []

@@ -29,7 +29,7 @@ public struct ToolHostProjections: EventHandler {
         let mcp = try tenant.mcp.map { String(decoding: try EventCodec.encoder().encode($0), as: UTF8.self) }
         try await connection.query(
             """
-            INSERT INTO \(unescaped: schema.quoted).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, mcp)
+            INSERT INTO \(schema).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, mcp)
             VALUES (\(tenant.tenantId), \(event.header.aggregateVersion), \(tenant.displayName), \(tenant.hosts), \(tenant.authMode),
                 \(tenant.disabled), \(mcp)::jsonb)
             ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,

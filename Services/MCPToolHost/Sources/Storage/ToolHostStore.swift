@@ -44,11 +44,9 @@ public struct ToolHostStore: Sendable {
     /// Hosts of every served tenant.
     public func tenantsByHost() async throws -> [String: ToolTenant] {
         let rows = try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT id, display_name, hosts, auth_mode, mcp::text FROM \(schema.quoted).tenants WHERE NOT disabled
-                    """
-            ),
+            """
+            SELECT id, display_name, hosts, auth_mode, mcp::text FROM \(schema).tenants WHERE NOT disabled
+            """,
             logger: logger
         )
         var map: [String: ToolTenant] = [:]
@@ -75,31 +73,18 @@ public struct ToolHostStore: Sendable {
         invocation: OutboxRecord
     ) async throws -> SupportRequest {
         let id = "sr_" + SecretGenerator.generate(prefix: "", bytes: 12)
-        var bindings = PostgresBindings()
-        bindings.append(id)
-        bindings.append(principal.tenant)
-        bindings.append(principal.userId)
-        bindings.append(principal.clientId)
-        bindings.append(email)
-        bindings.append(subject)
-        bindings.append(message)
-        OutboxWriter.bind([invocation], into: &bindings)
-        let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, outbox, logger, bindings] in
-            try await client.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        WITH filed AS (
-                            INSERT INTO \(schema.quoted).support_requests (id, tenant_id, user_id, client_id, email, subject, message)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
-                        ), events AS (
-                            \(outbox.insertSQL(firstParameter: 8, when: "filed"))
-                        )
-                        SELECT created_at FROM filed
-                        """,
-                    binds: bindings
-                ),
-                logger: logger
+        let query: PostgresQuery = """
+            WITH filed AS (
+                INSERT INTO \(schema).support_requests (id, tenant_id, user_id, client_id, email, subject, message)
+                VALUES (\(id), \(principal.tenant), \(principal.userId), \(principal.clientId), \(email), \(subject), \(message))
+                RETURNING created_at
+            ), events AS (
+                \(outbox.insert([invocation], when: "filed"))
             )
+            SELECT created_at FROM filed
+            """
+        let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, logger] in
+            try await client.query(query, logger: logger)
         }
         for try await createdAt in rows.decode(Date.self) {
             return SupportRequest(id: id, subject: subject, message: message, email: email, status: "open", createdAt: createdAt)
@@ -109,19 +94,12 @@ public struct ToolHostStore: Sendable {
 
     /// The caller's own requests, newest first.
     public func supportRequests(of principal: Principal, limit: Int = 50) async throws -> [SupportRequest] {
-        var bindings = PostgresBindings()
-        bindings.append(principal.tenant)
-        bindings.append(principal.userId)
-        bindings.append(limit)
-        let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, logger, bindings] in
+        let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, logger] in
             try await client.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        SELECT id, subject, message, email, status, created_at FROM \(schema.quoted).support_requests
-                        WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id LIMIT $3
-                        """,
-                    binds: bindings
-                ),
+                """
+                SELECT id, subject, message, email, status, created_at FROM \(schema).support_requests
+                WHERE tenant_id = \(principal.tenant) AND user_id = \(principal.userId) ORDER BY created_at DESC, id LIMIT \(limit)
+                """,
                 logger: logger
             )
         }

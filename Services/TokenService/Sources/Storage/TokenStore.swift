@@ -48,7 +48,7 @@ public struct TokenStore: Sendable {
         let rows = try await client.query(
             """
             SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
-            FROM \(unescaped: schema.quoted).tenants WHERE NOT disabled
+            FROM \(schema).tenants WHERE NOT disabled
             """,
             logger: logger
         )
@@ -73,7 +73,7 @@ public struct TokenStore: Sendable {
     func registeredClient(_ clientId: String, tenant: String) async throws -> RegisteredClient? {
         let rows = try await client.query(
             """
-            SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(unescaped: schema.quoted).clients
+            SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(schema).clients
             WHERE client_id = \(clientId) AND tenant_id = \(tenant)
             """,
             logger: logger
@@ -137,7 +137,7 @@ public struct TokenStore: Sendable {
     func recordFailure(codeHash: String, binding: CodeBinding) async throws -> Int {
         let rows = try await client.query(
             """
-            INSERT INTO \(unescaped: schema.quoted).code_redemptions AS r (code_hash, tenant_id, failures, expires_at)
+            INSERT INTO \(schema).code_redemptions AS r (code_hash, tenant_id, failures, expires_at)
             VALUES (\(codeHash), \(binding.tenant), 1, \(binding.expiresAt))
             ON CONFLICT (code_hash) DO UPDATE SET failures = r.failures + 1
             RETURNING failures
@@ -150,10 +150,10 @@ public struct TokenStore: Sendable {
 
     /// A redeemed code came back: the grant it produced is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5).
     func revokeGrantOfReplayedCode(codeHash: String) async throws {
-        let s = schema.quoted
+        let s = schema
         let rows = try await client.query(
             """
-            SELECT g.id FROM \(unescaped: s).code_redemptions r JOIN \(unescaped: s).grants g ON g.id = r.grant_id
+            SELECT g.id FROM \(s).code_redemptions r JOIN \(s).grants g ON g.id = r.grant_id
             WHERE r.code_hash = \(codeHash) AND g.revoked_at IS NULL
             """,
             logger: logger
@@ -187,12 +187,12 @@ public struct TokenStore: Sendable {
 
     /// The grant an access token belongs to (whatever its state), for revocation.
     func grant(ofAccessHash hash: String) async throws -> GrantState? {
-        let s = schema.quoted
+        let s = schema
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.grantColumns), 0, t.hash
-            FROM \(unescaped: s).access_tokens t JOIN \(unescaped: s).grants g ON g.id = t.grant_id
-                LEFT JOIN \(unescaped: s).clients c ON c.client_id = g.client_id
+            FROM \(s).access_tokens t JOIN \(s).grants g ON g.id = t.grant_id
+                LEFT JOIN \(s).clients c ON c.client_id = g.client_id
             WHERE t.hash = \(hash)
             """,
             logger: logger
@@ -243,20 +243,15 @@ public struct TokenStore: Sendable {
     /// revoked is left as it is and announced once.
     @discardableResult
     func revokeGrant(_ grantId: String, reason: String, reuse: (presented: Int, current: Int)? = nil) async throws -> Bool {
-        var bindings = PostgresBindings()
-        bindings.append(grantId)
-        bindings.append(reason)
-        let s = schema.quoted
+        let s = schema
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        UPDATE \(s).grants SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL
-                        RETURNING tenant_id, user_id, client_id, refresh_generation,
-                            (SELECT coalesce(array_agg(hash), '{}') FROM \(s).access_tokens a WHERE a.grant_id = $1 AND a.expires_at > now() AND a.revoked_at IS NULL)
-                        """,
-                    binds: bindings
-                ),
+                """
+                UPDATE \(s).grants SET revoked_at = now(), revoke_reason = \(reason) WHERE id = \(grantId) AND revoked_at IS NULL
+                RETURNING tenant_id, user_id, client_id, refresh_generation,
+                    (SELECT coalesce(array_agg(hash), '{}') FROM \(s).access_tokens a
+                     WHERE a.grant_id = \(grantId) AND a.expires_at > now() AND a.revoked_at IS NULL)
+                """,
                 logger: logger
             )
             for try await (tenant, userId, clientId, generation, hashes) in rows.decode((String, String, String, Int, [String]).self) {
@@ -312,21 +307,16 @@ public struct TokenStore: Sendable {
                 reason: "revoked_by_client"
             )
         )
-        var bindings = PostgresBindings()
-        bindings.append(hash)
-        OutboxWriter.bind([try OutboxRecord(event)], into: &bindings)
+        let announcement = outbox.insert([try OutboxRecord(event)], when: "revoked")
         try await client.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH revoked AS (
-                        UPDATE \(schema.quoted).access_tokens SET revoked_at = now() WHERE hash = $1 AND revoked_at IS NULL RETURNING hash
-                    ), announced AS (
-                        \(outbox.insertSQL(firstParameter: 2, when: "revoked"))
-                    )
-                    SELECT count(*) FROM revoked
-                    """,
-                binds: bindings
-            ),
+            """
+            WITH revoked AS (
+                UPDATE \(schema).access_tokens SET revoked_at = now() WHERE hash = \(hash) AND revoked_at IS NULL RETURNING hash
+            ), announced AS (
+                \(announcement)
+            )
+            SELECT count(*) FROM revoked
+            """,
             logger: logger
         )
     }
