@@ -267,14 +267,20 @@ public struct MCPEndpoint: Sendable {
                 )
             }
         }
+        // Every call that ran is recorded here: alone, or committed with the tool's change.
         let result: ToolResult
         do {
-            result = try await tool.run(call)
+            switch try await tool.run(call) {
+            case .answer(let answer):
+                try await store.record(call.invocationRecord(tool: name, outcome: answer.outcome))
+                result = answer
+            case .change(let commit):
+                result = try await commit(call.invocationRecord(tool: name, outcome: .success))
+            }
         } catch {
-            logger.error("Tool failed on infrastructure", metadata: ["tool": "\(name)", "error": "\(error)"])
+            logger.error("Tool call could not be completed or recorded", metadata: ["tool": "\(name)", "error": "\(error)"])
             throw APIError.temporarilyUnavailable
         }
-        if !result.recorded { try await record(call.invocationRecord(tool: name, outcome: result.outcome), logger: logger) }
         callCounters[name + "|" + result.outcome.rawValue]?.increment()
         var text = #"{"jsonrpc":"2.0","id":"#
         JSONValueWriter.write(id: id, to: &text)
@@ -379,24 +385,4 @@ public struct MCPEndpoint: Sendable {
     // MARK: Metrics
 
     private static let authFailures = Counter(label: "gatehouse_mcp_auth_failures_total")
-}
-
-/// The `WWW-Authenticate: Bearer` challenge of this resource (RFC 6750 §3, RFC 9728 §5.1).
-struct Challenge {
-    let origin: PublicOrigin
-    let scope: [String]
-
-    func header(error: APIError.Code?, description: String? = nil) -> String {
-        var parameters: [String] = []
-        if let error { parameters.append(#"error="\#(error.rawValue)""#) }
-        if let description { parameters.append(#"error_description="\#(description)""#) }
-        if !scope.isEmpty { parameters.append(#"scope="\#(scope.joined(separator: " "))""#) }
-        parameters.append(#"resource_metadata="\#(origin.description)/.well-known/oauth-protected-resource/mcp""#)
-        return "Bearer " + parameters.joined(separator: ", ")
-    }
-}
-
-extension HTTPField.Name {
-    static let mcpProtocolVersion = HTTPField.Name("MCP-Protocol-Version")!
-    static let mcpSessionId = HTTPField.Name("Mcp-Session-Id")!
 }

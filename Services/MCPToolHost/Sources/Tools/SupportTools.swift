@@ -61,19 +61,16 @@ public enum SupportTools {
                         + "Verify an email address with your identity provider, sign in again, and retry."
                 )
             }
-            let filed = try await store.fileSupportRequest(
-                by: principal,
-                email: email,
-                subject: subject,
-                message: message,
-                invocation: call.invocationRecord(tool: "get_support", outcome: .success)
-            )
-            var result = ToolResult.success(
-                "Filed support request \(filed.id) under \(email). We will reply to that address.",
-                supportValue(filed)
-            )
-            result.recorded = true
-            return result
+            return .change { invocation in
+                let filed = try await store.fileSupportRequest(
+                    by: principal,
+                    email: email,
+                    subject: subject,
+                    message: message,
+                    invocation: invocation
+                )
+                return .success("Filed support request \(filed.id) under \(email). We will reply to that address.", supportValue(filed))
+            }
         }
     }
 

@@ -4,13 +4,12 @@ import GatehouseMessaging
 import MCP
 
 /// What a tool call produced: text for the model, structured content, and how it went (for
-/// `tool.invoked`). `recorded`: the tool already wrote its `tool.invoked` with its state change.
+/// `tool.invoked`).
 public struct ToolResult: Sendable {
     public var text: String
     public var structured: Value?
     public var isError: Bool
     public var outcome: ToolInvoked.Outcome
-    var recorded = false
 
     static func success(_ text: String, _ structured: Value? = nil) -> ToolResult {
         ToolResult(text: text, structured: structured, isError: false, outcome: .success)
@@ -22,8 +21,22 @@ public struct ToolResult: Sendable {
     }
 }
 
-/// Everything a tool sees of its call: the caller (already authenticated) and this
-/// invocation's id and start, for the `tool.invoked` event it may write itself.
+/// What a tool's code returns: its answer, or a state change that must commit together with
+/// the call's `tool.invoked` and then gives the answer. Tools never record their calls; the
+/// endpoint records every call, in one place, and hands a change its record to commit with.
+public enum ToolOutput: Sendable {
+    case answer(ToolResult)
+    case change(@Sendable (_ invocation: OutboxRecord) async throws -> ToolResult)
+
+    static func success(_ text: String, _ structured: Value? = nil) -> ToolOutput { .answer(.success(text, structured)) }
+
+    static func failure(_ text: String, outcome: ToolInvoked.Outcome = .error) -> ToolOutput {
+        .answer(.failure(text, outcome: outcome))
+    }
+}
+
+/// Everything a tool sees of its call: the caller (already authenticated), its arguments, and
+/// this invocation's id and start (for its `tool.invoked`).
 public struct ToolCall: Sendable {
     public var caller: Caller
     public var arguments: [String: Value]
@@ -59,11 +72,11 @@ public struct ToolCall: Sendable {
 public struct ToolDefinition: Sendable {
     public var declaration: Tool
     public var requiredScopes: [String]
-    public var run: @Sendable (ToolCall) async throws -> ToolResult
+    public var run: @Sendable (ToolCall) async throws -> ToolOutput
 
     /// The declaration's `_meta` names the required scopes, so `tools/list` tells clients what
     /// the 403 challenge would.
-    public init(declaration: Tool, requiredScopes: [String], run: @escaping @Sendable (ToolCall) async throws -> ToolResult) {
+    public init(declaration: Tool, requiredScopes: [String], run: @escaping @Sendable (ToolCall) async throws -> ToolOutput) {
         var declaration = declaration
         declaration._meta = Metadata(additionalFields: ["gatehouse/requiredScopes": .array(requiredScopes.map { .string($0) })])
         self.declaration = declaration
@@ -120,7 +133,7 @@ struct ArgumentReader {
         return text
     }
 
-    var failure: ToolResult? {
+    var failure: ToolOutput? {
         problems.isEmpty ? nil : .failure("Invalid arguments: " + problems.joined(separator: "; ") + ".")
     }
 }
