@@ -49,6 +49,11 @@ struct ToolHostBenchmark: AsyncParsableCommand {
     static let threads = 2
     static let redirect = BenchmarkCodes.redirect
     static let body = PlatformClient.toolCallBody("whoami")
+    /// The same call in the stateless era: its protocol version and the client's capabilities
+    /// in `_meta` (the script adds the routing headers).
+    static let statelessBody =
+        #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"#
+        + #""io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#
 
     func run() async throws {
         let logger = {
@@ -215,7 +220,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                     return
                 }
 
-                var rows: [(Int, Wrk.Result, Wrk.Result, Wrk.Result)] = []
+                var rows: [(Int, Wrk.Result, Wrk.Result, Wrk.Result, Wrk.Result)] = []
                 for connections in concurrency {
                     let plainResult = try Wrk.run(
                         "plain Hummingbird JSON endpoint (POST /json)",
@@ -244,11 +249,23 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                         seconds: seconds,
                         environment: ["GATEHOUSE_BENCH_BODY": Self.body, "GATEHOUSE_BENCH_TOKENS": tokenFile.path]
                     )
-                    rows.append((connections, plainResult, offResult, onResult))
+                    let statelessResult = try Wrk.run(
+                        "tools/call, authenticated, 2026-07-28 (no session, _meta and routing headers)",
+                        url: "http://127.0.0.1:\(authenticatedPort)/mcp",
+                        arguments: ["-s", script],
+                        threads: Self.threads,
+                        connections: connections,
+                        seconds: seconds,
+                        environment: [
+                            "GATEHOUSE_BENCH_BODY": Self.statelessBody, "GATEHOUSE_BENCH_TOKENS": tokenFile.path,
+                            "GATEHOUSE_BENCH_PROTOCOL": "2026-07-28",
+                        ]
+                    )
+                    rows.append((connections, plainResult, offResult, onResult, statelessResult))
                 }
                 print("")
                 print("connections | plain JSON /s | auth off /s (p50, p99) | auth on /s (p50, p99) | on/off | on/plain")
-                for (connections, plainResult, offResult, onResult) in rows {
+                for (connections, plainResult, offResult, onResult, _) in rows {
                     let onOff = onResult.requestsPerSecond / offResult.requestsPerSecond
                     let onPlain = onResult.requestsPerSecond / plainResult.requestsPerSecond
                     print(
@@ -266,6 +283,24 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                             onOff >= 0.85 ? "(target >= 0.85 met)" : "(target >= 0.85 NOT met)",
                             onPlain,
                             onPlain >= 1.0 / 3 ? "(target >= 0.33 met)" : "(target >= 0.33 NOT met)"
+                        )
+                    )
+                }
+                print("")
+                print("connections | 2025-11-25 /s (p50, p99) | 2026-07-28 /s (p50, p99) | 2026/2025")
+                for (connections, _, _, handshake, stateless) in rows {
+                    let ratio = stateless.requestsPerSecond / handshake.requestsPerSecond
+                    print(
+                        String(
+                            format: "%11d | %8.0f (%@, %@) | %8.0f (%@, %@) | %.2f",
+                            connections,
+                            handshake.requestsPerSecond,
+                            handshake.p50,
+                            handshake.p99,
+                            stateless.requestsPerSecond,
+                            stateless.p50,
+                            stateless.p99,
+                            ratio
                         )
                     )
                 }

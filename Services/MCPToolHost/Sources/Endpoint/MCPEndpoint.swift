@@ -20,9 +20,6 @@ import NIOFoundationCompat
 /// (404 when it is not this user's), then the JSON-RPC message. `tools/call` checks the tool's
 /// scopes (403 `insufficient_scope` naming all of them) before any tool code runs.
 public struct MCPEndpoint: Sendable {
-    /// Protocol revisions this endpoint speaks (the SDK's; the header defaults to 2025-03-26).
-    static let protocolVersions = Version.supported
-
     let tenants: HostResolver<ToolTenant>
     /// nil: authentication switched off (the benchmark's baseline only; never configured by
     /// the environment).
@@ -31,6 +28,8 @@ public struct MCPEndpoint: Sendable {
     /// Forwards the requests of tenants in `proxy` mode.
     let proxy: MCPProxy?
     let catalog: ToolCatalog
+    /// The stateless era's own answers (discover, the caller's tool list).
+    let stateless: StatelessExchange
     let store: ToolHostStore
     let allowedOrigins: Set<String>
     let anonymousPrincipal: Principal?
@@ -55,6 +54,7 @@ public struct MCPEndpoint: Sendable {
         self.sessions = sessions
         self.proxy = proxy
         self.catalog = catalog
+        self.stateless = StatelessExchange(catalog: catalog)
         self.store = store
         self.allowedOrigins = allowedOrigins
         self.anonymousPrincipal = principal
@@ -108,14 +108,6 @@ public struct MCPEndpoint: Sendable {
                 headers: [.allow: "POST, OPTIONS"]
             )
         }
-        if let version = request.headers[.mcpProtocolVersion], !Self.protocolVersions.contains(version) {
-            return Self.jsonRPCError(
-                .badRequest,
-                code: -32600,
-                "Unsupported MCP-Protocol-Version '\(version.prefix(40))'; supported: "
-                    + Self.protocolVersions.sorted().joined(separator: ", ")
-            )
-        }
         if let accept = request.headers[.accept], !Self.acceptsJSON(accept) {
             return Self.jsonRPCError(.notAcceptable, code: -32600, "The Accept header must allow application/json")
         }
@@ -139,6 +131,9 @@ public struct MCPEndpoint: Sendable {
         }
         if let method = message["method"], !(method is String) {
             return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: method must be a string")
+        }
+        if ProtocolEra.of(versionHeader: request.headers[.mcpProtocolVersion], meta: ProtocolEra.meta(of: message)) == .stateless {
+            return try await respondStateless(message, headers: request.headers, caller: caller, tenant: tenant, origin: origin, logger: logger)
         }
         let method = message["method"] as? String
         let isInitialize = method == "initialize"
@@ -167,6 +162,48 @@ public struct MCPEndpoint: Sendable {
         }
         if let sessionHeader { response.headers[.mcpSessionId] = sessionHeader }
         return response
+    }
+
+    /// A stateless-era (2026-07-28) message: no session (an `Mcp-Session-Id` sent anyway is
+    /// ignored) and no `initialize`; the envelope and routing headers are checked first.
+    private func respondStateless(
+        _ message: [String: Any],
+        headers: HTTPFields,
+        caller: Caller,
+        tenant: ToolTenant,
+        origin: PublicOrigin,
+        logger: Logger
+    ) async throws -> Response {
+        let id = JSONRPCID(message["id"])
+        if case .failure(let rejection) = StatelessEnvelope.check(message, headers: headers) {
+            return StatelessExchange.rejection(rejection, id: id)
+        }
+        guard let method = message["method"] as? String, message["id"] != nil else {
+            return Response(status: .accepted)
+        }
+        guard let id else {
+            return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: id must be a string or an integer")
+        }
+        let params = message["params"] as? [String: Any] ?? [:]
+        switch method {
+        case "server/discover":
+            return stateless.discover(id: id, tenant: tenant)
+        case "tools/list":
+            return stateless.listTools(id: id, scopes: caller.principal?.scopes)
+        case "tools/call":
+            guard let name = params["name"] as? String else {
+                return Self.jsonRPCError(.badRequest, code: -32602, "Invalid params: tools/call needs the tool's name", id: id)
+            }
+            return try await callTool(name, params: params, id: id, caller: caller, origin: origin, era: .stateless, logger: logger)
+        default:
+            return Self.jsonRPCError(.notFound, code: -32601, "Method not found: \(method.prefix(64))", id: id)
+        }
+    }
+
+    /// What the server tells clients about itself (`initialize` and `server/discover`).
+    static func instructions(for tenant: ToolTenant) -> String {
+        "Tools of \(tenant.displayName): get_support files a support request under your verified email; "
+            + "list_my_support_requests lists yours; whoami shows who you are signed in as."
     }
 
     // MARK: Authentication
@@ -233,6 +270,7 @@ public struct MCPEndpoint: Sendable {
         id: JSONRPCID,
         caller: Caller,
         origin: PublicOrigin,
+        era: ProtocolEra = .handshake,
         logger: Logger
     ) async throws -> Response {
         guard let tool = catalog[name] else {
@@ -291,7 +329,9 @@ public struct MCPEndpoint: Sendable {
             text += #","structuredContent":"#
             JSONValueWriter.write(structured, to: &text)
         }
-        text += #","isError":"# + (result.isError ? "true" : "false") + "}}"
+        text += #","isError":"# + (result.isError ? "true" : "false")
+        if era == .stateless { text += #","resultType":"complete""# }
+        text += "}}"
         return Self.json(text)
     }
 
@@ -310,8 +350,7 @@ public struct MCPEndpoint: Sendable {
             name: "gatehouse-tool-host",
             version: "1.0.0",
             title: tenant.displayName,
-            instructions: "Tools of \(tenant.displayName): get_support files a support request under your verified email; "
-                + "list_my_support_requests lists yours; whoami shows who you are signed in as.",
+            instructions: Self.instructions(for: tenant),
             catalog: catalog,
             logger: logger
         )
@@ -372,12 +411,14 @@ public struct MCPEndpoint: Sendable {
         code: Int,
         _ message: String,
         id: JSONRPCID? = nil,
+        data: String? = nil,
         headers: HTTPFields = [:]
     ) -> Response {
         var text = #"{"jsonrpc":"2.0","id":"#
         if let id { JSONValueWriter.write(id: id, to: &text) } else { text += "null" }
         text += #","error":{"code":"# + String(code) + #","message":"#
         JSONObjectWriter.appendQuoted(message, to: &text)
+        if let data { text += #","data":"# + data }
         text += "}}"
         return json(text, status: status, headers: headers)
     }

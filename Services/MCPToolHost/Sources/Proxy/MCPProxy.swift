@@ -46,15 +46,19 @@ struct MCPProxy: Sendable {
             logger.error("Proxied tenant without an upstream URL or assertion keys (GATEHOUSE_ASSERTION_KEYS)")
             return Self.failure(.serviceUnavailable, "The MCP server behind this endpoint is not configured", retryAfter: true)
         }
-        var upstreamSession: String?
-        if let wrapped = request.headers[.mcpSessionId] {
-            guard let session = sessions.unwrap(wrapped, tenant: tenant.id, userId: principal.userId) else {
-                return MCPEndpoint.jsonRPCError(.notFound, code: -32001, "Session not found")
-            }
-            upstreamSession = session
+        let versionHeader = request.headers[.mcpProtocolVersion]
+        if request.method != .post, ProtocolEra.of(versionHeader: versionHeader, meta: nil) == .stateless {
+            // The stateless era has no listening stream and no session to end.
+            return MCPEndpoint.jsonRPCError(
+                .methodNotAllowed,
+                code: -32000,
+                "Method not allowed: this protocol revision uses POST only",
+                headers: [.allow: "POST, OPTIONS"]
+            )
         }
         var body: ByteBuffer?
         var exchange = ProxiedExchange.other
+        var era = ProtocolEra.of(versionHeader: versionHeader, meta: nil)
         if request.method == .post {
             let collected: ByteBuffer
             do {
@@ -67,6 +71,11 @@ struct MCPProxy: Sendable {
             }
             guard let message = parsed as? [String: Any] else {
                 return MCPEndpoint.jsonRPCError(.badRequest, code: -32600, "Send one JSON-RPC message per request")
+            }
+            era = ProtocolEra.of(versionHeader: versionHeader, meta: ProtocolEra.meta(of: message))
+            // The upstream is never sent a stateless request that breaks the revision's rules.
+            if era == .stateless, case .failure(let rejection) = StatelessEnvelope.check(message, headers: request.headers) {
+                return StatelessExchange.rejection(rejection, id: JSONRPCID(message["id"]))
             }
             switch (message["method"] as? String, JSONRPCID(message["id"])) {
             case ("tools/call", let id?):
@@ -89,11 +98,21 @@ struct MCPProxy: Sendable {
                 exchange = .toolCall(name: name, id: id)
             case ("tools/list", let id?) where settings.hideUnauthorizedTools:
                 let scopes = principal.scopes
-                exchange = .toolList(id: id) { name in !settings.requiredScopes(forTool: name).allSatisfy(scopes.contains) }
+                exchange = .toolList(id: id, privately: era == .stateless) { name in
+                    !settings.requiredScopes(forTool: name).allSatisfy(scopes.contains)
+                }
             default:
                 break
             }
             body = collected
+        }
+        // A stateless request has no session: an id sent anyway is ignored (and never forwarded).
+        var upstreamSession: String?
+        if era == .handshake, let wrapped = request.headers[.mcpSessionId] {
+            guard let session = sessions.unwrap(wrapped, tenant: tenant.id, userId: principal.userId) else {
+                return MCPEndpoint.jsonRPCError(.notFound, code: -32001, "Session not found")
+            }
+            upstreamSession = session
         }
         let started = ContinuousClock.now
         let assertion: String

@@ -3,10 +3,11 @@ import GatehouseEvents
 
 /// What the proxy needs to know of one forwarded request, and reads back from the answer: a
 /// `tools/call` (its outcome is recorded as `tool.invoked`), a `tools/list` whose hidden tools
-/// are taken out, or anything else (passed on untouched).
+/// are taken out (in the stateless era the list is then the caller's own: `cacheScope:
+/// private`), or anything else (passed on untouched).
 enum ProxiedExchange: Sendable {
     case toolCall(name: String, id: JSONRPCID)
-    case toolList(id: JSONRPCID, hidden: @Sendable (String) -> Bool)
+    case toolList(id: JSONRPCID, privately: Bool, hidden: @Sendable (String) -> Bool)
     case other
 
     var inspectsAnswer: Bool {
@@ -16,7 +17,7 @@ enum ProxiedExchange: Sendable {
 
     var requestID: JSONRPCID? {
         switch self {
-        case .toolCall(_, let id), .toolList(let id, _): id
+        case .toolCall(_, let id), .toolList(let id, _, _): id
         case .other: nil
         }
     }
@@ -39,12 +40,14 @@ enum ProxiedExchange: Sendable {
 
     /// A `tools/list` response without the tools `hidden` names; nil when it needs no change.
     func filtered(_ response: [String: Any]) -> [UInt8]? {
-        guard case .toolList(_, let hidden) = self, var result = response["result"] as? [String: Any],
+        guard case .toolList(_, let privately, let hidden) = self, var result = response["result"] as? [String: Any],
             let tools = result["tools"] as? [[String: Any]]
         else { return nil }
         let kept = tools.filter { !hidden(($0["name"] as? String) ?? "") }
-        guard kept.count != tools.count else { return nil }
+        let shared = privately && result["cacheScope"] as? String != "private"
+        guard kept.count != tools.count || shared else { return nil }
         result["tools"] = kept
+        if privately { result["cacheScope"] = "private" }
         var changed = response
         changed["result"] = result
         return (try? JSONSerialization.data(withJSONObject: changed)).map(Array.init)
