@@ -16,9 +16,11 @@ import NIOFoundationCompat
 /// Every request is checked in this order, each failure with its own status and never 500:
 /// the tenant from the host (404), the browser `Origin` (403), the bearer token in the
 /// `Authorization` header, never the query (401 with the RFC 9728 challenge, or 503 when the
-/// token service cannot answer), the method, the protocol version header (400), the session id
-/// (404 when it is not this user's), then the JSON-RPC message. `tools/call` checks the tool's
-/// scopes (403 `insufficient_scope` naming all of them) before any tool code runs.
+/// token service cannot answer), the method, the body, then by the request's protocol era
+/// (`ProtocolEra`): the session id (404 when it is not this user's) in the 2025 era, or the
+/// stateless era's envelope and routing headers (400, `MCPEndpoint+Stateless.swift`); then the
+/// JSON-RPC message. `tools/call` checks the tool's scopes (403 `insufficient_scope` naming all
+/// of them) before any tool code runs.
 public struct MCPEndpoint: Sendable {
     let tenants: HostResolver<ToolTenant>
     /// nil: authentication switched off (the benchmark's baseline only; never configured by
@@ -164,48 +166,6 @@ public struct MCPEndpoint: Sendable {
         return response
     }
 
-    /// A stateless-era (2026-07-28) message: no session (an `Mcp-Session-Id` sent anyway is
-    /// ignored) and no `initialize`; the envelope and routing headers are checked first.
-    private func respondStateless(
-        _ message: [String: Any],
-        headers: HTTPFields,
-        caller: Caller,
-        tenant: ToolTenant,
-        origin: PublicOrigin,
-        logger: Logger
-    ) async throws -> Response {
-        let id = JSONRPCID(message["id"])
-        if case .failure(let rejection) = StatelessEnvelope.check(message, headers: headers) {
-            return StatelessExchange.rejection(rejection, id: id)
-        }
-        guard let method = message["method"] as? String, message["id"] != nil else {
-            return Response(status: .accepted)
-        }
-        guard let id else {
-            return Self.jsonRPCError(.badRequest, code: -32600, "Invalid Request: id must be a string or an integer")
-        }
-        let params = message["params"] as? [String: Any] ?? [:]
-        switch method {
-        case "server/discover":
-            return stateless.discover(id: id, tenant: tenant)
-        case "tools/list":
-            return stateless.listTools(id: id, scopes: caller.principal?.scopes)
-        case "tools/call":
-            guard let name = params["name"] as? String else {
-                return Self.jsonRPCError(.badRequest, code: -32602, "Invalid params: tools/call needs the tool's name", id: id)
-            }
-            return try await callTool(name, params: params, id: id, caller: caller, origin: origin, era: .stateless, logger: logger)
-        default:
-            return Self.jsonRPCError(.notFound, code: -32601, "Method not found: \(method.prefix(64))", id: id)
-        }
-    }
-
-    /// What the server tells clients about itself (`initialize` and `server/discover`).
-    static func instructions(for tenant: ToolTenant) -> String {
-        "Tools of \(tenant.displayName): get_support files a support request under your verified email; "
-            + "list_my_support_requests lists yours; whoami shows who you are signed in as."
-    }
-
     // MARK: Authentication
 
     private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Caller {
@@ -264,7 +224,7 @@ public struct MCPEndpoint: Sendable {
 
     // MARK: Tools
 
-    private func callTool(
+    func callTool(
         _ name: String,
         params: [String: Any],
         id: JSONRPCID,
