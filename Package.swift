@@ -105,26 +105,44 @@ let package = Package(
             path: "Shared/GatehouseMessaging",
             swiftSettings: swiftSettings
         ),
+        /// What every program serving HTTP shares, without the broker or the database: errors
+        /// (`APIError`), forms, public origins, health and metrics routes, rate limits, circuit
+        /// breakers, JSON logs. The development identity provider needs no more than this.
         .target(
-            name: "GatehouseRuntime",
+            name: "GatehouseHTTP",
             dependencies: [
                 "GatehouseCrypto",
-                "GatehouseKafka",
-                "GatehouseMessaging",
-                "GatehousePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Shared/GatehouseHTTP",
+            swiftSettings: swiftSettings
+        ),
+        /// A service's process: configuration from the environment, PostgreSQL, Kafka, the
+        /// lifecycle; it re-exports `GatehouseHTTP`.
+        .target(
+            name: "GatehouseRuntime",
+            dependencies: [
+                "GatehouseHTTP",
+                "GatehouseKafka",
+                "GatehouseMessaging",
+                "GatehousePostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Shared/GatehouseRuntime",
             swiftSettings: swiftSettings
@@ -242,7 +260,7 @@ let package = Package(
         .executableTarget(
             name: "DevIdP",
             dependencies: [
-                "GatehouseCrypto", "GatehouseOAuth", "GatehouseRuntime",
+                "GatehouseCrypto", "GatehouseOAuth", "GatehouseHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

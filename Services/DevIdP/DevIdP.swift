@@ -2,8 +2,8 @@ import ArgumentParser
 import Crypto
 import Foundation
 import GatehouseCrypto
+import GatehouseHTTP
 import GatehouseOAuth
-import GatehouseRuntime
 import Hummingbird
 import Logging
 import Synchronization

@@ -1,10 +1,11 @@
+import GatehouseHTTP
 import GatehouseKafka
 import GatehousePostgres
 import Logging
 
 /// What every Gatehouse executable reads from its environment, validated in one place.
 public struct RuntimeConfiguration: Sendable {
-    public enum LogFormat: String, Sendable, CaseIterable { case json, text }
+    public typealias LogFormat = GatehouseHTTP.LogFormat
     public enum LogLevel: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
 
     public struct HTTP: Sendable {

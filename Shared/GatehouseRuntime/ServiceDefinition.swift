@@ -1,3 +1,4 @@
+import GatehouseHTTP
 import GatehouseKafka
 import GatehouseMessaging
 import GatehousePostgres

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseHTTP
 import GatehousePostgres
 import Hummingbird
 import Logging

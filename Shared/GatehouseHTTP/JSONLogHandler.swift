@@ -46,9 +46,12 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
+/// How log lines are written: one JSON object per line, or swift-log's plain text.
+public enum LogFormat: String, Sendable, CaseIterable { case json, text }
+
 extension LoggingSystem {
     /// Installs the process-wide log handler once, in `main`.
-    public static func bootstrap(format: RuntimeConfiguration.LogFormat, level: Logger.Level) {
+    public static func bootstrap(format: LogFormat, level: Logger.Level) {
         bootstrap { label in
             switch format {
             case .json: return JSONLogHandler(label: label, level: level)

@@ -3,6 +3,10 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The scheme and host a request was addressed to, as the client saw them: the `Host` header,
 /// or `X-Forwarded-Host`/`X-Forwarded-Proto` when (and only when) the connection comes from a
 /// configured proxy. A tenant's issuer is exactly this origin.

@@ -1,0 +1,2 @@
+/// Services import `GatehouseRuntime` and get the HTTP building blocks with it.
+@_exported import GatehouseHTTP
