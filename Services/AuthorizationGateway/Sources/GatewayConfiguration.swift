@@ -3,23 +3,23 @@ import GatehouseCrypto
 import GatehouseRuntime
 
 /// The gateway's own settings, read from the environment next to the runtime's.
-public struct GatewayConfiguration: Sendable {
+package struct GatewayConfiguration: Sendable {
     /// Seals upstream client secrets and tokens, and the codes the token service opens.
-    public var keyRing: KeyRing
+    package var keyRing: KeyRing
     /// The scheme of tenant origins when no trusted proxy says otherwise (`https` in production).
-    public var publicScheme: String
-    public var trustedProxies: [IPNetwork]
+    package var publicScheme: String
+    package var trustedProxies: [IPNetwork]
     /// Lets `http://` loopback upstreams through (development and tests only).
-    public var allowInsecureUpstream: Bool
-    public var registration: RegistrationPolicy
+    package var allowInsecureUpstream: Bool
+    package var registration: RegistrationPolicy
     /// Authenticates the token service at `/internal/upstream-profile` (nil: the route refuses all).
-    public var internalToken: OperatorToken?
+    package var internalToken: OperatorToken?
     /// Test-only: client ID metadata documents may be served over http from loopback.
-    public var allowLoopbackMetadataDocuments: Bool
+    package var allowLoopbackMetadataDocuments: Bool
     /// Client ID metadata documents the operator fixed, by client id URL: never fetched.
-    public var pinnedMetadataDocuments: [String: AuthorizingClient]
+    package var pinnedMetadataDocuments: [String: AuthorizingClient]
 
-    public init(
+    package init(
         keyRing: KeyRing,
         publicScheme: String = "https",
         trustedProxies: [IPNetwork] = [],
@@ -44,7 +44,7 @@ public struct GatewayConfiguration: Sendable {
     /// CIDRs), `GATEHOUSE_ALLOW_INSECURE_UPSTREAM`, `GATEHOUSE_REGISTRATIONS_PER_MINUTE`,
     /// `GATEHOUSE_UNUSED_CLIENT_DAYS`, `GATEHOUSE_INTERNAL_TOKEN`, `GATEHOUSE_PINNED_CLIENT_METADATA_FILE`
     /// (a JSON object: client id URL → its metadata document).
-    public init(environment: [String: String]) throws {
+    package init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
         let origins = try OriginResolver(environment: env)
@@ -84,12 +84,12 @@ public struct GatewayConfiguration: Sendable {
 }
 
 /// Limits on dynamic client registration.
-public struct RegistrationPolicy: Sendable {
-    public var perMinutePerAddress: Int
+package struct RegistrationPolicy: Sendable {
+    package var perMinutePerAddress: Int
     /// A registered client that never obtains a token is removed after this many days.
-    public var unusedClientLifetimeDays: Int
+    package var unusedClientLifetimeDays: Int
 
-    public init(perMinutePerAddress: Int = 20, unusedClientLifetimeDays: Int = 30) {
+    package init(perMinutePerAddress: Int = 20, unusedClientLifetimeDays: Int = 30) {
         self.perMinutePerAddress = perMinutePerAddress
         self.unusedClientLifetimeDays = unusedClientLifetimeDays
     }

@@ -11,8 +11,8 @@ import ServiceLifecycle
 
 /// The authorization gateway: tenants and their upstreams, discovery, client registration (and,
 /// next, authorization, consent and the upstream callback).
-public enum GatewayService {
-    public static let definition = ServiceDefinition(
+package enum GatewayService {
+    package static let definition = ServiceDefinition(
         name: "gateway",
         schema: try! SchemaName("gateway"),
         migrations: GatewayMigrations.all,
@@ -20,24 +20,24 @@ public enum GatewayService {
     )
 
     /// The gateway's parts over one PostgreSQL client, for the application and for tests.
-    public struct Parts: Sendable {
-        public let tenants: TenantStore
-        public let clients: ClientStore
-        public let directory: TenantDirectory
-        public let resolver: TenantResolver
-        public let registrationLimiter: RateLimiter
-        public let authorizations: AuthorizationStore
-        public let keyRing: KeyRing
-        public let upstream: UpstreamClient
-        public let oidc: OIDCDirectory
-        public let upstreamTokens: UpstreamTokenStore
-        public let metadataDocuments: ClientMetadataDocuments
+    package struct Parts: Sendable {
+        package let tenants: TenantStore
+        package let clients: ClientStore
+        package let directory: TenantDirectory
+        package let resolver: TenantResolver
+        package let registrationLimiter: RateLimiter
+        package let authorizations: AuthorizationStore
+        package let keyRing: KeyRing
+        package let upstream: UpstreamClient
+        package let oidc: OIDCDirectory
+        package let upstreamTokens: UpstreamTokenStore
+        package let metadataDocuments: ClientMetadataDocuments
 
-        public init(context: ServiceContext, configuration: GatewayConfiguration) {
+        package init(context: ServiceContext, configuration: GatewayConfiguration) {
             self.init(postgres: context.postgres, logger: context.logger, configuration: configuration)
         }
 
-        public init(postgres: PostgresClient, logger: Logger, configuration: GatewayConfiguration, directoryMaximumAge: Duration = .seconds(1)) {
+        package init(postgres: PostgresClient, logger: Logger, configuration: GatewayConfiguration, directoryMaximumAge: Duration = .seconds(1)) {
             tenants = TenantStore(
                 client: postgres,
                 schema: definition.schema,
@@ -69,7 +69,7 @@ public enum GatewayService {
     }
 
     /// Adds the gateway's routes to a router.
-    public static func addRoutes(
+    package static func addRoutes(
         to router: Router<GatehouseRequestContext>,
         parts: Parts,
         configuration: GatewayConfiguration,
@@ -111,7 +111,7 @@ public enum GatewayService {
         )
     }
 
-    public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
+    package static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
         let configuration = try GatewayConfiguration(environment: ProcessInfo.processInfo.environment)
         let router = Router(context: GatehouseRequestContext.self)
         let parts = Parts(context: context, configuration: configuration)

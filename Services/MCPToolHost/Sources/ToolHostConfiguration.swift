@@ -5,18 +5,18 @@ import GatehouseOAuth
 import GatehouseRuntime
 
 /// The tool host's own settings, read from the environment next to the runtime's.
-public struct ToolHostConfiguration: Sendable {
+package struct ToolHostConfiguration: Sendable {
     /// How the tool host reaches the token service's introspection endpoint.
-    public struct Introspection: Sendable {
+    package struct Introspection: Sendable {
         /// Base URL of the token service, e.g. `http://token-service:8082`.
-        public var tokenServiceURL: String
+        package var tokenServiceURL: String
         /// This resource server's credentials at the token service (`GATEHOUSE_RESOURCE_SERVERS` there).
-        public var clientId: String
-        public var secret: String
+        package var clientId: String
+        package var secret: String
         /// Each introspection call must answer within this time (then 503).
-        public var deadline: Duration
+        package var deadline: Duration
 
-        public init(tokenServiceURL: String, clientId: String, secret: String, deadline: Duration = .seconds(2)) {
+        package init(tokenServiceURL: String, clientId: String, secret: String, deadline: Duration = .seconds(2)) {
             self.tokenServiceURL = tokenServiceURL.hasSuffix("/") ? String(tokenServiceURL.dropLast()) : tokenServiceURL
             self.clientId = clientId
             self.secret = secret
@@ -25,19 +25,19 @@ public struct ToolHostConfiguration: Sendable {
     }
 
     /// How long validated tokens are remembered.
-    public struct Cache: Sendable {
+    package struct Cache: Sendable {
         /// Longest time an active token's introspection is reused while the revocation feed
         /// is current (a `token.revoked` event drops it at once).
-        public var activeFor: Duration
+        package var activeFor: Duration
         /// How long "not active" is remembered (a token never becomes active again).
-        public var inactiveFor: Duration
+        package var inactiveFor: Duration
         /// A revoked token must stop working within this bound on every instance: an answer
         /// older than it is reused only when the revocation feed has confirmed that it has
         /// applied every event published up to this long ago.
-        public var revocationBound: Duration
-        public var maximumEntries: Int
+        package var revocationBound: Duration
+        package var maximumEntries: Int
 
-        public init(
+        package init(
             activeFor: Duration = .seconds(30),
             inactiveFor: Duration = .seconds(10),
             revocationBound: Duration = .milliseconds(1500),
@@ -50,24 +50,24 @@ public struct ToolHostConfiguration: Sendable {
         }
     }
 
-    public var origins: OriginResolver
-    public var introspection: Introspection
-    public var cache: Cache
+    package var origins: OriginResolver
+    package var introspection: Introspection
+    package var cache: Cache
     /// Signs session ids; the same on every instance, so any instance checks any session.
-    public var sessionKey: SymmetricKey
+    package var sessionKey: SymmetricKey
     /// Browser origins allowed besides the tenant's own (e.g. an MCP inspector's).
-    public var allowedOrigins: Set<String>
+    package var allowedOrigins: Set<String>
     /// Signs the identity assertions proxied tenants' MCP servers receive (nil: proxied
     /// tenants answer 503).
-    public var assertionKeys: IdentityAssertionKeys?
+    package var assertionKeys: IdentityAssertionKeys?
     /// Request and answer sizes the proxy passes on.
-    public var proxyMaximumRequestBytes: Int
-    public var proxyMaximumResponseBytes: Int
+    package var proxyMaximumRequestBytes: Int
+    package var proxyMaximumResponseBytes: Int
     /// Where proxied tenants' upstream access tokens come from (the gateway's internal route) and
     /// the token that route expects; nil when no tenant may ask for them.
-    public var gateway: (url: String, token: OperatorToken)?
+    package var gateway: (url: String, token: OperatorToken)?
 
-    public init(
+    package init(
         origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
         introspection: Introspection,
         cache: Cache = Cache(),
@@ -98,7 +98,7 @@ public struct ToolHostConfiguration: Sendable {
     /// tenants), `GATEHOUSE_PROXY_MAX_REQUEST_BYTES` (default 4 MiB) and
     /// `GATEHOUSE_PROXY_MAX_RESPONSE_BYTES` (default 16 MiB), `GATEHOUSE_GATEWAY_URL` with
     /// `GATEHOUSE_INTERNAL_TOKEN` (for tenants that hand their server the upstream token).
-    public init(environment: [String: String]) throws {
+    package init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         gateway = try GatewayInternalRoute(environment: env).map { ($0.url, $0.token) }
         assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }

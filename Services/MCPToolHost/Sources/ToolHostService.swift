@@ -11,8 +11,8 @@ import ServiceLifecycle
 /// The MCP tool host: `/mcp` of every tenant, each request authenticated from its bearer
 /// token (introspection at the token service, cached until a `token.revoked` arrives), tools
 /// that receive the caller as a typed principal, and `tool.invoked` for usage tracking.
-public enum ToolHostService {
-    public static let definition = ServiceDefinition(
+package enum ToolHostService {
+    package static let definition = ServiceDefinition(
         name: "tool-host",
         schema: try! SchemaName("toolhost"),
         migrations: ToolHostMigrations.all,
@@ -21,19 +21,19 @@ public enum ToolHostService {
 
     /// The tool host's parts over one PostgreSQL client, for the application, tests and the
     /// benchmark.
-    public struct Parts: Sendable {
-        public let store: ToolHostStore
-        public let directory: HostDirectory<ToolTenant>
-        public let validator: TokenValidator
-        public let http: HTTPClient
-        public let catalog: ToolCatalog
-        public let sessions: MCPSessions
+    package struct Parts: Sendable {
+        package let store: ToolHostStore
+        package let directory: HostDirectory<ToolTenant>
+        package let validator: TokenValidator
+        package let http: HTTPClient
+        package let catalog: ToolCatalog
+        package let sessions: MCPSessions
         /// The proxy's own client: no read timeout (listening streams stay open), no
         /// redirects, no decompression, a wide pool per upstream.
-        public let proxyHTTP: HTTPClient
+        package let proxyHTTP: HTTPClient
         let proxy: MCPProxy
 
-        public init(
+        package init(
             postgres: PostgresClient,
             logger: Logger,
             configuration: ToolHostConfiguration,
@@ -74,7 +74,7 @@ public enum ToolHostService {
             )
         }
 
-        public func shutdown() async throws {
+        package func shutdown() async throws {
             try await http.shutdown()
             try await proxyHTTP.shutdown()
         }
@@ -82,7 +82,7 @@ public enum ToolHostService {
 
     /// Adds `/mcp`. `authentication: false` serves every request as a fixed principal: only
     /// for the benchmark's baseline, never reachable from the environment.
-    public static func addRoutes(
+    package static func addRoutes(
         to router: Router<GatehouseRequestContext>,
         parts: Parts,
         configuration: ToolHostConfiguration,
@@ -102,7 +102,7 @@ public enum ToolHostService {
         }
     }
 
-    public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
+    package static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
         let configuration = try ToolHostConfiguration(environment: ProcessInfo.processInfo.environment)
         let router = Router(context: GatehouseRequestContext.self)
         let parts = Parts(postgres: context.postgres, logger: context.logger, configuration: configuration)

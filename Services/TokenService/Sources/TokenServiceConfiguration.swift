@@ -4,25 +4,25 @@ import GatehouseOAuth
 import GatehouseRuntime
 
 /// The token service's own settings, read from the environment next to the runtime's.
-public struct TokenServiceConfiguration: Sendable {
+package struct TokenServiceConfiguration: Sendable {
     /// Opens the gateway's sealed codes (the same ring the gateway seals with).
-    public var keyRing: KeyRing
-    public var origins: OriginResolver
+    package var keyRing: KeyRing
+    package var origins: OriginResolver
     /// How long a rotated-out refresh token is accepted again while its successor is unused.
-    public var refreshGrace: Duration
+    package var refreshGrace: Duration
     /// Failed attempts after which a code is burned.
-    public var codeFailureLimit: Int
+    package var codeFailureLimit: Int
     /// Resource servers allowed to introspect (the tool host): id → secret hash.
-    public var resourceServers: [String: String]
-    public var limits: TokenRateLimits
+    package var resourceServers: [String: String]
+    package var limits: TokenRateLimits
     /// Where fresh upstream profiles come from (the gateway's internal route) and the token
     /// that route expects; nil when no tenant may ask for them.
-    public var gateway: (url: String, token: OperatorToken)?
+    package var gateway: (url: String, token: OperatorToken)?
     /// The keys of the identity assertions the tool host signs for proxied tenants, whose
     /// public halves `/oauth/jwks` publishes (nil: no keys, an empty set).
-    public var assertionKeys: IdentityAssertionKeys?
+    package var assertionKeys: IdentityAssertionKeys?
 
-    public init(
+    package init(
         keyRing: KeyRing,
         origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
         refreshGrace: Duration = .seconds(30),
@@ -49,7 +49,7 @@ public struct TokenServiceConfiguration: Sendable {
     /// default 600), `GATEHOUSE_TOKEN_FAILURES_PER_MINUTE` (default 20), `GATEHOUSE_GATEWAY_URL`
     /// with `GATEHOUSE_INTERNAL_TOKEN` (for tenants with fresh upstream profiles),
     /// `GATEHOUSE_ASSERTION_KEYS` (the tool host's, for proxied tenants' JWKS).
-    public init(environment: [String: String]) throws {
+    package init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
         assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }
@@ -77,11 +77,11 @@ public struct TokenServiceConfiguration: Sendable {
 
 /// Per client id and per client address: requests, and failed attempts (wrong secret, code,
 /// verifier or refresh token). Failures run out long before guessing gets anywhere.
-public struct TokenRateLimits: Sendable {
-    public var requestsPerMinute: Int
-    public var failuresPerMinute: Int
+package struct TokenRateLimits: Sendable {
+    package var requestsPerMinute: Int
+    package var failuresPerMinute: Int
 
-    public init(requestsPerMinute: Int = 600, failuresPerMinute: Int = 20) {
+    package init(requestsPerMinute: Int = 600, failuresPerMinute: Int = 20) {
         self.requestsPerMinute = requestsPerMinute
         self.failuresPerMinute = failuresPerMinute
     }

@@ -11,8 +11,8 @@ import ServiceLifecycle
 
 /// The token service: redeems the gateway's sealed codes, rotates refresh tokens, revokes,
 /// introspects, answers userinfo; keeps projections of tenants, clients and users from Kafka.
-public enum TokenServiceService {
-    public static let definition = ServiceDefinition(
+package enum TokenServiceService {
+    package static let definition = ServiceDefinition(
         name: "token-service",
         schema: try! SchemaName("tokens"),
         migrations: TokenMigrations.all,
@@ -20,13 +20,13 @@ public enum TokenServiceService {
     )
 
     /// The token service's parts over one PostgreSQL client, for the application and for tests.
-    public struct Parts: Sendable {
-        public let store: TokenStore
-        public let directory: HostDirectory<TokenTenant>
-        public let profiles: UpstreamProfileClient?
+    package struct Parts: Sendable {
+        package let store: TokenStore
+        package let directory: HostDirectory<TokenTenant>
+        package let profiles: UpstreamProfileClient?
         let guardrails: RequestGuardrails
 
-        public init(
+        package init(
             postgres: PostgresClient,
             logger: Logger,
             configuration: TokenServiceConfiguration,
@@ -42,14 +42,14 @@ public enum TokenServiceService {
         }
 
         /// Shuts the gateway client down (the application does it as a service).
-        public func shutdown() async throws {
+        package func shutdown() async throws {
             try await profiles?.http.shutdown()
         }
     }
 
     /// Adds the OAuth endpoints (and their root aliases) to a router, with CORS for browser-based
     /// clients (any origin, never credentials).
-    public static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: TokenServiceConfiguration) {
+    package static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: TokenServiceConfiguration) {
         let tenants = HostResolver(directory: parts.directory, origins: configuration.origins)
         let token = TokenEndpoint(tenants: tenants, store: parts.store, configuration: configuration, guardrails: parts.guardrails)
         let information = TokenInformationEndpoints(
@@ -81,7 +81,7 @@ public enum TokenServiceService {
         router.methodNotAllowed("/oauth/jwks", allowing: [.get])
     }
 
-    public static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
+    package static func buildApplication(context: ServiceContext) throws -> some ApplicationProtocol {
         let configuration = try TokenServiceConfiguration(environment: ProcessInfo.processInfo.environment)
         let router = Router(context: GatehouseRequestContext.self)
         let parts = Parts(postgres: context.postgres, logger: context.logger, configuration: configuration)

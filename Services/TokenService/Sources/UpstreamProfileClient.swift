@@ -6,25 +6,25 @@ import NIOHTTP1
 
 /// Asks the gateway (which owns the upstream tokens) for a user's current upstream profile:
 /// `POST <gateway>/internal/upstream-profile` with the internal token.
-public struct UpstreamProfileClient: Sendable {
-    public struct Profile: Sendable, Equatable {
-        public var email: String?
-        public var emailVerified: Bool
-        public var name: String?
+package struct UpstreamProfileClient: Sendable {
+    package struct Profile: Sendable, Equatable {
+        package var email: String?
+        package var emailVerified: Bool
+        package var name: String?
     }
 
-    public enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         /// The upstream no longer accepts the user's grant: ours must end too.
         case grantRevoked
         /// The gateway or the upstream is unreachable, or answered something else.
         case unavailable(String)
     }
 
-    public let http: HTTPClient
-    public let gatewayURL: String
-    public let token: OperatorToken
+    package let http: HTTPClient
+    package let gatewayURL: String
+    package let token: OperatorToken
 
-    public init(http: HTTPClient, gatewayURL: String, token: OperatorToken) {
+    package init(http: HTTPClient, gatewayURL: String, token: OperatorToken) {
         self.http = http
         self.gatewayURL = gatewayURL
         self.token = token
@@ -35,12 +35,12 @@ public struct UpstreamProfileClient: Sendable {
     /// whose connection attempts have failed for the connect timeout), so when no instance accepts
     /// the connection the caller gets its 503 with Retry-After then, not after the 15 s that the
     /// gateway may need for a slow upstream.
-    public static func makeHTTPClient() -> HTTPClient {
+    package static func makeHTTPClient() -> HTTPClient {
         let configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2)))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    public func profile(tenant: String, userId: String) async throws -> Profile {
+    package func profile(tenant: String, userId: String) async throws -> Profile {
         let (status, json): (UInt, [String: Any])
         do {
             (status, json) = try await GatewayInternalRoute(url: gatewayURL, token: token)

@@ -10,20 +10,20 @@ import PostgresNIO
 /// The operator commands of `gatehouse-provisioning` (besides `serve` and `migrate`):
 /// `replay` rebuilds the state from the topics; `users list` and `users show` read it.
 /// They read the same `GATEHOUSE_*` variables as the service.
-public struct ProvisioningCommand: AsyncParsableCommand {
-    public static let names: Set<String> = ["replay", "users"]
+package struct ProvisioningCommand: AsyncParsableCommand {
+    package static let names: Set<String> = ["replay", "users"]
 
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "gatehouse-provisioning",
         abstract: "Operator commands of the user provisioning service.",
         subcommands: [Replay.self, Users.self]
     )
 
-    public init() {}
+    package init() {}
 
     /// Parses and runs an operator command (`arguments` without the executable's name); exits
     /// with a usage message and status 64 (or 1 for a failure) when it does not succeed.
-    public static func run(_ arguments: [String]) async {
+    package static func run(_ arguments: [String]) async {
         await main(arguments)
     }
 

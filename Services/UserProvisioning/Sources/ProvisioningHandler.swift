@@ -6,12 +6,12 @@ import Logging
 import PostgresNIO
 
 /// The topics the provisioning consumer reads and writes (the catalog's, or a test's own).
-public struct ProvisioningTopics: Sendable {
-    public var gateway: String
-    public var tools: String
-    public var users: String
+package struct ProvisioningTopics: Sendable {
+    package var gateway: String
+    package var tools: String
+    package var users: String
 
-    public init(gateway: String = Topics.gateway, tools: String = Topics.tools, users: String = Topics.users) {
+    package init(gateway: String = Topics.gateway, tools: String = Topics.tools, users: String = Topics.users) {
         self.gateway = gateway
         self.tools = tools
         self.users = users
@@ -25,19 +25,19 @@ public struct ProvisioningTopics: Sendable {
 /// This consumer is the only writer of user rows (docs/design.md invariant 2). It is idempotent
 /// (the inbox), order-independent (see `ProvisioningMigrations`) and set-based: one statement
 /// per table per batch, whatever the batch size.
-public struct ProvisioningHandler: EventHandler {
+package struct ProvisioningHandler: EventHandler {
     /// Live consumption announces changed profiles; a replay rebuilds state and publishes
     /// nothing (those events were published when the changes first happened).
-    public enum Mode: Sendable { case live, replay }
+    package enum Mode: Sendable { case live, replay }
 
-    public static let defaultConsumerName = "provisioning"
+    package static let defaultConsumerName = "provisioning"
 
-    public let consumerName: String
-    public let schema: SchemaName
-    public let topicNames: ProvisioningTopics
-    public let mode: Mode
+    package let consumerName: String
+    package let schema: SchemaName
+    package let topicNames: ProvisioningTopics
+    package let mode: Mode
 
-    public init(
+    package init(
         schema: SchemaName,
         topics: ProvisioningTopics = ProvisioningTopics(),
         mode: Mode = .live,
@@ -49,17 +49,17 @@ public struct ProvisioningHandler: EventHandler {
         self.consumerName = consumerName
     }
 
-    public var topics: [String] { [topicNames.gateway, topicNames.tools] }
+    package var topics: [String] { [topicNames.gateway, topicNames.tools] }
 
-    public func handles(_ header: EventHeader) -> Bool {
+    package func handles(_ header: EventHeader) -> Bool {
         header.type == UpstreamTokenStored.eventType.name || header.type == ToolInvoked.eventType.name
     }
 
-    public func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
+    package func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
         try await apply([event], on: connection, logger: logger)
     }
 
-    public func apply(_ events: [IncomingEvent], on connection: PostgresConnection, logger: Logger) async throws {
+    package func apply(_ events: [IncomingEvent], on connection: PostgresConnection, logger: Logger) async throws {
         var batch = ProvisioningBatch()
         for event in events {
             switch event.header.type {

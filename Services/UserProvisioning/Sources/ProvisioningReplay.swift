@@ -8,20 +8,20 @@ import PostgresNIO
 /// Rebuilds the provisioning state from the topics, from offset 0, into a schema of its own.
 /// The replay goes through the same inbox and handler as live consumption, in `.replay` mode:
 /// it publishes nothing.
-public struct ProvisioningReplay: Sendable {
-    public struct NotEmpty: Error, CustomStringConvertible {
-        public var schema: SchemaName
-        public var description: String { "schema \(schema) already holds provisioning state; replay into an empty schema (or pass --resume)" }
+package struct ProvisioningReplay: Sendable {
+    package struct NotEmpty: Error, CustomStringConvertible {
+        package var schema: SchemaName
+        package var description: String { "schema \(schema) already holds provisioning state; replay into an empty schema (or pass --resume)" }
     }
 
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let kafka: KafkaClientOptions
-    public let topics: ProvisioningTopics
-    public let logger: Logger
-    public var batchSize = 2000
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let kafka: KafkaClientOptions
+    package let topics: ProvisioningTopics
+    package let logger: Logger
+    package var batchSize = 2000
 
-    public init(
+    package init(
         client: PostgresClient,
         schema: SchemaName,
         kafka: KafkaClientOptions,
@@ -38,7 +38,7 @@ public struct ProvisioningReplay: Sendable {
     /// Migrates `schema`, refuses it if it holds state (unless `resume`: the inbox then skips
     /// what an earlier, interrupted replay applied), and replays every event up to the end the
     /// topics have now.
-    public func run(resume: Bool = false, progress: @Sendable (EventReplayer.Progress) -> Void = { _ in }) async throws -> EventReplayer.Result {
+    package func run(resume: Bool = false, progress: @Sendable (EventReplayer.Progress) -> Void = { _ in }) async throws -> EventReplayer.Result {
         try await Migrator(schema: schema, migrations: ProvisioningMigrations.all).migrate(client: client, logger: logger)
         if !resume, try await rowCount() > 0 { throw NotEmpty(schema: schema) }
         let handler = ProvisioningHandler(schema: schema, topics: topics, mode: .replay)

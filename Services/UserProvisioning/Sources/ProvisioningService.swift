@@ -6,8 +6,8 @@ import ServiceLifecycle
 
 /// The provisioning service: the only writer of end users (from `upstream-token.stored`) and
 /// of usage (from `tool.invoked`), with a read-only admin view of both.
-public enum ProvisioningService {
-    public static let definition = ServiceDefinition(
+package enum ProvisioningService {
+    package static let definition = ServiceDefinition(
         name: "provisioning",
         schema: try! SchemaName("provisioning"),
         migrations: ProvisioningMigrations.all,
@@ -16,7 +16,7 @@ public enum ProvisioningService {
 
     /// Builds the application: runtime routes (health, metrics), the admin users API, the
     /// outbox relay (`user.upserted`) and the consumer.
-    public static func buildApplication(context: ServiceContext, topics: ProvisioningTopics = ProvisioningTopics()) -> some ApplicationProtocol {
+    package static func buildApplication(context: ServiceContext, topics: ProvisioningTopics = ProvisioningTopics()) -> some ApplicationProtocol {
         let router = Router()
         let directory = UserDirectory(client: context.postgres, schema: definition.schema, logger: context.logger)
         UserAdminRoutes.add(to: router, directory: directory, operatorToken: context.configuration.operatorToken)

@@ -4,8 +4,8 @@ import Hummingbird
 /// The admin API's read-only view of a tenant's users (see docs/openapi/admin.json):
 /// `GET /admin/tenants/{tenant}/users?limit=&cursor=` and `GET /admin/tenants/{tenant}/users/{user_id}`,
 /// both behind the operator token.
-public enum UserAdminRoutes {
-    public static func add<Context: RequestContext>(to router: Router<Context>, directory: UserDirectory, operatorToken: OperatorToken?) {
+package enum UserAdminRoutes {
+    package static func add<Context: RequestContext>(to router: Router<Context>, directory: UserDirectory, operatorToken: OperatorToken?) {
         let users = router.group("admin/tenants/:tenant/users").add(middleware: OperatorAuthMiddleware<Context>(token: operatorToken))
         users.get { request, context -> Response in
             let tenant = try context.parameters.require("tenant")

@@ -5,75 +5,75 @@ import PostgresNIO
 
 /// One end user as operators see them: an account (one identity, or several linked by the
 /// tenant's email policy) with its identities.
-public struct UserAccount: Codable, Sendable, Equatable {
-    public struct Identity: Codable, Sendable, Equatable {
-        public var userId: String
-        public var upstreamIssuer: String
-        public var upstreamSubject: String
-        public var email: String?
-        public var emailVerified: Bool
-        public var name: String?
-        public var version: Int64
-        public var logins: Int64
-        public var firstSeenAt: Date
-        public var lastLoginAt: Date
+package struct UserAccount: Codable, Sendable, Equatable {
+    package struct Identity: Codable, Sendable, Equatable {
+        package var userId: String
+        package var upstreamIssuer: String
+        package var upstreamSubject: String
+        package var email: String?
+        package var emailVerified: Bool
+        package var name: String?
+        package var version: Int64
+        package var logins: Int64
+        package var firstSeenAt: Date
+        package var lastLoginAt: Date
     }
 
-    public struct EmailRecord: Codable, Sendable, Equatable {
-        public var userId: String
-        public var email: String
-        public var firstSeenAt: Date
-        public var lastSeenAt: Date
+    package struct EmailRecord: Codable, Sendable, Equatable {
+        package var userId: String
+        package var email: String
+        package var firstSeenAt: Date
+        package var lastSeenAt: Date
     }
 
-    public struct ToolUsage: Codable, Sendable, Equatable {
-        public var tool: String
-        public var calls: Int64
-        public var successes: Int64
-        public var errors: Int64
-        public var denials: Int64
-        public var firstCalledAt: Date
-        public var lastCalledAt: Date
+    package struct ToolUsage: Codable, Sendable, Equatable {
+        package var tool: String
+        package var calls: Int64
+        package var successes: Int64
+        package var errors: Int64
+        package var denials: Int64
+        package var firstCalledAt: Date
+        package var lastCalledAt: Date
     }
 
     /// The account's id: the id of its primary identity.
-    public var userId: String
-    public var tenant: String
-    public var email: String?
-    public var emailVerified: Bool
-    public var name: String?
-    public var firstSeenAt: Date
+    package var userId: String
+    package var tenant: String
+    package var email: String?
+    package var emailVerified: Bool
+    package var name: String?
+    package var firstSeenAt: Date
     /// The latest login or tool call of any of its identities.
-    public var lastSeenAt: Date
-    public var identities: [Identity]
+    package var lastSeenAt: Date
+    package var identities: [Identity]
     /// Only in `show`: every email the identities have had, and tool usage per tool.
-    public var emailHistory: [EmailRecord]?
-    public var toolUsage: [ToolUsage]?
+    package var emailHistory: [EmailRecord]?
+    package var toolUsage: [ToolUsage]?
 }
 
 /// A page of accounts and the cursor of the next page (nil on the last one).
-public struct UserPage: Codable, Sendable, Equatable {
-    public var users: [UserAccount]
-    public var nextCursor: String?
+package struct UserPage: Codable, Sendable, Equatable {
+    package var users: [UserAccount]
+    package var nextCursor: String?
 }
 
 /// Read-only queries over the provisioning schema, for the admin API and the operator commands.
-public struct UserDirectory: Sendable {
-    public static let maximumPageSize = 200
-    public static let defaultPageSize = 50
+package struct UserDirectory: Sendable {
+    package static let maximumPageSize = 200
+    package static let defaultPageSize = 50
 
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let logger: Logger
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let logger: Logger
 
-    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+    package init(client: PostgresClient, schema: SchemaName, logger: Logger) {
         self.client = client
         self.schema = schema
         self.logger = logger
     }
 
     /// Accounts of `tenant` ordered by id, after `cursor` (the last id of the previous page).
-    public func list(tenant: String, limit: Int = defaultPageSize, after cursor: String? = nil) async throws -> UserPage {
+    package func list(tenant: String, limit: Int = defaultPageSize, after cursor: String? = nil) async throws -> UserPage {
         precondition((1...Self.maximumPageSize).contains(limit))
         let ids = try await client.query(
             """
@@ -93,7 +93,7 @@ public struct UserDirectory: Sendable {
 
     /// The account that `id` (an account id or the id of one of its identities) belongs to,
     /// with its email history and tool usage; nil if there is none in this tenant.
-    public func show(tenant: String, id: String) async throws -> UserAccount? {
+    package func show(tenant: String, id: String) async throws -> UserAccount? {
         let rows = try await client.query(
             """
             SELECT account_id FROM \(schema).user_accounts WHERE tenant = \(tenant) AND user_id = \(id)
@@ -204,7 +204,7 @@ public struct UserDirectory: Sendable {
     /// Every row of the provisioning state as sorted text lines: two schemas with the same
     /// dump hold the same users, history, usage and links. (The inbox and outbox are plumbing,
     /// not state, and are left out.)
-    public func canonicalDump() async throws -> [String] {
+    package func canonicalDump() async throws -> [String] {
         let s = schema
         func ts(_ column: String) -> String { "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" }
         let rows = try await client.query(

@@ -14,10 +14,10 @@ import Logging
 /// client, redirect URI and scopes, the user approves on our consent page (MCP security best
 /// practices: no confused deputy). The form carries a CSRF token bound to the authorization
 /// request and the browser session cookie.
-public enum AuthorizeRoutes {
-    public static let sessionCookie = "__Host-gatehouse-session"
+package enum AuthorizeRoutes {
+    package static let sessionCookie = "__Host-gatehouse-session"
 
-    public static func add(
+    package static func add(
         to router: Router<GatehouseRequestContext>,
         tenants: TenantResolver,
         store: AuthorizationStore,

@@ -10,8 +10,8 @@ import Logging
 /// unexpired, of this tenant and of this browser's session; then the upstream code is exchanged, the identity read, and in
 /// one transaction the sealed upstream tokens and the events are written; the client gets a
 /// sealed code with its `state` and our `iss`. Nothing is written when any step fails.
-public enum CallbackRoutes {
-    public static func add(
+package enum CallbackRoutes {
+    package static func add(
         to router: Router<GatehouseRequestContext>,
         tenants: TenantResolver,
         store: AuthorizationStore,

@@ -5,7 +5,7 @@ import Hummingbird
 
 /// The HTML pages the user's browser sees: the consent page and our error page. Self-contained
 /// (no script, no external asset), escaped, not frameable, never cached.
-public enum ConsentPage {
+package enum ConsentPage {
     static let securityHeaders: HTTPFields = [
         .contentType: "text/html; charset=utf-8",
         .cacheControl: "no-store",
@@ -24,7 +24,7 @@ public enum ConsentPage {
     ]
 
     /// Escapes text for HTML content and attribute values.
-    public static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var output = ""
         output.reserveCapacity(text.utf8.count)
         for character in text.unicodeScalars {
@@ -40,7 +40,7 @@ public enum ConsentPage {
         return output
     }
 
-    public static func consent(
+    package static func consent(
         tenantName: String,
         clientName: String?,
         clientId: String,
@@ -73,7 +73,7 @@ public enum ConsentPage {
         )
     }
 
-    public static func error(_ code: APIError.Code, _ description: String) -> String {
+    package static func error(_ code: APIError.Code, _ description: String) -> String {
         page(
             title: "Authorization failed",
             body: """

@@ -6,19 +6,19 @@ import Synchronization
 
 /// The scopes a tenant's authorization server knows. `offline_access` asks for a refresh token
 /// and belongs to the authorization server only, never to the protected resource's metadata.
-public enum GatewayScopes {
-    public static let offlineAccess = "offline_access"
-    public static let resourceScopes = ["mcp:tools", "openid", "profile", "email"]
-    public static let supported = resourceScopes + [offlineAccess]
+package enum GatewayScopes {
+    package static let offlineAccess = "offline_access"
+    package static let resourceScopes = ["mcp:tools", "openid", "profile", "email"]
+    package static let supported = resourceScopes + [offlineAccess]
     /// Granted when a client asks for none.
-    public static let defaultScopes = ["mcp:tools"]
+    package static let defaultScopes = ["mcp:tools"]
 }
 
 /// Per tenant: RFC 8414 authorization server metadata, the OpenID discovery document, and RFC
 /// 9728 protected resource metadata for the tenant's `/mcp` resource (at the path-inserted and
 /// the root well-known URLs). Each tenant is its own issuer: exactly the origin it is served at.
-public enum DiscoveryRoutes {
-    public static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver) {
+package enum DiscoveryRoutes {
+    package static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver) {
         let cache = DocumentCache()
         // RFC 8414 §3.1 path insertion (`/mcp`) for clients that derive it from the resource URL.
         for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"] {
@@ -50,7 +50,7 @@ public enum DiscoveryRoutes {
         }
     }
 
-    public static func authorizationServerMetadata(_ origin: PublicOrigin) -> [String: AnyJSON] {
+    package static func authorizationServerMetadata(_ origin: PublicOrigin) -> [String: AnyJSON] {
         [
             "issuer": .string(origin.issuer),
             "authorization_endpoint": .string(origin.url("/oauth/authorize")),
@@ -73,7 +73,7 @@ public enum DiscoveryRoutes {
         ]
     }
 
-    public static func openIDConfiguration(_ origin: PublicOrigin) -> [String: AnyJSON] {
+    package static func openIDConfiguration(_ origin: PublicOrigin) -> [String: AnyJSON] {
         var document = authorizationServerMetadata(origin)
         document["subject_types_supported"] = .strings(["public"])
         document["id_token_signing_alg_values_supported"] = .strings(["ES256"])
@@ -81,7 +81,7 @@ public enum DiscoveryRoutes {
         return document
     }
 
-    public static func protectedResourceMetadata(_ origin: PublicOrigin, tenant: Tenant) -> [String: AnyJSON] {
+    package static func protectedResourceMetadata(_ origin: PublicOrigin, tenant: Tenant) -> [String: AnyJSON] {
         [
             "resource": .string(origin.mcpResource),
             "authorization_servers": .strings([origin.issuer]),
@@ -118,13 +118,13 @@ public enum DiscoveryRoutes {
 }
 
 /// A JSON value for documents assembled field by field.
-public enum AnyJSON: Encodable, Sendable, Equatable {
+package enum AnyJSON: Encodable, Sendable, Equatable {
     case string(String)
     case strings([String])
     case bool(Bool)
     case int(Int)
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let value): try container.encode(value)

@@ -6,10 +6,10 @@ import Logging
 
 /// RFC 7591 dynamic client registration at `/oauth/register` (and the root alias `/register`
 /// for clients of the 2025-03-26 MCP revision), rate-limited per client address.
-public enum RegistrationRoutes {
-    public static let maximumBodySize = 16 * 1024
+package enum RegistrationRoutes {
+    package static let maximumBodySize = 16 * 1024
 
-    public static func add(
+    package static func add(
         to router: Router<GatehouseRequestContext>,
         tenants: TenantResolver,
         store: ClientStore,

@@ -9,8 +9,8 @@ import PostgresNIO
 /// `POST /admin/tenants`, `GET /admin/tenants`, `GET|PATCH /admin/tenants/{id}`,
 /// `GET /admin/tenants/{id}/clients`. A tenant is disabled with `PATCH {"disabled": true}`,
 /// never deleted: its clients and users keep their history.
-public enum TenantAdminRoutes {
-    public static func add(
+package enum TenantAdminRoutes {
+    package static func add(
         to router: Router<GatehouseRequestContext>,
         store: TenantStore,
         clients: ClientStore,

@@ -20,7 +20,7 @@ import PostgresNIO
 /// Body `{"tenant": "...", "user_id": "..."}`, bearer `GATEHOUSE_INTERNAL_TOKEN`. Answers the
 /// profile (`subject`, `email`, `email_verified`, `name`), 404 for an unknown identity, 409
 /// `upstream_grant_revoked` when the upstream refused the refresh, 503 when it is unreachable.
-public enum UpstreamProfileRoutes {
+package enum UpstreamProfileRoutes {
     struct Query: Decodable {
         var tenant: String
         var userId: String
@@ -38,7 +38,7 @@ public enum UpstreamProfileRoutes {
         var expiresIn: Int?
     }
 
-    public static func add(to router: Router<GatehouseRequestContext>, parts: GatewayService.Parts, internalToken: OperatorToken?) {
+    package static func add(to router: Router<GatehouseRequestContext>, parts: GatewayService.Parts, internalToken: OperatorToken?) {
         let group = router.group("/internal").add(middleware: OperatorAuthMiddleware(token: internalToken))
         group.post("/upstream-profile") { request, context in
             let query = try await decode(request)
@@ -125,10 +125,10 @@ public enum UpstreamProfileRoutes {
 }
 
 /// The gateway's sealed upstream tokens, used for fresh profiles.
-public struct UpstreamTokenStore: Sendable {
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let logger: Logger
+package struct UpstreamTokenStore: Sendable {
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let logger: Logger
 
     /// Upstream access tokens this close to expiry are refreshed before use.
     static let expiryMargin: TimeInterval = 30

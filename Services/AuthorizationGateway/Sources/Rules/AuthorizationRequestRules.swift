@@ -3,34 +3,34 @@ import GatehouseOAuth
 import GatehouseRuntime
 
 /// A checked authorization request (RFC 6749 §4.1.1 with OAuth 2.1, RFC 7636, RFC 8707).
-public struct AuthorizationRequest: Sendable, Equatable {
-    public var clientId: String
-    public var redirectUri: String
-    public var scopes: [String]
-    public var resource: String
-    public var codeChallenge: String
+package struct AuthorizationRequest: Sendable, Equatable {
+    package var clientId: String
+    package var redirectUri: String
+    package var scopes: [String]
+    package var resource: String
+    package var codeChallenge: String
     /// Echoed to the client byte for byte.
-    public var state: String?
+    package var state: String?
 }
 
 /// Why an authorization request fails, and where the error goes: to the user on a page of ours
 /// when the client or its redirect URI cannot be trusted (never redirect to an unchecked URI),
 /// else back to the client's redirect URI with `error`, `state` and `iss`.
-public enum AuthorizationFailure: Error, Equatable {
+package enum AuthorizationFailure: Error, Equatable {
     case page(error: APIError.Code, description: String)
     case redirect(redirectUri: String, error: APIError.Code, description: String, state: String?)
 }
 
 /// What the rules need to know about the client named in a request.
-public struct AuthorizingClient: Sendable, Equatable {
-    public var clientId: String
-    public var name: String?
-    public var redirectUris: [String]
-    public var grantTypes: [String]
+package struct AuthorizingClient: Sendable, Equatable {
+    package var clientId: String
+    package var name: String?
+    package var redirectUris: [String]
+    package var grantTypes: [String]
     /// Registered `scope`, if the client limited itself.
-    public var scope: String?
+    package var scope: String?
 
-    public init(clientId: String, name: String?, redirectUris: [String], grantTypes: [String], scope: String?) {
+    package init(clientId: String, name: String?, redirectUris: [String], grantTypes: [String], scope: String?) {
         self.clientId = clientId
         self.name = name
         self.redirectUris = redirectUris
@@ -39,15 +39,15 @@ public struct AuthorizingClient: Sendable, Equatable {
     }
 }
 
-public enum AuthorizationRequestRules {
-    public static let maximumStateLength = 2048
+package enum AuthorizationRequestRules {
+    package static let maximumStateLength = 2048
     static let singleValued = [
         "client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge",
         "code_challenge_method", "resource", "nonce", "prompt",
     ]
 
     /// Step 1: the client and the redirect URI. Failures are shown on our page.
-    public static func checkClient(_ parameters: [(String, String)], lookup: (String) -> AuthorizingClient?) throws -> (AuthorizingClient, String) {
+    package static func checkClient(_ parameters: [(String, String)], lookup: (String) -> AuthorizingClient?) throws -> (AuthorizingClient, String) {
         func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
         let ids = values("client_id")
         guard ids.count == 1, let clientId = ids.first, !clientId.isEmpty else {
@@ -76,7 +76,7 @@ public enum AuthorizationRequestRules {
     }
 
     /// Step 2: everything else, with errors redirected to the (now trusted) redirect URI.
-    public static func check(
+    package static func check(
         _ parameters: [(String, String)],
         client: AuthorizingClient,
         redirectUri: String,
@@ -142,12 +142,12 @@ public enum AuthorizationRequestRules {
     }
 
     /// The redirect that carries an error to the client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`).
-    public static func errorRedirect(_ redirectUri: String, error: APIError.Code, description: String, state: String?, issuer: String) -> String {
+    package static func errorRedirect(_ redirectUri: String, error: APIError.Code, description: String, state: String?, issuer: String) -> String {
         appending(to: redirectUri, [("error", error.rawValue), ("error_description", description), ("state", state), ("iss", issuer)])
     }
 
     /// Adds query parameters to a redirect URI that may already have a query.
-    public static func appending(to uri: String, _ parameters: [(String, String?)]) -> String {
+    package static func appending(to uri: String, _ parameters: [(String, String?)]) -> String {
         let query = FormBody.encode(parameters.compactMap { name, value in value.map { (name, $0) } })
         return uri + (uri.contains("?") ? "&" : "?") + query
     }

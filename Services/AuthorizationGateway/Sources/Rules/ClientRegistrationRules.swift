@@ -3,41 +3,41 @@ import GatehouseRuntime
 
 /// The client metadata of an RFC 7591 registration request (the fields Gatehouse reads; others
 /// are ignored and not echoed).
-public struct ClientMetadataRequest: Decodable, Sendable {
-    public var redirectUris: [String]?
-    public var tokenEndpointAuthMethod: String?
-    public var grantTypes: [String]?
-    public var responseTypes: [String]?
-    public var applicationType: String?
-    public var clientName: String?
-    public var clientUri: String?
-    public var logoUri: String?
-    public var tosUri: String?
-    public var policyUri: String?
-    public var scope: String?
-    public var contacts: [String]?
-    public var softwareId: String?
-    public var softwareVersion: String?
+package struct ClientMetadataRequest: Decodable, Sendable {
+    package var redirectUris: [String]?
+    package var tokenEndpointAuthMethod: String?
+    package var grantTypes: [String]?
+    package var responseTypes: [String]?
+    package var applicationType: String?
+    package var clientName: String?
+    package var clientUri: String?
+    package var logoUri: String?
+    package var tosUri: String?
+    package var policyUri: String?
+    package var scope: String?
+    package var contacts: [String]?
+    package var softwareId: String?
+    package var softwareVersion: String?
 }
 
 /// Registered metadata, as stored, announced and returned.
-public struct ClientMetadata: Codable, Sendable, Equatable {
-    public var redirectUris: [String]
-    public var tokenEndpointAuthMethod: String
-    public var grantTypes: [String]
-    public var responseTypes: [String]
-    public var applicationType: String
-    public var clientName: String?
-    public var clientUri: String?
-    public var logoUri: String?
-    public var tosUri: String?
-    public var policyUri: String?
-    public var scope: String?
-    public var contacts: [String]?
-    public var softwareId: String?
-    public var softwareVersion: String?
+package struct ClientMetadata: Codable, Sendable, Equatable {
+    package var redirectUris: [String]
+    package var tokenEndpointAuthMethod: String
+    package var grantTypes: [String]
+    package var responseTypes: [String]
+    package var applicationType: String
+    package var clientName: String?
+    package var clientUri: String?
+    package var logoUri: String?
+    package var tosUri: String?
+    package var policyUri: String?
+    package var scope: String?
+    package var contacts: [String]?
+    package var softwareId: String?
+    package var softwareVersion: String?
 
-    public init(
+    package init(
         redirectUris: [String],
         tokenEndpointAuthMethod: String,
         grantTypes: [String],
@@ -69,15 +69,15 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         self.softwareVersion = softwareVersion
     }
 
-    public var isConfidential: Bool { tokenEndpointAuthMethod != "none" }
+    package var isConfidential: Bool { tokenEndpointAuthMethod != "none" }
 }
 
 /// An RFC 7591 §3.2.2 error: `invalid_redirect_uri` or `invalid_client_metadata`, with why.
-public struct RegistrationError: Error, Equatable, CustomStringConvertible {
+package struct RegistrationError: Error, Equatable, CustomStringConvertible {
     /// `.invalidRedirectURI` or `.invalidClientMetadata`.
-    public var code: APIError.Code
-    public var detail: String
-    public var description: String { "\(code.rawValue): \(detail)" }
+    package var code: APIError.Code
+    package var detail: String
+    package var description: String { "\(code.rawValue): \(detail)" }
 
     static func metadata(_ detail: String) -> RegistrationError { .init(code: .invalidClientMetadata, detail: detail) }
     static func redirect(_ detail: String) -> RegistrationError { .init(code: .invalidRedirectURI, detail: detail) }
@@ -85,20 +85,20 @@ public struct RegistrationError: Error, Equatable, CustomStringConvertible {
 
 /// The registration rules (pure): RFC 7591, OAuth 2.1 and RFC 8252 redirect URI rules, the MCP
 /// security best practices (exact, absolute redirect URIs; no script-capable schemes), limits.
-public enum ClientRegistrationRules {
-    public static let maximumRedirectURIs = 10
-    public static let maximumURILength = 2000
-    public static let maximumNameLength = 200
-    public static let maximumContacts = 10
-    public static let authMethods = ["none", "client_secret_basic", "client_secret_post"]
-    public static let grantTypes = ["authorization_code", "refresh_token"]
+package enum ClientRegistrationRules {
+    package static let maximumRedirectURIs = 10
+    package static let maximumURILength = 2000
+    package static let maximumNameLength = 200
+    package static let maximumContacts = 10
+    package static let authMethods = ["none", "client_secret_basic", "client_secret_post"]
+    package static let grantTypes = ["authorization_code", "refresh_token"]
     /// Schemes that can run code or read local data in a browser, in any spelling.
     static let forbiddenSchemes: Set<String> = [
         "javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source",
         "ws", "wss", "ftp", "mailto", "tel", "chrome", "chrome-extension", "resource", "jar",
     ]
 
-    public static func validate(_ request: ClientMetadataRequest, supportedScopes: [String]) throws -> ClientMetadata {
+    package static func validate(_ request: ClientMetadataRequest, supportedScopes: [String]) throws -> ClientMetadata {
         guard let redirects = request.redirectUris, !redirects.isEmpty else {
             throw RegistrationError.redirect("redirect_uris is required and must not be empty")
         }
@@ -171,7 +171,7 @@ public enum ClientRegistrationRules {
         )
     }
 
-    public enum RedirectKind: Equatable, Sendable {
+    package enum RedirectKind: Equatable, Sendable {
         case https
         /// `http` on a loopback address (RFC 8252 §7.3: its port may vary at authorization).
         case loopback
@@ -180,7 +180,7 @@ public enum ClientRegistrationRules {
     }
 
     /// What kind of redirect URI `text` is, or why it is refused.
-    public static func classify(_ text: String) throws -> RedirectKind {
+    package static func classify(_ text: String) throws -> RedirectKind {
         guard text.utf8.count <= maximumURILength else { throw RegistrationError.redirect("a redirect URI is longer than \(maximumURILength)") }
         // No whitespace, controls or non-ASCII: an exact URI compares byte for byte.
         guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
@@ -222,7 +222,7 @@ public enum ClientRegistrationRules {
 
     /// Whether a redirect URI presented at authorization matches a registered one: exactly, except
     /// that a loopback `http` redirect may use any port (RFC 8252 §7.3).
-    public static func matches(presented: String, registered: String) -> Bool {
+    package static func matches(presented: String, registered: String) -> Bool {
         if presented == registered { return true }
         guard (try? classify(registered)) == .loopback, (try? classify(presented)) == .loopback,
             var a = URLComponents(string: presented), var b = URLComponents(string: registered)

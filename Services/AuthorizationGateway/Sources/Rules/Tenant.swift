@@ -4,46 +4,46 @@ import GatehouseRuntime
 
 /// A tenant: one MCP server on its own host names, with its own upstream identity provider.
 /// The client secret of the upstream is write-only: it is stored sealed and never returned.
-public struct Tenant: Codable, Sendable, Equatable {
-    public enum AuthMode: String, Codable, Sendable, CaseIterable {
+package struct Tenant: Codable, Sendable, Equatable {
+    package enum AuthMode: String, Codable, Sendable, CaseIterable {
         /// Users log in at the upstream; tools need a token.
         case oauth
         /// Public tools without a token.
         case none
     }
 
-    public var id: String
-    public var displayName: String
-    public var hosts: [String]
-    public var authMode: AuthMode
-    public var emailLinking: String
-    public var upstream: UpstreamConfiguration?
-    public var tokenLifetimes: TokenLifetimes
+    package var id: String
+    package var displayName: String
+    package var hosts: [String]
+    package var authMode: AuthMode
+    package var emailLinking: String
+    package var upstream: UpstreamConfiguration?
+    package var tokenLifetimes: TokenLifetimes
     /// Whether userinfo asks the upstream for the user's current profile (refreshing the stored
     /// upstream token when it has expired) instead of answering from the provisioned one.
-    public var freshUpstreamProfile: Bool
+    package var freshUpstreamProfile: Bool
     /// How the token service treats particular clients (`docs/client-compatibility.md`).
-    public var clientProfiles: ClientProfiles
+    package var clientProfiles: ClientProfiles
     /// What `/mcp` serves: the built-in tools, or the tenant's own MCP server (`docs/proxy.md`).
-    public var mcp: MCPEndpointSettings
+    package var mcp: MCPEndpointSettings
     /// Whether an upstream client secret is stored (the secret itself never leaves the gateway).
-    public var hasClientSecret: Bool
-    public var disabled: Bool
-    public var version: Int64
-    public var createdAt: Date
-    public var updatedAt: Date
+    package var hasClientSecret: Bool
+    package var disabled: Bool
+    package var version: Int64
+    package var createdAt: Date
+    package var updatedAt: Date
 }
 
 /// How long the tokens the token service issues for a tenant live.
-public struct TokenLifetimes: Codable, Sendable, Equatable {
-    public static let accessRange = 60...86_400
-    public static let refreshRange = 3_600...31_536_000
+package struct TokenLifetimes: Codable, Sendable, Equatable {
+    package static let accessRange = 60...86_400
+    package static let refreshRange = 3_600...31_536_000
 
-    public var accessTokenSeconds: Int
-    public var refreshTokenSeconds: Int
+    package var accessTokenSeconds: Int
+    package var refreshTokenSeconds: Int
 
     /// One hour for access tokens, thirty days for refresh tokens.
-    public init(accessTokenSeconds: Int = 3_600, refreshTokenSeconds: Int = 2_592_000) {
+    package init(accessTokenSeconds: Int = 3_600, refreshTokenSeconds: Int = 2_592_000) {
         self.accessTokenSeconds = accessTokenSeconds
         self.refreshTokenSeconds = refreshTokenSeconds
     }
@@ -52,16 +52,16 @@ public struct TokenLifetimes: Codable, Sendable, Equatable {
 /// Where a tenant's users log in. Either an OIDC issuer (endpoints and keys from its discovery
 /// document) or explicit OAuth 2.0 endpoints for providers without OIDC (GitHub-style: a user
 /// endpoint, and an emails endpoint for users who hide their email).
-public struct UpstreamConfiguration: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case oidc, oauth2 }
+package struct UpstreamConfiguration: Codable, Sendable, Equatable {
+    package enum Kind: String, Codable, Sendable, CaseIterable { case oidc, oauth2 }
 
-    public struct ClaimMapping: Codable, Sendable, Equatable {
-        public var subject: String
-        public var email: String
-        public var emailVerified: String
-        public var name: String
+    package struct ClaimMapping: Codable, Sendable, Equatable {
+        package var subject: String
+        package var email: String
+        package var emailVerified: String
+        package var name: String
 
-        public init(subject: String = "sub", email: String = "email", emailVerified: String = "email_verified", name: String = "name") {
+        package init(subject: String = "sub", email: String = "email", emailVerified: String = "email_verified", name: String = "name") {
             self.subject = subject
             self.email = email
             self.emailVerified = emailVerified
@@ -69,41 +69,41 @@ public struct UpstreamConfiguration: Codable, Sendable, Equatable {
         }
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// OIDC: the issuer whose `/.well-known/openid-configuration` gives the endpoints.
-    public var issuer: String?
-    public var authorizationEndpoint: String?
-    public var tokenEndpoint: String?
+    package var issuer: String?
+    package var authorizationEndpoint: String?
+    package var tokenEndpoint: String?
     /// OAuth 2.0: the user endpoint (GitHub: `https://api.github.com/user`).
-    public var userEndpoint: String?
+    package var userEndpoint: String?
     /// OAuth 2.0: where the primary verified email is found when the user endpoint has none.
-    public var emailsEndpoint: String?
-    public var clientId: String
-    public var scopes: [String]
-    public var claims: ClaimMapping
+    package var emailsEndpoint: String?
+    package var clientId: String
+    package var scopes: [String]
+    package var claims: ClaimMapping
     /// Added to the upstream authorization request (for example Auth0's `audience`).
-    public var extraAuthorizeParameters: [String: String]
+    package var extraAuthorizeParameters: [String: String]
 }
 
 /// The body of `POST /admin/tenants` and `PATCH /admin/tenants/{id}` (where every field is optional).
-public struct TenantInput: Codable, Sendable {
-    public var id: String?
-    public var displayName: String?
-    public var hosts: [String]?
-    public var authMode: Tenant.AuthMode?
-    public var emailLinking: String?
-    public var upstream: UpstreamInput?
-    public var tokenLifetimes: TokenLifetimes?
-    public var freshUpstreamProfile: Bool?
+package struct TenantInput: Codable, Sendable {
+    package var id: String?
+    package var displayName: String?
+    package var hosts: [String]?
+    package var authMode: Tenant.AuthMode?
+    package var emailLinking: String?
+    package var upstream: UpstreamInput?
+    package var tokenLifetimes: TokenLifetimes?
+    package var freshUpstreamProfile: Bool?
     /// Replaces the tenant's client profiles as a whole.
-    public var clientProfiles: ClientProfiles?
+    package var clientProfiles: ClientProfiles?
     /// Replaces the tenant's MCP endpoint settings as a whole.
-    public var mcp: MCPEndpointSettings?
+    package var mcp: MCPEndpointSettings?
     /// Write-only.
-    public var clientSecret: String?
-    public var disabled: Bool?
+    package var clientSecret: String?
+    package var disabled: Bool?
 
-    public init(
+    package init(
         id: String? = nil,
         displayName: String? = nil,
         hosts: [String]? = nil,
@@ -131,19 +131,19 @@ public struct TenantInput: Codable, Sendable {
         self.disabled = disabled
     }
 
-    public struct UpstreamInput: Codable, Sendable {
-        public var kind: UpstreamConfiguration.Kind?
-        public var issuer: String?
-        public var authorizationEndpoint: String?
-        public var tokenEndpoint: String?
-        public var userEndpoint: String?
-        public var emailsEndpoint: String?
-        public var clientId: String?
-        public var scopes: [String]?
-        public var claims: UpstreamConfiguration.ClaimMapping?
-        public var extraAuthorizeParameters: [String: String]?
+    package struct UpstreamInput: Codable, Sendable {
+        package var kind: UpstreamConfiguration.Kind?
+        package var issuer: String?
+        package var authorizationEndpoint: String?
+        package var tokenEndpoint: String?
+        package var userEndpoint: String?
+        package var emailsEndpoint: String?
+        package var clientId: String?
+        package var scopes: [String]?
+        package var claims: UpstreamConfiguration.ClaimMapping?
+        package var extraAuthorizeParameters: [String: String]?
 
-        public init(
+        package init(
             kind: UpstreamConfiguration.Kind? = nil,
             issuer: String? = nil,
             authorizationEndpoint: String? = nil,
@@ -170,19 +170,19 @@ public struct TenantInput: Codable, Sendable {
 }
 
 /// Why a tenant definition is refused: the field and the rule.
-public struct TenantValidationError: Error, Equatable, CustomStringConvertible {
-    public var field: String
-    public var problem: String
-    public var description: String { "\(field): \(problem)" }
+package struct TenantValidationError: Error, Equatable, CustomStringConvertible {
+    package var field: String
+    package var problem: String
+    package var description: String { "\(field): \(problem)" }
 }
 
 /// The rules a tenant definition must keep (pure; the admin API applies them).
-public enum TenantRules {
-    public static let maximumHosts = 16
+package enum TenantRules {
+    package static let maximumHosts = 16
 
     /// Checks and normalises a complete definition. `allowInsecureUpstream` lets `http://`
     /// loopback upstreams through (development and tests only).
-    public static func validate(
+    package static func validate(
         id: String,
         displayName: String,
         hosts: [String],
@@ -284,7 +284,7 @@ public enum TenantRules {
         }
     }
 
-    public static func isValidTenantID(_ id: String) -> Bool {
+    package static func isValidTenantID(_ id: String) -> Bool {
         let bytes = Array(id.utf8)
         guard (1...63).contains(bytes.count), bytes[0] != UInt8(ascii: "-") else { return false }
         return bytes.allSatisfy {
@@ -301,7 +301,7 @@ public enum TenantRules {
     }
 
     /// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
-    public static func isScopeToken(_ scope: String) -> Bool {
+    package static func isScopeToken(_ scope: String) -> Bool {
         !scope.isEmpty && scope.utf8.count <= 128 && scope.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
     }
 }

@@ -2,12 +2,12 @@ import GatehouseEvents
 import GatehouseRuntime
 
 extension TenantRules {
-    public static let maximumProfileOverrides = 200
-    public static let refreshGraceRange = 0...300
+    package static let maximumProfileOverrides = 200
+    package static let refreshGraceRange = 0...300
 
     /// Checks a tenant's client profiles: lifetimes and windows within their ranges, and each
     /// override naming exactly one client id or one metadata-document domain, once.
-    public static func validate(_ profiles: ClientProfiles) throws {
+    package static func validate(_ profiles: ClientProfiles) throws {
         try validate(profiles.defaults, field: "client_profiles.defaults")
         guard profiles.overrides.count <= maximumProfileOverrides else {
             throw TenantValidationError(field: "client_profiles.overrides", problem: "at most \(maximumProfileOverrides)")

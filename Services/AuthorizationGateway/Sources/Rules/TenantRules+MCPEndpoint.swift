@@ -3,7 +3,7 @@ import GatehouseCrypto
 import GatehouseEvents
 
 extension TenantRules {
-    public static let maximumToolScopeRules = 200
+    package static let maximumToolScopeRules = 200
 
     /// Headers the assertion may not travel in: the transport's own, the protocol's, and the
     /// ones a proxy never forwards.
@@ -16,7 +16,7 @@ extension TenantRules {
     /// Checks what a tenant's `/mcp` serves. A proxied endpoint needs users who log in (the
     /// assertion names one), an upstream URL that is https (or http, when allowed explicitly,
     /// to a loopback or private host only), and well-formed headers and tool rules.
-    public static func validate(
+    package static func validate(
         _ settings: MCPEndpointSettings,
         authMode: Tenant.AuthMode,
         supportedScopes: [String] = GatewayScopes.supported

@@ -13,7 +13,7 @@ extension AuthorizationStore {
     /// and the client's token endpoint credentials (for the code's binding; nil for a client
     /// known by its metadata document, which has no row). A request that does not qualify is
     /// left as it was.
-    public func claimCallback(
+    package func claimCallback(
         stateHash: String,
         sessionHash: String,
         tenant: String
@@ -70,7 +70,7 @@ extension AuthorizationStore {
         return nil
     }
 
-    public func markFailed(_ id: String) async throws {
+    package func markFailed(_ id: String) async throws {
         try await client.query(
             "UPDATE \(schema).authorization_requests SET status = 'failed' WHERE id = \(id)",
             logger: logger
@@ -80,7 +80,7 @@ extension AuthorizationStore {
     /// The end of a login, in one transaction: the identity's login counter, the sealed upstream
     /// tokens, `upstream-token.stored` (identity, no token) and `code.issued` (hash and binding,
     /// never the code), the request completed and the client marked used.
-    public func complete(
+    package func complete(
         _ pending: PendingAuthorization,
         identity: UpstreamIdentity,
         tokens: UpstreamTokens,

@@ -6,32 +6,32 @@ import PostgresNIO
 
 /// An authorization in progress: the checked request, the browser session it belongs to, and
 /// (once approved) our own PKCE verifier, state and nonce for the upstream leg.
-public struct PendingAuthorization: Sendable, Equatable {
-    public var id: String
-    public var tenant: String
-    public var request: AuthorizationRequest
-    public var sessionHash: String
-    public var csrfHash: String
-    public var status: String
-    public var expiresAt: Date
+package struct PendingAuthorization: Sendable, Equatable {
+    package var id: String
+    package var tenant: String
+    package var request: AuthorizationRequest
+    package var sessionHash: String
+    package var csrfHash: String
+    package var status: String
+    package var expiresAt: Date
 }
 
 /// Authorization requests, consents and client lookups in the gateway's schema.
-public struct AuthorizationStore: Sendable {
-    public static let lifetime: TimeInterval = 600
+package struct AuthorizationStore: Sendable {
+    package static let lifetime: TimeInterval = 600
 
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let logger: Logger
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let logger: Logger
 
-    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+    package init(client: PostgresClient, schema: SchemaName, logger: Logger) {
         self.client = client
         self.schema = schema
         self.logger = logger
     }
 
     /// The tenant's enabled, unexpired client with this id.
-    public func client(_ clientId: String, tenant: String) async throws -> AuthorizingClient? {
+    package func client(_ clientId: String, tenant: String) async throws -> AuthorizingClient? {
         let rows = try await client.query(
             """
             SELECT client_id, client_name, redirect_uris, grant_types, scope FROM \(schema).clients
@@ -45,7 +45,7 @@ public struct AuthorizationStore: Sendable {
         return nil
     }
 
-    public func create(_ request: AuthorizationRequest, tenant: String, sessionHash: String, csrfHash: String) async throws -> PendingAuthorization {
+    package func create(_ request: AuthorizationRequest, tenant: String, sessionHash: String, csrfHash: String) async throws -> PendingAuthorization {
         let pending = PendingAuthorization(
             id: SecretGenerator.generate(prefix: "ar_", bytes: 24),
             tenant: tenant,
@@ -67,7 +67,7 @@ public struct AuthorizationStore: Sendable {
         return pending
     }
 
-    public func pending(_ id: String, tenant: String) async throws -> PendingAuthorization? {
+    package func pending(_ id: String, tenant: String) async throws -> PendingAuthorization? {
         let rows = try await client.query(
             """
             SELECT id, tenant_id, client_id, redirect_uri, scopes, resource, code_challenge, client_state, session_hash, csrf_hash,
@@ -100,7 +100,7 @@ public struct AuthorizationStore: Sendable {
 
     /// Moves a pending request on (`denied`, or `upstream` with our leg's secrets); false if it
     /// was no longer pending (a second submission of the consent form).
-    public func finish(
+    package func finish(
         _ id: String,
         status: String,
         upstreamStateHash: String? = nil,
@@ -124,13 +124,13 @@ public struct AuthorizationStore: Sendable {
 
     /// Whether this browser session, or the user a login through it identified, approved this
     /// client and redirect URI for at least these scopes.
-    public func hasConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws -> Bool {
+    package func hasConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws -> Bool {
         try await hasApproval(tenant: tenant, sessionHash: sessionHash, clientId: request.clientId, covering: request)
     }
 
     /// Whether this browser session (or the user signed in on it) has ever approved `clientId`:
     /// only such a client may receive error redirects without a page of ours in between.
-    public func hasApprovedClient(tenant: String, sessionHash: String, clientId: String) async throws -> Bool {
+    package func hasApprovedClient(tenant: String, sessionHash: String, clientId: String) async throws -> Bool {
         try await hasApproval(tenant: tenant, sessionHash: sessionHash, clientId: clientId, covering: nil)
     }
 
@@ -157,7 +157,7 @@ public struct AuthorizationStore: Sendable {
         return false
     }
 
-    public func recordConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws {
+    package func recordConsent(tenant: String, sessionHash: String, request: AuthorizationRequest) async throws {
         try await client.query(
             """
             INSERT INTO \(schema).consents (tenant_id, session_hash, client_id, redirect_uri, scopes)

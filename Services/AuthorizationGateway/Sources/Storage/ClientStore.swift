@@ -8,25 +8,25 @@ import Logging
 import PostgresNIO
 
 /// A registered client as the admin API lists it (never its secret or the secret's hash).
-public struct RegisteredClient: Codable, Sendable, Equatable {
-    public var clientId: String
-    public var tenant: String
-    public var metadata: ClientMetadata
-    public var createdAt: Date
-    public var lastUsedAt: Date?
-    public var expiresAt: Date?
-    public var disabled: Bool
+package struct RegisteredClient: Codable, Sendable, Equatable {
+    package var clientId: String
+    package var tenant: String
+    package var metadata: ClientMetadata
+    package var createdAt: Date
+    package var lastUsedAt: Date?
+    package var expiresAt: Date?
+    package var disabled: Bool
 }
 
 /// Registered clients in the gateway's schema; each registration is announced with
 /// `client.registered` from the same transaction (the token service authenticates clients from
 /// that projection).
-public struct ClientStore: Sendable {
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let logger: Logger
+package struct ClientStore: Sendable {
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let logger: Logger
 
-    public init(client: PostgresClient, schema: SchemaName, logger: Logger) {
+    package init(client: PostgresClient, schema: SchemaName, logger: Logger) {
         self.client = client
         self.schema = schema
         self.logger = logger
@@ -34,7 +34,7 @@ public struct ClientStore: Sendable {
 
     /// Stores a validated registration; returns the client id and, for a confidential client,
     /// the secret (shown this once; only its hash is kept).
-    public func register(
+    package func register(
         _ metadata: ClientMetadata,
         tenant: String,
         from address: String?,
@@ -82,7 +82,7 @@ public struct ClientStore: Sendable {
         return (clientId, secret, issuedAt)
     }
 
-    public func list(tenant: String) async throws -> [RegisteredClient] {
+    package func list(tenant: String) async throws -> [RegisteredClient] {
         let rows = try await client.query(
             """
             SELECT client_id, tenant_id, metadata::text, created_at, last_used_at, expires_at, disabled

@@ -11,20 +11,20 @@ import ServiceLifecycle
 /// `client.updated` (disabled) in the same transaction so the token service stops accepting
 /// them too; and deletes authorization requests past their expiry, which nothing can use any
 /// more. Any number of gateway instances may run it (rows are locked with SKIP LOCKED).
-public struct ExpirySweeper: Service {
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let interval: Duration
-    public let logger: Logger
+package struct ExpirySweeper: Service {
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let interval: Duration
+    package let logger: Logger
 
-    public init(client: PostgresClient, schema: SchemaName, interval: Duration = .seconds(300), logger: Logger) {
+    package init(client: PostgresClient, schema: SchemaName, interval: Duration = .seconds(300), logger: Logger) {
         self.client = client
         self.schema = schema
         self.interval = interval
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         // Stops at graceful shutdown: the sleep (or a sweep) is cancelled, and the loop ends.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
@@ -43,7 +43,7 @@ public struct ExpirySweeper: Service {
 
     /// One pass over the clients; returns how many it disabled.
     @discardableResult
-    public func expireUnusedClients(limit: Int = 500) async throws -> Int {
+    package func expireUnusedClients(limit: Int = 500) async throws -> Int {
         try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -91,7 +91,7 @@ public struct ExpirySweeper: Service {
 
     /// One pass over the authorization requests; returns how many expired ones it deleted.
     @discardableResult
-    public func deleteExpiredAuthorizationRequests(limit: Int = 1000) async throws -> Int {
+    package func deleteExpiredAuthorizationRequests(limit: Int = 1000) async throws -> Int {
         let rows = try await client.query(
             """
             DELETE FROM \(schema).authorization_requests WHERE id IN (

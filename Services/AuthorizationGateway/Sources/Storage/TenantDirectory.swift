@@ -1,12 +1,12 @@
 import GatehouseRuntime
 
 /// The gateway's host directory: enabled tenants from its own tables.
-public typealias TenantDirectory = HostDirectory<TenantRecord>
+package typealias TenantDirectory = HostDirectory<TenantRecord>
 /// Resolves a request's tenant from the gateway's directory.
-public typealias TenantResolver = HostResolver<TenantRecord>
+package typealias TenantResolver = HostResolver<TenantRecord>
 
 extension HostDirectory where Record == TenantRecord {
-    public init(store: TenantStore, maximumAge: Duration = .seconds(1)) {
+    package init(store: TenantStore, maximumAge: Duration = .seconds(1)) {
         self.init(maximumAge: maximumAge) {
             var map: [String: TenantRecord] = [:]
             for record in try await store.records() where !record.tenant.disabled {

@@ -9,20 +9,20 @@ import PostgresNIO
 
 /// A tenant as the gateway uses it internally: the public definition and the sealed upstream
 /// client secret.
-public struct TenantRecord: Sendable, Equatable {
-    public var tenant: Tenant
-    public var sealedClientSecret: String?
+package struct TenantRecord: Sendable, Equatable {
+    package var tenant: Tenant
+    package var sealedClientSecret: String?
 }
 
 /// Tenants and their hosts in the gateway's schema.
-public struct TenantStore: Sendable {
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let keyRing: KeyRing
-    public let allowInsecureUpstream: Bool
-    public let logger: Logger
+package struct TenantStore: Sendable {
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let keyRing: KeyRing
+    package let allowInsecureUpstream: Bool
+    package let logger: Logger
 
-    public init(client: PostgresClient, schema: SchemaName, keyRing: KeyRing, allowInsecureUpstream: Bool, logger: Logger) {
+    package init(client: PostgresClient, schema: SchemaName, keyRing: KeyRing, allowInsecureUpstream: Bool, logger: Logger) {
         self.client = client
         self.schema = schema
         self.keyRing = keyRing
@@ -33,7 +33,7 @@ public struct TenantStore: Sendable {
     static func secretAssociatedData(tenant: String) -> String { "gatehouse/upstream-client-secret/\(tenant)" }
 
     @discardableResult
-    public func create(_ input: TenantInput) async throws -> Tenant {
+    package func create(_ input: TenantInput) async throws -> Tenant {
         guard let id = input.id else { throw TenantValidationError(field: "id", problem: "is required") }
         var draft = Tenant(
             id: id,
@@ -73,7 +73,7 @@ public struct TenantStore: Sendable {
     }
 
     /// Applies the fields present in `input`; `nil` if there is no such tenant.
-    public func update(_ id: String, with input: TenantInput) async throws -> Tenant? {
+    package func update(_ id: String, with input: TenantInput) async throws -> Tenant? {
         if let newID = input.id, newID != id { throw TenantValidationError(field: "id", problem: "cannot be changed") }
         let sealed = try input.clientSecret.map { try seal($0, tenant: id) }
         return try await client.withTransaction(logger: logger) { connection -> Tenant? in
@@ -105,28 +105,28 @@ public struct TenantStore: Sendable {
         }
     }
 
-    public func get(_ id: String) async throws -> Tenant? {
+    package func get(_ id: String) async throws -> Tenant? {
         try await record(id)?.tenant
     }
 
     /// One tenant with its sealed secret.
-    public func record(_ id: String) async throws -> TenantRecord? {
+    package func record(_ id: String) async throws -> TenantRecord? {
         try await client.withConnection { try await load(id, on: $0, lock: false) }
     }
 
-    public func list() async throws -> [Tenant] {
+    package func list() async throws -> [Tenant] {
         try await records().map(\.tenant).sorted { $0.id < $1.id }
     }
 
     /// Every tenant with its sealed secret, for the host directory.
-    public func records() async throws -> [TenantRecord] {
+    package func records() async throws -> [TenantRecord] {
         try await client.withConnection { connection in
             try await query(id: nil, on: connection, lock: false)
         }
     }
 
     /// Opens a tenant's upstream client secret.
-    public func clientSecret(of record: TenantRecord) throws -> String? {
+    package func clientSecret(of record: TenantRecord) throws -> String? {
         try record.sealedClientSecret.map {
             String(decoding: try keyRing.open($0, associatedData: Self.secretAssociatedData(tenant: record.tenant.id)), as: UTF8.self)
         }

@@ -23,8 +23,8 @@ import NIOPosix
 /// non-public address, is refused at once. Operators can pin documents (`pinned`, by exact
 /// client id URL): a pinned document is never fetched.
 /// `allowLoopback` lets tests serve documents over http on 127.0.0.1; never in production.
-public actor ClientMetadataDocuments {
-    public enum Failure: Error, Equatable, CustomStringConvertible {
+package actor ClientMetadataDocuments {
+    package enum Failure: Error, Equatable, CustomStringConvertible {
         case notAnAcceptableURL
         case forbiddenAddress(String)
         case unresolvable
@@ -34,7 +34,7 @@ public actor ClientMetadataDocuments {
         case unavailable(String)
         case invalidDocument(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .notAnAcceptableURL: "the client_id is not an acceptable https URL"
             case .forbiddenAddress(let address): "the client_id's host resolves to a non-public address (\(address))"
@@ -46,7 +46,7 @@ public actor ClientMetadataDocuments {
         }
 
         /// A failure in transit, which a last good document may stand in for.
-        public var isTransient: Bool {
+        package var isTransient: Bool {
             switch self {
             case .unresolvable, .unavailable: true
             case .notAnAcceptableURL, .forbiddenAddress, .fetchFailed, .invalidDocument: false
@@ -54,8 +54,8 @@ public actor ClientMetadataDocuments {
         }
     }
 
-    public static let maximumBytes = 16 * 1024
-    public static let timeout: TimeAmount = .seconds(5)
+    package static let maximumBytes = 16 * 1024
+    package static let timeout: TimeAmount = .seconds(5)
     static let defaultLifetime: Duration = .seconds(300)
     static let maximumLifetime: Duration = .seconds(86_400)
 
@@ -74,10 +74,10 @@ public actor ClientMetadataDocuments {
     private let pinned: [String: AuthorizingClient]
     private var cache: [String: Entry] = [:]
     /// Documents fetched so far (for tests and metrics).
-    public private(set) var fetches = 0
+    package private(set) var fetches = 0
 
     /// `pinned`: documents an operator fixed (see `pin`).
-    public init(allowLoopback: Bool, staleLimit: Duration = .seconds(86_400), pinned: [String: AuthorizingClient] = [:], logger: Logger) {
+    package init(allowLoopback: Bool, staleLimit: Duration = .seconds(86_400), pinned: [String: AuthorizingClient] = [:], logger: Logger) {
         self.allowLoopback = allowLoopback
         self.staleLimit = staleLimit
         self.logger = logger
@@ -85,17 +85,17 @@ public actor ClientMetadataDocuments {
     }
 
     /// Documents to pin, client id URL → document text, each checked as a fetched one would be.
-    public nonisolated static func pin(_ documents: [String: String]) throws -> [String: AuthorizingClient] {
+    package nonisolated static func pin(_ documents: [String: String]) throws -> [String: AuthorizingClient] {
         try documents.reduce(into: [:]) { clients, pin in clients[pin.key] = try client(from: pin.value, url: pin.key) }
     }
 
     /// Whether `clientId` names a metadata document rather than a registered client.
-    public nonisolated static func isDocumentURL(_ clientId: String) -> Bool {
+    package nonisolated static func isDocumentURL(_ clientId: String) -> Bool {
         clientId.hasPrefix("https://") || clientId.hasPrefix("http://")
     }
 
     /// The client the document at `url` describes (from the cache while it is fresh).
-    public func client(for url: String) async throws -> AuthorizingClient {
+    package func client(for url: String) async throws -> AuthorizingClient {
         if let client = pinned[url] { return client }
         if let entry = cache[url], entry.expires > .now { return entry.client }
         let components = try acceptableURL(url)
@@ -181,7 +181,7 @@ public actor ClientMetadataDocuments {
         "fc00::/7", "fe80::/10", "ff00::/8",
     ].map { IPNetwork($0)! }
 
-    public static func isPublic(_ address: String) -> Bool { !nonPublic.contains { $0.contains(address) } }
+    package static func isPublic(_ address: String) -> Bool { !nonPublic.contains { $0.contains(address) } }
 
     static let loopback: [IPNetwork] = ["127.0.0.0/8", "::1/128"].map { IPNetwork($0)! }
 
@@ -226,7 +226,7 @@ public actor ClientMetadataDocuments {
 
     /// How long to keep a document: its `max-age` within [0, a day]; nothing for `no-store`
     /// or `no-cache`; five minutes when it says nothing.
-    public static func lifetime(cacheControl: String?) -> Duration {
+    package static func lifetime(cacheControl: String?) -> Duration {
         guard let cacheControl else { return defaultLifetime }
         let directives = cacheControl.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         if directives.contains("no-store") || directives.contains("no-cache") { return .zero }

@@ -4,18 +4,18 @@ import Foundation
 import GatehouseCrypto
 
 /// A JSON Web Key of an upstream's JWKS (the kinds ID tokens are signed with here: RSA and P-256).
-public struct JSONWebKey: Decodable, Sendable, Equatable {
-    public var kty: String
-    public var kid: String?
-    public var alg: String?
-    public var use: String?
-    public var n: String?
-    public var e: String?
-    public var crv: String?
-    public var x: String?
-    public var y: String?
+package struct JSONWebKey: Decodable, Sendable, Equatable {
+    package var kty: String
+    package var kid: String?
+    package var alg: String?
+    package var use: String?
+    package var n: String?
+    package var e: String?
+    package var crv: String?
+    package var x: String?
+    package var y: String?
 
-    public init(
+    package init(
         kty: String,
         kid: String? = nil,
         alg: String? = nil,
@@ -42,16 +42,16 @@ public struct JSONWebKey: Decodable, Sendable, Equatable {
 /// (RS256, ES256; never `none`), signature by a key of the upstream's JWKS, `iss` exactly the
 /// issuer, `aud` containing our client id (and `azp` when there are several audiences), `exp`
 /// and `iat` with a small leeway, and the `nonce` we sent.
-public enum IDTokenVerifier {
-    public static let allowedAlgorithms: Set<String> = ["RS256", "ES256"]
-    public static let leeway: TimeInterval = 60
+package enum IDTokenVerifier {
+    package static let allowedAlgorithms: Set<String> = ["RS256", "ES256"]
+    package static let leeway: TimeInterval = 60
 
-    public struct Failure: Error, Equatable, CustomStringConvertible {
-        public var description: String
+    package struct Failure: Error, Equatable, CustomStringConvertible {
+        package var description: String
         init(_ description: String) { self.description = description }
     }
 
-    public static func verify(
+    package static func verify(
         _ token: String,
         keys: [JSONWebKey],
         issuer: String,

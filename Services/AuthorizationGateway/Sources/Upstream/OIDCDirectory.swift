@@ -5,30 +5,30 @@ import NIOFoundationCompat
 import NIOHTTP1
 
 /// An OIDC upstream's discovery document, as far as the gateway uses it.
-public struct OIDCMetadata: Sendable, Equatable {
-    public var issuer: String
-    public var authorizationEndpoint: String
-    public var tokenEndpoint: String
-    public var userinfoEndpoint: String?
-    public var jwksURI: String
+package struct OIDCMetadata: Sendable, Equatable {
+    package var issuer: String
+    package var authorizationEndpoint: String
+    package var tokenEndpoint: String
+    package var userinfoEndpoint: String?
+    package var jwksURI: String
     /// RFC 9207: the upstream puts `iss` in its authorization responses, so we require it.
-    public var issParameterSupported: Bool
+    package var issParameterSupported: Bool
 }
 
 /// Discovery documents and key sets of OIDC upstreams, fetched on first use and kept for an
 /// hour; a key set is fetched again (once) when a token names a key it does not have.
-public actor OIDCDirectory {
+package actor OIDCDirectory {
     private let client: UpstreamClient
     private let maximumAge: Duration
     private var metadata: [String: (OIDCMetadata, ContinuousClock.Instant)] = [:]
     private var keys: [String: ([JSONWebKey], ContinuousClock.Instant)] = [:]
 
-    public init(client: UpstreamClient, maximumAge: Duration = .seconds(3600)) {
+    package init(client: UpstreamClient, maximumAge: Duration = .seconds(3600)) {
         self.client = client
         self.maximumAge = maximumAge
     }
 
-    public func metadata(issuer: String) async throws -> OIDCMetadata {
+    package func metadata(issuer: String) async throws -> OIDCMetadata {
         if let (cached, at) = metadata[issuer], ContinuousClock.now - at < maximumAge { return cached }
         let url = issuer.hasSuffix("/") ? "\(issuer).well-known/openid-configuration" : "\(issuer)/.well-known/openid-configuration"
         guard let document = try await client.fetchJSON(url) as? [String: Any] else {
@@ -52,7 +52,7 @@ public actor OIDCDirectory {
         return result
     }
 
-    public func keys(_ metadata: OIDCMetadata, refresh: Bool = false) async throws -> [JSONWebKey] {
+    package func keys(_ metadata: OIDCMetadata, refresh: Bool = false) async throws -> [JSONWebKey] {
         if !refresh, let (cached, at) = keys[metadata.jwksURI], ContinuousClock.now - at < maximumAge { return cached }
         guard let object = try await client.fetchJSON(metadata.jwksURI) as? [String: Any], let list = object["keys"] as? [Any] else {
             throw UpstreamFailure.unavailable("the key set is not a JWKS")
@@ -79,7 +79,7 @@ extension UpstreamClient {
     }
 
     /// The identity from an OIDC upstream: the verified ID token, then userinfo (whose `sub` must be the token's).
-    public func oidcIdentity(
+    package func oidcIdentity(
         tokens: UpstreamTokens,
         upstream: UpstreamConfiguration,
         metadata: OIDCMetadata,

@@ -6,25 +6,25 @@ import NIOFoundationCompat
 import NIOHTTP1
 
 /// What the upstream says about the user who logged in.
-public struct UpstreamIdentity: Sendable, Equatable {
-    public var issuer: String
-    public var subject: String
-    public var email: String?
-    public var emailVerified: Bool
-    public var name: String?
+package struct UpstreamIdentity: Sendable, Equatable {
+    package var issuer: String
+    package var subject: String
+    package var email: String?
+    package var emailVerified: Bool
+    package var name: String?
 }
 
 /// The upstream's tokens; they never leave the gateway except sealed in its own table.
-public struct UpstreamTokens: Sendable {
-    public var accessToken: String
-    public var refreshToken: String?
-    public var expiresIn: Int?
-    public var idToken: String?
+package struct UpstreamTokens: Sendable {
+    package var accessToken: String
+    package var refreshToken: String?
+    package var expiresIn: Int?
+    package var idToken: String?
 }
 
 /// Why the upstream leg failed: the user or the upstream refused (the client gets
 /// `access_denied`), or the upstream is slow or broken (`temporarily_unavailable`).
-public enum UpstreamFailure: Error, Equatable {
+package enum UpstreamFailure: Error, Equatable {
     case refused(String)
     case unavailable(String)
     /// The upstream answered `invalid_grant` to a refresh: the user's grant there is gone.
@@ -34,26 +34,26 @@ public enum UpstreamFailure: Error, Equatable {
 /// Talks to a tenant's upstream over HTTPS with timeouts and no redirects followed. Each
 /// upstream host has a circuit breaker: while one is known to be failing, calls to it fail at
 /// once (503 with `Retry-After` for the caller) instead of each waiting out the timeout.
-public struct UpstreamClient: Sendable {
-    public let http: HTTPClient
-    public let timeout: TimeAmount
-    public let breaker: CircuitBreaker
+package struct UpstreamClient: Sendable {
+    package let http: HTTPClient
+    package let timeout: TimeAmount
+    package let breaker: CircuitBreaker
 
-    public init(http: HTTPClient, timeout: TimeAmount = .seconds(10), breaker: CircuitBreaker = CircuitBreaker()) {
+    package init(http: HTTPClient, timeout: TimeAmount = .seconds(10), breaker: CircuitBreaker = CircuitBreaker()) {
         self.http = http
         self.timeout = timeout
         self.breaker = breaker
     }
 
     /// An HTTP client for upstream calls: no redirects, bounded connect time. Shut it down with the service.
-    public static func makeHTTPClient() -> HTTPClient {
+    package static func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)))
         configuration.maximumUsesPerConnection = 100
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     /// Exchanges the upstream code (RFC 6749 §4.1.3 with our PKCE verifier; client_secret_post).
-    public func exchange(
+    package func exchange(
         code: String,
         verifier: String,
         redirectUri: String,
@@ -72,7 +72,7 @@ public struct UpstreamClient: Sendable {
 
     /// Refreshes the upstream access token (RFC 6749 §6), re-sending the tenant's scopes. An
     /// answer without a new refresh token means the old one stays valid (the caller keeps it).
-    public func refresh(_ refreshToken: String, upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
+    package func refresh(_ refreshToken: String, upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
         try await tokenRequest(
             [
                 ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
@@ -114,7 +114,7 @@ public struct UpstreamClient: Sendable {
 
     /// The identity from an OAuth 2.0 upstream's user endpoint; the primary verified address of
     /// the emails endpoint when the user endpoint has no verified email (GitHub hides private ones).
-    public func identity(tokens: UpstreamTokens, upstream: UpstreamConfiguration, issuer: String) async throws -> UpstreamIdentity {
+    package func identity(tokens: UpstreamTokens, upstream: UpstreamConfiguration, issuer: String) async throws -> UpstreamIdentity {
         guard let userEndpoint = upstream.userEndpoint else { throw UpstreamFailure.unavailable("no user endpoint") }
         guard let user = try await getJSON(userEndpoint, token: tokens.accessToken) as? [String: Any] else {
             throw UpstreamFailure.unavailable("the user endpoint did not answer with an object")

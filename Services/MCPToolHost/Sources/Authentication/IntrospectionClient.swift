@@ -6,30 +6,30 @@ import NIOFoundationCompat
 import NIOHTTP1
 
 /// What the token service said about a token (RFC 7662).
-public struct IntrospectedToken: Sendable, Equatable {
-    public var principal: Principal
+package struct IntrospectedToken: Sendable, Equatable {
+    package var principal: Principal
     /// `aud`: the resource the token was issued for.
-    public var audience: String
-    public var issuer: String
-    public var expiresAt: Date
+    package var audience: String
+    package var issuer: String
+    package var expiresAt: Date
     /// Our extension: the grant, which `token.revoked` events name.
-    public var grantId: String?
+    package var grantId: String?
 }
 
 /// A failure to get an answer (the token service is down, slow or refuses our credentials):
 /// never a statement about the token, so it becomes 503, not 401.
-public struct IntrospectionUnavailable: Error, CustomStringConvertible {
-    public var description: String
+package struct IntrospectionUnavailable: Error, CustomStringConvertible {
+    package var description: String
 }
 
 /// Asks the token service about bearer tokens: `POST /oauth/introspect` with this resource
 /// server's credentials (HTTP Basic), for the tenant's host. The token is sent only there.
-public struct IntrospectionClient: Sendable {
-    public let http: HTTPClient
+package struct IntrospectionClient: Sendable {
+    package let http: HTTPClient
     let configuration: ToolHostConfiguration.Introspection
     private let authorization: String
 
-    public init(http: HTTPClient, configuration: ToolHostConfiguration.Introspection) {
+    package init(http: HTTPClient, configuration: ToolHostConfiguration.Introspection) {
         self.http = http
         self.configuration = configuration
         // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
@@ -38,7 +38,7 @@ public struct IntrospectionClient: Sendable {
     }
 
     /// nil: the token is not active for this tenant.
-    public func introspect(_ token: String, tenant: String, host: String) async throws -> IntrospectedToken? {
+    package func introspect(_ token: String, tenant: String, host: String) async throws -> IntrospectedToken? {
         var request = HTTPClientRequest(url: configuration.tokenServiceURL + "/oauth/introspect")
         request.method = .POST
         request.headers.add(name: "Host", value: host)

@@ -3,21 +3,21 @@ import GatehouseEvents
 
 /// Who is calling a tool, resolved from the request's validated bearer token before any
 /// tracking or tool code runs (never from a session map). It holds no secret.
-public struct Principal: Sendable, Equatable {
-    public var tenant: String
+package struct Principal: Sendable, Equatable {
+    package var tenant: String
     /// Gatehouse's user id (derived from tenant, upstream issuer and subject).
-    public var userId: String
+    package var userId: String
     /// The OAuth client the token was issued to.
-    public var clientId: String
-    public var email: String?
-    public var emailVerified: Bool
-    public var name: String?
-    public var scopes: Set<String>
+    package var clientId: String
+    package var email: String?
+    package var emailVerified: Bool
+    package var name: String?
+    package var scopes: Set<String>
     /// The grant the token belongs to (for revocation), and when the token expires.
-    public var grantId: String?
-    public var expiresAt: Date?
+    package var grantId: String?
+    package var expiresAt: Date?
 
-    public init(
+    package init(
         tenant: String,
         userId: String,
         clientId: String,
@@ -40,23 +40,23 @@ public struct Principal: Sendable, Equatable {
     }
 
     /// The email a request may be filed under: only a verified one.
-    public var verifiedEmail: String? { emailVerified ? email : nil }
+    package var verifiedEmail: String? { emailVerified ? email : nil }
 }
 
 /// The caller of one MCP request: a user with a validated token, or nobody, which only a
 /// tenant without login (`none` mode) serves.
-public enum Caller: Sendable, Equatable {
+package enum Caller: Sendable, Equatable {
     case user(Principal)
     case anonymous(tenant: String)
 
-    public var tenant: String {
+    package var tenant: String {
         switch self {
         case .user(let principal): principal.tenant
         case .anonymous(let tenant): tenant
         }
     }
 
-    public var principal: Principal? {
+    package var principal: Principal? {
         if case .user(let principal) = self { return principal }
         return nil
     }
@@ -66,15 +66,15 @@ public enum Caller: Sendable, Equatable {
 }
 
 /// A tenant as the tool host serves it.
-public struct ToolTenant: Sendable, Equatable {
-    public enum AuthMode: String, Sendable { case oauth, none }
-    public var id: String
-    public var displayName: String
-    public var authMode: AuthMode
+package struct ToolTenant: Sendable, Equatable {
+    package enum AuthMode: String, Sendable { case oauth, none }
+    package var id: String
+    package var displayName: String
+    package var authMode: AuthMode
     /// The built-in tools, or the tenant's own MCP server behind the proxy.
-    public var mcp: MCPEndpointSettings
+    package var mcp: MCPEndpointSettings
 
-    public init(id: String, displayName: String, authMode: AuthMode, mcp: MCPEndpointSettings = MCPEndpointSettings()) {
+    package init(id: String, displayName: String, authMode: AuthMode, mcp: MCPEndpointSettings = MCPEndpointSettings()) {
         self.id = id
         self.displayName = displayName
         self.authMode = authMode

@@ -14,14 +14,14 @@ import Synchronization
 /// read that far, tells the validator that it is current as of the moment it asked. When the
 /// broker is unreachable those confirmations stop, and the validator reuses no answer older
 /// than its revocation bound.
-public struct RevocationFeed: Service {
+package struct RevocationFeed: Service {
     private let kafka: KafkaClientOptions
     private let validator: TokenValidator
     private let logger: Logger
     private let topic: String
     private let probeInterval: Duration
 
-    public init(
+    package init(
         kafka: KafkaClientOptions,
         validator: TokenValidator,
         logger: Logger,
@@ -37,7 +37,7 @@ public struct RevocationFeed: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         var configuration = KafkaConsumerConfiguration(client: kafka, groupID: "gatehouse-tool-host-revocations")
         configuration.autoOffsetReset = .latest
         configuration.client.extra["enable.auto.commit"] = "false"

@@ -12,8 +12,8 @@ import Synchronization
 /// `revocationBound` ago, so a revoked token stops working within that bound on every
 /// instance, also when the broker is down (then answers just age out quickly). Concurrent
 /// lookups of one token share one introspection.
-public final class TokenValidator: Sendable {
-    public enum Verdict: Sendable, Equatable {
+package final class TokenValidator: Sendable {
+    package enum Verdict: Sendable, Equatable {
         case valid(Principal)
         /// Not active, not for this tenant's MCP resource, or expired.
         case invalid
@@ -53,7 +53,7 @@ public final class TokenValidator: Sendable {
     private let lookups: Batcher<Lookup, Verdict>
     private let clock = ContinuousClock()
 
-    public init(client: IntrospectionClient, cache: ToolHostConfiguration.Cache) {
+    package init(client: IntrospectionClient, cache: ToolHostConfiguration.Cache) {
         self.client = client
         self.cache = cache
         let deadline = client.configuration.deadline + .seconds(1)
@@ -74,7 +74,7 @@ public final class TokenValidator: Sendable {
 
     /// The verdict on `token` at this tenant. Throws `IntrospectionUnavailable` (or
     /// `DeadlineExceeded`) when the token service cannot answer.
-    public func validate(_ token: String, tenant: ToolTenant, origin: PublicOrigin) async throws -> Verdict {
+    package func validate(_ token: String, tenant: ToolTenant, origin: PublicOrigin) async throws -> Verdict {
         let lookup = Lookup(token: token, tenant: tenant, origin: origin)
         let key = Self.key(lookup)
         let now = clock.now
@@ -91,7 +91,7 @@ public final class TokenValidator: Sendable {
     }
 
     /// Applies a revocation: tokens named, and every token of the grant, stop validating here.
-    public func revoke(tokenHashes: [String], grantId: String) {
+    package func revoke(tokenHashes: [String], grantId: String) {
         let now = clock.now
         state.withLock { state in
             let hashes = Set(tokenHashes)
@@ -104,20 +104,20 @@ public final class TokenValidator: Sendable {
     }
 
     /// The feed has applied everything published before `instant`.
-    public func feedIsCurrent(asOf instant: ContinuousClock.Instant) {
+    package func feedIsCurrent(asOf instant: ContinuousClock.Instant) {
         state.withLock { state in
             if state.feedCurrentAsOf.map({ $0 < instant }) ?? true { state.feedCurrentAsOf = instant }
         }
     }
 
     /// Whether the revocation feed has vouched for the last `revocationBound` (readiness, tests).
-    public var revocationFeedIsCurrent: Bool {
+    package var revocationFeedIsCurrent: Bool {
         let now = clock.now
         return state.withLock { $0.feedCurrentAsOf.map { now - $0 < cache.revocationBound } ?? false }
     }
 
     /// Number of cached answers (for tests and metrics).
-    public var cachedCount: Int { state.withLock { $0.entries.count } }
+    package var cachedCount: Int { state.withLock { $0.entries.count } }
 
     // MARK: Cache rules
 

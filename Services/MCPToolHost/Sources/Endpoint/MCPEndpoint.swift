@@ -21,7 +21,7 @@ import NIOFoundationCompat
 /// stateless era's envelope and routing headers (400, `MCPEndpoint+Stateless.swift`); then the
 /// JSON-RPC message. `tools/call` checks the tool's scopes (403 `insufficient_scope` naming all
 /// of them) before any tool code runs.
-public struct MCPEndpoint: Sendable {
+package struct MCPEndpoint: Sendable {
     let tenants: HostResolver<ToolTenant>
     /// nil: authentication switched off (the benchmark's baseline only; never configured by
     /// the environment).
@@ -75,7 +75,7 @@ public struct MCPEndpoint: Sendable {
         resourceScopes = scopes
     }
 
-    public func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
+    package func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
         let (tenant, origin) = try await tenants.resolve(request, context)
         var logger = context.logger
         logger[metadataKey: "tenant"] = .string(tenant.id)

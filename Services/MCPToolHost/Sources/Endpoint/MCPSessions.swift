@@ -6,18 +6,18 @@ import GatehouseCrypto
 /// ASCII as the transport requires). Every instance shares the key, so any instance accepts a
 /// session any other created; another user's token with that id is refused (404), as is a
 /// forged or altered id.
-public struct MCPSessions: Sendable {
+package struct MCPSessions: Sendable {
     private let key: SymmetricKey
 
-    public init(key: SymmetricKey) { self.key = key }
+    package init(key: SymmetricKey) { self.key = key }
 
-    public func issue(for caller: Caller) -> String {
+    package func issue(for caller: Caller) -> String {
         let nonce = Base64URL.encode(SecretGenerator.randomBytes(16))
         return nonce + "." + mac(nonce: nonce, caller: caller)
     }
 
     /// Whether `id` is a session this caller created at this tenant.
-    public func accepts(_ id: String, for caller: Caller) -> Bool {
+    package func accepts(_ id: String, for caller: Caller) -> Bool {
         let parts = id.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 22, id.utf8.count <= 128 else { return false }
         return constantTimeEqual(Array(mac(nonce: String(parts[0]), caller: caller).utf8), Array(parts[1].utf8))

@@ -8,22 +8,22 @@ import PostgresNIO
 /// The tool host's consumer: keeps its projection of tenants from `tenant.updated` (host names,
 /// whether callers log in, whether the tenant is served). Each row keeps the highest aggregate
 /// version seen, so duplicates and replays cannot move it backwards.
-public struct ToolHostProjections: EventHandler {
-    public static let defaultConsumerName = "tool-host"
+package struct ToolHostProjections: EventHandler {
+    package static let defaultConsumerName = "tool-host"
 
-    public let consumerName: String
-    public let schema: SchemaName
-    public let topics: [String]
+    package let consumerName: String
+    package let schema: SchemaName
+    package let topics: [String]
 
-    public init(schema: SchemaName, consumerName: String = ToolHostProjections.defaultConsumerName) {
+    package init(schema: SchemaName, consumerName: String = ToolHostProjections.defaultConsumerName) {
         self.schema = schema
         self.topics = [Topics.gateway]
         self.consumerName = consumerName
     }
 
-    public func handles(_ header: EventHeader) -> Bool { header.type == TenantUpdated.eventType.name }
+    package func handles(_ header: EventHeader) -> Bool { header.type == TenantUpdated.eventType.name }
 
-    public func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
+    package func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
         let tenant = try event.decode(TenantUpdated.self).payload
         guard tenant.tenantId == event.header.tenant else { throw DeterministicEventError("tenant.updated names another tenant than its envelope") }
         let mcp = try tenant.mcp.map { String(decoding: try EventCodec.encoder().encode($0), as: UTF8.self) }

@@ -8,28 +8,28 @@ import Logging
 import PostgresNIO
 
 /// A support request as its owner sees it.
-public struct SupportRequest: Sendable, Equatable, Codable {
-    public var id: String
-    public var subject: String
-    public var message: String
-    public var email: String
-    public var status: String
-    public var createdAt: Date
+package struct SupportRequest: Sendable, Equatable, Codable {
+    package var id: String
+    package var subject: String
+    package var message: String
+    package var email: String
+    package var status: String
+    package var createdAt: Date
 }
 
 /// The tool host's state in PostgreSQL: the tenant projection, support requests, and the
 /// outbox of `tool.invoked`. Each write is one statement that also writes its events, so a
 /// support request and the event of the call that filed it commit together.
-public struct ToolHostStore: Sendable {
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let logger: Logger
+package struct ToolHostStore: Sendable {
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let logger: Logger
     private let outbox: OutboxWriter
     /// Invocation events of calls that changed nothing are written in batches: under load one
     /// INSERT carries the events of every call that finished meanwhile.
     private let invocations: Batcher<OutboxRecord, Bool>
 
-    public init(client: PostgresClient, schema: SchemaName = ToolHostService.definition.schema, logger: Logger) {
+    package init(client: PostgresClient, schema: SchemaName = ToolHostService.definition.schema, logger: Logger) {
         self.client = client
         self.schema = schema
         self.logger = logger
@@ -42,7 +42,7 @@ public struct ToolHostStore: Sendable {
     }
 
     /// Hosts of every served tenant.
-    public func tenantsByHost() async throws -> [String: ToolTenant] {
+    package func tenantsByHost() async throws -> [String: ToolTenant] {
         let rows = try await client.query(
             """
             SELECT id, display_name, hosts, auth_mode, mcp::text FROM \(schema).tenants WHERE NOT disabled
@@ -60,12 +60,12 @@ public struct ToolHostStore: Sendable {
     }
 
     /// Records a call's `tool.invoked` (with the next batch).
-    public func record(_ invocation: OutboxRecord) async throws {
+    package func record(_ invocation: OutboxRecord) async throws {
         _ = try await invocations.submit(invocation, key: invocation.eventId.uuidString)
     }
 
     /// Files a support request and the call's `tool.invoked` in one statement; returns its id.
-    public func fileSupportRequest(
+    package func fileSupportRequest(
         by principal: Principal,
         email: String,
         subject: String,
@@ -93,7 +93,7 @@ public struct ToolHostStore: Sendable {
     }
 
     /// The caller's own requests, newest first.
-    public func supportRequests(of principal: Principal, limit: Int = 50) async throws -> [SupportRequest] {
+    package func supportRequests(of principal: Principal, limit: Int = 50) async throws -> [SupportRequest] {
         let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, logger] in
             try await client.query(
                 """

@@ -4,11 +4,11 @@ import MCP
 
 /// The tool host's tools: support requests filed under the caller's verified email, the
 /// caller's own list of them, and who the caller is.
-public enum SupportTools {
+package enum SupportTools {
     /// Every tool needs this scope (the MCP resource's own scope).
-    public static let toolsScope = "mcp:tools"
+    package static let toolsScope = "mcp:tools"
 
-    public static func catalog(store: ToolHostStore) -> ToolCatalog {
+    package static func catalog(store: ToolHostStore) -> ToolCatalog {
         ToolCatalog([getSupport(store: store), listMySupportRequests(store: store), whoami()])
     }
 

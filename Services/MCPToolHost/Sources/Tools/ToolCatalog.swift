@@ -5,11 +5,11 @@ import MCP
 
 /// What a tool call produced: text for the model, structured content, and how it went (for
 /// `tool.invoked`).
-public struct ToolResult: Sendable {
-    public var text: String
-    public var structured: Value?
-    public var isError: Bool
-    public var outcome: ToolInvoked.Outcome
+package struct ToolResult: Sendable {
+    package var text: String
+    package var structured: Value?
+    package var isError: Bool
+    package var outcome: ToolInvoked.Outcome
 
     static func success(_ text: String, _ structured: Value? = nil) -> ToolResult {
         ToolResult(text: text, structured: structured, isError: false, outcome: .success)
@@ -24,7 +24,7 @@ public struct ToolResult: Sendable {
 /// What a tool's code returns: its answer, or a state change that must commit together with
 /// the call's `tool.invoked` and then gives the answer. Tools never record their calls; the
 /// endpoint records every call, in one place, and hands a change its record to commit with.
-public enum ToolOutput: Sendable {
+package enum ToolOutput: Sendable {
     case answer(ToolResult)
     case change(@Sendable (_ invocation: OutboxRecord) async throws -> ToolResult)
 
@@ -37,11 +37,11 @@ public enum ToolOutput: Sendable {
 
 /// Everything a tool sees of its call: the caller (already authenticated), its arguments, and
 /// this invocation's id and start (for its `tool.invoked`).
-public struct ToolCall: Sendable {
-    public var caller: Caller
-    public var arguments: [String: Value]
-    public var invocationId: UUID
-    public var started: ContinuousClock.Instant
+package struct ToolCall: Sendable {
+    package var caller: Caller
+    package var arguments: [String: Value]
+    package var invocationId: UUID
+    package var started: ContinuousClock.Instant
 
     /// The `tool.invoked` record of this call, with its duration until now.
     func invocationRecord(tool: String, outcome: ToolInvoked.Outcome) -> OutboxRecord {
@@ -69,14 +69,14 @@ public struct ToolCall: Sendable {
 }
 
 /// One tool: its MCP declaration, the scopes a token needs to call it, and its code.
-public struct ToolDefinition: Sendable {
-    public var declaration: Tool
-    public var requiredScopes: [String]
-    public var run: @Sendable (ToolCall) async throws -> ToolOutput
+package struct ToolDefinition: Sendable {
+    package var declaration: Tool
+    package var requiredScopes: [String]
+    package var run: @Sendable (ToolCall) async throws -> ToolOutput
 
     /// The declaration's `_meta` names the required scopes, so `tools/list` tells clients what
     /// the 403 challenge would.
-    public init(declaration: Tool, requiredScopes: [String], run: @escaping @Sendable (ToolCall) async throws -> ToolOutput) {
+    package init(declaration: Tool, requiredScopes: [String], run: @escaping @Sendable (ToolCall) async throws -> ToolOutput) {
         var declaration = declaration
         declaration._meta = Metadata(additionalFields: ["gatehouse/requiredScopes": .array(requiredScopes.map { .string($0) })])
         self.declaration = declaration
@@ -84,23 +84,23 @@ public struct ToolDefinition: Sendable {
         self.run = run
     }
 
-    public var name: String { declaration.name }
+    package var name: String { declaration.name }
 }
 
 /// The tools of this host, by name.
-public struct ToolCatalog: Sendable {
-    public let tools: [ToolDefinition]
+package struct ToolCatalog: Sendable {
+    package let tools: [ToolDefinition]
     private let byName: [String: ToolDefinition]
 
-    public init(_ tools: [ToolDefinition]) {
+    package init(_ tools: [ToolDefinition]) {
         self.tools = tools
         byName = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
     }
 
-    public subscript(name: String) -> ToolDefinition? { byName[name] }
+    package subscript(name: String) -> ToolDefinition? { byName[name] }
 
     /// `tools/list`: every tool with its input schema; required scopes are named in `_meta`.
-    public var declarations: [Tool] { tools.map(\.declaration) }
+    package var declarations: [Tool] { tools.map(\.declaration) }
 }
 
 /// Reads a tool's arguments against its (flat, string-only) input schema.

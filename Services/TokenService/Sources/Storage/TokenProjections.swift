@@ -10,14 +10,14 @@ import PostgresNIO
 /// (`client.registered`, `client.updated`), users (`user.upserted`) and the code ledger
 /// (`code.issued`). Each row keeps the highest aggregate version it has seen, so duplicates,
 /// replays and reordering cannot move it backwards.
-public struct TokenProjections: EventHandler {
-    public static let defaultConsumerName = "token-service"
+package struct TokenProjections: EventHandler {
+    package static let defaultConsumerName = "token-service"
 
-    public let consumerName: String
-    public let schema: SchemaName
-    public let topics: [String]
+    package let consumerName: String
+    package let schema: SchemaName
+    package let topics: [String]
 
-    public init(
+    package init(
         schema: SchemaName,
         topics: [String] = [Topics.gateway, Topics.users],
         consumerName: String = TokenProjections.defaultConsumerName
@@ -32,9 +32,9 @@ public struct TokenProjections: EventHandler {
         UserUpserted.eventType.name, CodeIssued.eventType.name,
     ]
 
-    public func handles(_ header: EventHeader) -> Bool { Self.handled.contains(header.type) }
+    package func handles(_ header: EventHeader) -> Bool { Self.handled.contains(header.type) }
 
-    public func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
+    package func apply(_ event: IncomingEvent, on connection: PostgresConnection, logger: Logger) async throws {
         let s = schema
         let header = event.header
         let query: PostgresQuery

@@ -11,17 +11,17 @@ import PostgresNIO
 /// The token service's state in PostgreSQL. Every change is one statement that also writes its
 /// events to the outbox; races are settled by the database (a unique code hash, compare-and-set
 /// on the grant row), never by a process-local lock, so any number of instances can run.
-public struct TokenStore: Sendable {
-    public let client: PostgresClient
-    public let schema: SchemaName
-    public let logger: Logger
+package struct TokenStore: Sendable {
+    package let client: PostgresClient
+    package let schema: SchemaName
+    package let logger: Logger
 
     private let accessTokens: Batcher<String, ActiveToken>
     private let refreshTokens: Batcher<String, (GrantState, Int)>
     let rotations: Batcher<Rotation, Bool>
 
     /// The store of the token service's schema (its hot statements are prepared for that schema).
-    public init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.schema = TokenServiceService.definition.schema
         self.logger = logger
@@ -44,7 +44,7 @@ public struct TokenStore: Sendable {
     // MARK: Projections
 
     /// Every enabled tenant by host name, for the host directory.
-    public func tenantsByHost() async throws -> [String: TokenTenant] {
+    package func tenantsByHost() async throws -> [String: TokenTenant] {
         let rows = try await client.query(
             """
             SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
