@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -291,6 +292,7 @@ let package = Package(
         .target(
             name: "GatehouseTestSupport",
             dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 "GatehousePostgres", "GatehouseKafka", "GatehouseMessaging", "GatehouseEvents", "GatehouseCrypto", "GatehouseOAuth",
                 "GatehouseRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -116,28 +116,23 @@ struct BackboneBenchmark: AsyncParsableCommand {
                 try await Task.sleep(until: deadline, clock: .continuous)
             }
             while recorder.count < total { try await Task.sleep(for: .milliseconds(5)) }
-            let lags = recorder.lags.sorted()
-            let relayLags = recorder.relayLags.sorted()
-            func percentile(_ p: Double, of values: [Double]? = nil) -> Double {
-                let values = values ?? lags
-                return values[min(values.count - 1, Int(Double(values.count) * p))] * 1000
-            }
+            let (lags, relayLags) = recorder.latencies
             print(
                 String(
                     format: "lag at %d events/s over %d s (%d events): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                     rate,
                     seconds,
                     lags.count,
-                    percentile(0.5),
-                    percentile(0.99),
-                    (lags.last ?? 0) * 1000
+                    lags.milliseconds(at: 0.5),
+                    lags.milliseconds(at: 0.99),
+                    lags.maximumMilliseconds
                 )
             )
             print(
                 String(
                     format: "  of which commit → handed to the producer by the relay: p50 %.1f ms, p99 %.1f ms",
-                    percentile(0.5, of: relayLags),
-                    percentile(0.99, of: relayLags)
+                    relayLags.milliseconds(at: 0.5),
+                    relayLags.milliseconds(at: 0.99)
                 )
             )
             // 2. Throughput: with the relay stopped, a backlog is committed to the outbox; then a
@@ -202,17 +197,17 @@ struct RecordingProjection: EventHandler {
 }
 
 final class LagRecorder: Sendable {
-    private let state = Mutex<(total: [Double], toRelay: [Double])>(([], []))
+    private let state = Mutex<(total: Latencies, toRelay: Latencies)>((Latencies(), Latencies()))
     func record(_ lag: Double, toRelay: Double) {
         state.withLock {
-            $0.total.append(lag)
-            $0.toRelay.append(toRelay)
+            $0.total.record(.seconds(lag))
+            $0.toRelay.record(.seconds(toRelay))
         }
     }
-    func reset() { state.withLock { $0 = ([], []) } }
+    func reset() { state.withLock { $0 = (Latencies(), Latencies()) } }
     var count: Int { state.withLock { $0.total.count } }
-    var lags: [Double] { state.withLock { $0.total } }
-    var relayLags: [Double] { state.withLock { $0.toRelay } }
+    /// Event lags from commit to the consumer, and from commit to the producer.
+    var latencies: (total: Latencies, toRelay: Latencies) { state.withLock { $0 } }
 }
 
 extension Duration {

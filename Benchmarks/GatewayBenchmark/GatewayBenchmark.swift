@@ -166,32 +166,31 @@ struct GatewayBenchmark: AsyncParsableCommand {
         for _ in 0..<min(workers, 20) { try await operation() }  // warm-up: connections, caches
         let deadline = ContinuousClock.now + .seconds(seconds)
         let started = ContinuousClock.now
-        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+        let latencies = try await withThrowingTaskGroup(of: Latencies.self) { group in
             for _ in 0..<workers {
                 group.addTask {
-                    var samples: [Double] = []
+                    var samples = Latencies()
                     while ContinuousClock.now < deadline {
                         let start = ContinuousClock.now
                         try await operation()
-                        samples.append((ContinuousClock.now - start) / .milliseconds(1))
+                        samples.record(ContinuousClock.now - start)
                     }
                     return samples
                 }
             }
-            var all: [Double] = []
-            for try await samples in group { all += samples }
-            return all.sorted()
+            var all = Latencies()
+            for try await samples in group { all.add(samples) }
+            return all
         }
         let elapsed = (ContinuousClock.now - started) / .seconds(1)
         let rate = Double(latencies.count) / elapsed
-        func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         print(
             String(
                 format: "%@: %.0f/s, p50 %.2f ms, p99 %.2f ms (%d in %.1f s, %d concurrent)",
                 name,
                 rate,
-                percentile(0.5),
-                percentile(0.99),
+                latencies.milliseconds(at: 0.5),
+                latencies.milliseconds(at: 0.99),
                 latencies.count,
                 elapsed,
                 workers

@@ -103,12 +103,12 @@ struct PlatformBenchmark: AsyncParsableCommand {
             callWorkers,
             seconds,
             Double(report.people.count) / seconds,
-            report.loginLatencies.percentileMilliseconds(0.5),
-            report.loginLatencies.percentileMilliseconds(0.99),
+            report.loginLatencies.milliseconds(at: 0.5),
+            report.loginLatencies.milliseconds(at: 0.99),
             report.people.count,
             Double(steadyCalls) / seconds,
-            report.callLatencies.percentileMilliseconds(0.5),
-            report.callLatencies.percentileMilliseconds(0.99),
+            report.callLatencies.milliseconds(at: 0.5),
+            report.callLatencies.milliseconds(at: 0.99),
             steadyCalls,
             report.toolCalls + report.supportRequests
         )

@@ -35,8 +35,8 @@ public final class PlatformLoad: Sendable {
         /// Tool calls that failed for good, or answered someone else's identity.
         public var failedCalls: [String] = []
         /// Complete logins (start to first tool call) and steady tool calls, end to end.
-        public var loginLatencies: [Duration] = []
-        public var callLatencies: [Duration] = []
+        public var loginLatencies = Latencies()
+        public var callLatencies = Latencies()
         /// The whole run, set when it ends.
         public var elapsed: Duration = .zero
     }
@@ -127,7 +127,7 @@ public final class PlatformLoad: Sendable {
             let latency = ContinuousClock.now - started
             state.withLock {
                 $0.people.append(Person(email: email, signedIn: signedIn))
-                $0.loginLatencies.append(latency)
+                $0.loginLatencies.record(latency)
             }
             do {
                 let filed = try await client.callTool(
@@ -157,7 +157,7 @@ public final class PlatformLoad: Sendable {
             do {
                 try await expectIdentity(person.signedIn.access, email: person.email)
                 let latency = ContinuousClock.now - started
-                state.withLock { $0.callLatencies.append(latency) }
+                state.withLock { $0.callLatencies.record(latency) }
             } catch {
                 state.withLock { $0.failedCalls.append("\(person.email) whoami: \(error)") }
             }
@@ -171,15 +171,5 @@ public final class PlatformLoad: Sendable {
             throw TestSupportError("whoami answered \(answer.status): \(answer.body.prefix(200))")
         }
         state.withLock { $0.toolCalls += 1 }
-    }
-}
-
-extension Array where Element == Duration {
-    /// The q-quantile (0...1) in milliseconds, nearest rank; 0 when empty.
-    public func percentileMilliseconds(_ q: Double) -> Double {
-        guard !isEmpty else { return 0 }
-        let sorted = self.sorted()
-        let rank = Swift.min(sorted.count - 1, Swift.max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
-        return sorted[rank] / .milliseconds(1)
     }
 }
