@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// The proxy's phases (`--proxy`): authenticated `tools/call` through the tool host to upstream
 /// MCP servers of our own, next to the same calls sent straight to those servers, in one run.
@@ -30,7 +31,10 @@ struct ProxyPhases {
         router.post("/instant") { request, context in try await Self.answer(request, context, delay: nil) }
         router.post("/slow") { request, context in try await Self.answer(request, context, delay: .milliseconds(5)) }
         router.post("/stream") { _, _ in Self.stream() }
-        try await serveOnLoopback(router, label: "bench-upstream") { base in
+        // The upstream has event loops of its own, as it would in a process of its own; sharing
+        // the tool host's made each side wait for the other's writes.
+        let upstreamLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try await serveOnLoopback(router, label: "bench-upstream", eventLoopGroup: upstreamLoops) { base in
             var rows: [(String, Int, Wrk.Result, Wrk.Result, Double, Double)] = []
             for (name, path) in [("instant tool", "instant"), ("5 ms tool", "slow")] {
                 try await proxyTo("\(base)/\(path)")
@@ -91,6 +95,7 @@ struct ProxyPhases {
             try await proxyTo("\(base)/stream")
             try await streams(direct: "\(base)/stream")
         }
+        try await upstreamLoops.shutdownGracefully()
     }
 
     /// CPU seconds this process used while `body` ran (the upstream's and the proxy's work;

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Serves a router on 127.0.0.1 at a port the system assigns while binding, until `body` returns.
@@ -9,6 +10,7 @@ import Synchronization
 public func serveOnLoopback<T: Sendable>(
     _ router: Router<BasicRequestContext>,
     label: String,
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     _ body: @Sendable (_ base: String) async throws -> T
 ) async throws -> T {
     let port = Mutex<Int?>(nil)
@@ -18,6 +20,7 @@ public func serveOnLoopback<T: Sendable>(
         router: router,
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+        eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger
     )
     return try await withServices([app], logger: logger) {
