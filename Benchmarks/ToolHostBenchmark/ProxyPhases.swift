@@ -31,8 +31,8 @@ struct ProxyPhases {
         router.post("/instant") { request, context in try await Self.answer(request, context, delay: nil) }
         router.post("/slow") { request, context in try await Self.answer(request, context, delay: .milliseconds(5)) }
         router.post("/stream") { _, _ in Self.stream() }
-        // The upstream has event loops of its own, as it would in a process of its own; sharing
-        // the tool host's made each side wait for the other's writes.
+        // The upstream has event loops of its own, as it would in a process of its own: on the
+        // tool host's loops each side would wait for the other's writes.
         let upstreamLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try await serveOnLoopback(router, label: "bench-upstream", eventLoopGroup: upstreamLoops) { base in
             var rows: [(String, Int, Wrk.Result, Wrk.Result, Double, Double)] = []

@@ -19,7 +19,7 @@ public struct KafkaProducerConfiguration: Sendable {
     /// How long librdkafka keeps trying to deliver one message before reporting a timeout.
     public var messageTimeout: Duration = .seconds(30)
     /// Time librdkafka waits to fill a batch. Zero: send at once; records that queue up while a
-    /// request is in flight are still batched. (2 ms measured 10–20 ms more end-to-end lag.)
+    /// request is in flight are still batched, so waiting would only add lag.
     public var linger: Duration = .zero
     /// How long `shutdown` waits for outstanding deliveries.
     public var flushTimeout: Duration = .seconds(10)
