@@ -4,8 +4,9 @@ import MCP
 import Testing
 
 /// Both eras of MCP end to end, services as processes behind the TLS front door: the official
-/// Python MCP SDK's client (which speaks 2026-07-28) and the MCP Swift SDK's (2025) against the
-/// same tenant, hosted and then fronting a Python MCP SDK server.
+/// Python MCP SDK's client (which speaks 2026-07-28, and signs in with its own OAuth client) and
+/// the MCP Swift SDK's (2025) against the same tenant, hosted and then fronting a Python MCP SDK
+/// server.
 @Suite("System: the stateless era end to end")
 struct SystemStatelessEraTests {
     @Test("The Python SDK's client negotiates 2026-07-28 with the hosted tools and through the proxy; the Swift SDK's keeps 2025")
@@ -18,7 +19,9 @@ struct SystemStatelessEraTests {
                 return try await http.signIn(endpoints, clientId: try await http.register(endpoints), scopes: ["mcp:tools", "email"]).access
             }
 
-            let hosted = try await runPythonClient("Tests/Upstreams/stateless_client.py", arguments: [origin + "/mcp", token, "whoami"])
+            // The Python client signs in itself: metadata discovery from the 401, registration,
+            // authorization with PKCE through our consent page and the upstream, the code exchange.
+            let hosted = try await runPythonClient("Tests/Upstreams/stateless_client.py", arguments: [origin + "/mcp", "login", "whoami"])
             #expect(hosted["version"] as? String == "2026-07-28", "\(hosted)")
             #expect(hosted["tools"] as? [String] == ["get_support", "list_my_support_requests", "whoami"], "\(hosted)")
             #expect((hosted["text"] as? String)?.contains("at tenant acme") == true, "\(hosted)")
@@ -41,7 +44,10 @@ struct SystemStatelessEraTests {
                 )
                 return (listed?["tools"] as? [String])?.contains("verified_caller") == true
             }
-            let proxied = try await runPythonClient("Tests/Upstreams/stateless_client.py", arguments: [origin + "/mcp", token, "verified_caller"])
+            let proxied = try await runPythonClient(
+                "Tests/Upstreams/stateless_client.py",
+                arguments: [origin + "/mcp", "login", "verified_caller"]
+            )
             #expect(proxied["version"] as? String == "2026-07-28", "\(proxied)")
             #expect(proxied["is_error"] as? Bool == false, "\(proxied)")
             let claims = try JSONSerialization.jsonObject(with: Data(((proxied["text"] as? String) ?? "").utf8)) as? [String: Any]
