@@ -224,7 +224,6 @@ let package = Package(
                 "GatehouseRuntime", "GatehouseMessaging", "GatehouseEvents", "GatehousePostgres", "GatehouseKafka", "GatehouseCrypto",
                 "GatehouseOAuth",
                 .product(name: "MCP", package: "swift-sdk"),
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -331,7 +331,7 @@ struct ToolHostProxyTests {
         let before = try IdentityAssertionKeys(specification: "a1:\(old)")
         let after = try IdentityAssertionKeys(specification: "b2:\(new),a1:\(old)")
         let principal = Principal(tenant: "acme", userId: "usr_x", clientId: "c", email: nil, emailVerified: false, name: nil, scopes: ["mcp:tools"])
-        let oldAssertion = try await AssertionSigner(keys: before).sign(
+        let oldAssertion = try AssertionSigner(keys: before).sign(
             IdentityAssertion(principal: principal, issuer: "https://acme.example", audience: "https://up.example/mcp"),
             tenant: "acme"
         )

@@ -1,45 +1,42 @@
+import Crypto
 import Foundation
 import GatehouseCrypto
+import GatehouseHTTP
 import GatehouseOAuth
-import JWTKit
-import Synchronization
 
 /// What a tenant's own MCP server learns about the caller of a proxied request: a JWT signed
 /// (ES256) with the tenant's key, whose `kid` is in the tenant's JWKS. It names the user, the
 /// client and the scopes of the validated access token, and the profile claims those scopes
 /// allow (`email` and `email_verified` with `email`, `name` with `profile`); it is addressed to
 /// the upstream URL and lives at most five minutes, never longer than the token.
-struct IdentityAssertion: JWTPayload, Equatable {
+struct IdentityAssertion: Equatable {
     static let maximumLifetime: TimeInterval = 300
 
-    var iss: IssuerClaim
-    var aud: AudienceClaim
-    var sub: SubjectClaim
-    var iat: IssuedAtClaim
-    var exp: ExpirationClaim
-    var jti: IDClaim
+    var issuer: String
+    var audience: String
+    var subject: String
+    /// Whole seconds since 1970, as JWT's NumericDate.
+    var issuedAt: Int
+    var expiresAt: Int
+    var id: String
     var clientId: String
     var scope: String
     var email: String?
     var emailVerified: Bool?
     var name: String?
 
-    enum CodingKeys: String, CodingKey {
-        case iss, aud, sub, iat, exp, jti, scope, email, name
-        case clientId = "client_id"
-        case emailVerified = "email_verified"
-    }
-
     init(principal: Principal, issuer: String, audience: String, now: Date = Date()) {
-        let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-        var expiry = issuedAt.addingTimeInterval(Self.maximumLifetime)
-        if let tokenExpiry = principal.expiresAt, tokenExpiry < expiry { expiry = max(issuedAt.addingTimeInterval(1), tokenExpiry) }
-        iss = IssuerClaim(value: issuer)
-        aud = AudienceClaim(value: [audience])
-        sub = SubjectClaim(value: principal.userId)
-        iat = IssuedAtClaim(value: issuedAt)
-        exp = ExpirationClaim(value: expiry)
-        jti = IDClaim(value: SecretGenerator.generate(prefix: "", bytes: 16))
+        let issued = Int(now.timeIntervalSince1970.rounded(.down))
+        var expiry = issued + Int(Self.maximumLifetime)
+        if let tokenExpiry = principal.expiresAt.map({ Int($0.timeIntervalSince1970.rounded(.down)) }), tokenExpiry < expiry {
+            expiry = max(issued + 1, tokenExpiry)
+        }
+        self.issuer = issuer
+        self.audience = audience
+        subject = principal.userId
+        issuedAt = issued
+        expiresAt = expiry
+        id = SecretGenerator.generate(prefix: "", bytes: 16)
         clientId = principal.clientId
         scope = principal.scopes.sorted().joined(separator: " ")
         if principal.scopes.contains("email"), let address = principal.email {
@@ -49,30 +46,40 @@ struct IdentityAssertion: JWTPayload, Equatable {
         if principal.scopes.contains("profile") { name = principal.name }
     }
 
-    func verify(using algorithm: some JWTAlgorithm) async throws {
-        try exp.verifyNotExpired()
+    /// The claims as the JWT's payload (RFC 7519 §4.1 names; `aud` a single string).
+    var json: String {
+        var claims = JSONObjectWriter()
+        claims.add("iss", issuer)
+        claims.add("aud", audience)
+        claims.add("sub", subject)
+        claims.add("iat", issuedAt)
+        claims.add("exp", expiresAt)
+        claims.add("jti", id)
+        claims.add("client_id", clientId)
+        claims.add("scope", scope)
+        claims.add("email", email)
+        if let emailVerified { claims.add("email_verified", emailVerified) }
+        claims.add("name", name)
+        return claims.json
     }
 }
 
-/// Signs identity assertions with each tenant's current key.
+/// Signs identity assertions with each tenant's current key: a compact JWS (RFC 7515) with
+/// ES256 (RFC 7518 §3.4: the signature is R and S, 32 bytes each), written directly. Every
+/// proxied request signs one, so nothing here encodes through `Codable` or waits on an actor.
 final class AssertionSigner: Sendable {
     let keys: IdentityAssertionKeys
-    /// One key collection per tenant (for its current key), so a tenant's key is set up once;
-    /// held under a lock, not an actor, so signing costs no extra hop.
-    private let collections = Mutex<[String: (kid: String, collection: JWTKeyCollection)]>([:])
 
     init(keys: IdentityAssertionKeys) { self.keys = keys }
 
-    func sign(_ assertion: IdentityAssertion, tenant: String) async throws -> String {
+    func sign(_ assertion: IdentityAssertion, tenant: String) throws -> String {
         let key = keys.signingKey(tenant: tenant)
-        let collection: JWTKeyCollection
-        if let known = collections.withLock({ $0[tenant] }), known.kid == key.kid {
-            collection = known.collection
-        } else {
-            collection = JWTKeyCollection()
-            await collection.add(ecdsa: try ES256PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
-            collections.withLock { $0[tenant] = (key.kid, collection) }
-        }
-        return try await collection.sign(assertion, kid: JWKIdentifier(string: key.kid), header: ["typ": "JWT"])
+        var header = JSONObjectWriter()
+        header.add("alg", "ES256")
+        header.add("kid", key.kid)
+        header.add("typ", "JWT")
+        let input = Base64URL.encode(Array(header.json.utf8)) + "." + Base64URL.encode(Array(assertion.json.utf8))
+        let signature = try key.privateKey.signature(for: Array(input.utf8))
+        return input + "." + Base64URL.encode(Array(signature.rawRepresentation))
     }
 }

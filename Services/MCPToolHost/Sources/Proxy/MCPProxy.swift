@@ -117,7 +117,7 @@ struct MCPProxy: Sendable {
         let started = ContinuousClock.now
         let assertion: String
         do {
-            assertion = try await signer.sign(
+            assertion = try signer.sign(
                 IdentityAssertion(principal: principal, issuer: origin.description, audience: upstreamURL),
                 tenant: tenant.id
             )
