@@ -88,6 +88,56 @@ struct ProxyRulesTests {
         #expect(jwk["kid"] == Base64URL.encode(Array(SHA256.hash(data: Array(thumbprint.utf8)))))
     }
 
+    @Test("A signed assertion is a standard ES256 JWS: JSON that escapes what it must, a signature the tenant's key verifies")
+    func signedAssertion() throws {
+        let keys = try IdentityAssertionKeys(specification: "k1:" + Base64URL.encode(Array(repeating: UInt8(5), count: 32)))
+        let principal = Principal(
+            tenant: "acme",
+            userId: "usr_1",
+            clientId: "client \"one\"",
+            email: "zoë@example.org",
+            emailVerified: true,
+            name: "Ada \"the\" Countess\n\u{2028}",
+            scopes: ["mcp:tools", "email", "profile"],
+            expiresAt: Date(timeIntervalSince1970: 1_000_100.9)
+        )
+        let assertion = IdentityAssertion(
+            principal: principal,
+            issuer: "https://acme.example",
+            audience: "https://up.example/mcp",
+            now: Date(timeIntervalSince1970: 1_000_000.7)
+        )
+        let jwt = try AssertionSigner(keys: keys).sign(assertion, tenant: "acme")
+        let parts = jwt.split(separator: ".").map(String.init)
+        #expect(parts.count == 3)
+        let headerBytes = try #require(Base64URL.decode(parts[0]))
+        let claimBytes = try #require(Base64URL.decode(parts[1]))
+        let header = try JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: String]
+        #expect(header == ["alg": "ES256", "typ": "JWT", "kid": keys.signingKey(tenant: "acme").kid])
+        let decoded = try JSONSerialization.jsonObject(with: Data(claimBytes)) as? [String: Any]
+        let claims = try #require(decoded)
+        #expect(claims["name"] as? String == principal.name && claims["client_id"] as? String == principal.clientId)
+        #expect(claims["email"] as? String == "zoë@example.org" && claims["email_verified"] as? Bool == true)
+        #expect(claims["aud"] as? String == "https://up.example/mcp" && claims["sub"] as? String == "usr_1")
+        // Whole seconds, and never past the token: issued at 1,000,000, the token ends at 1,000,100.
+        #expect(claims["iat"] as? Int == 1_000_000 && claims["exp"] as? Int == 1_000_100)
+        #expect(claims["scope"] as? String == "email mcp:tools profile")
+
+        let signatureBytes = try #require(Base64URL.decode(parts[2]))
+        let signature = try P256.Signing.ECDSASignature(rawRepresentation: signatureBytes)
+        let publicKey = keys.signingKey(tenant: "acme").privateKey.publicKey
+        #expect(publicKey.isValidSignature(signature, for: Array((parts[0] + "." + parts[1]).utf8)))
+        #expect(!publicKey.isValidSignature(signature, for: Array((parts[0] + "." + parts[1] + "x").utf8)))
+
+        // Without the profile scopes, no profile claims; a long-lived token still gives 300 s.
+        var narrow = principal
+        narrow.scopes = ["mcp:tools"]
+        narrow.expiresAt = nil
+        let bare = IdentityAssertion(principal: narrow, issuer: "https://acme.example", audience: "a", now: Date(timeIntervalSince1970: 5))
+        #expect(bare.email == nil && bare.emailVerified == nil && bare.name == nil)
+        #expect(bare.expiresAt - bare.issuedAt == 300)
+    }
+
     @Test("The tool host's proxy settings from the environment: assertion keys, limits, and the gateway URL with its token, together or not at all")
     func configuration() throws {
         let base = [
