@@ -30,9 +30,9 @@ struct StatelessExchange: Sendable {
     func discover(id: JSONRPCID, tenant: ToolTenant) -> Response {
         var text = #"{"jsonrpc":"2.0","id":"#
         JSONValueWriter.write(id: id, to: &text)
-        text += #","result":{"supportedVersions":["#
-        text += ProtocolEra.allVersions.map { #"""# + $0 + #"""# }.joined(separator: ",")
-        text += #"],"capabilities":{"tools":{"listChanged":false}},"instructions":"#
+        text += #","result":{"supportedVersions":"#
+        JSONValueWriter.write(.array(ProtocolEra.allVersions.map { .string($0) }), to: &text)
+        text += #","capabilities":{"tools":{"listChanged":false}},"instructions":"#
         JSONObjectWriter.appendQuoted(MCPEndpoint.instructions(for: tenant), to: &text)
         text += #","resultType":"complete","ttlMs":\#(Self.discoverTTLMilliseconds),"cacheScope":"public","_meta":{"#
         text += "\"" + StatelessEnvelope.serverInfoKey + #"":{"name":"gatehouse-tool-host","title":"#
@@ -58,12 +58,11 @@ struct StatelessExchange: Sendable {
     static func rejection(_ rejection: StatelessRejection, id: JSONRPCID?) -> Response {
         var data: String?
         if let supported = rejection.supported {
-            var text = #"{"supported":["# + supported.map { #"""# + $0 + #"""# }.joined(separator: ",") + "]"
-            if let requested = rejection.requested {
-                text += #","requested":"#
-                JSONObjectWriter.appendQuoted(requested, to: &text)
-            }
-            data = text + "}"
+            var members: [String: Value] = ["supported": .array(supported.map { .string($0) })]
+            if let requested = rejection.requested { members["requested"] = .string(requested) }
+            var text = ""
+            JSONValueWriter.write(.object(members), to: &text)
+            data = text
         }
         return MCPEndpoint.jsonRPCError(.badRequest, code: rejection.code, rejection.message, id: id, data: data)
     }

@@ -47,7 +47,8 @@ struct MCPProxy: Sendable {
             return Self.failure(.serviceUnavailable, "The MCP server behind this endpoint is not configured", retryAfter: true)
         }
         let versionHeader = request.headers[.mcpProtocolVersion]
-        if request.method != .post, ProtocolEra.of(versionHeader: versionHeader, meta: nil) == .stateless {
+        var era = ProtocolEra.of(versionHeader: versionHeader, meta: nil)
+        if request.method != .post, era == .stateless {
             // The stateless era has no listening stream and no session to end.
             return MCPEndpoint.jsonRPCError(
                 .methodNotAllowed,
@@ -58,7 +59,6 @@ struct MCPProxy: Sendable {
         }
         var body: ByteBuffer?
         var exchange = ProxiedExchange.other
-        var era = ProtocolEra.of(versionHeader: versionHeader, meta: nil)
         if request.method == .post {
             let collected: ByteBuffer
             do {
