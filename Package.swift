@@ -135,6 +135,7 @@ let package = Package(
             name: "GatehouseRuntime",
             dependencies: [
                 "GatehouseHTTP",
+                "GatehouseEvents",
                 "GatehouseKafka",
                 "GatehouseMessaging",
                 "GatehousePostgres",

@@ -3,51 +3,105 @@ import Hummingbird
 import Logging
 import Synchronization
 
-/// Host name → tenant record, loaded whole from the service's own tables and refreshed at most
-/// `maximumAge` after a change: admin changes (or projected `tenant.updated` events) take effect
-/// without a restart. The loader returns only tenants that may be served; a disabled tenant is
-/// not found, exactly like an unknown host (docs/design.md invariant 7: never a default tenant).
+/// What changed in a host directory's source since the position it was last read at.
+public struct DirectoryChanges<Record: Sendable>: Sendable {
+    /// One tenant as it is now: its hosts, and its record, or nil when it may not be served
+    /// (disabled).
+    public struct Change: Sendable {
+        public var id: String
+        public var hosts: [String]
+        public var record: Record?
+
+        public init(id: String, hosts: [String], record: Record?) {
+            self.id = id
+            self.hosts = hosts
+            self.record = record
+        }
+    }
+
+    public var changes: [Change]
+    /// Where the next read starts; opaque to the directory.
+    public var position: String
+
+    public init(changes: [Change], position: String) {
+        self.changes = changes
+        self.position = position
+    }
+}
+
+/// Host name → tenant record, kept from the service's own tables. The first lookup loads every
+/// tenant; after that, at most `maximumAge` after the last check, a lookup asks the source only
+/// for what changed since (admin changes, or projected `tenant.updated` events, take effect
+/// without a restart, and ten thousand tenants are not read again on every change). A disabled
+/// tenant is not found, exactly like an unknown host (docs/design.md invariant 7: never a
+/// default tenant).
 public actor HostDirectory<Record: Sendable> {
-    public typealias Loader = @Sendable () async throws -> [String: Record]
+    /// Reads what changed after `position` (everything when it is nil).
+    public typealias Loader = @Sendable (_ position: String?) async throws -> DirectoryChanges<Record>
 
     private struct Snapshot {
-        var byHost: [String: Record] = [:]
-        var loadedAt: ContinuousClock.Instant?
+        struct Entry {
+            var tenant: String
+            var record: Record
+        }
+
+        var byHost: [String: Entry] = [:]
+        var hostsByTenant: [String: [String]] = [:]
+        var position: String?
+        var checkedAt: ContinuousClock.Instant?
+
+        mutating func apply(_ changes: DirectoryChanges<Record>) {
+            // Release every changed tenant's hosts first, so a host that moves between two
+            // tenants in one batch ends up with its new owner whatever the order.
+            for change in changes.changes {
+                for host in hostsByTenant.removeValue(forKey: change.id) ?? [] where byHost[host]?.tenant == change.id {
+                    byHost[host] = nil
+                }
+            }
+            for change in changes.changes {
+                guard let record = change.record else { continue }
+                let hosts = change.hosts.map { $0.lowercased() }
+                hostsByTenant[change.id] = hosts
+                for host in hosts { byHost[host] = Entry(tenant: change.id, record: record) }
+            }
+            position = changes.position
+        }
     }
 
     private let load: Loader
     private let maximumAge: Duration
-    /// The last load, readable without entering the actor (every request reads it).
+    /// The directory as last read, readable without entering the actor (every request reads it).
     private nonisolated let snapshot = Mutex(Snapshot())
-    private var loading: Task<[String: Record], any Error>?
+    private var loading: Task<Void, any Error>?
 
     public init(maximumAge: Duration = .seconds(1), load: @escaping Loader) {
         self.load = load
         self.maximumAge = maximumAge
     }
 
-    /// The answer from the cache when it is fresh (`.some(nil)`: no such tenant); nil when a
-    /// load is needed.
+    /// The answer from the cache when it is fresh (`.some(nil)`: no such tenant); nil when the
+    /// source must be asked first.
     public nonisolated func cachedRecord(forHost host: String) -> Record?? {
         let now = ContinuousClock.now
         return snapshot.withLock { snapshot in
-            guard let loadedAt = snapshot.loadedAt, now - loadedAt < maximumAge else { return nil }
-            return .some(snapshot.byHost[host.lowercased()])
+            guard let checkedAt = snapshot.checkedAt, now - checkedAt < maximumAge else { return nil }
+            return .some(snapshot.byHost[host.lowercased()]?.record)
         }
     }
 
     public func record(forHost host: String) async throws -> Record? {
-        try await current()[host.lowercased()]
+        try await refreshIfStale()
+        return snapshot.withLock { $0.byHost[host.lowercased()]?.record }
     }
 
-    /// Forgets the cache (for example after a change made by this process).
+    /// Makes the next lookup ask the source (for example after a change made by this process).
     public func invalidate() {
-        snapshot.withLock { $0.loadedAt = nil }
+        snapshot.withLock { $0.checkedAt = nil }
     }
 
-    /// Waits for a load; a waiter's cancellation (its deadline) cancels the load, whose other
+    /// Waits for a read; a waiter's cancellation (its deadline) cancels the read, whose other
     /// waiters then fail too rather than wait on a database that does not answer.
-    private static func value(of task: Task<[String: Record], any Error>) async throws -> [String: Record] {
+    private static func value(of task: Task<Void, any Error>) async throws {
         try await withTaskCancellationHandler {
             try await task.value
         } onCancel: {
@@ -55,26 +109,27 @@ public actor HostDirectory<Record: Sendable> {
         }
     }
 
-    private func current() async throws -> [String: Record] {
-        if let fresh = cachedMap() { return fresh }
+    private func refreshIfStale() async throws {
+        let now = ContinuousClock.now
+        let fresh = snapshot.withLock { snapshot in
+            snapshot.checkedAt.map { now - $0 < maximumAge } ?? false
+        }
+        if fresh { return }
         if let loading { return try await Self.value(of: loading) }
-        let task = Task { try await load() }
+        let position = snapshot.withLock { $0.position }
+        // The read applies its own result, so that every waiter sees it when the task ends.
+        let task = Task { [load] in
+            let changes = try await load(position)
+            self.snapshot.withLock { snapshot in
+                snapshot.apply(changes)
+                snapshot.checkedAt = now
+            }
+        }
         loading = task
         defer { loading = nil }
-        let map = try await Self.value(of: task)
-        snapshot.withLock { $0 = Snapshot(byHost: map, loadedAt: .now) }
-        return map
-    }
-
-    private func cachedMap() -> [String: Record]? {
-        let now = ContinuousClock.now
-        return snapshot.withLock { snapshot in
-            guard let loadedAt = snapshot.loadedAt, now - loadedAt < maximumAge else { return nil }
-            return snapshot.byHost
-        }
+        try await Self.value(of: task)
     }
 }
-
 /// Finds the tenant a request is for, from its public origin: unknown or disabled → 404, the
 /// directory unavailable → 503.
 public struct HostResolver<Record: Sendable>: Sendable {

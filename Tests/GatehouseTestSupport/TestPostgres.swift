@@ -79,6 +79,7 @@ public final class TestPostgres: Sendable {
 
     /// Settings for a new, empty database on this cluster.
     public func makeDatabase(named prefix: String = "test") async throws -> PostgresSettings {
+        precondition(prefix.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }, "a database name is a plain identifier")
         let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
         let admin = PostgresSettings(host: "127.0.0.1", port: port, username: username, database: "postgres")
         let connection = try await PostgresConnection.connect(
@@ -86,7 +87,12 @@ public final class TestPostgres: Sendable {
             id: 1,
             logger: Logger(label: "test-postgres")
         )
-        try await connection.query("CREATE DATABASE \(unescaped: name)", logger: Logger(label: "test-postgres"))
+        do {
+            try await connection.query("CREATE DATABASE \(unescaped: name)", logger: Logger(label: "test-postgres"))
+        } catch {
+            try? await connection.close()
+            throw error
+        }
         try await connection.close()
         return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 20)
     }

@@ -41,7 +41,7 @@ package enum ToolHostService {
         ) {
             let store = ToolHostStore(client: postgres, logger: logger)
             self.store = store
-            directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
+            directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantChanges(since: $0) }
             var httpConfiguration = HTTPClient.Configuration()
             httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 32
             http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)

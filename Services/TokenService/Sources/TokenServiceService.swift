@@ -34,7 +34,7 @@ package enum TokenServiceService {
         ) {
             let store = TokenStore(client: postgres, logger: logger)
             self.store = store
-            directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantsByHost() }
+            directory = HostDirectory(maximumAge: directoryMaximumAge) { try await store.tenantChanges(since: $0) }
             guardrails = RequestGuardrails(limits: configuration.limits)
             profiles = configuration.gateway.map { gateway in
                 UpstreamProfileClient(http: UpstreamProfileClient.makeHTTPClient(), gatewayURL: gateway.url, token: gateway.token)

@@ -180,5 +180,15 @@ enum GatewayMigrations {
                 "ALTER TABLE {schema}.tenants ADD COLUMN mcp JSONB"
             ]
         ),
+        // The transaction that last wrote each tenant, so the host directory reads only the
+        // tenants changed since it last looked (WriteWatermark).
+        Migration(
+            version: 10,
+            name: "tenant write watermark",
+            statements: [
+                "ALTER TABLE {schema}.tenants ADD COLUMN \(WriteWatermark.columnDefinition)",
+                "CREATE INDEX tenants_written_by ON {schema}.tenants (written_by)",
+            ]
+        ),
     ]
 }

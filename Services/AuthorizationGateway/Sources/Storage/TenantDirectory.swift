@@ -7,12 +7,6 @@ package typealias TenantResolver = HostResolver<TenantRecord>
 
 extension HostDirectory where Record == TenantRecord {
     package init(store: TenantStore, maximumAge: Duration = .seconds(1)) {
-        self.init(maximumAge: maximumAge) {
-            var map: [String: TenantRecord] = [:]
-            for record in try await store.records() where !record.tenant.disabled {
-                for host in record.tenant.hosts { map[host] = record }
-            }
-            return map
-        }
+        self.init(maximumAge: maximumAge) { try await store.changes(since: $0) }
     }
 }

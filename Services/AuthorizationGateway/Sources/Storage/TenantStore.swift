@@ -118,11 +118,21 @@ package struct TenantStore: Sendable {
         try await records().map(\.tenant).sorted { $0.id < $1.id }
     }
 
-    /// Every tenant with its sealed secret, for the host directory.
+    /// Every tenant with its sealed secret.
     package func records() async throws -> [TenantRecord] {
         try await client.withConnection { connection in
             try await query(id: nil, on: connection, lock: false)
         }
+    }
+
+    /// The tenants written since `position` (all of them when it is nil), for the host directory.
+    package func changes(since position: String?) async throws -> DirectoryChanges<TenantRecord> {
+        let watermark = try await WriteWatermark.current(client: client, logger: logger)
+        let records = try await client.withConnection { connection in
+            try await query(id: nil, since: position.map(WriteWatermark.init(transaction:)), on: connection, lock: false)
+        }
+        let changes = records.map { DirectoryChanges.Change(id: $0.tenant.id, hosts: $0.tenant.hosts, record: $0.tenant.disabled ? nil : $0) }
+        return DirectoryChanges(changes: changes, position: watermark.transaction)
     }
 
     /// Opens a tenant's upstream client secret.
@@ -205,7 +215,8 @@ package struct TenantStore: Sendable {
                     upstream_client_secret = CASE WHEN \(replaceSecret) THEN \(sealedSecret) ELSE upstream_client_secret END,
                     disabled = \(tenant.disabled), access_token_seconds = \(lifetimes.accessTokenSeconds),
                     refresh_token_seconds = \(lifetimes.refreshTokenSeconds), fresh_upstream_profile = \(tenant.freshUpstreamProfile),
-                    client_profiles = \(profiles)::jsonb, mcp = \(mcp)::jsonb, version = version + 1, updated_at = now()
+                    client_profiles = \(profiles)::jsonb, mcp = \(mcp)::jsonb, version = version + 1, updated_at = now(),
+                    written_by = pg_current_xact_id()
                 WHERE id = \(tenant.id)
                 """
         }
@@ -237,8 +248,9 @@ package struct TenantStore: Sendable {
         try await query(id: id, on: connection, lock: lock).first
     }
 
-    /// The tenant `id`, or every tenant when it is nil; with `lock`, locked for update.
-    private func query(id: String?, on connection: PostgresConnection, lock: Bool) async throws -> [TenantRecord] {
+    /// The tenant `id`, or every tenant when it is nil (written since `since`, when given); with
+    /// `lock`, locked for update.
+    private func query(id: String?, since: WriteWatermark? = nil, on connection: PostgresConnection, lock: Bool) async throws -> [TenantRecord] {
         let s = schema
         let rows = try await connection.query(
             """
@@ -246,7 +258,8 @@ package struct TenantStore: Sendable {
                    t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
                    t.mcp::text,
                    coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
-            FROM \(s).tenants t WHERE \(id)::text IS NULL OR t.id = \(id) \(unescaped: lock ? "FOR UPDATE" : "")
+            FROM \(s).tenants t WHERE (\(id)::text IS NULL OR t.id = \(id)) AND \(writtenSince: since, alias: "t")
+            \(unescaped: lock ? "FOR UPDATE" : "")
             """,
             logger: logger
         )

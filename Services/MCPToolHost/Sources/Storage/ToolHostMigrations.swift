@@ -1,5 +1,6 @@
 import GatehouseMessaging
 import GatehousePostgres
+import GatehouseRuntime
 
 /// The tool host's schema: its projection of tenants (from `tenant.updated`) and the support
 /// requests its tools file. Nothing here names another service's rows: a support request
@@ -52,5 +53,6 @@ enum ToolHostMigrations {
                 "ALTER TABLE {schema}.tenants ADD COLUMN mcp JSONB"
             ]
         ),
+        TenantProjection.migration(version: 6),
     ]
 }

@@ -41,22 +41,23 @@ package struct ToolHostStore: Sendable {
         }
     }
 
-    /// Hosts of every served tenant.
-    package func tenantsByHost() async throws -> [String: ToolTenant] {
-        let rows = try await client.query(
-            """
-            SELECT id, display_name, hosts, auth_mode, mcp::text FROM \(schema).tenants WHERE NOT disabled
-            """,
-            logger: logger
-        )
-        var map: [String: ToolTenant] = [:]
-        let decoder = EventCodec.decoder()
-        for try await (id, name, hosts, mode, mcp) in rows.decode((String, String, [String], String, String?).self) {
-            let settings = try mcp.map { try decoder.decode(MCPEndpointSettings.self, from: Data($0.utf8)) } ?? MCPEndpointSettings()
-            let tenant = ToolTenant(id: id, displayName: name, authMode: ToolTenant.AuthMode(rawValue: mode) ?? .oauth, mcp: settings)
-            for host in hosts { map[host] = tenant }
+    /// The tenants written since `position` (all of them when it is nil), for the host directory.
+    package func tenantChanges(since position: String?) async throws -> DirectoryChanges<ToolTenant> {
+        try await TenantProjection.changes(since: position, schema: schema, client: client, logger: logger, decoding: TenantView.self) { id, view in
+            ToolTenant(
+                id: id,
+                displayName: view.displayName,
+                authMode: ToolTenant.AuthMode(rawValue: view.authMode) ?? .oauth,
+                mcp: view.mcp ?? MCPEndpointSettings()
+            )
         }
-        return map
+    }
+
+    /// What the tool host reads of a projected tenant.
+    private struct TenantView: Decodable {
+        var displayName: String
+        var authMode: String
+        var mcp: MCPEndpointSettings?
     }
 
     /// Records a call's `tool.invoked` (with the next batch).

@@ -1,5 +1,6 @@
 import GatehouseMessaging
 import GatehousePostgres
+import GatehouseRuntime
 
 /// The token service's schema. Projections of other services' events (tenants, clients, users,
 /// the code ledger), written only by its consumer; and its own state: code redemptions, grants
@@ -145,5 +146,6 @@ enum TokenMigrations {
                 "ALTER TABLE {schema}.tenants ADD COLUMN client_profiles JSONB"
             ]
         ),
+        TenantProjection.migration(version: 7),
     ]
 }

@@ -6,7 +6,8 @@ import GatehouseRuntime
 import Logging
 import PostgresNIO
 
-/// The token service's consumer: keeps its projections of tenants (`tenant.updated`), clients
+/// The token service's consumer: keeps its projections of tenants (`tenant.updated`, in the
+/// shape every service shares: `TenantProjection`), clients
 /// (`client.registered`, `client.updated`), users (`user.upserted`) and the code ledger
 /// (`code.issued`). Each row keeps the highest aggregate version it has seen, so duplicates,
 /// replays and reordering cannot move it backwards.
@@ -39,22 +40,8 @@ package struct TokenProjections: EventHandler {
         let header = event.header
         let query: PostgresQuery
         switch header.type {
-        case TenantUpdated.eventType.name:
-            let tenant = try event.decode(TenantUpdated.self).payload
-            guard tenant.tenantId == header.tenant else { throw DeterministicEventError("tenant.updated names another tenant than its envelope") }
-            let profiles = try tenant.clientProfiles.map { String(decoding: try JSONBody.encoder().encode($0), as: UTF8.self) }
-            query = """
-                INSERT INTO \(s).tenants AS t (id, version, display_name, hosts, auth_mode, disabled, access_token_seconds, refresh_token_seconds,
-                                               fresh_upstream_profile, client_profiles)
-                VALUES (\(tenant.tenantId), \(header.aggregateVersion), \(tenant.displayName), \(tenant.hosts), \(tenant.authMode),
-                    \(tenant.disabled), \(tenant.accessTokenSeconds), \(tenant.refreshTokenSeconds), \(tenant.freshUpstreamProfile),
-                    \(profiles)::jsonb)
-                ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, display_name = EXCLUDED.display_name, hosts = EXCLUDED.hosts,
-                    auth_mode = EXCLUDED.auth_mode, disabled = EXCLUDED.disabled, access_token_seconds = EXCLUDED.access_token_seconds,
-                    refresh_token_seconds = EXCLUDED.refresh_token_seconds, fresh_upstream_profile = EXCLUDED.fresh_upstream_profile,
-                    client_profiles = EXCLUDED.client_profiles
-                WHERE t.version < EXCLUDED.version
-                """
+        case TenantProjection.eventType:
+            return try await TenantProjection.apply(event, schema: s, on: connection, logger: logger)
         case ClientRegistered.eventType.name, ClientUpdated.eventType.name:
             let (client, disabled) =
                 header.type == ClientRegistered.eventType.name

@@ -43,30 +43,25 @@ package struct TokenStore: Sendable {
 
     // MARK: Projections
 
-    /// Every enabled tenant by host name, for the host directory.
-    package func tenantsByHost() async throws -> [String: TokenTenant] {
-        let rows = try await client.query(
-            """
-            SELECT id, hosts, access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles::text
-            FROM \(schema).tenants WHERE NOT disabled
-            """,
-            logger: logger
-        )
-        var map: [String: TokenTenant] = [:]
-        let decoder = JSONBody.decoder()
-        for try await (id, hosts, access, refresh, fresh, profiles) in rows.decode((String, [String], Int, Int, Bool, String?).self) {
-            let clientProfiles = try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles()
-            for host in hosts {
-                map[host] = TokenTenant(
-                    id: id,
-                    accessTokenSeconds: access,
-                    refreshTokenSeconds: refresh,
-                    freshUpstreamProfile: fresh,
-                    clientProfiles: clientProfiles
-                )
-            }
+    /// The tenants written since `position` (all of them when it is nil), for the host directory.
+    package func tenantChanges(since position: String?) async throws -> DirectoryChanges<TokenTenant> {
+        try await TenantProjection.changes(since: position, schema: schema, client: client, logger: logger, decoding: TenantView.self) { id, view in
+            TokenTenant(
+                id: id,
+                accessTokenSeconds: view.accessTokenSeconds,
+                refreshTokenSeconds: view.refreshTokenSeconds,
+                freshUpstreamProfile: view.freshUpstreamProfile,
+                clientProfiles: view.clientProfiles ?? ClientProfiles()
+            )
         }
-        return map
+    }
+
+    /// What the token service reads of a projected tenant.
+    private struct TenantView: Decodable {
+        var accessTokenSeconds: Int
+        var refreshTokenSeconds: Int
+        var freshUpstreamProfile: Bool
+        var clientProfiles: ClientProfiles?
     }
 
     /// A client's registration from the projection, if it has arrived.
