@@ -26,6 +26,9 @@ struct PlatformBenchmark: AsyncParsableCommand {
     @Option(help: "Instances of each service behind the front door.")
     var instances = 1
 
+    @Option(help: "Tenants configured in all, each with its own host, issuer and upstream; one takes the load.")
+    var tenants = 1
+
     func run() async throws {
         let postgres = try TestPostgres(durable: true)
         let database = try await postgres.makeDatabase(named: "platformbench")
@@ -41,7 +44,14 @@ struct PlatformBenchmark: AsyncParsableCommand {
         )
         let client = PlatformClient()
         do {
+            if tenants > 1 {
+                let start = ContinuousClock.now
+                try await platform.createIdleTenants(tenants - 1, upstream: upstream.app)
+                print("\(tenants - 1) idle tenants created through the admin API and projected in \(ContinuousClock.now - start)")
+            }
+            let creation = ContinuousClock.now
             try await platform.createTenant(upstream: upstream.app)
+            print("The measured tenant, created through the admin API, was served by every service after \(ContinuousClock.now - creation)")
             let endpoints = OAuthEndpoints(origin: platform.frontDoor.origin)
             func load(for duration: Duration) async throws -> PlatformLoad.Report {
                 let load = PlatformLoad(
@@ -60,7 +70,7 @@ struct PlatformBenchmark: AsyncParsableCommand {
             _ = try await load(for: .seconds(3))
             let memoryBefore = platform.services.map { ($0.name, $0.memory) }
             let report = try await load(for: .seconds(seconds))
-            print(Self.describe(report, loginWorkers: loginWorkers, callWorkers: callWorkers, instances: instances))
+            print(Self.describe(report, tenants: tenants, loginWorkers: loginWorkers, callWorkers: callWorkers, instances: instances))
             print("Resident memory (MiB), at the end of the warm-up → at the end of the run (peak):")
             for (service, before) in zip(platform.services, memoryBefore) {
                 let after = service.memory
@@ -89,15 +99,16 @@ struct PlatformBenchmark: AsyncParsableCommand {
         await platform.stop(client: client, upstream: upstream, broker: broker)
     }
 
-    static func describe(_ report: PlatformLoad.Report, loginWorkers: Int, callWorkers: Int, instances: Int) -> String {
+    static func describe(_ report: PlatformLoad.Report, tenants: Int, loginWorkers: Int, callWorkers: Int, instances: Int) -> String {
         let seconds = report.elapsed / .seconds(1)
         let steadyCalls = report.callLatencies.count
         return String(
             format: """
-                Platform: %d instance(s) of each service, %d login workers, %d call workers, %.1f s
+                Platform: %d tenant(s), %d instance(s) of each service, %d login workers, %d call workers, %.1f s
                   complete logins: %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  (%d logins)
                   tool calls:      %7.1f/s  p50 %6.1f ms  p99 %6.1f ms  (%d steady calls; %d calls in all, with first calls and get_support)
                 """,
+            tenants,
             instances,
             loginWorkers,
             callWorkers,

@@ -46,6 +46,9 @@ struct ToolHostBenchmark: AsyncParsableCommand {
     @Flag(help: "Measure the proxy to a tenant's own MCP server instead (ProxyPhases).")
     var proxy = false
 
+    @Option(help: "Tenants configured in all, each with its own host; one takes the load.")
+    var tenants = 1
+
     static let threads = 2
     static let redirect = BenchmarkCodes.redirect
     static let body = PlatformClient.toolCallBody("whoami")
@@ -110,7 +113,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         print(
             "Gatehouse tool host benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
                 + "\(seconds) s per phase, loopback HTTP/1.1, servers and load on one machine; tools/call of whoami, "
-                + "\(tokens) tokens in turn)"
+                + "\(tokens) tokens in turn, \(tenants) tenant(s))"
         )
 
         try await client.whileRunning {
@@ -170,6 +173,16 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 logger: logger
             )
             .apply([try incomingEvent(tenant)])
+            if tenants > 1 {
+                let start = ContinuousClock.now
+                try await IdleTenants.project(tenants - 1, client: client, logger: logger)
+                let reads = try await IdleTenants.directoryReads(toolParts.store)
+                print("\(tenants - 1) idle tenants projected in \(ContinuousClock.now - start)")
+                print(
+                    "Tool host directory of \(reads.tenants) tenants: a full read \(reads.full.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1)))),"
+                        + " a read of what changed since \(reads.changes.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1))))"
+                )
+            }
 
             try await withServices([tokenApp, authenticated, open, plain, feed], logger: logger) {
                 try await eventually("servers listening") {
@@ -306,6 +319,9 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 }
                 let recorded = try await client.rowCount(of: "outbox", in: ToolHostService.definition.schema)
                 print("tool.invoked events recorded: \(recorded)")
+                print(
+                    "Resident memory of this process (token service, tool host, plain endpoint): \(ProcessMemory.current().map { "\($0.resident / 1024) MiB" } ?? "unknown")"
+                )
             }
         }
         try await tokenParts.shutdown()

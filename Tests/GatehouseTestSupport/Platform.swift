@@ -45,15 +45,7 @@ public final class ServiceInstance: Sendable {
     }
 
     /// Resident and peak resident memory (kB) from /proc, while the process runs.
-    public var memory: (resident: Int, peak: Int)? {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
-        func field(_ name: String) -> Int? {
-            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
-                .flatMap { Int($0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }
-        }
-        guard let resident = field("VmRSS"), let peak = field("VmHWM") else { return nil }
-        return (resident, peak)
-    }
+    public var memory: ProcessMemory? { ProcessMemory.of(pid: process.processIdentifier) }
 }
 
 /// An upstream OAuth application of the GitHub dialect: where it lives and the credentials
@@ -191,15 +183,49 @@ public struct Platform: Sendable {
     /// service and the tool host have it from `tenant.updated`.
     /// `mcp`: the tenant's MCP endpoint settings as JSON (nil: the built-in tools).
     public func createTenant(upstream: UpstreamApp, id: String = "acme", mcp: String? = nil) async throws {
-        let body = """
-            {"id": "\(id)", "display_name": "Acme", \(mcp.map { "\"mcp\": \($0)," } ?? "") "hosts": ["\(frontDoor.host)"], "auth_mode": "oauth", "email_linking": "verified_email",
-             "client_secret": "\(upstream.clientSecret)",
-             "upstream": {"kind": "oauth2", "authorization_endpoint": "\(upstream.base)/login/oauth/authorize",
-                          "token_endpoint": "\(upstream.base)/login/oauth/access_token", "user_endpoint": "\(upstream.base)/user",
-                          "emails_endpoint": "\(upstream.base)/user/emails", "client_id": "\(upstream.clientId)",
-                          "claims": {"subject": "id", "email": "email", "email_verified": "email_verified", "name": "name"}}}
-            """
+        let body = Self.tenantBody(id: id, host: frontDoor.host, upstream: upstream, mcp: mcp)
         try await PlatformClient.with { client in try await createTenant(body: body, client: client) }
+    }
+
+    /// Creates `count` more tenants through the admin API (`concurrency` at a time), each with a
+    /// host of its own that no request names, and waits until the token service's and the tool
+    /// host's projections hold every tenant.
+    public func createIdleTenants(_ count: Int, upstream: UpstreamApp, concurrency: Int = 8) async throws {
+        try await PlatformClient.with { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<concurrency {
+                    group.addTask {
+                        for index in stride(from: lane + 1, through: count, by: concurrency) {
+                            let id = String(format: "idle-%05d", index)
+                            let created = try await client.send(
+                                "POST",
+                                gateway.base + "/admin/tenants",
+                                body: Self.tenantBody(id: id, host: "\(id).tenants.test", upstream: upstream, mcp: nil),
+                                contentType: "application/json",
+                                headers: [("Authorization", "Bearer \(Self.operatorToken)")]
+                            )
+                            guard created.status == 201 else { throw TestSupportError("tenant not created (\(created.status)): \(created.body)") }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await eventually("every tenant projected", timeout: .seconds(300), interval: .milliseconds(500)) {
+            let counts = try await query("SELECT (SELECT count(*) FROM tokens.tenants), (SELECT count(*) FROM toolhost.tenants)")
+            return counts.first?.allSatisfy { Int($0) ?? 0 >= count } ?? false
+        }
+    }
+
+    private static func tenantBody(id: String, host: String, upstream: UpstreamApp, mcp: String?) -> String {
+        """
+        {"id": "\(id)", "display_name": "Acme", \(mcp.map { "\"mcp\": \($0)," } ?? "") "hosts": ["\(host)"], "auth_mode": "oauth", "email_linking": "verified_email",
+         "client_secret": "\(upstream.clientSecret)",
+         "upstream": {"kind": "oauth2", "authorization_endpoint": "\(upstream.base)/login/oauth/authorize",
+                      "token_endpoint": "\(upstream.base)/login/oauth/access_token", "user_endpoint": "\(upstream.base)/user",
+                      "emails_endpoint": "\(upstream.base)/user/emails", "client_id": "\(upstream.clientId)",
+                      "claims": {"subject": "id", "email": "email", "email_verified": "email_verified", "name": "name"}}}
+        """
     }
 
     /// Changes the tenant with a JSON merge of `body` through the admin API.
