@@ -141,7 +141,7 @@ public struct HostResolver<Record: Sendable>: Sendable {
         self.origins = origins
     }
 
-    public func resolve(_ request: Request, _ context: GatehouseRequestContext) async throws -> (Record, PublicOrigin) {
+    public func resolve(_ request: Request, _ context: some RemoteAddressRequestContext) async throws -> (Record, PublicOrigin) {
         // RFC 9112 §3.2: a request with more than one Host is refused (the first became the
         // authority; another left among the fields means the client named two hosts).
         guard request.headers[HTTPField.Name("Host")!] == nil else {

@@ -9,7 +9,7 @@ import Logging
 /// own.
 @discardableResult
 public func infrastructure<T: Sendable>(
-    _ context: GatehouseRequestContext,
+    _ context: some RequestContext,
     deadline: Duration? = APIError.infrastructureDeadline,
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {

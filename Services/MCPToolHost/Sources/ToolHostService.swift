@@ -88,17 +88,14 @@ package enum ToolHostService {
         configuration: ToolHostConfiguration,
         authentication: Bool = true
     ) {
-        let endpoint = MCPEndpoint(
-            tenants: HostResolver(directory: parts.directory, origins: configuration.origins),
-            validator: authentication ? parts.validator : nil,
-            sessions: parts.sessions,
-            proxy: parts.proxy,
-            catalog: parts.catalog,
-            store: parts.store,
-            allowedOrigins: configuration.allowedOrigins
-        )
+        let endpoint = MCPEndpoint(sessions: parts.sessions, proxy: parts.proxy, catalog: parts.catalog, store: parts.store)
+        // The tenant from the host (404), the browser's Origin (403), the caller (401, 503).
+        let mcp = router.tenantRoutes(HostResolver(directory: parts.directory, origins: configuration.origins))
+            .group(context: MCPRequestContext.self)
+            .add(middleware: BrowserOrigins(allowed: configuration.allowedOrigins))
+            .add(middleware: BearerAuthenticator(validator: authentication ? parts.validator : nil, catalog: parts.catalog))
         for method: HTTPRequest.Method in [.post, .get, .delete, .options] {
-            router.on("/mcp", method: method) { request, context in try await endpoint.handle(request, context) }
+            mcp.on("/mcp", method: method) { request, context in try await endpoint.handle(request, context) }
         }
     }
 

@@ -50,10 +50,8 @@ package enum TokenServiceService {
     /// Adds the OAuth endpoints (and their root aliases) to a router, with CORS for browser-based
     /// clients (any origin, never credentials).
     package static func addRoutes(to router: Router<GatehouseRequestContext>, parts: Parts, configuration: TokenServiceConfiguration) {
-        let tenants = HostResolver(directory: parts.directory, origins: configuration.origins)
-        let token = TokenEndpoint(tenants: tenants, store: parts.store, configuration: configuration, guardrails: parts.guardrails)
+        let token = TokenEndpoint(store: parts.store, configuration: configuration, guardrails: parts.guardrails)
         let information = TokenInformationEndpoints(
-            tenants: tenants,
             store: parts.store,
             configuration: configuration,
             guardrails: parts.guardrails,
@@ -68,14 +66,15 @@ package enum TokenServiceService {
                 maxAge: .seconds(3600)
             )
         )
+        let tenant = router.tenantRoutes(HostResolver(directory: parts.directory, origins: configuration.origins))
         for path in ["/oauth/token", "/token"] {
-            router.post(RouterPath(path)) { request, context in try await token.handle(request, context) }
+            tenant.post(RouterPath(path)) { request, context in try await token.handle(request, context) }
         }
-        router.post("/oauth/revoke") { request, context in try await information.revoke(request, context) }
-        router.post("/oauth/introspect") { request, context in try await information.introspect(request, context) }
-        router.get("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
-        router.post("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
-        router.get("/oauth/jwks") { request, context in try await information.jwks(request, context) }
+        tenant.post("/oauth/revoke") { request, context in try await information.revoke(request, context) }
+        tenant.post("/oauth/introspect") { request, context in try await information.introspect(request, context) }
+        tenant.get("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
+        tenant.post("/oauth/userinfo") { request, context in try await information.userinfo(request, context) }
+        tenant.get("/oauth/jwks") { request, context in try await information.jwks(request, context) }
         for path in ["/oauth/token", "/token", "/oauth/revoke", "/oauth/introspect"] { router.methodNotAllowed(path, allowing: [.post]) }
         router.methodNotAllowed("/oauth/userinfo", allowing: [.get, .post])
         router.methodNotAllowed("/oauth/jwks", allowing: [.get])

@@ -25,27 +25,27 @@ package enum AuthorizeRoutes {
         keyRing: KeyRing,
         documents: ClientMetadataDocuments
     ) {
+        let tenantRoutes = router.tenantRoutes(tenants)
         for path in ["/oauth/authorize", "/authorize"] {
-            router.get(RouterPath(path)) { request, context in
-                try await authorize(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing, documents: documents)
+            tenantRoutes.get(RouterPath(path)) { request, context in
+                try await authorize(request, context, store: store, oidc: oidc, keyRing: keyRing, documents: documents)
             }
         }
-        router.post("/oauth/consent") { request, context in
-            try await consent(request, context, tenants: tenants, store: store, oidc: oidc, keyRing: keyRing)
+        tenantRoutes.post("/oauth/consent") { request, context in
+            try await consent(request, context, store: store, oidc: oidc, keyRing: keyRing)
         }
         router.methodNotAllowed("/oauth/consent", allowing: [.post])
     }
 
     static func authorize(
         _ request: Request,
-        _ context: GatehouseRequestContext,
-        tenants: TenantResolver,
+        _ context: GatewayRequestContext,
         store: AuthorizationStore,
         oidc: OIDCDirectory,
         keyRing: KeyRing,
         documents: ClientMetadataDocuments
     ) async throws -> Response {
-        let (record, origin) = try await tenants.resolve(request, context)
+        let (record, origin) = (context.tenant, context.origin)
         guard record.tenant.authMode == .oauth else {
             return ConsentPage.response(ConsentPage.error(.invalidRequest, "This server's tools need no sign-in"), status: .badRequest)
         }
@@ -145,13 +145,12 @@ package enum AuthorizeRoutes {
 
     static func consent(
         _ request: Request,
-        _ context: GatehouseRequestContext,
-        tenants: TenantResolver,
+        _ context: GatewayRequestContext,
         store: AuthorizationStore,
         oidc: OIDCDirectory,
         keyRing: KeyRing
     ) async throws -> Response {
-        let (record, origin) = try await tenants.resolve(request, context)
+        let (record, origin) = (context.tenant, context.origin)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true,
             let body = try? await request.body.collect(upTo: 8 * 1024)
         else {
@@ -210,7 +209,7 @@ package enum AuthorizeRoutes {
         store: AuthorizationStore,
         oidc: OIDCDirectory,
         keyRing: KeyRing,
-        context: GatehouseRequestContext
+        context: GatewayRequestContext
     ) async throws -> Response {
         guard let upstream = record.tenant.upstream, let endpoint = await upstreamAuthorizationEndpoint(record, oidc: oidc) else {
             context.logger.error("Upstream authorization endpoint unknown or discovery failed", metadata: ["tenant": "\(record.tenant.id)"])

@@ -21,11 +21,11 @@ package enum CallbackRoutes {
         keyRing: KeyRing,
         documents: ClientMetadataDocuments
     ) {
-        router.get("/oauth/callback") { request, context in
+        let tenantRoutes = router.tenantRoutes(tenants)
+        tenantRoutes.get("/oauth/callback") { request, context in
             try await callback(
                 request,
                 context,
-                tenants: tenants,
                 store: store,
                 tenantStore: tenantStore,
                 upstream: upstream,
@@ -38,8 +38,7 @@ package enum CallbackRoutes {
 
     static func callback(
         _ request: Request,
-        _ context: GatehouseRequestContext,
-        tenants: TenantResolver,
+        _ context: GatewayRequestContext,
         store: AuthorizationStore,
         tenantStore: TenantStore,
         upstream client: UpstreamClient,
@@ -47,7 +46,7 @@ package enum CallbackRoutes {
         keyRing: KeyRing,
         documents: ClientMetadataDocuments
     ) async throws -> Response {
-        let (record, origin) = try await tenants.resolve(request, context)
+        let (record, origin) = (context.tenant, context.origin)
         let parameters = FormBody.parse(request.uri.query ?? "")
         // The sign-in must end in the browser that began it (its session cookie, set before the
         // consent page or the upstream redirect): a state carried to another browser yields nothing.

@@ -19,21 +19,22 @@ package enum GatewayScopes {
 /// the root well-known URLs). Each tenant is its own issuer: exactly the origin it is served at.
 package enum DiscoveryRoutes {
     package static func add(to router: Router<GatehouseRequestContext>, tenants: TenantResolver) {
+        let tenantRoutes = router.tenantRoutes(tenants)
         let cache = DocumentCache()
         // RFC 8414 §3.1 path insertion (`/mcp`) for clients that derive it from the resource URL.
         for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"] {
-            router.get(RouterPath(path)) { request, context in
-                let (record, origin) = try await tenants.resolve(request, context)
+            tenantRoutes.get(RouterPath(path)) { request, context in
+                let (record, origin) = (context.tenant, context.origin)
                 return try cache.response("as", origin, record.tenant) { authorizationServerMetadata(origin) }
             }
         }
-        router.get("/.well-known/openid-configuration") { request, context in
-            let (record, origin) = try await tenants.resolve(request, context)
+        tenantRoutes.get("/.well-known/openid-configuration") { request, context in
+            let (record, origin) = (context.tenant, context.origin)
             return try cache.response("oidc", origin, record.tenant) { openIDConfiguration(origin) }
         }
         for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
-            router.get(RouterPath(path)) { request, context in
-                let (record, origin) = try await tenants.resolve(request, context)
+            tenantRoutes.get(RouterPath(path)) { request, context in
+                let (record, origin) = (context.tenant, context.origin)
                 return try cache.response("prm", origin, record.tenant) { protectedResourceMetadata(origin, tenant: record.tenant) }
             }
         }
@@ -43,10 +44,7 @@ package enum DiscoveryRoutes {
             "/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp", "/.well-known/openid-configuration",
             "/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
         ] {
-            router.on(RouterPath(path), method: .options) { request, context in
-                _ = try await tenants.resolve(request, context)
-                return CORS.preflight(methods: "GET, OPTIONS")
-            }
+            tenantRoutes.on(RouterPath(path), method: .options) { _, _ in CORS.preflight(methods: "GET, OPTIONS") }
         }
     }
 

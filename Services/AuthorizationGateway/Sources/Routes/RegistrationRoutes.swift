@@ -16,25 +16,25 @@ package enum RegistrationRoutes {
         policy: RegistrationPolicy,
         limiter: RateLimiter
     ) {
+        let tenantRoutes = router.tenantRoutes(tenants)
         for path in ["/oauth/register", "/register"] {
-            router.post(RouterPath(path)) { request, context in
-                try await register(request, context, tenants: tenants, store: store, policy: policy, limiter: limiter)
+            tenantRoutes.post(RouterPath(path)) { request, context in
+                try await register(request, context, store: store, policy: policy, limiter: limiter)
             }
-            router.on(RouterPath(path), method: .options) { _, _ in CORS.preflight(methods: "POST, OPTIONS") }
+            tenantRoutes.on(RouterPath(path), method: .options) { _, _ in CORS.preflight(methods: "POST, OPTIONS") }
             router.methodNotAllowed(path, allowing: [.post])
         }
     }
 
     static func register(
         _ request: Request,
-        _ context: GatehouseRequestContext,
-        tenants: TenantResolver,
+        _ context: GatewayRequestContext,
         store: ClientStore,
         policy: RegistrationPolicy,
         limiter: RateLimiter
     ) async throws -> Response {
-        let (record, _) = try await tenants.resolve(request, context)
-        let address = tenants.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+        let record = context.tenant
+        let address = context.clientAddress ?? "unknown"
         if let wait = limiter.acquire(address) {
             throw APIError.tooManyRequests("Too many registrations from this address; retry later", retryAfter: wait)
         }

@@ -14,18 +14,15 @@ import NIOFoundationCompat
 /// responses (no server-initiated messages, so no SSE stream: `GET` and `DELETE` are 405).
 ///
 /// Every request is checked in this order, each failure with its own status and never 500:
-/// the tenant from the host (404), the browser `Origin` (403), the bearer token in the
-/// `Authorization` header, never the query (401 with the RFC 9728 challenge, or 503 when the
-/// token service cannot answer), the method, the body, then by the request's protocol era
+/// the tenant from the host (404, `TenantMiddleware`), the browser `Origin` (403,
+/// `BrowserOrigins`), the bearer token in the `Authorization` header, never the query (401 with
+/// the RFC 9728 challenge, or 503 when the token service cannot answer: `BearerAuthenticator`);
+/// then here the method, the body, then by the request's protocol era
 /// (`ProtocolEra`): the session id (404 when it is not this user's) in the 2025 era, or the
 /// stateless era's envelope and routing headers (400, `MCPEndpoint+Stateless.swift`); then the
 /// JSON-RPC message. `tools/call` checks the tool's scopes (403 `insufficient_scope` naming all
 /// of them) before any tool code runs.
 package struct MCPEndpoint: Sendable {
-    let tenants: HostResolver<ToolTenant>
-    /// nil: authentication switched off (the benchmark's baseline only; never configured by
-    /// the environment).
-    let validator: TokenValidator?
     let sessions: MCPSessions
     /// Forwards the requests of tenants in `proxy` mode.
     let proxy: MCPProxy?
@@ -33,33 +30,20 @@ package struct MCPEndpoint: Sendable {
     /// The stateless era's own answers (discover, the caller's tool list).
     let stateless: StatelessExchange
     let store: ToolHostStore
-    let allowedOrigins: Set<String>
-    let anonymousPrincipal: Principal?
     /// `gatehouse_tool_calls_total` by tool and outcome, made once (not per call).
     private let callCounters: [String: Counter]
-    /// Every scope some tool needs: what a client should ask for to use this server (the 401
-    /// challenge's `scope`).
-    private let resourceScopes: [String]
 
     init(
-        tenants: HostResolver<ToolTenant>,
-        validator: TokenValidator?,
         sessions: MCPSessions,
         proxy: MCPProxy? = nil,
         catalog: ToolCatalog,
         store: ToolHostStore,
-        allowedOrigins: Set<String>,
-        authenticationDisabledAs principal: Principal? = nil
     ) {
-        self.tenants = tenants
-        self.validator = validator
         self.sessions = sessions
         self.proxy = proxy
         self.catalog = catalog
         self.stateless = StatelessExchange(catalog: catalog)
         self.store = store
-        self.allowedOrigins = allowedOrigins
-        self.anonymousPrincipal = principal
         var counters: [String: Counter] = [:]
         for tool in catalog.tools {
             for outcome in [ToolInvoked.Outcome.success, .error, .denied] {
@@ -70,33 +54,14 @@ package struct MCPEndpoint: Sendable {
             }
         }
         callCounters = counters
-        var scopes: [String] = []
-        for scope in catalog.tools.flatMap(\.requiredScopes) where !scopes.contains(scope) { scopes.append(scope) }
-        resourceScopes = scopes
     }
 
-    package func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let (tenant, origin) = try await tenants.resolve(request, context)
-        var logger = context.logger
-        logger[metadataKey: "tenant"] = .string(tenant.id)
-        let browserOrigin = try checkOrigin(request, origin: origin)
-        var response: Response
-        do {
-            response = try await respond(request, tenant: tenant, origin: origin, logger: logger)
-        } catch let error as APIError {
-            response = try error.response(from: request, context: context)
-        }
-        if let browserOrigin {
-            response.headers[.accessControlAllowOrigin] = browserOrigin
-            response.headers[.accessControlExposeHeaders] = "Mcp-Session-Id, WWW-Authenticate"
-            response.headers[.vary] = "Origin"
-        }
-        return response
+    /// Answers a request whose tenant, origin and caller are known (`MCPRequestContext`).
+    package func handle(_ request: Request, _ context: MCPRequestContext) async throws -> Response {
+        try await respond(request, tenant: context.tenant, origin: context.origin, caller: context.caller, logger: context.logger)
     }
 
-    private func respond(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Response {
-        if request.method == .options { return Self.preflight() }
-        let caller = try await authenticate(request, tenant: tenant, origin: origin, logger: logger)
+    private func respond(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, caller: Caller, logger: Logger) async throws -> Response {
         if tenant.mcp.mode == .proxy {
             guard let proxy, let principal = caller.principal else { throw APIError.temporarilyUnavailable }
             return try await proxy.handle(request, principal: principal, tenant: tenant, origin: origin, logger: logger)
@@ -167,52 +132,6 @@ package struct MCPEndpoint: Sendable {
     }
 
     // MARK: Authentication
-
-    private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Caller {
-        if tenant.authMode == .none { return .anonymous(tenant: tenant.id) }
-        guard let validator else {
-            var principal =
-                anonymousPrincipal
-                ?? Principal(
-                    tenant: tenant.id,
-                    userId: "benchmark",
-                    clientId: "benchmark",
-                    email: nil,
-                    emailVerified: false,
-                    name: nil,
-                    scopes: [SupportTools.toolsScope]
-                )
-            principal.tenant = tenant.id
-            return .user(principal)
-        }
-        let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : resourceScopes)
-        guard let token = request.bearerToken else {
-            Self.authFailures.increment()
-            throw APIError(
-                .unauthorized,
-                code: .invalidRequest,
-                "This MCP server needs a bearer token in the Authorization header",
-                headers: [.wwwAuthenticate: challenge.header(error: nil)]
-            )
-        }
-        let verdict: TokenValidator.Verdict
-        do {
-            verdict = try await validator.validate(token, tenant: tenant, origin: origin)
-        } catch {
-            logger.error("Token validation unavailable", metadata: ["error": "\(error)"])
-            throw APIError.temporarilyUnavailable
-        }
-        guard case .valid(let principal) = verdict else {
-            Self.authFailures.increment()
-            throw APIError(
-                .unauthorized,
-                code: .invalidToken,
-                "The access token is not valid for this MCP server",
-                headers: [.wwwAuthenticate: challenge.header(error: .invalidToken, description: "The access token is not valid for this MCP server")]
-            )
-        }
-        return .user(principal)
-    }
 
     /// What a client of a proxied server should ask for: the tools scope, the profile scopes
     /// that put the caller's email and name into the assertion, and every scope a tool rule names.
@@ -330,26 +249,6 @@ package struct MCPEndpoint: Sendable {
     /// A browser's `Origin` must be the tenant's own or a configured one (DNS rebinding and
     /// cross-site calls); requests without one (non-browser clients) pass. Returns the origin
     /// to allow in CORS headers.
-    private func checkOrigin(_ request: Request, origin: PublicOrigin) throws -> String? {
-        guard let presented = request.headers[.origin] else { return nil }
-        let normalised = presented.lowercased()
-        guard normalised == origin.description || allowedOrigins.contains(normalised) else {
-            throw APIError(.forbidden, code: .forbiddenOrigin, "Requests from this Origin are not allowed")
-        }
-        return presented
-    }
-
-    private static func preflight() -> Response {
-        Response(
-            status: .noContent,
-            headers: [
-                .accessControlAllowMethods: "POST, GET, DELETE, OPTIONS",
-                .accessControlAllowHeaders: "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID",
-                .accessControlMaxAge: "3600",
-            ]
-        )
-    }
-
     // MARK: Responses
 
     private static func acceptsJSON(_ accept: String) -> Bool {
@@ -382,8 +281,4 @@ package struct MCPEndpoint: Sendable {
         text += "}}"
         return json(text, status: status, headers: headers)
     }
-
-    // MARK: Metrics
-
-    private static let authFailures = Counter(label: "gatehouse_mcp_auth_failures_total")
 }

@@ -10,16 +10,15 @@ import Logging
 /// 2.1 for one tenant, known by its host. Codes are opened with the shared key ring (nothing is
 /// asked of the gateway or Kafka) and redeemed once; refresh tokens rotate on every use.
 struct TokenEndpoint: Sendable {
-    let tenants: HostResolver<TokenTenant>
     let store: TokenStore
     let configuration: TokenServiceConfiguration
     let guardrails: RequestGuardrails
 
     static let maximumBody = 16 * 1024
 
-    func handle(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let (tenant, origin) = try await tenants.resolve(request, context)
-        let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+    func handle(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
+        let (tenant, origin) = (context.tenant, context.origin)
+        let address = context.clientAddress ?? "unknown"
         try guardrails.admit(address: address)
         let form = try await Self.form(of: request)
         let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form)

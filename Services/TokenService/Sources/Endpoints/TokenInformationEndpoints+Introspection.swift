@@ -14,9 +14,9 @@ extension TokenInformationEndpoints {
     /// The caller is authenticated before anything of the body is judged: a stranger learns 401
     /// and nothing else. Failed authentications count against the caller's address, and an
     /// address over its failure budget is refused (429) before its credentials are checked.
-    func introspect(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let (tenant, origin) = try await tenants.resolve(request, context)
-        let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+    func introspect(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
+        let (tenant, origin) = (context.tenant, context.origin)
+        let address = context.clientAddress ?? "unknown"
         try guardrails.admitUnlessFailing(address: address)
         var form: [String: String]?
         var bodyProblem: (any Error)?

@@ -11,9 +11,9 @@ extension TokenInformationEndpoints {
     /// The client must authenticate as registered. Its own access token → only that token; its
     /// own refresh token → the whole grant. Unknown, foreign or malformed tokens → 200 and
     /// nothing revoked (RFC 7009 §2.2), so the endpoint says nothing about other clients' tokens.
-    func revoke(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let (tenant, _) = try await tenants.resolve(request, context)
-        let address = configuration.origins.clientAddress(of: request, remoteAddress: context.remoteAddress) ?? "unknown"
+    func revoke(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
+        let tenant = context.tenant
+        let address = context.clientAddress ?? "unknown"
         try guardrails.admit(address: address)
         let form = try await TokenEndpoint.form(of: request)
         guard let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form) else {

@@ -14,8 +14,8 @@ extension TokenInformationEndpoints {
     /// profiles, from the upstream through the gateway, which refreshes an expired upstream token
     /// once for all concurrent callers. An upstream that refuses the refresh ends our grant too
     /// (then 401). Never upstream tokens.
-    func userinfo(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let (tenant, origin) = try await tenants.resolve(request, context)
+    func userinfo(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
+        let (tenant, origin) = (context.tenant, context.origin)
         let challenge = #"Bearer realm="\#(origin.issuer)""#
         guard let token = request.bearerToken else {
             throw APIError(.unauthorized, code: .invalidRequest, "A bearer token is required", headers: [.wwwAuthenticate: challenge])

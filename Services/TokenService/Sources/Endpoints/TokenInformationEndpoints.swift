@@ -11,7 +11,6 @@ import Logging
 /// `/oauth/jwks`. Every answer is about tokens of the tenant the request is addressed to; a token
 /// of another tenant is unknown here (docs/design.md invariant 7).
 struct TokenInformationEndpoints: Sendable {
-    let tenants: HostResolver<TokenTenant>
     let store: TokenStore
     let configuration: TokenServiceConfiguration
     let guardrails: RequestGuardrails
@@ -22,8 +21,8 @@ struct TokenInformationEndpoints: Sendable {
     /// The public keys of what the tenant signs: the identity assertions its own MCP server
     /// receives through the proxy (the signing key first, then the ones still verifying or
     /// about to sign). Access tokens are opaque and introspected, so they need no key.
-    func jwks(_ request: Request, _ context: GatehouseRequestContext) async throws -> Response {
-        let (tenant, _) = try await tenants.resolve(request, context)
+    func jwks(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
+        let tenant = context.tenant
         let keys = configuration.assertionKeys?.publicJWKs(tenant: tenant.id) ?? []
         var response = try JSONBody.response(["keys": keys])
         response.headers[.cacheControl] = "public, max-age=300"

@@ -15,7 +15,7 @@ extension TokenEndpoint {
         presented: PresentedClient,
         tenant: TokenTenant,
         origin: PublicOrigin,
-        context: GatehouseRequestContext
+        context: TokenRequestContext
     ) async throws -> Response {
         guard let code = form["code"] else { throw OAuthError.invalidRequest("code is required") }
         guard let redirectUri = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }

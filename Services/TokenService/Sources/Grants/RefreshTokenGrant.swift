@@ -15,7 +15,7 @@ extension TokenEndpoint {
         _ form: [String: String],
         presented: PresentedClient,
         tenant: TokenTenant,
-        context: GatehouseRequestContext
+        context: TokenRequestContext
     ) async throws
         -> Response
     {
