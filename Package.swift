@@ -293,6 +293,7 @@ let package = Package(
             name: "GatehouseTestSupport",
             dependencies: [
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "GatehousePostgres", "GatehouseKafka", "GatehouseMessaging", "GatehouseEvents", "GatehouseCrypto", "GatehouseOAuth",
                 "GatehouseRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),

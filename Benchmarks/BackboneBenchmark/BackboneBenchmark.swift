@@ -38,13 +38,11 @@ struct BackboneBenchmark: AsyncParsableCommand {
     @Option(help: "Extra librdkafka properties for producer and consumer, k=v,k=v.")
     var kafkaOptions = ""
 
-    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
-    var durable = true
+    @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let postgres = try TestPostgres(durable: durable)
+        let logger = benchmarkLogger()
+        let postgres = try TestPostgres(durable: database.durable)
         let broker = try await TestBroker()
         let settings = try await postgres.makeDatabase(named: "bench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
@@ -54,7 +52,7 @@ struct BackboneBenchmark: AsyncParsableCommand {
         try await broker.createTopic(topic)
 
         print(
-            "Gatehouse backbone benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), dev broker)"
+            "Gatehouse backbone benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(database.fsync), dev broker)"
         )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

@@ -31,8 +31,7 @@ struct GatewayBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent logins in the round-trip phase.")
     var logins = 8
 
-    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
-    var durable = true
+    @OptionGroup var database: DatabaseOptions
 
     @Option(
         help:
@@ -43,12 +42,8 @@ struct GatewayBenchmark: AsyncParsableCommand {
     enum LoadGenerator: String, ExpressibleByArgument { case wrk, swift }
 
     func run() async throws {
-        let logger = {
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            return logger
-        }()
-        let postgres = try TestPostgres(durable: durable)
+        let logger = benchmarkLogger()
+        let postgres = try TestPostgres(durable: database.durable)
         let settings = try await postgres.makeDatabase(named: "gatewaybench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let configuration = GatewayConfiguration(
@@ -69,7 +64,7 @@ struct GatewayBenchmark: AsyncParsableCommand {
         let github = FakeGitHub()
         let base = "http://127.0.0.1:\(port)"
         print(
-            "Gatehouse gateway benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
+            "Gatehouse gateway benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(database.fsync), "
                 + "\(seconds) s per phase, loopback HTTP/1.1, server and load on one machine)"
         )
 

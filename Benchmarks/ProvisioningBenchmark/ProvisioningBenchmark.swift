@@ -30,13 +30,11 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
     @Option(help: "Events per replay transaction (and rows per raw insert batch).")
     var batchSize = 2000
 
-    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
-    var durable = true
+    @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let postgres = try TestPostgres(durable: durable)
+        let logger = benchmarkLogger()
+        let postgres = try TestPostgres(durable: database.durable)
         let broker = try await TestBroker()
         let settings = try await postgres.makeDatabase(named: "provbench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
@@ -48,7 +46,7 @@ struct ProvisioningBenchmark: AsyncParsableCommand {
 
         print(
             "Gatehouse provisioning replay benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, "
-                + "PostgreSQL fsync \(durable ? "on" : "off"), dev broker, batch \(batchSize))"
+                + "PostgreSQL fsync \(database.fsync), dev broker, batch \(batchSize))"
         )
         var options = ProvisioningScenario.Options()
         options.events = events

@@ -32,19 +32,14 @@ struct TokenBenchmark: AsyncParsableCommand {
     @Option(help: "Codes generated for the redemption phase (each is redeemed once).")
     var codes = 40_000
 
-    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
-    var durable = true
+    @OptionGroup var database: DatabaseOptions
 
     static let threads = 2
     static let redirect = BenchmarkCodes.redirect
 
     func run() async throws {
-        let logger = {
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            return logger
-        }()
-        let postgres = try TestPostgres(durable: durable)
+        let logger = benchmarkLogger()
+        let postgres = try TestPostgres(durable: database.durable)
         let settings = try await postgres.makeDatabase(named: "tokenbench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let keyRing = try KeyRing(keys: ["bench": Array(repeating: 3, count: 32)], current: "bench")
@@ -65,7 +60,7 @@ struct TokenBenchmark: AsyncParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-token-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         print(
-            "Gatehouse token service benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
+            "Gatehouse token service benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(database.fsync), "
                 + "\(seconds) s per phase, \(concurrency) connections, loopback HTTP/1.1, server and load on one machine)"
         )
 
@@ -79,41 +74,7 @@ struct TokenBenchmark: AsyncParsableCommand {
                 logger: logger
             )
             try await processor.apply([
-                try incomingEvent(
-                    EventEnvelope(
-                        tenant: "acme",
-                        aggregateKey: "acme",
-                        aggregateVersion: 1,
-                        payload: TenantUpdated(
-                            tenantId: "acme",
-                            displayName: "Acme",
-                            hosts: ["acme.example"],
-                            authMode: "oauth",
-                            disabled: false,
-                            accessTokenSeconds: 3600,
-                            refreshTokenSeconds: 86_400
-                        )
-                    )
-                ),
-                try incomingEvent(
-                    EventEnvelope(
-                        tenant: "acme",
-                        aggregateKey: clientId,
-                        aggregateVersion: 1,
-                        payload: ClientRegistered(
-                            clientId: clientId,
-                            clientName: "bench",
-                            applicationType: "native",
-                            redirectUris: [Self.redirect],
-                            grantTypes: ["authorization_code", "refresh_token"],
-                            responseTypes: ["code"],
-                            tokenEndpointAuthMethod: "none",
-                            scope: nil,
-                            clientSecretHash: nil,
-                            metadataDocumentUrl: nil
-                        )
-                    )
-                ),
+                try incomingEvent(BenchmarkCodes.tenantUpdate()), try incomingEvent(BenchmarkCodes.clientRegistration(clientId)),
             ])
             try await withServices([app], logger: logger) {
                 try await eventually("token service listening") {

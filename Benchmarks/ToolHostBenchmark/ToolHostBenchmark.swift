@@ -37,8 +37,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
     @Option(help: "Distinct access tokens presented in turn.")
     var tokens = 64
 
-    @Flag(inversion: .prefixedNo, help: "Run PostgreSQL with fsync and synchronous commit on.")
-    var durable = true
+    @OptionGroup var database: DatabaseOptions
 
     @Flag(help: "Only measure recording tool.invoked events (no HTTP), for profiling.")
     var recordingOnly = false
@@ -59,12 +58,8 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         + #""io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#
 
     func run() async throws {
-        let logger = {
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            return logger
-        }()
-        let postgres = try TestPostgres(durable: durable)
+        let logger = benchmarkLogger()
+        let postgres = try TestPostgres(durable: database.durable)
         let settings = try await postgres.makeDatabase(named: "toolhostbench")
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let keyRing = try KeyRing(keys: ["bench": Array(repeating: 3, count: 32)], current: "bench")
@@ -111,7 +106,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-toolhost-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         print(
-            "Gatehouse tool host benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(durable ? "on" : "off"), "
+            "Gatehouse tool host benchmark (\(ProcessInfo.processInfo.activeProcessorCount) cores, PostgreSQL fsync \(database.fsync), "
                 + "\(seconds) s per phase, loopback HTTP/1.1, servers and load on one machine; tools/call of whoami, "
                 + "\(tokens) tokens in turn, \(tenants) tenant(s))"
         )
@@ -120,24 +115,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
             try await TokenServiceService.definition.migrator.migrate(client: client, logger: logger)
             try await ToolHostService.definition.migrator.migrate(client: client, logger: logger)
             let clientId = "mcp_client_bench"
-            @Sendable func tenantUpdate(version: Int64, mcp: MCPEndpointSettings? = nil) -> EventEnvelope<TenantUpdated> {
-                EventEnvelope(
-                    tenant: "acme",
-                    aggregateKey: "acme",
-                    aggregateVersion: version,
-                    payload: TenantUpdated(
-                        tenantId: "acme",
-                        displayName: "Acme",
-                        hosts: ["acme.example"],
-                        authMode: "oauth",
-                        disabled: false,
-                        accessTokenSeconds: 3600,
-                        refreshTokenSeconds: 86_400,
-                        mcp: mcp
-                    )
-                )
-            }
-            let tenant = tenantUpdate(version: 1)
+            let tenant = BenchmarkCodes.tenantUpdate()
             try await InboxProcessor(
                 client: client,
                 schema: TokenServiceService.definition.schema,
@@ -145,26 +123,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 logger: logger
             )
             .apply([
-                try incomingEvent(tenant),
-                try incomingEvent(
-                    EventEnvelope(
-                        tenant: "acme",
-                        aggregateKey: clientId,
-                        aggregateVersion: 1,
-                        payload: ClientRegistered(
-                            clientId: clientId,
-                            clientName: "bench",
-                            applicationType: "native",
-                            redirectUris: [Self.redirect],
-                            grantTypes: ["authorization_code", "refresh_token"],
-                            responseTypes: ["code"],
-                            tokenEndpointAuthMethod: "none",
-                            scope: nil,
-                            clientSecretHash: nil,
-                            metadataDocumentUrl: nil
-                        )
-                    )
-                ),
+                try incomingEvent(tenant), try incomingEvent(BenchmarkCodes.clientRegistration(clientId)),
             ])
             try await InboxProcessor(
                 client: client,
@@ -225,7 +184,7 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                             handler: ToolHostProjections(schema: ToolHostService.definition.schema),
                             logger: logger
                         )
-                        .apply([try incomingEvent(tenantUpdate(version: versions.next(), mcp: settings))])
+                        .apply([try incomingEvent(BenchmarkCodes.tenantUpdate(version: versions.next(), mcp: settings))])
                         // The tool host's tenant directory is at most a second old.
                         try await Task.sleep(for: .milliseconds(1200))
                     }
@@ -235,41 +194,33 @@ struct ToolHostBenchmark: AsyncParsableCommand {
 
                 var rows: [(Int, Wrk.Result, Wrk.Result, Wrk.Result, Wrk.Result)] = []
                 for connections in concurrency {
-                    let plainResult = try Wrk.run(
+                    func phase(_ name: String, port: Int, path: String = "/mcp", _ environment: [String: String]) throws -> Wrk.Result {
+                        try Wrk.run(
+                            name,
+                            url: "http://127.0.0.1:\(port)\(path)",
+                            arguments: ["-s", script],
+                            threads: Self.threads,
+                            connections: connections,
+                            seconds: seconds,
+                            environment: environment
+                        )
+                    }
+                    let plainResult = try phase(
                         "plain Hummingbird JSON endpoint (POST /json)",
-                        url: "http://127.0.0.1:\(plainPort)/json",
-                        arguments: ["-s", script],
-                        threads: Self.threads,
-                        connections: connections,
-                        seconds: seconds,
-                        environment: ["GATEHOUSE_BENCH_BODY": Self.body]
+                        port: plainPort,
+                        path: "/json",
+                        ["GATEHOUSE_BENCH_BODY": Self.body]
                     )
-                    let offResult = try Wrk.run(
-                        "tools/call, authentication off",
-                        url: "http://127.0.0.1:\(openPort)/mcp",
-                        arguments: ["-s", script],
-                        threads: Self.threads,
-                        connections: connections,
-                        seconds: seconds,
-                        environment: ["GATEHOUSE_BENCH_BODY": Self.body]
-                    )
-                    let onResult = try Wrk.run(
+                    let offResult = try phase("tools/call, authentication off", port: openPort, ["GATEHOUSE_BENCH_BODY": Self.body])
+                    let onResult = try phase(
                         "tools/call, authenticated (bearer, introspection + cache)",
-                        url: "http://127.0.0.1:\(authenticatedPort)/mcp",
-                        arguments: ["-s", script],
-                        threads: Self.threads,
-                        connections: connections,
-                        seconds: seconds,
-                        environment: ["GATEHOUSE_BENCH_BODY": Self.body, "GATEHOUSE_BENCH_TOKENS": tokenFile.path]
+                        port: authenticatedPort,
+                        ["GATEHOUSE_BENCH_BODY": Self.body, "GATEHOUSE_BENCH_TOKENS": tokenFile.path]
                     )
-                    let statelessResult = try Wrk.run(
+                    let statelessResult = try phase(
                         "tools/call, authenticated, 2026-07-28 (no session, _meta and routing headers)",
-                        url: "http://127.0.0.1:\(authenticatedPort)/mcp",
-                        arguments: ["-s", script],
-                        threads: Self.threads,
-                        connections: connections,
-                        seconds: seconds,
-                        environment: [
+                        port: authenticatedPort,
+                        [
                             "GATEHOUSE_BENCH_BODY": Self.statelessBody, "GATEHOUSE_BENCH_TOKENS": tokenFile.path,
                             "GATEHOUSE_BENCH_PROTOCOL": "2026-07-28",
                         ]

@@ -55,3 +55,45 @@ public enum BenchmarkCodes {
         return (access, refresh)
     }
 }
+
+extension BenchmarkCodes {
+    /// `tenant.updated` of the benchmarks' tenant `acme` (host `acme.example`), at `version`.
+    public static func tenantUpdate(version: Int64 = 1, mcp: MCPEndpointSettings? = nil) -> EventEnvelope<TenantUpdated> {
+        EventEnvelope(
+            tenant: "acme",
+            aggregateKey: "acme",
+            aggregateVersion: version,
+            payload: TenantUpdated(
+                tenantId: "acme",
+                displayName: "Acme",
+                hosts: ["acme.example"],
+                authMode: "oauth",
+                disabled: false,
+                accessTokenSeconds: 3600,
+                refreshTokenSeconds: 86_400,
+                mcp: mcp
+            )
+        )
+    }
+
+    /// `client.registered` of the public native client the codes are sealed for.
+    public static func clientRegistration(_ clientId: String) -> EventEnvelope<ClientRegistered> {
+        EventEnvelope(
+            tenant: "acme",
+            aggregateKey: clientId,
+            aggregateVersion: 1,
+            payload: ClientRegistered(
+                clientId: clientId,
+                clientName: "bench",
+                applicationType: "native",
+                redirectUris: [redirect],
+                grantTypes: ["authorization_code", "refresh_token"],
+                responseTypes: ["code"],
+                tokenEndpointAuthMethod: "none",
+                scope: nil,
+                clientSecretHash: nil,
+                metadataDocumentUrl: nil
+            )
+        )
+    }
+}
