@@ -308,31 +308,134 @@ let package = Package(
             path: "Tests/GatehouseTestSupport",
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "GatehouseTests",
+        /// The services in process, for their tests: each fixture runs one service's routes
+        /// over a real PostgreSQL database and the development broker.
+        .target(
+            name: "ServiceFixtures",
             dependencies: [
-                "GatehouseMessaging", "GatehouseEvents", "GatehouseKafka", "GatehousePostgres",
-                "GatehouseRuntime", "GatehouseTestSupport",
-                // Built for the tests, which start them as processes.
-                "DevBroker", "BackboneProbe", "ProvisioningMain", "GatewayMain", "TokenServiceMain", "ToolHostMain", "DevIdP", "UserProvisioning",
-                "TokenService",
-                "MCPToolHost", .product(name: "MCP", package: "swift-sdk"),
-                "AuthorizationGateway", "GatehouseCrypto", "GatehouseOAuth",
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
+                "GatehouseTestSupport", "AuthorizationGateway", "TokenService", "MCPToolHost", "UserProvisioning",
+                "GatehouseCrypto", "GatehouseEvents", "GatehouseKafka", "GatehouseMessaging", "GatehouseOAuth", "GatehousePostgres",
+                "GatehouseRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
-            path: "Tests/GatehouseTests",
+            path: "Tests/ServiceFixtures",
+            swiftSettings: swiftSettings
+        ),
+        /// The shared libraries: messaging (outbox, inbox, consumers, the backbone as processes),
+        /// events, PostgreSQL, the runtime, OAuth building blocks, the deployment files.
+        .testTarget(
+            name: "SharedTests",
+            dependencies: [
+                "GatehouseTestSupport", "GatehouseCrypto", "GatehouseEvents", "GatehouseKafka", "GatehouseMessaging", "GatehouseOAuth",
+                "GatehousePostgres", "GatehouseRuntime",
+                // Started as processes by the tests.
+                "DevBroker", "BackboneProbe",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Tests/SharedTests",
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "ServiceFixtures", "GatehouseTestSupport", "AuthorizationGateway", "TokenService", "UserProvisioning",
+                "GatehouseCrypto", "GatehouseEvents", "GatehouseKafka", "GatehouseMessaging", "GatehouseOAuth", "GatehousePostgres",
+                "GatehouseRuntime",
+                // Started as processes by the tests.
+                "DevBroker", "DevIdP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/GatewayTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TokenServiceTests",
+            dependencies: [
+                "ServiceFixtures", "GatehouseTestSupport", "TokenService", "AuthorizationGateway",
+                "GatehouseCrypto", "GatehouseEvents", "GatehouseKafka", "GatehouseMessaging", "GatehouseOAuth", "GatehousePostgres",
+                "GatehouseRuntime",
+                "DevBroker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TokenServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ToolHostTests",
+            dependencies: [
+                "ServiceFixtures", "GatehouseTestSupport", "MCPToolHost", "TokenService", "AuthorizationGateway",
+                "GatehouseCrypto", "GatehouseEvents", "GatehouseKafka", "GatehouseMessaging", "GatehouseOAuth", "GatehousePostgres",
+                "GatehouseRuntime",
+                "DevBroker",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/ToolHostTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProvisioningTests",
+            dependencies: [
+                "ServiceFixtures", "GatehouseTestSupport", "UserProvisioning",
+                "GatehouseEvents", "GatehouseKafka", "GatehouseMessaging", "GatehousePostgres", "GatehouseRuntime",
+                // Started as processes by the tests.
+                "DevBroker", "ProvisioningMain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/ProvisioningTests",
+            swiftSettings: swiftSettings
+        ),
+        /// The whole platform as processes (every executable), under load and faults; run on
+        /// their own by `scripts/test`.
+        .testTarget(
+            name: "SystemTests",
+            dependencies: [
+                "GatehouseTestSupport", "GatehouseCrypto", "GatehouseEvents", "GatehouseKafka", "GatehouseOAuth", "GatehousePostgres",
+                "GatehouseRuntime",
+                "DevBroker", "DevIdP", "GatewayMain", "TokenServiceMain", "ProvisioningMain", "ToolHostMain",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/SystemTests",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
