@@ -4,6 +4,8 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    // A deprecated call is an error: among them the interpolation of a `Secret` (see Secret.swift).
+    .unsafeFlags(["-Werror", "DeprecatedDeclaration"]),
 ]
 
 let package = Package(

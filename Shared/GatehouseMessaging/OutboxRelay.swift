@@ -208,10 +208,11 @@ public final class OutboxRelay: Service, Sendable {
                     logger: logger
                 )
                 do {
-                    let notifications = try await connection.listen(channel)
-                    wake.yield()  // catch up on anything committed while we were not listening
-                    for try await _ in notifications {
-                        wake.yield()
+                    try await connection.listen(on: channel) { notifications in
+                        wake.yield()  // catch up on anything committed while we were not listening
+                        for try await _ in notifications {
+                            wake.yield()
+                        }
                     }
                 } catch {
                     try? await connection.close()

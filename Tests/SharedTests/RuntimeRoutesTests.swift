@@ -53,7 +53,16 @@ struct RuntimeRoutesTests {
     @Test("Metrics are served in the Prometheus text format")
     func metrics() async throws {
         let registry = PrometheusCollectorRegistry()
-        let counter = registry.makeCounter(name: "gatehouse_test_events_total", labels: [("schema", "ledger")])
+        let counter = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "gatehouse",
+                subsystem: "test",
+                metricName: "events",
+                unitName: "total",
+                helpText: "Events the test counted"
+            ),
+            labels: [("schema", "ledger")]
+        )
         counter.increment(by: Int64(3))
         let app = application(checks: [], registry: registry)
         try await app.test(.router) { client in

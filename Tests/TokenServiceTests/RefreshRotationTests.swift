@@ -96,12 +96,12 @@ struct RefreshRotationTests {
         let ring = try KeyRing(keys: ["k1": k1], current: "k1")
         // After a rotation of the ring, the old key still derives what it derived before.
         let rotated = try KeyRing(keys: ["k1": k1, "k2": Array(repeating: 2, count: 32)], current: "k2")
-        let token = "mcp_rt_presented"
+        let token = RefreshToken("mcp_rt_presented")
         let successor = try #require(RefreshSuccessor.derive(from: token, grantId: "g", generation: 2, keyRing: ring, keyID: "k1"))
-        #expect(successor.hasPrefix("mcp_rt_") && successor.count > 40)
+        #expect(successor.revealed.hasPrefix("mcp_rt_") && successor.revealed.count > 40)
         #expect(RefreshSuccessor.derive(from: token, grantId: "g", generation: 2, keyRing: rotated, keyID: "k1") == successor)
         let others = [
-            RefreshSuccessor.derive(from: token + "x", grantId: "g", generation: 2, keyRing: ring, keyID: "k1"),
+            RefreshSuccessor.derive(from: RefreshToken(token.revealed + "x"), grantId: "g", generation: 2, keyRing: ring, keyID: "k1"),
             RefreshSuccessor.derive(from: token, grantId: "h", generation: 2, keyRing: ring, keyID: "k1"),
             RefreshSuccessor.derive(from: token, grantId: "g", generation: 3, keyRing: ring, keyID: "k1"),
             RefreshSuccessor.derive(from: token, grantId: "g", generation: 2, keyRing: rotated, keyID: "k2"),

@@ -168,7 +168,7 @@ package enum CallbackRoutes {
             issuedAt: Date(),
             lifetime: SealedCode.maximumLifetime
         )
-        let sealedCode = try SealedCode.seal(binding, keyRing: keyRing)
+        let sealedCode = AuthorizationCode(try SealedCode.seal(binding, keyRing: keyRing))
         do {
             try await store.complete(
                 pending,
@@ -193,7 +193,7 @@ package enum CallbackRoutes {
         return AuthorizeRoutes.redirect(
             AuthorizationRequestRules.appending(
                 to: pending.request.redirectUri,
-                [("code", sealedCode), ("state", pending.request.state), ("iss", origin.issuer)]
+                [("code", sealedCode.revealed), ("state", pending.request.state), ("iss", origin.issuer)]
             )
         )
     }

@@ -33,7 +33,7 @@ package enum UpstreamProfileRoutes {
         var name: String?
     }
 
-    struct AccessToken: Encodable {
+    struct UpstreamAccessTokenAnswer: Encodable {
         var accessToken: String
         var expiresIn: Int?
     }
@@ -52,7 +52,7 @@ package enum UpstreamProfileRoutes {
         group.post("/upstream-token") { request, context in
             let query = try await decode(request)
             return try await current(query, parts: parts, context: context) { tokens, _, _ in
-                var response = try JSONBody.response(AccessToken(accessToken: tokens.accessToken, expiresIn: tokens.expiresIn))
+                var response = try JSONBody.response(UpstreamAccessTokenAnswer(accessToken: tokens.accessToken.revealed, expiresIn: tokens.expiresIn))
                 response.headers[.cacheControl] = "no-store"
                 return response
             }
@@ -143,7 +143,7 @@ package struct UpstreamTokenStore: Sendable {
         userId: String,
         tenant: String,
         keyRing: KeyRing,
-        refresh: @Sendable (String) async throws -> UpstreamTokens
+        refresh: @Sendable (UpstreamToken) async throws -> UpstreamTokens
     ) async throws -> UpstreamTokens? {
         try await client.withTransaction(logger: logger) { connection -> UpstreamTokens? in
             let rows = try await connection.query(
@@ -156,8 +156,8 @@ package struct UpstreamTokenStore: Sendable {
             var found: (String, String?, Date?)?
             for try await row in rows.decode((String, String?, Date?).self) { found = row }
             guard let (sealedAccess, sealedRefresh, expiresAt) = found else { return nil }
-            let open = { (sealed: String, data: String) throws -> String in
-                String(decoding: try keyRing.open(sealed, associatedData: data), as: UTF8.self)
+            let open = { (sealed: String, data: String) throws -> UpstreamToken in
+                UpstreamToken(String(decoding: try keyRing.open(sealed, associatedData: data), as: UTF8.self))
             }
             let refreshToken = try sealedRefresh.map { try open($0, Self.refreshData(userId)) }
             let remaining = expiresAt.map { max(0, Int($0.timeIntervalSinceNow)) }
@@ -171,8 +171,8 @@ package struct UpstreamTokenStore: Sendable {
             }
             guard let refreshToken else { throw UpstreamFailure.grantRevoked }
             let fresh = try await refresh(refreshToken)
-            let newAccess = try keyRing.seal(Array(fresh.accessToken.utf8), associatedData: Self.accessData(userId))
-            let newRefresh = try fresh.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: Self.refreshData(userId)) }
+            let newAccess = try keyRing.seal(Array(fresh.accessToken.revealed.utf8), associatedData: Self.accessData(userId))
+            let newRefresh = try fresh.refreshToken.map { try keyRing.seal(Array($0.revealed.utf8), associatedData: Self.refreshData(userId)) }
             let newExpiry = fresh.expiresIn.map { Date().addingTimeInterval(TimeInterval($0)) }
             try await connection.query(
                 """

@@ -85,14 +85,16 @@ extension AuthorizationStore {
         identity: UpstreamIdentity,
         tokens: UpstreamTokens,
         keyRing: KeyRing,
-        code: String,
+        code: AuthorizationCode,
         binding: CodeBinding,
         emailLinking: EmailLinkingPolicy
     ) async throws {
         let userId = binding.userId
         let tokenId = "ut_" + SecretHash.of(userId).prefix(24)
-        let sealedAccess = try keyRing.seal(Array(tokens.accessToken.utf8), associatedData: UpstreamTokenStore.accessData(userId))
-        let sealedRefresh = try tokens.refreshToken.map { try keyRing.seal(Array($0.utf8), associatedData: UpstreamTokenStore.refreshData(userId)) }
+        let sealedAccess = try keyRing.seal(Array(tokens.accessToken.revealed.utf8), associatedData: UpstreamTokenStore.accessData(userId))
+        let sealedRefresh = try tokens.refreshToken.map {
+            try keyRing.seal(Array($0.revealed.utf8), associatedData: UpstreamTokenStore.refreshData(userId))
+        }
         try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -132,7 +134,7 @@ extension AuthorizationStore {
                     emailLinking: emailLinking
                 )
             )
-            let codeHash = SealedCode.hash(code)
+            let codeHash = code.hash
             let issued = EventEnvelope(
                 tenant: pending.tenant,
                 aggregateKey: codeHash,

@@ -161,16 +161,21 @@ package actor ClientMetadataDocuments {
             switch info.pointee.ai_family {
             case AF_INET:
                 var address = info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-                if inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count)) != nil { addresses.append(String(cString: buffer)) }
+                if inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count)) != nil { addresses.append(Self.text(ofNullTerminated: buffer)) }
             case AF_INET6:
                 var address = info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-                if inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil { addresses.append(String(cString: buffer)) }
+                if inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil { addresses.append(Self.text(ofNullTerminated: buffer)) }
             default:
                 break
             }
             cursor = info.pointee.ai_next
         }
         return Array(Set(addresses)).sorted()
+    }
+
+    /// The text of a C string buffer (`inet_ntop`'s answer): the bytes before the first NUL.
+    private static func text(ofNullTerminated buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Ranges no metadata document may live in (RFC 6890 special-purpose registries and friends).

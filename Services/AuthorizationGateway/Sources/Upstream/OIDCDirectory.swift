@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatehouseCrypto
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -108,7 +109,7 @@ extension UpstreamClient {
         }
         if let userinfo = metadata.userinfoEndpoint {
             var request = HTTPClientRequest(url: userinfo)
-            request.headers.add(name: "Authorization", value: "Bearer \(tokens.accessToken)")
+            request.headers.add(name: "Authorization", value: "Bearer \(tokens.accessToken.revealed)")
             request.headers.add(name: "Accept", value: "application/json")
             let (status, body) = try await send(request)
             guard (200..<300).contains(status), let info = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatehouseCrypto
 import GatehouseRuntime
 import NIOCore
 import NIOFoundationCompat
@@ -16,8 +17,8 @@ package struct UpstreamIdentity: Sendable, Equatable {
 
 /// The upstream's tokens; they never leave the gateway except sealed in its own table.
 package struct UpstreamTokens: Sendable {
-    package var accessToken: String
-    package var refreshToken: String?
+    package var accessToken: UpstreamToken
+    package var refreshToken: UpstreamToken?
     package var expiresIn: Int?
     package var idToken: String?
 }
@@ -72,10 +73,10 @@ package struct UpstreamClient: Sendable {
 
     /// Refreshes the upstream access token (RFC 6749 §6), re-sending the tenant's scopes. An
     /// answer without a new refresh token means the old one stays valid (the caller keeps it).
-    package func refresh(_ refreshToken: String, upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
+    package func refresh(_ refreshToken: UpstreamToken, upstream: UpstreamConfiguration, clientSecret: String?) async throws -> UpstreamTokens {
         try await tokenRequest(
             [
-                ("grant_type", "refresh_token"), ("refresh_token", refreshToken),
+                ("grant_type", "refresh_token"), ("refresh_token", refreshToken.revealed),
                 ("scope", upstream.scopes.joined(separator: " ")),
             ],
             upstream: upstream,
@@ -105,8 +106,8 @@ package struct UpstreamClient: Sendable {
             throw status >= 500 ? UpstreamFailure.unavailable("token endpoint answered \(status)") : UpstreamFailure.refused("no access token")
         }
         return UpstreamTokens(
-            accessToken: accessToken,
-            refreshToken: json["refresh_token"] as? String,
+            accessToken: UpstreamToken(accessToken),
+            refreshToken: (json["refresh_token"] as? String).map(UpstreamToken.init),
             expiresIn: (json["expires_in"] as? NSNumber)?.intValue,
             idToken: json["id_token"] as? String
         )
@@ -147,9 +148,9 @@ package struct UpstreamClient: Sendable {
         )
     }
 
-    private func getJSON(_ url: String, token: String) async throws -> Any {
+    private func getJSON(_ url: String, token: UpstreamToken) async throws -> Any {
         var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Authorization", value: "Bearer \(token.revealed)")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "Gatehouse")
         let (status, body) = try await send(request)

@@ -1,3 +1,4 @@
+import GatehouseCrypto
 import GatehouseEvents
 import GatehouseRuntime
 import HTTPTypes
@@ -48,7 +49,7 @@ struct BearerAuthenticator: RouterMiddleware {
             )
         }
         let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? MCPEndpoint.proxiedScopes(tenant.mcp) : hostedScopes)
-        guard let token = request.bearerToken else {
+        guard let token = request.bearerToken.map(AccessToken.init) else {
             Self.failures.increment()
             throw APIError(
                 .unauthorized,

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatehouseCrypto
 import GatehouseRuntime
 import NIOCore
 import NIOFoundationCompat
@@ -38,14 +39,14 @@ package struct IntrospectionClient: Sendable {
     }
 
     /// nil: the token is not active for this tenant.
-    package func introspect(_ token: String, tenant: String, host: String) async throws -> IntrospectedToken? {
+    package func introspect(_ token: AccessToken, tenant: String, host: String) async throws -> IntrospectedToken? {
         var request = HTTPClientRequest(url: configuration.tokenServiceURL + "/oauth/introspect")
         request.method = .POST
         request.headers.add(name: "Host", value: host)
         request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: FormBody.encode([("token", token), ("token_type_hint", "access_token")])))
+        request.body = .bytes(ByteBuffer(string: FormBody.encode([("token", token.revealed), ("token_type_hint", "access_token")])))
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {

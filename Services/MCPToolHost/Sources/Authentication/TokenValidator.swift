@@ -20,7 +20,7 @@ package final class TokenValidator: Sendable {
     }
 
     struct Lookup: Sendable {
-        var token: String
+        var token: AccessToken
         var tenant: ToolTenant
         var origin: PublicOrigin
     }
@@ -74,7 +74,7 @@ package final class TokenValidator: Sendable {
 
     /// The verdict on `token` at this tenant. Throws `IntrospectionUnavailable` (or
     /// `DeadlineExceeded`) when the token service cannot answer.
-    package func validate(_ token: String, tenant: ToolTenant, origin: PublicOrigin) async throws -> Verdict {
+    package func validate(_ token: AccessToken, tenant: ToolTenant, origin: PublicOrigin) async throws -> Verdict {
         let lookup = Lookup(token: token, tenant: tenant, origin: origin)
         let key = Self.key(lookup)
         let now = clock.now
@@ -163,7 +163,7 @@ package final class TokenValidator: Sendable {
 
     /// The token's SHA-256 (as `token.revoked` names it) and the host it was presented at.
     private static func key(_ lookup: Lookup) -> String {
-        SecretHash.of(lookup.token) + "@" + lookup.origin.host
+        lookup.token.hash + "@" + lookup.origin.host
     }
 
     /// An introspection answer judged for this tenant's resource: the audience must be its

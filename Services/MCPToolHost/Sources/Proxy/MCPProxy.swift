@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatehouseCrypto
 import GatehouseEvents
 import GatehouseMessaging
 import GatehouseRuntime
@@ -148,7 +149,7 @@ struct MCPProxy: Sendable {
                 )
             }
             do {
-                outgoing.headers.add(name: header, value: try await upstreamTokens.accessToken(tenant: tenant.id, userId: principal.userId))
+                outgoing.headers.add(name: header, value: try await upstreamTokens.accessToken(tenant: tenant.id, userId: principal.userId).revealed)
             } catch UpstreamTokenClient.Failure.noGrant {
                 logger.notice("No upstream grant to hand on for this user")
                 return Self.failure(

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatehouseCrypto
 import GatehouseRuntime
 import NIOCore
 import NIOFoundationCompat
@@ -20,7 +21,7 @@ final class UpstreamTokenClient: Sendable {
     }
 
     struct Entry: Sendable {
-        var token: String
+        var token: UpstreamToken
         var validUntil: ContinuousClock.Instant
     }
 
@@ -41,7 +42,7 @@ final class UpstreamTokenClient: Sendable {
         self.internalToken = internalToken
     }
 
-    func accessToken(tenant: String, userId: String) async throws -> String {
+    func accessToken(tenant: String, userId: String) async throws -> UpstreamToken {
         let key = tenant + "\n" + userId
         if let entry = entries.withLock({ $0[key] }), entry.validUntil > .now { return entry.token }
         let task = inFlight.withLock { tasks in
@@ -72,7 +73,7 @@ final class UpstreamTokenClient: Sendable {
         case 200:
             guard let token = json["access_token"] as? String, !token.isEmpty else { throw Failure.unavailable }
             let lifetime = (json["expires_in"] as? Int).map { Duration.seconds($0) - Self.margin } ?? Self.unknownLifetime
-            return Entry(token: token, validUntil: started + max(.zero, lifetime))
+            return Entry(token: UpstreamToken(token), validUntil: started + max(.zero, lifetime))
         case 404, 409:
             throw Failure.noGrant
         default:

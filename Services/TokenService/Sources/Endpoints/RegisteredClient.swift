@@ -34,7 +34,7 @@ struct RegisteredClient: Sendable, Equatable {
             throw OAuthError.invalidClient("The client must authenticate with \(registered.tokenEndpointAuthMethod)", basic: basic)
         }
         if presented.method != .none {
-            guard let secret = presented.secret, let hash = registered.secretHash, SecretHash.matches(secret, hash: hash) else {
+            guard let secret = presented.secret, let hash = registered.secretHash, secret.matches(hash: hash) else {
                 throw OAuthError.invalidClient("Client authentication failed", basic: basic)
             }
         }

@@ -87,11 +87,11 @@ struct TokenEndpoint: Sendable {
 
     static func response(_ tokens: MintedTokens) throws -> Response {
         var body = JSONObjectWriter()
-        body.add("access_token", tokens.accessToken)
+        body.add("access_token", tokens.accessToken.revealed)
         body.add("token_type", "Bearer")
         body.add("expires_in", Int(tokens.accessExpiresAt.timeIntervalSince(tokens.issuedAt).rounded()))
         body.add("scope", tokens.scopes.joined(separator: " "))
-        body.add("refresh_token", tokens.refreshToken)
+        body.add("refresh_token", tokens.refreshToken?.revealed)
         var response = body.response()
         response.headers[HTTPField.Name("Pragma")!] = "no-cache"
         return response

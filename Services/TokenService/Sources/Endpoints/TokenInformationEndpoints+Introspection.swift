@@ -23,7 +23,7 @@ extension TokenInformationEndpoints {
         do { form = try await TokenEndpoint.form(of: request) } catch { bodyProblem = error }
         let presented = try? PresentedClient.read(authorization: request.headers[.authorization], form: form ?? [:])
         guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId],
-            SecretHash.matches(secret, hash: hash)
+            secret.matches(hash: hash)
         else {
             guardrails.failed(address: address, client: presented?.clientId ?? "-")
             throw OAuthError.invalidClient(

@@ -17,17 +17,17 @@ extension TokenEndpoint {
         origin: PublicOrigin,
         context: TokenRequestContext
     ) async throws -> Response {
-        guard let code = form["code"] else { throw OAuthError.invalidRequest("code is required") }
+        guard let code = form["code"].map(AuthorizationCode.init) else { throw OAuthError.invalidRequest("code is required") }
         guard let redirectUri = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
         let binding: CodeBinding
         do {
-            binding = try SealedCode.open(code, tenant: tenant.id, keyRing: configuration.keyRing)
+            binding = try SealedCode.open(code.revealed, tenant: tenant.id, keyRing: configuration.keyRing)
         } catch SealedCode.Failure.expired {
             throw OAuthError.invalidGrant("The authorization code has expired")
         } catch {
             throw OAuthError.invalidGrant("The authorization code is not valid")
         }
-        let codeHash = SealedCode.hash(code)
+        let codeHash = code.hash
         let projected = try await infrastructure(context) { try await store.registeredClient(presented.clientId, tenant: tenant.id) }
         // A client registered a moment ago may not be projected yet: the code carries its credentials.
         let registered =

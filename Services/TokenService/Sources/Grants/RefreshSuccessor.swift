@@ -8,9 +8,9 @@ enum RefreshSuccessor {
     static let purpose = "refresh-successor:v1"
 
     /// The successor of `presented` at `generation`; nil when the ring no longer has `keyID`.
-    static func derive(from presented: String, grantId: String, generation: Int, keyRing: KeyRing, keyID: String) -> String? {
-        let message = Array("\(grantId)\u{0}\(generation)\u{0}\(presented)".utf8)
+    static func derive(from presented: RefreshToken, grantId: String, generation: Int, keyRing: KeyRing, keyID: String) -> RefreshToken? {
+        let message = Array("\(grantId)\u{0}\(generation)\u{0}\(presented.revealed)".utf8)
         guard let mac = keyRing.authenticationCode(for: message, purpose: purpose, keyID: keyID) else { return nil }
-        return MintedTokens.refreshPrefix + Base64URL.encode(mac)
+        return RefreshToken(MintedTokens.refreshPrefix + Base64URL.encode(mac))
     }
 }

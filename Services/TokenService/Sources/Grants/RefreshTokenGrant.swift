@@ -19,14 +19,14 @@ extension TokenEndpoint {
     ) async throws
         -> Response
     {
-        guard let refreshToken = form["refresh_token"] else { throw OAuthError.invalidRequest("refresh_token is required") }
+        guard let refreshToken = form["refresh_token"].map(RefreshToken.init) else { throw OAuthError.invalidRequest("refresh_token is required") }
         let requestedScopes = form["scope"].map { $0.split(separator: " ").map(String.init) }
-        let presentedHash = SecretHash.of(refreshToken)
+        let presentedHash = refreshToken.hash
         let profile = tenant.clientProfiles.profile(for: presented.clientId)
         let policy = profile.clientAuthentication ?? .anySecretMethod
         let grace = profile.refreshGraceSeconds.map { Duration.seconds($0) } ?? configuration.refreshGrace
         for _ in 0..<Self.maximumRotationAttempts {
-            guard refreshToken.hasPrefix(MintedTokens.refreshPrefix),
+            guard refreshToken.revealed.hasPrefix(MintedTokens.refreshPrefix),
                 let (state, presentedGeneration) = try await infrastructure(
                     context,
                     deadline: nil,
@@ -56,7 +56,7 @@ extension TokenEndpoint {
             }
 
             let decision = RefreshRotation.decide(presentedHash: presentedHash, grant: state, grace: grace)
-            let successor: (token: String, generation: Int, keyID: String)
+            let successor: (token: RefreshToken, generation: Int, keyID: String)
             switch decision {
             case .refused(.revoked):
                 throw OAuthError.invalidGrant("The grant was revoked")
@@ -109,7 +109,7 @@ extension TokenEndpoint {
         throw APIError.temporarilyUnavailable
     }
 
-    private func deriveSuccessor(of token: String, _ state: GrantState, generation: Int, keyID: String) throws -> String {
+    private func deriveSuccessor(of token: RefreshToken, _ state: GrantState, generation: Int, keyID: String) throws -> RefreshToken {
         guard
             let successor = RefreshSuccessor.derive(
                 from: token,

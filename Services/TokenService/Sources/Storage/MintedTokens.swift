@@ -3,9 +3,9 @@ import GatehouseCrypto
 
 /// Tokens just minted: the clear values go to the client once; only their hashes are stored.
 struct MintedTokens: Sendable {
-    var accessToken: String
+    var accessToken: AccessToken
     var accessExpiresAt: Date
-    var refreshToken: String?
+    var refreshToken: RefreshToken?
     var refreshExpiresAt: Date?
     var scopes: [String]
     var issuedAt: Date
@@ -18,7 +18,7 @@ struct MintedTokens: Sendable {
         self.init(
             scopes: scopes,
             accessSeconds: accessSeconds,
-            refreshToken: refreshSeconds.map { _ in SecretGenerator.generate(prefix: Self.refreshPrefix) },
+            refreshToken: refreshSeconds.map { _ in RefreshToken.generate(prefix: Self.refreshPrefix) },
             refreshExpiresAt: refreshSeconds.map { now.addingTimeInterval(TimeInterval($0)) },
             now: now
         )
@@ -27,9 +27,9 @@ struct MintedTokens: Sendable {
     /// Tokens of a refresh: a new access token beside the refresh token the rotation settled on.
     /// Access tokens are issued and expire on whole seconds, the resolution of `iat` and `exp`
     /// (RFC 7662): introspection, the tool host and the database then judge expiry alike.
-    init(scopes: [String], accessSeconds: Int, refreshToken: String?, refreshExpiresAt: Date?, now: Date = Date()) {
+    init(scopes: [String], accessSeconds: Int, refreshToken: RefreshToken?, refreshExpiresAt: Date?, now: Date = Date()) {
         let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
-        accessToken = SecretGenerator.generate(prefix: Self.accessPrefix)
+        accessToken = AccessToken.generate(prefix: Self.accessPrefix)
         accessExpiresAt = now.addingTimeInterval(TimeInterval(accessSeconds))
         self.refreshToken = refreshToken
         self.refreshExpiresAt = refreshExpiresAt
@@ -37,6 +37,6 @@ struct MintedTokens: Sendable {
         issuedAt = now
     }
 
-    var accessHash: String { SecretHash.of(accessToken) }
-    var refreshHash: String? { refreshToken.map(SecretHash.of) }
+    var accessHash: String { accessToken.hash }
+    var refreshHash: String? { refreshToken?.hash }
 }
