@@ -88,6 +88,7 @@ let package = Package(
         .target(
             name: "GatehousePostgres",
             dependencies: [
+                "GatehouseEvents",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -8,10 +8,11 @@ import Foundation
 /// Every service computes the same id from the same identity, so the gateway can put it into a
 /// code and the token service into a token before the provisioning consumer has written the
 /// user's row (docs/design.md invariant 2). It never depends on the email, which can change.
-public enum UserID {
-    public static let prefix = "usr_"
-    static let encodedLength = 26
+extension Identifier where Kind == IdentifierKinds.User {
+    public static var prefix: String { "usr_" }
+    static var encodedLength: Int { 26 }
 
+    /// The id's text (the id itself: `UserID(derive(…))`), as events and codes carry it.
     public static func derive(tenant: String, issuer: String, subject: String) -> String {
         var hasher = SHA256()
         // Length-prefixed parts: no two different triples hash the same input.

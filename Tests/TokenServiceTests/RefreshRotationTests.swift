@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import Testing
 
 @testable import TokenService

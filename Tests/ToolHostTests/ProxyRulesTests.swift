@@ -116,7 +116,7 @@ struct ProxyRulesTests {
         #expect(header == ["alg": "ES256", "typ": "JWT", "kid": keys.signingKey(tenant: "acme").kid])
         let decoded = try JSONSerialization.jsonObject(with: Data(claimBytes)) as? [String: Any]
         let claims = try #require(decoded)
-        #expect(claims["name"] as? String == principal.name && claims["client_id"] as? String == principal.clientId)
+        #expect(claims["name"] as? String == principal.name && claims["client_id"] as? String == principal.clientId.rawValue)
         #expect(claims["email"] as? String == "zoë@example.org" && claims["email_verified"] as? Bool == true)
         #expect(claims["aud"] as? String == "https://up.example/mcp" && claims["sub"] as? String == "usr_1")
         // Whole seconds, and never past the token: issued at 1,000,000, the token ends at 1,000,100.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseRuntime
 import NIOCore
 import NIOFoundationCompat
@@ -14,7 +15,7 @@ package struct IntrospectedToken: Sendable, Equatable {
     package var issuer: String
     package var expiresAt: Date
     /// Our extension: the grant, which `token.revoked` events name.
-    package var grantId: String?
+    package var grantId: GrantID?
 }
 
 /// A failure to get an answer (the token service is down, slow or refuses our credentials):
@@ -39,7 +40,7 @@ package struct IntrospectionClient: Sendable {
     }
 
     /// nil: the token is not active for this tenant.
-    package func introspect(_ token: AccessToken, tenant: String, host: String) async throws -> IntrospectedToken? {
+    package func introspect(_ token: AccessToken, tenant: TenantID, host: String) async throws -> IntrospectedToken? {
         var request = HTTPClientRequest(url: configuration.tokenServiceURL + "/oauth/introspect")
         request.method = .POST
         request.headers.add(name: "Host", value: host)
@@ -65,15 +66,15 @@ package struct IntrospectionClient: Sendable {
     }
 
     /// An active answer with the fields we rely on, or nil.
-    static func read(_ object: [String: Any], tenant: String) -> IntrospectedToken? {
+    static func read(_ object: [String: Any], tenant: TenantID) -> IntrospectedToken? {
         guard object["active"] as? Bool == true, let subject = object["sub"] as? String, let clientId = object["client_id"] as? String,
             let audience = object["aud"] as? String, let issuer = object["iss"] as? String, let expiry = object["exp"] as? Int
         else { return nil }
         let scopes = Set(((object["scope"] as? String) ?? "").split(separator: " ").map(String.init))
         let principal = Principal(
             tenant: tenant,
-            userId: subject,
-            clientId: clientId,
+            userId: UserID(subject),
+            clientId: ClientID(clientId),
             email: object["email"] as? String,
             emailVerified: object["email_verified"] as? Bool ?? false,
             name: object["name"] as? String,
@@ -84,7 +85,7 @@ package struct IntrospectionClient: Sendable {
             audience: audience,
             issuer: issuer,
             expiresAt: Date(timeIntervalSince1970: TimeInterval(expiry)),
-            grantId: object["grant_id"] as? String
+            grantId: (object["grant_id"] as? String).map { GrantID($0) }
         )
     }
 }

@@ -4,28 +4,28 @@ import GatehouseEvents
 /// Who is calling a tool, resolved from the request's validated bearer token before any
 /// tracking or tool code runs (never from a session map). It holds no secret.
 package struct Principal: Sendable, Equatable {
-    package var tenant: String
+    package var tenant: TenantID
     /// Gatehouse's user id (derived from tenant, upstream issuer and subject).
-    package var userId: String
+    package var userId: UserID
     /// The OAuth client the token was issued to.
-    package var clientId: String
+    package var clientId: ClientID
     package var email: String?
     package var emailVerified: Bool
     package var name: String?
     package var scopes: Set<String>
     /// The grant the token belongs to (for revocation), and when the token expires.
-    package var grantId: String?
+    package var grantId: GrantID?
     package var expiresAt: Date?
 
     package init(
-        tenant: String,
-        userId: String,
-        clientId: String,
+        tenant: TenantID,
+        userId: UserID,
+        clientId: ClientID,
         email: String?,
         emailVerified: Bool,
         name: String?,
         scopes: Set<String>,
-        grantId: String? = nil,
+        grantId: GrantID? = nil,
         expiresAt: Date? = nil
     ) {
         self.tenant = tenant
@@ -47,9 +47,9 @@ package struct Principal: Sendable, Equatable {
 /// tenant without login (`none` mode) serves.
 package enum Caller: Sendable, Equatable {
     case user(Principal)
-    case anonymous(tenant: String)
+    case anonymous(tenant: TenantID)
 
-    package var tenant: String {
+    package var tenant: TenantID {
         switch self {
         case .user(let principal): principal.tenant
         case .anonymous(let tenant): tenant
@@ -68,13 +68,13 @@ package enum Caller: Sendable, Equatable {
 /// A tenant as the tool host serves it.
 package struct ToolTenant: Sendable, Equatable {
     package enum AuthMode: String, Sendable { case oauth, none }
-    package var id: String
+    package var id: TenantID
     package var displayName: String
     package var authMode: AuthMode
     /// The built-in tools, or the tenant's own MCP server behind the proxy.
     package var mcp: MCPEndpointSettings
 
-    package init(id: String, displayName: String, authMode: AuthMode, mcp: MCPEndpointSettings = MCPEndpointSettings()) {
+    package init(id: TenantID, displayName: String, authMode: AuthMode, mcp: MCPEndpointSettings = MCPEndpointSettings()) {
         self.id = id
         self.displayName = displayName
         self.authMode = authMode

@@ -106,7 +106,7 @@ package struct RevocationFeed: Service {
             guard let header = try? EventCodec.header(of: message.value), header.type == TokenRevoked.eventType.name else { continue }
             do {
                 let revoked = try EventCodec.decode(TokenRevoked.self, from: message.value, header: header).payload
-                validator.revoke(tokenHashes: revoked.accessTokenHashes, grantId: revoked.grantId)
+                validator.revoke(tokenHashes: revoked.accessTokenHashes, grantId: GrantID(revoked.grantId))
             } catch {
                 logger.error("Undecodable token.revoked skipped", metadata: ["offset": "\(message.offset)", "error": "\(error)"])
             }

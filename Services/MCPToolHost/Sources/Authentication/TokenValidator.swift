@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseRuntime
 import Logging
 import Synchronization
@@ -27,7 +28,7 @@ package final class TokenValidator: Sendable {
 
     private struct Entry {
         var verdict: Verdict
-        var grantId: String?
+        var grantId: GrantID?
         var checkedAt: ContinuousClock.Instant
         var usableUntil: ContinuousClock.Instant
     }
@@ -35,7 +36,7 @@ package final class TokenValidator: Sendable {
     private struct Revocation {
         var at: ContinuousClock.Instant
         var tokenHashes: Set<String>
-        var grantId: String
+        var grantId: GrantID
     }
 
     private struct State {
@@ -91,7 +92,7 @@ package final class TokenValidator: Sendable {
     }
 
     /// Applies a revocation: tokens named, and every token of the grant, stop validating here.
-    package func revoke(tokenHashes: [String], grantId: String) {
+    package func revoke(tokenHashes: [String], grantId: GrantID) {
         let now = clock.now
         state.withLock { state in
             let hashes = Set(tokenHashes)
@@ -134,7 +135,7 @@ package final class TokenValidator: Sendable {
 
     private func remember(_ verdict: Verdict, key: String, startedAt: ContinuousClock.Instant) {
         var lifetime: Duration
-        var grantId: String?
+        var grantId: GrantID?
         switch verdict {
         case .valid(let principal):
             lifetime = cache.activeFor

@@ -1,3 +1,4 @@
+import GatehouseEvents
 import GatehouseRuntime
 import Hummingbird
 import Logging
@@ -19,7 +20,7 @@ package struct MCPRequestContext: ChildRequestContext, RemoteAddressRequestConte
         remoteAddress = context.remoteAddress
         tenant = context.tenant
         origin = context.origin
-        logger[metadataKey: "tenant"] = .string(context.tenant.id)
+        logger[metadataKey: "tenant"] = .string(context.tenant.id.rawValue)
     }
 
     package var maxUploadSize: Int { 64 * 1024 }

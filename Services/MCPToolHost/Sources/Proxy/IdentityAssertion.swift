@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseHTTP
 import GatehouseOAuth
 
@@ -33,11 +34,11 @@ struct IdentityAssertion: Equatable {
         }
         self.issuer = issuer
         self.audience = audience
-        subject = principal.userId
+        subject = principal.userId.rawValue
         issuedAt = issued
         expiresAt = expiry
         id = SecretGenerator.generate(prefix: "", bytes: 16)
-        clientId = principal.clientId
+        clientId = principal.clientId.rawValue
         scope = principal.scopes.sorted().joined(separator: " ")
         if principal.scopes.contains("email"), let address = principal.email {
             email = address
@@ -72,8 +73,8 @@ final class AssertionSigner: Sendable {
 
     init(keys: IdentityAssertionKeys) { self.keys = keys }
 
-    func sign(_ assertion: IdentityAssertion, tenant: String) throws -> String {
-        let key = keys.signingKey(tenant: tenant)
+    func sign(_ assertion: IdentityAssertion, tenant: TenantID) throws -> String {
+        let key = keys.signingKey(tenant: tenant.rawValue)
         var header = JSONObjectWriter()
         header.add("alg", "ES256")
         header.add("kid", key.kid)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 
 /// The upstream's `Mcp-Session-Id`, handed to the client only sealed (AES-GCM) to the tenant
 /// and the user who opened the session. Any instance opens it with the shared session key; the
@@ -17,7 +18,7 @@ struct ProxySessions: Sendable {
     }
 
     /// The id the client sees; nil when the upstream's id is not one the transport allows.
-    func wrap(_ upstream: String, tenant: String, userId: String) -> String? {
+    func wrap(_ upstream: String, tenant: TenantID, userId: UserID) -> String? {
         guard (1...Self.maximumUpstreamLength).contains(upstream.utf8.count), upstream.utf8.allSatisfy({ (0x21...0x7E).contains($0) }),
             let box = try? AES.GCM.seal(Array(upstream.utf8), using: key, authenticating: Self.binding(tenant, userId)),
             let combined = box.combined
@@ -26,7 +27,7 @@ struct ProxySessions: Sendable {
     }
 
     /// The upstream's id inside `wrapped`, if it was sealed for this tenant and user.
-    func unwrap(_ wrapped: String, tenant: String, userId: String) -> String? {
+    func unwrap(_ wrapped: String, tenant: TenantID, userId: UserID) -> String? {
         guard wrapped.utf8.count <= 2 * Self.maximumUpstreamLength, let combined = Base64URL.decode(wrapped), combined.count > 28,
             let box = try? AES.GCM.SealedBox(combined: combined),
             let plain = try? AES.GCM.open(box, using: key, authenticating: Self.binding(tenant, userId))
@@ -34,7 +35,7 @@ struct ProxySessions: Sendable {
         return String(decoding: plain, as: UTF8.self)
     }
 
-    private static func binding(_ tenant: String, _ userId: String) -> [UInt8] {
+    private static func binding(_ tenant: TenantID, _ userId: UserID) -> [UInt8] {
         Array("gatehouse-proxy-session/v1\n\(tenant)\n\(userId)".utf8)
     }
 }

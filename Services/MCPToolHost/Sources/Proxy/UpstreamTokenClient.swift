@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseRuntime
 import NIOCore
 import NIOFoundationCompat
@@ -42,8 +43,8 @@ final class UpstreamTokenClient: Sendable {
         self.internalToken = internalToken
     }
 
-    func accessToken(tenant: String, userId: String) async throws -> UpstreamToken {
-        let key = tenant + "\n" + userId
+    func accessToken(tenant: TenantID, userId: UserID) async throws -> UpstreamToken {
+        let key = tenant.rawValue + "\n" + userId.rawValue
         if let entry = entries.withLock({ $0[key] }), entry.validUntil > .now { return entry.token }
         let task = inFlight.withLock { tasks in
             if let running = tasks[key] { return running }
@@ -60,12 +61,12 @@ final class UpstreamTokenClient: Sendable {
         return entry.token
     }
 
-    private func fetch(tenant: String, userId: String) async throws -> Entry {
+    private func fetch(tenant: TenantID, userId: UserID) async throws -> Entry {
         let started = ContinuousClock.now
         let (status, json): (UInt, [String: Any])
         do {
             (status, json) = try await GatewayInternalRoute(url: gatewayURL, token: internalToken)
-                .post("/internal/upstream-token", tenant: tenant, userId: userId, http: http)
+                .post("/internal/upstream-token", tenant: tenant.rawValue, userId: userId.rawValue, http: http)
         } catch {
             throw Failure.unavailable
         }

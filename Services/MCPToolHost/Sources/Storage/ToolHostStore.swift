@@ -45,7 +45,7 @@ package struct ToolHostStore: Sendable {
     package func tenantChanges(since position: String?) async throws -> DirectoryChanges<ToolTenant> {
         try await TenantProjection.changes(since: position, schema: schema, client: client, logger: logger, decoding: TenantView.self) { id, view in
             ToolTenant(
-                id: id,
+                id: TenantID(id),
                 displayName: view.displayName,
                 authMode: ToolTenant.AuthMode(rawValue: view.authMode) ?? .oauth,
                 mcp: view.mcp ?? MCPEndpointSettings()

@@ -111,19 +111,19 @@ package enum SupportTools {
             guard let principal = call.caller.principal else {
                 return .success(
                     "You are not signed in: this MCP server does not ask callers to log in.",
-                    ["authenticated": false, "tenant": .string(call.caller.tenant)]
+                    ["authenticated": false, "tenant": .string(call.caller.tenant.rawValue)]
                 )
             }
             var identity: [String: Value] = [
-                "authenticated": true, "tenant": .string(principal.tenant), "userId": .string(principal.userId),
-                "clientId": .string(principal.clientId), "scopes": .array(principal.scopes.sorted().map { .string($0) }),
+                "authenticated": true, "tenant": .string(principal.tenant.rawValue), "userId": .string(principal.userId.rawValue),
+                "clientId": .string(principal.clientId.rawValue), "scopes": .array(principal.scopes.sorted().map { .string($0) }),
             ]
             if principal.scopes.contains("email"), let email = principal.email {
                 identity["email"] = .string(email)
                 identity["emailVerified"] = .bool(principal.emailVerified)
             }
             if principal.scopes.contains("profile"), let name = principal.name { identity["name"] = .string(name) }
-            let shown = principal.scopes.contains("email") ? principal.email ?? principal.userId : principal.userId
+            let shown = principal.scopes.contains("email") ? principal.email ?? principal.userId.rawValue : principal.userId.rawValue
             return .success("You are \(shown) at tenant \(principal.tenant), calling through client \(principal.clientId).", .object(identity))
         }
     }

@@ -52,13 +52,13 @@ package struct ToolCall: Sendable {
         return OutboxRecord(
             EventEnvelope(
                 eventId: invocationId,
-                tenant: caller.tenant,
-                aggregateKey: principal?.userId ?? tool,
+                tenant: caller.tenant.rawValue,
+                aggregateKey: principal?.userId.rawValue ?? tool,
                 aggregateVersion: 1,
                 payload: ToolInvoked(
                     invocationId: invocationId.uuidString,
-                    userId: principal?.userId,
-                    clientId: principal?.clientId,
+                    userId: principal?.userId.rawValue,
+                    clientId: principal?.clientId.rawValue,
                     tool: tool,
                     outcome: outcome,
                     durationMs: milliseconds

@@ -13,7 +13,7 @@ struct PresentedClient: Equatable {
         case post = "client_secret_post"
     }
 
-    var clientId: String
+    var clientId: ClientID
     var secret: ClientSecret?
     var method: Method
 
@@ -34,13 +34,13 @@ struct PresentedClient: Equatable {
             if let named = form["client_id"], named != id {
                 throw OAuthError.invalidRequest("client_id differs from the Basic credentials")
             }
-            return PresentedClient(clientId: id, secret: ClientSecret(secret), method: .basic)
+            return PresentedClient(clientId: ClientID(id), secret: ClientSecret(secret), method: .basic)
         }
         guard let id = form["client_id"] else {
             if form["client_secret"] != nil { throw OAuthError.invalidRequest("client_secret without client_id") }
             return nil
         }
-        if let secret = form["client_secret"] { return PresentedClient(clientId: id, secret: ClientSecret(secret), method: .post) }
-        return PresentedClient(clientId: id, secret: nil, method: .none)
+        if let secret = form["client_secret"] { return PresentedClient(clientId: ClientID(id), secret: ClientSecret(secret), method: .post) }
+        return PresentedClient(clientId: ClientID(id), secret: nil, method: .none)
     }
 }

@@ -7,7 +7,7 @@ import HTTPTypes
 /// How a client is registered to authenticate: from the `client.registered` projection, or from
 /// the snapshot a sealed code or a grant carries when the projection has not caught up.
 struct RegisteredClient: Sendable, Equatable {
-    var clientId: String
+    var clientId: ClientID
     var tokenEndpointAuthMethod: String
     var secretHash: String?
     var grantTypes: [String]

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCrypto
+import GatehouseEvents
 import GatehouseOAuth
 import GatehouseRuntime
 import HTTPTypes
@@ -119,11 +120,11 @@ struct RequestGuardrails: Sendable {
             throw APIError.tooManyRequests("Too many failed attempts; try again later", retryAfter: wait)
         }
     }
-    func admit(client: String) throws { try admit("client " + client) }
+    func admit(client: ClientID) throws { try admit("client " + client.rawValue) }
 
-    func failed(address: String, client: String) {
+    func failed(address: String, client: ClientID) {
         _ = failures.acquire("address " + address)
-        _ = failures.acquire("client " + client)
+        _ = failures.acquire("client " + client.rawValue)
     }
 
     private func admit(_ key: String) throws {

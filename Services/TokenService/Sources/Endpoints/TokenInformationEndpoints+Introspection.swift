@@ -22,7 +22,7 @@ extension TokenInformationEndpoints {
         var bodyProblem: (any Error)?
         do { form = try await TokenEndpoint.form(of: request) } catch { bodyProblem = error }
         let presented = try? PresentedClient.read(authorization: request.headers[.authorization], form: form ?? [:])
-        guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId],
+        guard let presented, let secret = presented.secret, let hash = configuration.resourceServers[presented.clientId.rawValue],
             secret.matches(hash: hash)
         else {
             guardrails.failed(address: address, client: presented?.clientId ?? "-")
@@ -37,7 +37,7 @@ extension TokenInformationEndpoints {
         if token.hasPrefix(MintedTokens.accessPrefix) {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
-        guard let active, active.tenant == tenant.id else { return try Self.noStore(JSONBody.response(["active": false])) }
+        guard let active, active.tenant == tenant.id.rawValue else { return try Self.noStore(JSONBody.response(["active": false])) }
         var description = JSONObjectWriter()
         description.add("active", true)
         description.add("sub", active.userId)

@@ -43,7 +43,7 @@ extension TokenInformationEndpoints {
             try RegisteredClient.authenticate(
                 presented,
                 as: registered,
-                policy: tenant.clientProfiles.profile(for: presented.clientId).clientAuthentication ?? .anySecretMethod
+                policy: tenant.clientProfiles.profile(for: presented.clientId.rawValue).clientAuthentication ?? .anySecretMethod
             )
         } catch let error as APIError where error.code == .invalidClient {
             guardrails.failed(address: address, client: presented.clientId)

@@ -24,7 +24,7 @@ extension TokenInformationEndpoints {
         if token.hasPrefix(MintedTokens.accessPrefix) {
             active = try await infrastructure(context, deadline: nil) { try await store.activeAccessToken(hash: SecretHash.of(token)) }
         }
-        guard var active, active.tenant == tenant.id else {
+        guard var active, active.tenant == tenant.id.rawValue else {
             throw APIError(
                 .unauthorized,
                 code: .invalidToken,
@@ -41,13 +41,13 @@ extension TokenInformationEndpoints {
                 throw APIError.temporarilyUnavailable
             }
             do {
-                let fresh = try await profiles.profile(tenant: tenant.id, userId: active.userId)
+                let fresh = try await profiles.profile(tenant: tenant.id.rawValue, userId: active.userId)
                 active.email = fresh.email
                 active.emailVerified = fresh.emailVerified
                 active.name = fresh.name
             } catch UpstreamProfileClient.Failure.grantRevoked {
                 let grantId = active.grantId
-                try await infrastructure(context) { try await store.revokeGrant(grantId, reason: "upstream_revoked") }
+                try await infrastructure(context) { try await store.revokeGrant(GrantID(grantId), reason: "upstream_revoked") }
                 throw APIError(
                     .unauthorized,
                     code: .invalidToken,

@@ -23,7 +23,7 @@ struct TokenInformationEndpoints: Sendable {
     /// about to sign). Access tokens are opaque and introspected, so they need no key.
     func jwks(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
         let tenant = context.tenant
-        let keys = configuration.assertionKeys?.publicJWKs(tenant: tenant.id) ?? []
+        let keys = configuration.assertionKeys?.publicJWKs(tenant: tenant.id.rawValue) ?? []
         var response = try JSONBody.response(["keys": keys])
         response.headers[.cacheControl] = "public, max-age=300"
         return response

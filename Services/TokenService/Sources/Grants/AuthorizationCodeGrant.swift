@@ -21,7 +21,7 @@ extension TokenEndpoint {
         guard let redirectUri = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
         let binding: CodeBinding
         do {
-            binding = try SealedCode.open(code.revealed, tenant: tenant.id, keyRing: configuration.keyRing)
+            binding = try SealedCode.open(code.revealed, tenant: tenant.id.rawValue, keyRing: configuration.keyRing)
         } catch SealedCode.Failure.expired {
             throw OAuthError.invalidGrant("The authorization code has expired")
         } catch {
@@ -32,16 +32,16 @@ extension TokenEndpoint {
         // A client registered a moment ago may not be projected yet: the code carries its credentials.
         let registered =
             projected
-            ?? (presented.clientId == binding.clientId
+            ?? (presented.clientId.rawValue == binding.clientId
                 ? RegisteredClient(
-                    clientId: binding.clientId,
+                    clientId: ClientID(binding.clientId),
                     tokenEndpointAuthMethod: binding.client.tokenEndpointAuthMethod,
                     secretHash: binding.client.secretHash,
                     grantTypes: binding.client.grantTypes,
                     disabled: false
                 )
                 : nil)
-        let profile = tenant.clientProfiles.profile(for: presented.clientId)
+        let profile = tenant.clientProfiles.profile(for: presented.clientId.rawValue)
         try RegisteredClient.authenticate(presented, as: registered, policy: profile.clientAuthentication ?? .anySecretMethod)
         guard let registered else { throw OAuthError.invalidClient("Client authentication failed", basic: false) }
 
@@ -52,7 +52,7 @@ extension TokenEndpoint {
             context.logger.info("Code redemption failed", metadata: ["tenant": "\(tenant.id)", "failures": "\(failures)", "error": "\(error.code)"])
             throw error
         }
-        if binding.clientId != presented.clientId { try await failed(OAuthError.invalidGrant("The code was issued to another client")) }
+        if binding.clientId != presented.clientId.rawValue { try await failed(OAuthError.invalidGrant("The code was issued to another client")) }
         if binding.redirectUri != redirectUri { try await failed(OAuthError.invalidGrant("redirect_uri differs from the authorization request")) }
         if let resource = form["resource"], resource != binding.resource {
             try await failed(OAuthError.invalidTarget("resource differs from the authorization request"))

@@ -22,7 +22,7 @@ extension TokenEndpoint {
         guard let refreshToken = form["refresh_token"].map(RefreshToken.init) else { throw OAuthError.invalidRequest("refresh_token is required") }
         let requestedScopes = form["scope"].map { $0.split(separator: " ").map(String.init) }
         let presentedHash = refreshToken.hash
-        let profile = tenant.clientProfiles.profile(for: presented.clientId)
+        let profile = tenant.clientProfiles.profile(for: presented.clientId.rawValue)
         let policy = profile.clientAuthentication ?? .anySecretMethod
         let grace = profile.refreshGraceSeconds.map { Duration.seconds($0) } ?? configuration.refreshGrace
         for _ in 0..<Self.maximumRotationAttempts {
@@ -113,7 +113,7 @@ extension TokenEndpoint {
         guard
             let successor = RefreshSuccessor.derive(
                 from: token,
-                grantId: state.grantId,
+                grantId: state.grantId.rawValue,
                 generation: generation,
                 keyRing: configuration.keyRing,
                 keyID: keyID

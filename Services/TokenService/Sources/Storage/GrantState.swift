@@ -1,11 +1,12 @@
 import Foundation
+import GatehouseEvents
 
 /// A grant as a refresh, revocation or introspection sees it.
 struct GrantState: Sendable {
-    var grantId: String
-    var tenant: String
-    var clientId: String
-    var userId: String
+    var grantId: GrantID
+    var tenant: TenantID
+    var clientId: ClientID
+    var userId: UserID
     var scopes: [String]
     var resource: String
     var client: RegisteredClient

@@ -125,7 +125,7 @@ enum TokenStatements {
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
-            bindings.append(rotations.map(\.grantId))  // $1
+            bindings.append(rotations.map(\.grantId.rawValue))  // $1
             bindings.append(rotations.map(\.presentedHash))  // $2
             bindings.append(rotations.map { $0.tokens.refreshHash ?? "" })  // $3
             bindings.append(rotations.map(\.generation))  // $4

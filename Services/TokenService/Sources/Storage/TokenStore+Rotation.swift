@@ -16,7 +16,7 @@ extension TokenStore {
     /// the live token replaced, within the grace window, with `tokens.refreshToken` live (a
     /// repeat). Either way the new access token and `token.refreshed` are written with it.
     struct Rotation: Sendable {
-        var grantId: String
+        var grantId: GrantID
         var presentedHash: String
         var repeatsSuccessor: Bool
         var generation: Int
@@ -43,17 +43,17 @@ extension TokenStore {
             self.grace = grace
             event = try OutboxRecord(
                 EventEnvelope(
-                    tenant: state.tenant,
-                    aggregateKey: state.grantId,
+                    tenant: state.tenant.rawValue,
+                    aggregateKey: state.grantId.rawValue,
                     aggregateVersion: Int64(generation) * 2 + (repeatsSuccessor ? 1 : 0),
                     payload: TokenRefreshed(
-                        grantId: state.grantId,
-                        userId: state.userId,
-                        clientId: state.clientId,
+                        grantId: state.grantId.rawValue,
+                        userId: state.userId.rawValue,
+                        clientId: state.clientId.rawValue,
                         scopes: tokens.scopes,
                         accessTokenHash: tokens.accessHash,
                         accessTokenExpiresAt: tokens.accessExpiresAt,
-                        refreshFamilyId: state.grantId,
+                        refreshFamilyId: state.grantId.rawValue,
                         generation: generation
                     )
                 )

@@ -47,7 +47,7 @@ package struct TokenStore: Sendable {
     package func tenantChanges(since position: String?) async throws -> DirectoryChanges<TokenTenant> {
         try await TenantProjection.changes(since: position, schema: schema, client: client, logger: logger, decoding: TenantView.self) { id, view in
             TokenTenant(
-                id: id,
+                id: TenantID(id),
                 accessTokenSeconds: view.accessTokenSeconds,
                 refreshTokenSeconds: view.refreshTokenSeconds,
                 freshUpstreamProfile: view.freshUpstreamProfile,
@@ -65,7 +65,7 @@ package struct TokenStore: Sendable {
     }
 
     /// A client's registration from the projection, if it has arrived.
-    func registeredClient(_ clientId: String, tenant: String) async throws -> RegisteredClient? {
+    func registeredClient(_ clientId: ClientID, tenant: TenantID) async throws -> RegisteredClient? {
         let rows = try await client.query(
             """
             SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(schema).clients
@@ -154,7 +154,7 @@ package struct TokenStore: Sendable {
             logger: logger
         )
         for try await grantId in rows.decode(String.self) {
-            try await revokeGrant(grantId, reason: "code_replayed")
+            try await revokeGrant(GrantID(grantId), reason: "code_replayed")
         }
     }
 
@@ -208,14 +208,14 @@ package struct TokenStore: Sendable {
             ).self
         )
         let state = GrantState(
-            grantId: grantId,
-            tenant: tenant,
-            clientId: clientId,
-            userId: userId,
+            grantId: GrantID(grantId),
+            tenant: TenantID(tenant),
+            clientId: ClientID(clientId),
+            userId: UserID(userId),
             scopes: scopes,
             resource: resource,
             client: RegisteredClient(
-                clientId: clientId,
+                clientId: ClientID(clientId),
                 tokenEndpointAuthMethod: method,
                 secretHash: secretHash,
                 grantTypes: grantTypes,
@@ -237,8 +237,9 @@ package struct TokenStore: Sendable {
     /// for a reused refresh token, `token.reuse-detected` first). Idempotent: a grant already
     /// revoked is left as it is and announced once.
     @discardableResult
-    func revokeGrant(_ grantId: String, reason: String, reuse: (presented: Int, current: Int)? = nil) async throws -> Bool {
+    func revokeGrant(_ grant: GrantID, reason: String, reuse: (presented: Int, current: Int)? = nil) async throws -> Bool {
         let s = schema
+        let grantId = grant.rawValue
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -291,13 +292,13 @@ package struct TokenStore: Sendable {
     /// Revokes one access token (RFC 7009 for an access token: only it).
     func revokeAccessToken(_ hash: String, of state: GrantState) async throws {
         let event = EventEnvelope(
-            tenant: state.tenant,
-            aggregateKey: state.grantId,
+            tenant: state.tenant.rawValue,
+            aggregateKey: state.grantId.rawValue,
             aggregateVersion: Int64(state.generation) * 2 + 1,
             payload: TokenRevoked(
-                grantId: state.grantId,
-                userId: state.userId,
-                clientId: state.clientId,
+                grantId: state.grantId.rawValue,
+                userId: state.userId.rawValue,
+                clientId: state.clientId.rawValue,
                 accessTokenHashes: [hash],
                 reason: "revoked_by_client"
             )
