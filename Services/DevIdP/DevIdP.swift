@@ -114,7 +114,7 @@ final class Provider: Sendable {
             )
         }
         let hidden = [("redirect_uri", String(redirect)), ("state", String(state)), ("code_challenge", String(challenge))]
-            .map { #"<input type="hidden" name="\#($0.0)" value="\#(Self.escape($0.1))">"# }.joined()
+            .map { #"<input type="hidden" name="\#($0.0)" value="\#(HTMLText.escape($0.1))">"# }.joined()
         return Self.html(
             """
             <h1>Development sign-in</h1>
@@ -182,11 +182,6 @@ final class Provider: Sendable {
         }
         let token = String(header.split(separator: " ", maxSplits: 1).last ?? "")
         return state.withLock { $0.tokens[token] }
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
     }
 
     static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {

@@ -34,7 +34,7 @@ struct GatewayBrowserTests {
             }
             router.get("/frame") { request, _ -> Response in
                 let target = request.uri.queryParameters["src"].map(String.init) ?? ""
-                let html = #"<iframe id="consent" src="\#(ConsentPage.escape(target))" width="600" height="400"></iframe>"#
+                let html = #"<iframe id="consent" src="\#(HTMLText.escape(target))" width="600" height="400"></iframe>"#
                 return Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: html)))
             }
             return try await serveOnLoopback(router, label: "client app", body)

@@ -23,23 +23,6 @@ package enum ConsentPage {
         "offline_access": "Stay signed in (keep access when you are away)",
     ]
 
-    /// Escapes text for HTML content and attribute values.
-    package static func escape(_ text: String) -> String {
-        var output = ""
-        output.reserveCapacity(text.utf8.count)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": output += "&amp;"
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "\"": output += "&quot;"
-            case "'": output += "&#39;"
-            default: output.unicodeScalars.append(character)
-            }
-        }
-        return output
-    }
-
     package static func consent(
         tenantName: String,
         clientName: String?,
@@ -54,18 +37,18 @@ package enum ConsentPage {
                 components.host.map { host in components.port.map { "\(host):\($0)" } ?? host }
             } ?? redirectUri
         let name = clientName ?? clientId
-        let items = scopes.map { "<li><strong>\(escape($0))</strong> — \(escape(scopeDescriptions[$0] ?? $0))</li>" }.joined()
+        let items = scopes.map { "<li><strong>\(HTMLText.escape($0))</strong> — \(HTMLText.escape(scopeDescriptions[$0] ?? $0))</li>" }.joined()
         return page(
             title: "Allow \(name)?",
             body: """
-                <h1>Allow <span id="client-name">\(escape(name))</span> to access \(escape(tenantName))?</h1>
-                <p>After you sign in, you will be sent back to <strong id="redirect-host">\(escape(redirectHost))</strong>.
+                <h1>Allow <span id="client-name">\(HTMLText.escape(name))</span> to access \(HTMLText.escape(tenantName))?</h1>
+                <p>After you sign in, you will be sent back to <strong id="redirect-host">\(HTMLText.escape(redirectHost))</strong>.
                    Only continue if you started this from that application.</p>
                 <p>It asks to:</p>
                 <ul id="scopes">\(items)</ul>
                 <form method="post" action="/oauth/consent">
-                  <input type="hidden" name="request" value="\(escape(requestId))">
-                  <input type="hidden" name="csrf" value="\(escape(csrf))">
+                  <input type="hidden" name="request" value="\(HTMLText.escape(requestId))">
+                  <input type="hidden" name="csrf" value="\(HTMLText.escape(csrf))">
                   <button type="submit" name="decision" value="approve" id="approve">Allow and sign in</button>
                   <button type="submit" name="decision" value="deny" id="deny">Deny</button>
                 </form>
@@ -78,8 +61,8 @@ package enum ConsentPage {
             title: "Authorization failed",
             body: """
                 <h1>This sign-in cannot continue</h1>
-                <p id="error-code">\(escape(code.rawValue))</p>
-                <p id="error-description">\(escape(description))</p>
+                <p id="error-code">\(HTMLText.escape(code.rawValue))</p>
+                <p id="error-description">\(HTMLText.escape(description))</p>
                 <p>Return to the application and try again.</p>
                 """
         )
@@ -89,7 +72,7 @@ package enum ConsentPage {
         """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(escape(title))</title>
+        <title>\(HTMLText.escape(title))</title>
         <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
         button{font-size:1rem;padding:.5rem 1rem;margin-right:.5rem}</style></head>
         <body>\(body)</body></html>
