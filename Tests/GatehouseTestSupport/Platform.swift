@@ -269,13 +269,14 @@ public struct Platform: Sendable {
         }
     }
 
-    /// Runs `sql` on the platform's database; every column is read as text (NULL as "NULL").
-    public func query(_ sql: String) async throws -> [[String]] {
+    /// Runs `sql` on the platform's database (values bound through interpolation); every column
+    /// is read as text (NULL as "NULL").
+    public func query(_ sql: PostgresQuery) async throws -> [[String]] {
         let logger = testLogger()
         let connection = try await PostgresConnection.connect(configuration: database.connectionConfiguration, id: 1, logger: logger)
         do {
             var rows: [[String]] = []
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
+            for try await row in try await connection.query(sql, logger: logger) {
                 rows.append(try row.map { try $0.decode(String?.self) ?? "NULL" })
             }
             try await connection.close()

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseEvents
 import GatehouseKafka
 import GatehouseTestSupport
+import PostgresNIO
 import Testing
 
 /// The platform under a steady load of logins and tool calls while its parts fail: the broker
@@ -128,8 +129,8 @@ struct SystemFaultTests {
                 ("users", "user_id"), ("email_history", "user_id, email"), ("tool_usage", "user_id, tool"),
                 ("public_tool_usage", "tenant, tool"),
             ] {
-                let live = try await platform.query("SELECT * FROM provisioning.\(table) ORDER BY \(order)")
-                let rebuilt = try await platform.query("SELECT * FROM rebuilt.\(table) ORDER BY \(order)")
+                let live = try await platform.query("SELECT * FROM provisioning.\(unescaped: table) ORDER BY \(unescaped: order)")
+                let rebuilt = try await platform.query("SELECT * FROM rebuilt.\(unescaped: table) ORDER BY \(unescaped: order)")
                 #expect(live == rebuilt, "provisioning.\(table) and its replay differ")
                 #expect(!live.isEmpty || table == "public_tool_usage")
             }
@@ -145,7 +146,7 @@ struct SystemFaultTests {
     private func expectEveryEventPublished(platform: Platform, broker: TestBroker) async throws {
         for schema in ["gateway", "tokens", "toolhost", "provisioning"] {
             try await eventually("\(schema)'s outbox published", timeout: .seconds(60), interval: .milliseconds(200)) {
-                try await platform.query("SELECT count(*)::text FROM \(schema).outbox WHERE published_at IS NULL") == [["0"]]
+                try await platform.query("SELECT count(*)::text FROM \(unescaped: schema).outbox WHERE published_at IS NULL") == [["0"]]
             }
         }
         var onTopics: [String: Set<UUID>] = [:]
@@ -154,7 +155,7 @@ struct SystemFaultTests {
             onTopics[topic] = Set(try messages.map { try EventCodec.header(of: $0.value).eventId })
         }
         for schema in ["gateway", "tokens", "toolhost", "provisioning"] {
-            let rows = try await platform.query("SELECT topic, event_id::text FROM \(schema).outbox")
+            let rows = try await platform.query("SELECT topic, event_id::text FROM \(unescaped: schema).outbox")
             let missing = rows.filter { onTopics[$0[0]]?.contains(UUID(uuidString: $0[1]) ?? UUID()) != true }
             #expect(missing.isEmpty, "\(missing.count) of \(schema)'s \(rows.count) events are not on their topics")
             #expect(!rows.isEmpty, "\(schema) announced nothing")

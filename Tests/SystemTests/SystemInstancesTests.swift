@@ -81,7 +81,7 @@ struct SystemInstancesTests {
                     _ = try await client.refresh(endpoints, storage.value)
                     let clientId = storage.value.clientId
                     #expect(
-                        try await platform.query("SELECT count(*)::text FROM tokens.grants WHERE client_id = '\(clientId)' AND revoked_at IS NULL")
+                        try await platform.query("SELECT count(*)::text FROM tokens.grants WHERE client_id = \(clientId) AND revoked_at IS NULL")
                             == [["1"]]
                     )
                     #expect(try await platform.query("SELECT count(*)::text FROM tokens.outbox WHERE event_type = 'token.reuse-detected'") == [["0"]])

@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseTestSupport
 import MCP
+import PostgresNIO
 import Testing
 
 /// Tenants' own MCP servers behind the platform: the services as processes behind the TLS front

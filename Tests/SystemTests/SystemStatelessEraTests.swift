@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseTestSupport
 import MCP
+import PostgresNIO
 import Testing
 
 /// Both eras of MCP end to end, services as processes behind the TLS front door: the official
