@@ -56,3 +56,34 @@ public enum Wrk {
         return result
     }
 }
+
+/// The repeated runs of one benchmark phase, for figures given with their spread: the run of
+/// median rate (its p50 and p99 with it) and the lowest and highest rate.
+public struct WrkSeries: Sendable {
+    public private(set) var runs: [Wrk.Result] = []
+
+    public init() {}
+
+    public mutating func append(_ result: Wrk.Result) { runs.append(result) }
+
+    /// The run of median rate (the lower middle one of an even count).
+    public var median: Wrk.Result {
+        let sorted = runs.sorted { $0.requestsPerSecond < $1.requestsPerSecond }
+        return sorted[(sorted.count - 1) / 2]
+    }
+
+    /// `2738/s (2493–2995)`: the median rate and the range over the runs.
+    public var rate: String {
+        let rates = runs.map(\.requestsPerSecond)
+        return String(format: "%.0f/s (%.0f–%.0f)", median.requestsPerSecond, rates.min() ?? 0, rates.max() ?? 0)
+    }
+
+    /// The ratio of this series to `base`, run by run (runs of the same index ran together):
+    /// the median ratio and its range.
+    public func ratio(to base: WrkSeries) -> (median: Double, text: String) {
+        let ratios = zip(runs, base.runs).map { $0.requestsPerSecond / $1.requestsPerSecond }.sorted()
+        guard !ratios.isEmpty else { return (.nan, "-") }
+        let median = ratios[(ratios.count - 1) / 2]
+        return (median, String(format: "%.2f (%.2f–%.2f)", median, ratios.first!, ratios.last!))
+    }
+}
