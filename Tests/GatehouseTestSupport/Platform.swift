@@ -212,7 +212,7 @@ public struct Platform: Sendable {
             }
         }
         try await eventually("every tenant projected", timeout: .seconds(300), interval: .milliseconds(500)) {
-            let counts = try await query("SELECT (SELECT count(*) FROM tokens.tenants), (SELECT count(*) FROM toolhost.tenants)")
+            let counts = try await query("SELECT (SELECT count(*) FROM tokens.tenants)::text, (SELECT count(*) FROM toolhost.tenants)::text")
             return counts.first?.allSatisfy { Int($0) ?? 0 >= count } ?? false
         }
     }
