@@ -8,10 +8,7 @@ import NIOCore
 public struct TenantRequestContext<Tenant: Sendable>: ChildRequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
-    fileprivate var resolved: (tenant: Tenant, origin: PublicOrigin)?
-    /// The address of the client (the connected peer, or the one a trusted proxy forwarded),
-    /// for limits per address; nil when it cannot be told.
-    public fileprivate(set) var clientAddress: String?
+    fileprivate var resolved: (tenant: Tenant, origin: PublicOrigin, origins: OriginResolver)?
 
     public init(context: GatehouseRequestContext) {
         coreContext = .init(source: context)
@@ -25,6 +22,13 @@ public struct TenantRequestContext<Tenant: Sendable>: ChildRequestContext, Remot
     public var tenant: Tenant {
         guard let resolved else { preconditionFailure("a tenant route was registered without TenantMiddleware") }
         return resolved.tenant
+    }
+
+    /// The address of the client (the connected peer, or the one a trusted proxy forwarded),
+    /// for limits per address; nil when it cannot be told. Read only by the endpoints that
+    /// limit per address, so other requests do not parse forwarding headers.
+    public func clientAddress(of request: Request) -> String? {
+        resolved?.origins.clientAddress(of: request, remoteAddress: remoteAddress)
     }
 
     /// The origin the request was addressed to: the tenant's issuer.
@@ -46,8 +50,8 @@ public struct TenantMiddleware<Tenant: Sendable>: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.resolved = try await resolver.resolve(request, context)
-        context.clientAddress = resolver.origins.clientAddress(of: request, remoteAddress: context.remoteAddress)
+        let (tenant, origin) = try await resolver.resolve(request, context)
+        context.resolved = (tenant, origin, resolver.origins)
         return try await next(request, context)
     }
 }

@@ -34,7 +34,7 @@ package enum RegistrationRoutes {
         limiter: RateLimiter
     ) async throws -> Response {
         let record = context.tenant
-        let address = context.clientAddress ?? "unknown"
+        let address = context.clientAddress(of: request) ?? "unknown"
         if let wait = limiter.acquire(address) {
             throw APIError.tooManyRequests("Too many registrations from this address; retry later", retryAfter: wait)
         }

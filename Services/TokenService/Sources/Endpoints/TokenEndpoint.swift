@@ -19,7 +19,7 @@ struct TokenEndpoint: Sendable {
 
     func handle(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
         let (tenant, origin) = (context.tenant, context.origin)
-        let address = context.clientAddress ?? "unknown"
+        let address = context.clientAddress(of: request) ?? "unknown"
         try guardrails.admit(address: address)
         let form = try await Self.form(of: request)
         let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form)

@@ -16,7 +16,7 @@ extension TokenInformationEndpoints {
     /// address over its failure budget is refused (429) before its credentials are checked.
     func introspect(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
         let (tenant, origin) = (context.tenant, context.origin)
-        let address = context.clientAddress ?? "unknown"
+        let address = context.clientAddress(of: request) ?? "unknown"
         try guardrails.admitUnlessFailing(address: address)
         var form: [String: String]?
         var bodyProblem: (any Error)?

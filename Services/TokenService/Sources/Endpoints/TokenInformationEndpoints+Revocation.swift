@@ -13,7 +13,7 @@ extension TokenInformationEndpoints {
     /// nothing revoked (RFC 7009 §2.2), so the endpoint says nothing about other clients' tokens.
     func revoke(_ request: Request, _ context: TokenRequestContext) async throws -> Response {
         let tenant = context.tenant
-        let address = context.clientAddress ?? "unknown"
+        let address = context.clientAddress(of: request) ?? "unknown"
         try guardrails.admit(address: address)
         let form = try await TokenEndpoint.form(of: request)
         guard let presented = try PresentedClient.read(authorization: request.headers[.authorization], form: form) else {
