@@ -50,6 +50,11 @@ public actor HostDirectory<Record: Sendable> {
         var position: String?
         var checkedAt: ContinuousClock.Instant?
 
+        /// Whether the source was asked less than `maximumAge` before `now`.
+        func isFresh(at now: ContinuousClock.Instant, maximumAge: Duration) -> Bool {
+            checkedAt.map { now - $0 < maximumAge } ?? false
+        }
+
         mutating func apply(_ changes: DirectoryChanges<Record>) {
             // Release every changed tenant's hosts first, so a host that moves between two
             // tenants in one batch ends up with its new owner whatever the order.
@@ -84,7 +89,7 @@ public actor HostDirectory<Record: Sendable> {
     public nonisolated func cachedRecord(forHost host: String) -> Record?? {
         let now = ContinuousClock.now
         return snapshot.withLock { snapshot in
-            guard let checkedAt = snapshot.checkedAt, now - checkedAt < maximumAge else { return nil }
+            guard snapshot.isFresh(at: now, maximumAge: maximumAge) else { return nil }
             return .some(snapshot.byHost[host.lowercased()]?.record)
         }
     }
@@ -111,10 +116,7 @@ public actor HostDirectory<Record: Sendable> {
 
     private func refreshIfStale() async throws {
         let now = ContinuousClock.now
-        let fresh = snapshot.withLock { snapshot in
-            snapshot.checkedAt.map { now - $0 < maximumAge } ?? false
-        }
-        if fresh { return }
+        if snapshot.withLock({ $0.isFresh(at: now, maximumAge: maximumAge) }) { return }
         if let loading { return try await Self.value(of: loading) }
         let position = snapshot.withLock { $0.position }
         // The read applies its own result, so that every waiter sees it when the task ends.

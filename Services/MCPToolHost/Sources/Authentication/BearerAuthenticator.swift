@@ -48,7 +48,7 @@ struct BearerAuthenticator: RouterMiddleware {
                 )
             )
         }
-        let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? MCPEndpoint.proxiedScopes(tenant.mcp) : hostedScopes)
+        let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : hostedScopes)
         guard let token = request.bearerToken.map(AccessToken.init) else {
             Self.failures.increment()
             throw APIError(
@@ -75,6 +75,14 @@ struct BearerAuthenticator: RouterMiddleware {
             )
         }
         return .user(principal)
+    }
+
+    /// What a client of a proxied server should ask for: the tools scope, the profile scopes
+    /// that put the caller's email and name into the assertion, and every scope a tool rule names.
+    static func proxiedScopes(_ settings: MCPEndpointSettings) -> [String] {
+        var scopes = [SupportTools.toolsScope, "email", "profile"]
+        for scope in settings.ruleScopes where !scopes.contains(scope) { scopes.append(scope) }
+        return scopes
     }
 
     private static let failures = Counter(label: "gatehouse_mcp_auth_failures_total")

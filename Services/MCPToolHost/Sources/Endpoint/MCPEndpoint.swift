@@ -131,16 +131,6 @@ package struct MCPEndpoint: Sendable {
         return response
     }
 
-    // MARK: Authentication
-
-    /// What a client of a proxied server should ask for: the tools scope, the profile scopes
-    /// that put the caller's email and name into the assertion, and every scope a tool rule names.
-    static func proxiedScopes(_ settings: MCPEndpointSettings) -> [String] {
-        var scopes = [SupportTools.toolsScope, "email", "profile"]
-        for scope in settings.ruleScopes where !scopes.contains(scope) { scopes.append(scope) }
-        return scopes
-    }
-
     // MARK: Tools
 
     func callTool(
