@@ -28,23 +28,8 @@ enum IdleTenants {
         )
         for batch in stride(from: 1, through: count, by: 500) {
             let events = try (batch..<min(batch + 500, count + 1)).map { index in
-                let id = String(format: "idle-%05d", index)
-                return try incomingEvent(
-                    EventEnvelope(
-                        tenant: id,
-                        aggregateKey: id,
-                        aggregateVersion: 1,
-                        payload: TenantUpdated(
-                            tenantId: id,
-                            displayName: "Idle \(index)",
-                            hosts: ["\(id).tenants.test"],
-                            authMode: "oauth",
-                            disabled: false,
-                            accessTokenSeconds: 3600,
-                            refreshTokenSeconds: 86_400
-                        )
-                    )
-                )
+                let (id, host) = BenchmarkCodes.idleTenant(index)
+                return try incomingEvent(BenchmarkCodes.tenantUpdate(id, host: host, displayName: "Idle \(index)"))
             }
             _ = try await token.apply(events)
             _ = try await toolHost.apply(events)

@@ -57,16 +57,23 @@ public enum BenchmarkCodes {
 }
 
 extension BenchmarkCodes {
-    /// `tenant.updated` of the benchmarks' tenant `acme` (host `acme.example`), at `version`.
-    public static func tenantUpdate(version: Int64 = 1, mcp: MCPEndpointSettings? = nil) -> EventEnvelope<TenantUpdated> {
+    /// `tenant.updated` of a benchmark tenant (by default `acme` at `acme.example`, the one the
+    /// codes are sealed for), at `version`.
+    public static func tenantUpdate(
+        _ id: String = "acme",
+        host: String = "acme.example",
+        displayName: String = "Acme",
+        version: Int64 = 1,
+        mcp: MCPEndpointSettings? = nil
+    ) -> EventEnvelope<TenantUpdated> {
         EventEnvelope(
-            tenant: "acme",
-            aggregateKey: "acme",
+            tenant: id,
+            aggregateKey: id,
             aggregateVersion: version,
             payload: TenantUpdated(
-                tenantId: "acme",
-                displayName: "Acme",
-                hosts: ["acme.example"],
+                tenantId: id,
+                displayName: displayName,
+                hosts: [host],
                 authMode: "oauth",
                 disabled: false,
                 accessTokenSeconds: 3600,
@@ -74,6 +81,12 @@ extension BenchmarkCodes {
                 mcp: mcp
             )
         )
+    }
+
+    /// The id and host of the `index`th idle tenant (from 1) that the many-tenant benchmarks add.
+    public static func idleTenant(_ index: Int) -> (id: String, host: String) {
+        let id = String(format: "idle-%05d", index)
+        return (id, "\(id).tenants.test")
     }
 
     /// `client.registered` of the public native client the codes are sealed for.

@@ -196,15 +196,8 @@ public struct Platform: Sendable {
                 for lane in 0..<concurrency {
                     group.addTask {
                         for index in stride(from: lane + 1, through: count, by: concurrency) {
-                            let id = String(format: "idle-%05d", index)
-                            let created = try await client.send(
-                                "POST",
-                                gateway.base + "/admin/tenants",
-                                body: Self.tenantBody(id: id, host: "\(id).tenants.test", upstream: upstream, mcp: nil),
-                                contentType: "application/json",
-                                headers: [("Authorization", "Bearer \(Self.operatorToken)")]
-                            )
-                            guard created.status == 201 else { throw TestSupportError("tenant not created (\(created.status)): \(created.body)") }
+                            let (id, host) = BenchmarkCodes.idleTenant(index)
+                            try await postTenant(Self.tenantBody(id: id, host: host, upstream: upstream, mcp: nil), client: client)
                         }
                     }
                 }
@@ -242,7 +235,8 @@ public struct Platform: Sendable {
         }
     }
 
-    private func createTenant(body: String, client: PlatformClient) async throws {
+    /// Creates a tenant through the admin API (201 or a failure).
+    private func postTenant(_ body: String, client: PlatformClient) async throws {
         let created = try await client.send(
             "POST",
             gateway.base + "/admin/tenants",
@@ -251,6 +245,10 @@ public struct Platform: Sendable {
             headers: [("Authorization", "Bearer \(Self.operatorToken)")]
         )
         guard created.status == 201 else { throw TestSupportError("tenant not created (\(created.status)): \(created.body)") }
+    }
+
+    private func createTenant(body: String, client: PlatformClient) async throws {
+        try await postTenant(body, client: client)
         let lastError = Mutex<String>("none")
         do {
             try await eventually("the tool host and token service know the tenant", timeout: .seconds(30), interval: .milliseconds(100)) {
