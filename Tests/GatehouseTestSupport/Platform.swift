@@ -251,8 +251,23 @@ public struct Platform: Sendable {
         try await postTenant(body, client: client)
         let lastError = Mutex<String>("none")
         do {
-            try await eventually("the tool host and token service know the tenant", timeout: .seconds(30), interval: .milliseconds(100)) {
+            // Every instance is asked directly, with the headers the front door sets: through the
+            // front door one answer says only that the instance it reached knows the tenant, and
+            // another may still answer 404 from its last look at the directory.
+            let forwarded = [("X-Forwarded-Host", frontDoor.host), ("X-Forwarded-Proto", "https")]
+            try await eventually("every gateway, token service and tool host knows the tenant", timeout: .seconds(30), interval: .milliseconds(100)) {
                 do {
+                    for gateway in gateways
+                    where try await client.send("GET", gateway.base + "/.well-known/oauth-authorization-server", headers: forwarded).status != 200 {
+                        return false
+                    }
+                    for toolHost in toolHosts where try await client.send("POST", toolHost.base + "/mcp", headers: forwarded).status != 401 {
+                        return false
+                    }
+                    for tokens in tokenServices where try await client.send("POST", tokens.base + "/oauth/token", headers: forwarded).status != 400 {
+                        return false
+                    }
+                    // And through the front door, which is what clients use.
                     let mcp = try await client.send("POST", frontDoor.origin + "/mcp")
                     let token = try await client.send("POST", frontDoor.origin + "/oauth/token")
                     return mcp.status == 401 && token.status == 400
