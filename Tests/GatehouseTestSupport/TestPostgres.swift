@@ -49,7 +49,7 @@ public final class TestPostgres: Sendable {
     }
 
     private func startBlocking() throws {
-        var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=300"
+        var options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=500"
         if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
         try runTool("pg_ctl", ["-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "60", "start"])
     }
@@ -94,7 +94,10 @@ public final class TestPostgres: Sendable {
             throw error
         }
         try await connection.close()
-        return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 20)
+        // Every suite runs at once, each test on a database of its own: a pool of 10 per test
+        // keeps the whole run within the server's connections (500), with room for the
+        // services the system tests start.
+        return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 10)
     }
 
     private func runTool(_ tool: String, _ arguments: [String]) throws {
