@@ -70,11 +70,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         /// OAuth building blocks shared by the services: sealed codes, PKCE, the keys of the
-        /// identity assertions sent to tenants' own MCP servers.
+        /// identity assertions sent to tenants' own MCP servers, client assertions.
         .target(
             name: "GatehouseOAuth",
             dependencies: [
-                "GatehouseCrypto", .product(name: "Crypto", package: "swift-crypto"), .product(name: "JWTKit", package: "jwt-kit"),
+                "GatehouseCrypto", "GatehouseEvents", .product(name: "Crypto", package: "swift-crypto"), .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Shared/GatehouseOAuth",
             swiftSettings: swiftSettings
@@ -386,6 +386,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Tests/TokenServiceTests",
             swiftSettings: swiftSettings
@@ -435,6 +437,7 @@ let package = Package(
                 "GatehouseRuntime",
                 "DevBroker", "DevIdP", "GatewayMain", "TokenServiceMain", "ProvisioningMain", "ToolHostMain",
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

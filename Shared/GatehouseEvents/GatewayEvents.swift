@@ -108,7 +108,8 @@ public struct EmailLinkingPolicy: RawRepresentable, Codable, Hashable, Sendable,
 /// projection; the secret appears only as its hash. Key: the client id.
 public struct ClientRegistered: EventPayload {
     public static let eventType = EventType.clientRegistered
-    public static let schemaVersion = SchemaVersion(1, 0)
+    /// 1.1 added `jwks`, the public keys of a `private_key_jwt` client.
+    public static let schemaVersion = SchemaVersion(1, 1)
 
     public var clientId: String
     public var clientName: String?
@@ -120,6 +121,8 @@ public struct ClientRegistered: EventPayload {
     public var scope: String?
     public var clientSecretHash: String?
     public var metadataDocumentUrl: String?
+    /// `private_key_jwt`: the keys its assertions must verify with (nil for any other method).
+    public var jwks: ClientKeySet?
 
     public init(
         clientId: String,
@@ -131,7 +134,8 @@ public struct ClientRegistered: EventPayload {
         tokenEndpointAuthMethod: String,
         scope: String?,
         clientSecretHash: String?,
-        metadataDocumentUrl: String?
+        metadataDocumentUrl: String?,
+        jwks: ClientKeySet? = nil
     ) {
         self.clientId = clientId
         self.clientName = clientName
@@ -143,6 +147,7 @@ public struct ClientRegistered: EventPayload {
         self.scope = scope
         self.clientSecretHash = clientSecretHash
         self.metadataDocumentUrl = metadataDocumentUrl
+        self.jwks = jwks
     }
 }
 
@@ -165,8 +170,9 @@ public struct ClientUpdated: EventPayload {
 /// tenant's version, so a projection keeps the newest.
 public struct TenantUpdated: EventPayload {
     public static let eventType = EventType.tenantUpdated
-    /// 1.1 added `client_profiles`, 1.2 `mcp` (absent: the defaults, a hosted endpoint).
-    public static let schemaVersion = SchemaVersion(1, 2)
+    /// 1.1 added `client_profiles`, 1.2 `mcp` (absent: the defaults, a hosted endpoint), 1.3
+    /// `grants` (absent: none beyond authorization code and refresh).
+    public static let schemaVersion = SchemaVersion(1, 3)
 
     public var tenantId: String
     public var displayName: String
@@ -181,6 +187,8 @@ public struct TenantUpdated: EventPayload {
     public var clientProfiles: ClientProfiles?
     /// What the tenant's `/mcp` serves (nil: the built-in tools).
     public var mcp: MCPEndpointSettings?
+    /// The grants offered beyond authorization code and refresh (nil: none).
+    public var grants: TenantGrants?
 
     public init(
         tenantId: String,
@@ -192,7 +200,8 @@ public struct TenantUpdated: EventPayload {
         refreshTokenSeconds: Int,
         freshUpstreamProfile: Bool = false,
         clientProfiles: ClientProfiles? = nil,
-        mcp: MCPEndpointSettings? = nil
+        mcp: MCPEndpointSettings? = nil,
+        grants: TenantGrants? = nil
     ) {
         self.tenantId = tenantId
         self.displayName = displayName
@@ -204,5 +213,6 @@ public struct TenantUpdated: EventPayload {
         self.freshUpstreamProfile = freshUpstreamProfile
         self.clientProfiles = clientProfiles
         self.mcp = mcp
+        self.grants = grants
     }
 }

@@ -1,30 +1,37 @@
 import Foundation
 
-/// Tokens were issued for a grant from a code. Key: the grant id.
+/// Tokens were issued for a new grant: from a code, or to a service principal (client
+/// credentials). Key: the grant id.
 public struct TokenIssued: EventPayload {
     public static let eventType = EventType.tokenIssued
-    public static let schemaVersion = SchemaVersion(1, 0)
+    /// 1.1: `user_id` and `code_hash` are absent for a service principal's grant, and
+    /// `grant_type` names the grant (absent: `authorization_code`).
+    public static let schemaVersion = SchemaVersion(1, 1)
 
     public var grantId: String
-    public var userId: String
+    /// The end user; nil for a service principal (the client itself).
+    public var userId: String?
     public var clientId: String
     public var scopes: [String]
     public var resource: String
     public var accessTokenHash: String
     public var accessTokenExpiresAt: Date
     public var refreshFamilyId: String?
-    public var codeHash: String
+    /// The redeemed code's hash (authorization code grants only).
+    public var codeHash: String?
+    public var grantType: String?
 
     public init(
         grantId: String,
-        userId: String,
+        userId: String?,
         clientId: String,
         scopes: [String],
         resource: String,
         accessTokenHash: String,
         accessTokenExpiresAt: Date,
         refreshFamilyId: String?,
-        codeHash: String
+        codeHash: String?,
+        grantType: String? = nil
     ) {
         self.grantId = grantId
         self.userId = userId
@@ -35,6 +42,7 @@ public struct TokenIssued: EventPayload {
         self.accessTokenExpiresAt = accessTokenExpiresAt
         self.refreshFamilyId = refreshFamilyId
         self.codeHash = codeHash
+        self.grantType = grantType
     }
 }
 
@@ -76,15 +84,16 @@ public struct TokenRefreshed: EventPayload {
 /// Tokens stopped being valid; tool hosts drop them from their caches. Key: the grant id.
 public struct TokenRevoked: EventPayload {
     public static let eventType = EventType.tokenRevoked
-    public static let schemaVersion = SchemaVersion(1, 0)
+    /// 1.1: `user_id` is absent for a service principal's grant.
+    public static let schemaVersion = SchemaVersion(1, 1)
 
     public var grantId: String
-    public var userId: String
+    public var userId: String?
     public var clientId: String
     public var accessTokenHashes: [String]
     public var reason: String
 
-    public init(grantId: String, userId: String, clientId: String, accessTokenHashes: [String], reason: String) {
+    public init(grantId: String, userId: String?, clientId: String, accessTokenHashes: [String], reason: String) {
         self.grantId = grantId
         self.userId = userId
         self.clientId = clientId

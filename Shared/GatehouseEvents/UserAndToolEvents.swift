@@ -53,6 +53,8 @@ public struct ToolInvoked: EventPayload {
     }
 
     public var invocationId: String
+    /// The calling user; nil for a service principal (then `clientId` names it) and for an
+    /// anonymous call of a tenant without login (then `clientId` is nil too).
     public var userId: String?
     public var clientId: String?
     public var tool: String

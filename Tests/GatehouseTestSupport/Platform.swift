@@ -223,28 +223,38 @@ public struct Platform: Sendable {
 
     /// Changes the tenant with a JSON merge of `body` through the admin API.
     public func updateTenant(_ body: String, id: String = "acme") async throws {
-        try await PlatformClient.with { client in
-            let updated = try await client.send(
-                "PATCH",
-                gateway.base + "/admin/tenants/\(id)",
-                body: body,
-                contentType: "application/json",
-                headers: [("Authorization", "Bearer \(Self.operatorToken)")]
-            )
-            guard updated.status == 200 else { throw TestSupportError("tenant not updated (\(updated.status)): \(updated.body)") }
+        try await PlatformClient.with { client in _ = try await admin("PATCH", "/admin/tenants/\(id)", body, expecting: 200, client: client) }
+    }
+
+    /// Registers a client credentials client of the tenant through the admin API; the answer
+    /// (with the secret, for `client_secret_basic`).
+    public func registerServiceClient(_ body: String, tenant: String = "acme") async throws -> [String: Any] {
+        let text = try await PlatformClient.with { client in
+            try await admin("POST", "/admin/tenants/\(tenant)/clients", body, expecting: 201, client: client)
         }
+        guard let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw TestSupportError("the registration is not a JSON object: \(text)")
+        }
+        return json
     }
 
     /// Creates a tenant through the admin API (201 or a failure).
     private func postTenant(_ body: String, client: PlatformClient) async throws {
-        let created = try await client.send(
-            "POST",
-            gateway.base + "/admin/tenants",
+        _ = try await admin("POST", "/admin/tenants", body, expecting: 201, client: client)
+    }
+
+    /// An admin API request with the operator token: the answer's body, or a failure naming
+    /// the status when it is not `expecting`.
+    private func admin(_ method: String, _ path: String, _ body: String, expecting status: Int, client: PlatformClient) async throws -> String {
+        let answer = try await client.send(
+            method,
+            gateway.base + path,
             body: body,
             contentType: "application/json",
             headers: [("Authorization", "Bearer \(Self.operatorToken)")]
         )
-        guard created.status == 201 else { throw TestSupportError("tenant not created (\(created.status)): \(created.body)") }
+        guard answer.status == status else { throw TestSupportError("\(method) \(path) answered \(answer.status): \(answer.body)") }
+        return answer.body
     }
 
     private func createTenant(body: String, client: PlatformClient) async throws {

@@ -75,7 +75,7 @@ struct GatewayTenantMCPTests {
             #expect(events.count == 3)
             #expect(events[0].payload.mcp == MCPEndpointSettings())
             let announced = try #require(events[1].payload.mcp)
-            #expect(events[1].header.schemaVersion == SchemaVersion(1, 2))
+            #expect(events[1].header.schemaVersion == TenantUpdated.schemaVersion)
             #expect(announced.mode == .proxy && announced.hideUnauthorizedTools)
             #expect(announced.requiredScopes(forTool: "admin_delete") == ["profile"] && announced.requiredScopes(forTool: "other").isEmpty)
             #expect(events[2].payload.mcp?.upstreamUrl == "http://sample-mcp:8000/mcp")

@@ -180,10 +180,32 @@ struct ProvisioningRulesTests {
         }
     }
 
+    @Test("A service principal's calls (a client, no user) are counted under its client id, apart from users and anonymous calls")
+    func servicePrincipalUsage() async throws {
+        try await ProvisioningFixture.run { fixture in
+            func serviceCall(_ client: String, outcome: ToolInvoked.Outcome = .success, at second: Double) -> ProvisioningScenario.Event {
+                guard case .toolCall(var envelope) = E.toolCall(tenant: "t", userId: nil, tool: "whoami", outcome: outcome, at: second) else {
+                    fatalError()
+                }
+                envelope.payload.clientId = client
+                return .toolCall(envelope)
+            }
+            try await fixture.apply([serviceCall("mcp_client_a", at: 1), serviceCall("mcp_client_a", outcome: .denied, at: 2)])
+            try await fixture.apply([serviceCall("mcp_client_b", at: 3), E.toolCall(tenant: "t", userId: nil, tool: "whoami", at: 4)])
+            #expect(try await fixture.count("service_tool_usage") == 2)
+            #expect(try await fixture.count("tool_usage") == 0)
+            #expect(try await fixture.count("users") == 0)
+            let dump = try await fixture.dump()
+            #expect(dump.contains { $0.hasPrefix("service\tt\tmcp_client_a\twhoami\t2\t1\t0\t1\t") })
+            #expect(dump.contains { $0.hasPrefix("service\tt\tmcp_client_b\twhoami\t1\t1\t0\t0\t") })
+            #expect(dump.contains { $0.hasPrefix("public\tt\twhoami\t1\t1\t0\t0\t") })
+        }
+    }
+
     @Test(
         "Events the consumer can never apply are refused as deterministic failures, and nothing is written",
         arguments: [
-            "user id that is not derived from the identity", "token call without a user", "malformed user id", "negative duration",
+            "user id that is not derived from the identity", "service call with an empty client id", "malformed user id", "negative duration",
         ]
     )
     func refusedEvents(_ name: String) async throws {
@@ -209,9 +231,9 @@ struct ProvisioningRulesTests {
             guard case .login(var envelope) = E.login(tenant: "t", subject: "s", version: 1, email: nil, at: 0) else { fatalError() }
             envelope.payload.userId = E.userId("other-tenant", "s")
             return .login(envelope)
-        case "token call without a user":
+        case "service call with an empty client id":
             guard case .toolCall(var envelope) = E.toolCall(tenant: "t", userId: nil, at: 0) else { fatalError() }
-            envelope.payload.clientId = "mcp_client_x"
+            envelope.payload.clientId = ""
             return .toolCall(envelope)
         case "malformed user id":
             return E.toolCall(tenant: "t", userId: "anonymous-123", at: 0)

@@ -104,7 +104,8 @@ package struct TokenFixture: Sendable {
         refreshSeconds: Int = 86_400,
         disabled: Bool = false,
         freshUpstreamProfile: Bool = false,
-        clientProfiles: ClientProfiles? = nil
+        clientProfiles: ClientProfiles? = nil,
+        grants: TenantGrants? = nil
     ) async throws {
         try await project(
             EventEnvelope(
@@ -120,7 +121,8 @@ package struct TokenFixture: Sendable {
                     accessTokenSeconds: accessSeconds,
                     refreshTokenSeconds: refreshSeconds,
                     freshUpstreamProfile: freshUpstreamProfile,
-                    clientProfiles: clientProfiles
+                    clientProfiles: clientProfiles,
+                    grants: grants
                 )
             )
         )
@@ -161,28 +163,58 @@ package struct TokenFixture: Sendable {
             method: method,
             grantTypes: grantTypes
         )
-        if project {
-            try await self.project(
-                EventEnvelope(
-                    tenant: tenant,
-                    aggregateKey: client.id,
-                    aggregateVersion: 1,
-                    payload: ClientRegistered(
-                        clientId: client.id,
-                        clientName: "Test",
-                        applicationType: "native",
-                        redirectUris: [Self.redirect],
-                        grantTypes: grantTypes,
-                        responseTypes: ["code"],
-                        tokenEndpointAuthMethod: method,
-                        scope: nil,
-                        clientSecretHash: client.secret.map(SecretHash.of),
-                        metadataDocumentUrl: nil
-                    )
+        if project { try await announce(client, tenant: tenant, applicationType: "native", redirectUris: [Self.redirect]) }
+        return client
+    }
+
+    /// A client the operator registered for client credentials (as the gateway announces it):
+    /// with a secret for `client_secret_basic`, or with `keys` for `private_key_jwt`.
+    package func serviceClient(
+        tenant: String = "acme",
+        method: String = "client_secret_basic",
+        scope: String = "mcp:tools",
+        keys: ClientKeySet? = nil,
+        grantTypes: [String] = ["client_credentials"]
+    ) async throws -> Client {
+        let client = Client(
+            id: SecretGenerator.generate(prefix: "mcp_client_", bytes: 16),
+            secret: method == "private_key_jwt" ? nil : SecretGenerator.generate(prefix: "mcp_secret_"),
+            method: method,
+            grantTypes: grantTypes
+        )
+        try await announce(client, tenant: tenant, applicationType: "service", redirectUris: [], scope: scope, keys: keys)
+        return client
+    }
+
+    /// Projects `client.registered` for `client` (its secret as a hash).
+    private func announce(
+        _ client: Client,
+        tenant: String,
+        applicationType: String,
+        redirectUris: [String],
+        scope: String? = nil,
+        keys: ClientKeySet? = nil
+    ) async throws {
+        try await project(
+            EventEnvelope(
+                tenant: tenant,
+                aggregateKey: client.id,
+                aggregateVersion: 1,
+                payload: ClientRegistered(
+                    clientId: client.id,
+                    clientName: "Test",
+                    applicationType: applicationType,
+                    redirectUris: redirectUris,
+                    grantTypes: client.grantTypes,
+                    responseTypes: redirectUris.isEmpty ? [] : ["code"],
+                    tokenEndpointAuthMethod: client.method,
+                    scope: scope,
+                    clientSecretHash: client.secret.map(SecretHash.of),
+                    metadataDocumentUrl: nil,
+                    jwks: keys
                 )
             )
-        }
-        return client
+        )
     }
 
     /// A code as the gateway's callback seals it.

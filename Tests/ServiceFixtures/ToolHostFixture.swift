@@ -106,7 +106,8 @@ package struct ToolHostFixture: Sendable {
         disabled: Bool = false,
         version: Int64 = 1,
         accessSeconds: Int = 3600,
-        mcp: MCPEndpointSettings? = nil
+        mcp: MCPEndpointSettings? = nil,
+        grants: TenantGrants? = nil
     ) async throws {
         let event = EventEnvelope(
             tenant: id,
@@ -120,7 +121,8 @@ package struct ToolHostFixture: Sendable {
                 disabled: disabled,
                 accessTokenSeconds: accessSeconds,
                 refreshTokenSeconds: 86_400,
-                mcp: mcp
+                mcp: mcp,
+                grants: grants
             )
         )
         try await tokens.project(event)
@@ -143,6 +145,20 @@ package struct ToolHostFixture: Sendable {
         let json = try await tokenHTTP.redeem(code, client: client, host: "\(tenant).example").json
         guard let token = json["access_token"] as? String else { throw TestSupportError("no access token: \(json)") }
         return token
+    }
+
+    /// An access token of a service principal of `tenant` (which must offer client
+    /// credentials): a client the operator registered, with `client_secret_basic`.
+    package func serviceToken(tenant: String = "acme", scope: String = "mcp:tools") async throws -> (token: String, clientId: String) {
+        let client = try await tokens.serviceClient(tenant: tenant, scope: scope)
+        let json = try await tokenHTTP.form(
+            "/oauth/token",
+            [("grant_type", "client_credentials")],
+            host: "\(tenant).example",
+            headers: tokenHTTP.basic(client)
+        ).json
+        guard let token = json["access_token"] as? String else { throw TestSupportError("no access token: \(json)") }
+        return (token, client.id)
     }
 
     package func outbox() async throws -> [(type: String, envelope: [String: Any])] {

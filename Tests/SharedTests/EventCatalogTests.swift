@@ -113,6 +113,28 @@ struct EventCatalogTests {
         #expect(again.payload == current.payload)
     }
 
+    @Test("Client credentials: tenant.updated 1.3 turns the grant on; a 1.1 service principal's token.issued and token.revoked have no user")
+    func servicePrincipalVersions() throws {
+        func read<P: EventPayload>(_ type: P.Type, _ name: String) throws -> EventEnvelope<P> {
+            let envelope = try EventCodec.decode(type, from: Array(try Data(contentsOf: Self.fixtures.appendingPathComponent(name))))
+            #expect(envelope.header.schemaVersion == P.schemaVersion)
+            #expect(try EventCodec.decode(type, from: try EventCodec.encode(envelope)).payload == envelope.payload)
+            return envelope
+        }
+        #expect(try EventCodec.decode(TenantUpdated.self, from: try Self.fixture(TenantUpdated.self)).payload.grants == nil)
+        #expect(try read(TenantUpdated.self, "tenant.updated.v1.3.json").payload.grants == TenantGrants(clientCredentials: true))
+
+        let issued = try read(TokenIssued.self, "token.issued.v1.1.json").payload
+        #expect(issued.userId == nil && issued.codeHash == nil && issued.grantType == "client_credentials")
+        let older = try EventCodec.decode(TokenIssued.self, from: try Self.fixture(TokenIssued.self)).payload
+        #expect(older.userId == "usr_7h3k" && older.codeHash == "3d9c7a1e5b" && older.grantType == nil)
+
+        #expect(try read(TokenRevoked.self, "token.revoked.v1.1.json").payload.userId == nil)
+        let client = try read(ClientRegistered.self, "client.registered.v1.1.json").payload
+        #expect(client.jwks?.keys.first?["kid"] == "agent-1" && client.clientSecretHash == nil)
+        #expect(try EventCodec.decode(ClientRegistered.self, from: try Self.fixture(ClientRegistered.self)).payload.jwks == nil)
+    }
+
     @Test("upstream-token.stored 1.1 carries the email linking policy; 1.0 events mean none; an unknown policy still reads")
     func emailLinkingVersions() throws {
         let old = try EventCodec.decode(UpstreamTokenStored.self, from: try Self.fixture(UpstreamTokenStored.self))

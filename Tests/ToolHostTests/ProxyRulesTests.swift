@@ -61,18 +61,18 @@ struct ProxyRulesTests {
     @Test("A wrapped session id opens only for the tenant and user it was made for")
     func sessions() {
         let sessions = ProxySessions(sessionKey: SymmetricKey(size: .bits256))
-        let wrapped = sessions.wrap("abc-123", tenant: "acme", userId: "usr_1")!
+        let wrapped = sessions.wrap("abc-123", tenant: "acme", subject: "usr_1")!
         #expect(!wrapped.contains("abc-123") && wrapped.utf8.allSatisfy { (0x21...0x7E).contains($0) })
-        #expect(sessions.unwrap(wrapped, tenant: "acme", userId: "usr_1") == "abc-123")
-        #expect(sessions.unwrap(wrapped, tenant: "acme", userId: "usr_2") == nil)
-        #expect(sessions.unwrap(wrapped, tenant: "other", userId: "usr_1") == nil)
+        #expect(sessions.unwrap(wrapped, tenant: "acme", subject: "usr_1") == "abc-123")
+        #expect(sessions.unwrap(wrapped, tenant: "acme", subject: "usr_2") == nil)
+        #expect(sessions.unwrap(wrapped, tenant: "other", subject: "usr_1") == nil)
         // One character changed inside the ciphertext (not the last, whose low bits base64 ignores).
         var tampered = Array(wrapped)
         tampered[10] = tampered[10] == "A" ? "B" : "A"
-        #expect(sessions.unwrap(String(tampered), tenant: "acme", userId: "usr_1") == nil)
-        #expect(sessions.wrap("has space", tenant: "acme", userId: "usr_1") == nil)
+        #expect(sessions.unwrap(String(tampered), tenant: "acme", subject: "usr_1") == nil)
+        #expect(sessions.wrap("has space", tenant: "acme", subject: "usr_1") == nil)
         let other = ProxySessions(sessionKey: SymmetricKey(size: .bits256))
-        #expect(other.unwrap(wrapped, tenant: "acme", userId: "usr_1") == nil)
+        #expect(other.unwrap(wrapped, tenant: "acme", subject: "usr_1") == nil)
     }
 
     @Test("Assertion keys: one per tenant and ring key, stable, named by their RFC 7638 thumbprint")

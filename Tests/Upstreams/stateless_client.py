@@ -130,6 +130,11 @@ async def main(url: str, token: str, tool: str) -> None:
         http = httpx2.AsyncClient(auth=auth, verify=tls, timeout=30)
     else:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, verify=tls, timeout=30)
+    await list_and_call(url, http, tool)
+
+
+async def list_and_call(url: str, http: httpx2.AsyncClient, tool: str) -> None:
+    """Lists the tools and calls `tool` through `http`; prints what was seen as one JSON line."""
     async with http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             listed = await client.list_tools()
@@ -140,6 +145,7 @@ async def main(url: str, token: str, tool: str) -> None:
                         "version": client.protocol_version,
                         "tools": sorted(t.name for t in listed.tools),
                         "text": result.content[0].text if result.content else "",
+                        "structured": result.structured_content,
                         "is_error": bool(result.is_error),
                     }
                 )

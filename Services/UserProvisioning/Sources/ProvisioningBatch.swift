@@ -47,8 +47,10 @@ struct ProvisioningBatch: Sendable, Equatable {
     }
 
     struct Usage: Sendable, Equatable {
-        /// nil for anonymous calls of a public tool.
+        /// nil for anonymous calls of a public tool, and for a service principal's calls.
         var userId: String?
+        /// A service principal's calls (client credentials; no user): its client id.
+        var servicePrincipal: String? = nil
         var tenant: String
         var tool: String
         var calls: Int64 = 0
@@ -63,6 +65,7 @@ struct ProvisioningBatch: Sendable, Equatable {
     struct UsageKey: Hashable {
         var tenant: String
         var userId: String?
+        var servicePrincipal: String?
         var tool: String
     }
 
@@ -154,18 +157,20 @@ struct ProvisioningBatch: Sendable, Equatable {
         }
         if let userId = payload.userId {
             guard UserID.isWellFormed(userId) else { throw DeterministicEventError("tool.invoked with a malformed user id") }
-        } else if payload.clientId != nil {
-            // A call made with a token is always attributed to that token's user.
-            throw DeterministicEventError("tool.invoked from a client without a user")
+        } else if let clientId = payload.clientId {
+            // A token without a user is a service principal's (client credentials).
+            guard !clientId.isEmpty, clientId.utf8.count <= 2048 else { throw DeterministicEventError("tool.invoked with a malformed client id") }
         }
         guard payload.durationMs.isFinite, payload.durationMs >= 0, payload.durationMs < 86_400_000 else {
             throw DeterministicEventError("tool.invoked with an impossible duration")
         }
-        let key = UsageKey(tenant: header.tenant, userId: payload.userId, tool: payload.tool)
+        let servicePrincipal = payload.userId == nil ? payload.clientId : nil
+        let key = UsageKey(tenant: header.tenant, userId: payload.userId, servicePrincipal: servicePrincipal, tool: payload.tool)
         var entry =
             usage[key]
             ?? Usage(
                 userId: payload.userId,
+                servicePrincipal: servicePrincipal,
                 tenant: header.tenant,
                 tool: payload.tool,
                 firstCalledAt: header.occurredAt,
@@ -185,5 +190,6 @@ struct ProvisioningBatch: Sendable, Equatable {
     }
 
     var userUsage: [Usage] { usage.values.filter { $0.userId != nil } }
-    var publicUsage: [Usage] { usage.values.filter { $0.userId == nil } }
+    var serviceUsage: [Usage] { usage.values.filter { $0.servicePrincipal != nil } }
+    var publicUsage: [Usage] { usage.values.filter { $0.userId == nil && $0.servicePrincipal == nil } }
 }

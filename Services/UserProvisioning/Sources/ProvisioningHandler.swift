@@ -73,6 +73,7 @@ package struct ProvisioningHandler: EventHandler {
         try await store.recordEmails(Array(batch.emails.values), on: connection, logger: logger)
         try await store.recordUsage(batch.userUsage, on: connection, logger: logger)
         try await store.recordPublicUsage(batch.publicUsage, on: connection, logger: logger)
+        try await store.recordServiceUsage(batch.serviceUsage, on: connection, logger: logger)
 
         guard mode == .live, !changed.isEmpty else { return }
         let records = try changed.map { profile in

@@ -96,5 +96,22 @@ enum ProvisioningMigrations {
                 """,
             ]
         ),
+        // Calls of service principals (client credentials tokens: a client, no user), per
+        // tenant, client and tool.
+        Migration(
+            version: 4,
+            name: "service principal usage",
+            statements: [
+                """
+                CREATE TABLE {schema}.service_tool_usage (
+                    tenant TEXT NOT NULL,
+                    client_id TEXT NOT NULL,
+                    tool TEXT NOT NULL,
+                    \(usageCounters)
+                    PRIMARY KEY (tenant, client_id, tool)
+                ) WITH (fillfactor = 70)
+                """
+            ]
+        ),
     ]
 }

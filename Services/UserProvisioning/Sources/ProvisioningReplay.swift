@@ -57,6 +57,7 @@ package struct ProvisioningReplay: Sendable {
             """
             SELECT (SELECT count(*) FROM \(s).inbox) + (SELECT count(*) FROM \(s).users)
                  + (SELECT count(*) FROM \(s).tool_usage) + (SELECT count(*) FROM \(s).public_tool_usage)
+                 + (SELECT count(*) FROM \(s).service_tool_usage)
             """,
             logger: logger
         )

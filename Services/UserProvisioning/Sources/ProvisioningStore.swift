@@ -112,6 +112,19 @@ struct ProvisioningStore: Sendable {
         )
     }
 
+    func recordServiceUsage(_ usage: [ProvisioningBatch.Usage], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !usage.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO \(schema).service_tool_usage AS t (tenant, tool, calls, successes, errors, denials, duration_us,
+                                                         first_called_at, last_called_at, client_id)
+            SELECT * FROM unnest(\(counters: usage), \(usage.map { $0.servicePrincipal ?? "" })::text[])
+            ON CONFLICT (tenant, client_id, tool) DO UPDATE SET \(unescaped: Self.counterUpdates("t"))
+            """,
+            logger: logger
+        )
+    }
+
     private static func counterUpdates(_ alias: String) -> String {
         """
         calls = \(alias).calls + EXCLUDED.calls, successes = \(alias).successes + EXCLUDED.successes,

@@ -226,6 +226,10 @@ package struct UserDirectory: Sendable {
                 SELECT concat_ws(E'\t', 'public', tenant, tool, calls, successes, errors, denials, duration_us,
                                  \(unescaped: ts("first_called_at")), \(unescaped: ts("last_called_at")))
                 FROM \(s).public_tool_usage
+                UNION ALL
+                SELECT concat_ws(E'\t', 'service', tenant, client_id, tool, calls, successes, errors, denials, duration_us,
+                                 \(unescaped: ts("first_called_at")), \(unescaped: ts("last_called_at")))
+                FROM \(s).service_tool_usage
             ) lines ORDER BY line COLLATE "C"
             """,
             logger: logger

@@ -1,4 +1,6 @@
 import Foundation
+import GatehouseEvents
+import GatehouseOAuth
 import GatehouseRuntime
 import Hummingbird
 import Logging
@@ -7,11 +9,11 @@ import Synchronization
 /// The scopes a tenant's authorization server knows. `offline_access` asks for a refresh token
 /// and belongs to the authorization server only, never to the protected resource's metadata.
 package enum GatewayScopes {
-    package static let offlineAccess = "offline_access"
-    package static let resourceScopes = ["mcp:tools", "openid", "profile", "email"]
-    package static let supported = resourceScopes + [offlineAccess]
+    package static let offlineAccess = OAuthScopes.offlineAccess
+    package static let resourceScopes = OAuthScopes.resourceScopes
+    package static let supported = OAuthScopes.supported
     /// Granted when a client asks for none.
-    package static let defaultScopes = ["mcp:tools"]
+    package static let defaultScopes = OAuthScopes.defaultScopes
 }
 
 /// Per tenant: RFC 8414 authorization server metadata, the OpenID discovery document, and RFC
@@ -25,12 +27,12 @@ package enum DiscoveryRoutes {
         for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"] {
             tenantRoutes.get(RouterPath(path)) { request, context in
                 let (record, origin) = (context.tenant, context.origin)
-                return try cache.response("as", origin, record.tenant) { authorizationServerMetadata(origin) }
+                return try cache.response("as", origin, record.tenant) { authorizationServerMetadata(origin, grants: record.tenant.grants) }
             }
         }
         tenantRoutes.get("/.well-known/openid-configuration") { request, context in
             let (record, origin) = (context.tenant, context.origin)
-            return try cache.response("oidc", origin, record.tenant) { openIDConfiguration(origin) }
+            return try cache.response("oidc", origin, record.tenant) { openIDConfiguration(origin, grants: record.tenant.grants) }
         }
         for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
             tenantRoutes.get(RouterPath(path)) { request, context in
@@ -48,8 +50,9 @@ package enum DiscoveryRoutes {
         }
     }
 
-    package static func authorizationServerMetadata(_ origin: PublicOrigin) -> [String: AnyJSON] {
-        [
+    /// The grants the tenant turned on are announced with what they need (RFC 8414 §2).
+    package static func authorizationServerMetadata(_ origin: PublicOrigin, grants: TenantGrants = TenantGrants()) -> [String: AnyJSON] {
+        var document: [String: AnyJSON] = [
             "issuer": .string(origin.issuer),
             "authorization_endpoint": .string(origin.url("/oauth/authorize")),
             "token_endpoint": .string(origin.url("/oauth/token")),
@@ -69,10 +72,18 @@ package enum DiscoveryRoutes {
             "authorization_response_iss_parameter_supported": .bool(true),
             "client_id_metadata_document_supported": .bool(true),
         ]
+        if grants.clientCredentials {
+            document["grant_types_supported"] = .strings(["authorization_code", "refresh_token", "client_credentials"])
+            document["token_endpoint_auth_methods_supported"] = .strings([
+                "none", "client_secret_basic", "client_secret_post", "private_key_jwt",
+            ])
+            document["token_endpoint_auth_signing_alg_values_supported"] = .strings(ClientAssertion.algorithms.sorted())
+        }
+        return document
     }
 
-    package static func openIDConfiguration(_ origin: PublicOrigin) -> [String: AnyJSON] {
-        var document = authorizationServerMetadata(origin)
+    package static func openIDConfiguration(_ origin: PublicOrigin, grants: TenantGrants = TenantGrants()) -> [String: AnyJSON] {
+        var document = authorizationServerMetadata(origin, grants: grants)
         document["subject_types_supported"] = .strings(["public"])
         document["id_token_signing_alg_values_supported"] = .strings(["ES256"])
         document["claims_supported"] = .strings(["sub", "email", "email_verified", "name", "iss", "aud", "exp", "iat"])

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseEvents
 import GatehousePostgres
 import GatehouseRuntime
 import Hummingbird
@@ -7,7 +8,7 @@ import PostgresNIO
 
 /// The admin API's tenants (docs/openapi/admin.json), behind the operator token:
 /// `POST /admin/tenants`, `GET /admin/tenants`, `GET|PATCH /admin/tenants/{id}`,
-/// `GET /admin/tenants/{id}/clients`. A tenant is disabled with `PATCH {"disabled": true}`,
+/// `GET|POST /admin/tenants/{id}/clients`. A tenant is disabled with `PATCH {"disabled": true}`,
 /// never deleted: its clients and users keep their history.
 package enum TenantAdminRoutes {
     package static func add(
@@ -45,11 +46,74 @@ package enum TenantAdminRoutes {
             context.logger.notice("Tenant updated", metadata: ["tenant": "\(id)", "disabled": "\(tenant.disabled)"])
             return try JSONBody.response(tenant)
         }
+        tenants.post(":id/clients") { request, context -> Response in
+            try await registerClient(request, context, store: store, clients: clients)
+        }
         tenants.get(":id/clients") { _, context -> Response in
             let id = try context.parameters.require("id")
             guard try await mapped(context, { try await store.get(id) }) != nil else { throw APIError.notFound("No such tenant") }
             return try JSONBody.response(["clients": try await mapped(context) { try await clients.list(tenant: id) }])
         }
+    }
+
+    /// `POST /admin/tenants/{id}/clients`: a client credentials client of the tenant, answered
+    /// as RFC 7591 §3.2.1 answers a registration (the secret, when there is one, this once).
+    static func registerClient(
+        _ request: Request,
+        _ context: GatehouseRequestContext,
+        store: TenantStore,
+        clients: ClientStore
+    ) async throws
+        -> Response
+    {
+        let id = try context.parameters.require("id")
+        guard try await mapped(context, { try await store.get(id) }) != nil else { throw APIError.notFound("No such tenant") }
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw APIError(.unsupportedMediaType, code: .invalidRequest, "The body must be application/json")
+        }
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let data = Data(body.readableBytesView)
+        if let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let unknown = document.keys.filter { !["client_name", "token_endpoint_auth_method", "scope", "jwks"].contains($0) }.sorted()
+            guard unknown.isEmpty else {
+                throw APIError.invalidRequest("Unknown field\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", "))")
+            }
+        }
+        let input: OperatorClientRequest
+        do {
+            input = try JSONBody.decoder().decode(OperatorClientRequest.self, from: data)
+        } catch let error as DecodingError {
+            guard let field = field(of: error) else { throw APIError.invalidRequest("The body is not a valid client document") }
+            throw APIError(.badRequest, code: .invalidClientMetadata, "\(field): has the wrong type or an unknown value")
+        }
+        let (metadata, keys): (ClientMetadata, ClientKeySet?)
+        do {
+            (metadata, keys) = try await OperatorClientRules.validate(input)
+        } catch {
+            throw APIError(.badRequest, code: .invalidClientMetadata, error.description)
+        }
+        let registered = try await mapped(context) {
+            try await clients.register(metadata, tenant: id, from: nil, unusedLifetime: nil, keys: keys, registeredBy: .operator)
+        }
+        context.logger.notice(
+            "Client registered by the operator",
+            metadata: ["tenant": "\(id)", "client_id": "\(registered.clientId)", "method": "\(metadata.tokenEndpointAuthMethod)"]
+        )
+        var document: [String: AnyJSON] = [
+            "client_id": .string(registered.clientId),
+            "client_id_issued_at": .int(Int(registered.issuedAt.timeIntervalSince1970)),
+            "client_name": .string(metadata.clientName ?? ""),
+            "grant_types": .strings(metadata.grantTypes),
+            "token_endpoint_auth_method": .string(metadata.tokenEndpointAuthMethod),
+            "scope": .string(metadata.scope ?? ""),
+        ]
+        if let secret = registered.secret {
+            document["client_secret"] = .string(secret)
+            document["client_secret_expires_at"] = .int(0)
+        }
+        var response = try JSONBody.response(document, status: .created)
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     static func decode(_ request: Request, _ context: GatehouseRequestContext) async throws -> TenantInput {

@@ -26,6 +26,8 @@ package struct Tenant: Codable, Sendable, Equatable {
     package var clientProfiles: ClientProfiles
     /// What `/mcp` serves: the built-in tools, or the tenant's own MCP server (`docs/proxy.md`).
     package var mcp: MCPEndpointSettings
+    /// The grants offered beyond authorization code and refresh (`docs/grants.md`).
+    package var grants: TenantGrants
     /// Whether an upstream client secret is stored (the secret itself never leaves the gateway).
     package var hasClientSecret: Bool
     package var disabled: Bool
@@ -99,6 +101,8 @@ package struct TenantInput: Codable, Sendable {
     package var clientProfiles: ClientProfiles?
     /// Replaces the tenant's MCP endpoint settings as a whole.
     package var mcp: MCPEndpointSettings?
+    /// Replaces the tenant's grant settings as a whole.
+    package var grants: TenantGrants?
     /// Write-only.
     package var clientSecret: String?
     package var disabled: Bool?
@@ -114,6 +118,7 @@ package struct TenantInput: Codable, Sendable {
         freshUpstreamProfile: Bool? = nil,
         clientProfiles: ClientProfiles? = nil,
         mcp: MCPEndpointSettings? = nil,
+        grants: TenantGrants? = nil,
         clientSecret: String? = nil,
         disabled: Bool? = nil
     ) {
@@ -127,6 +132,7 @@ package struct TenantInput: Codable, Sendable {
         self.freshUpstreamProfile = freshUpstreamProfile
         self.clientProfiles = clientProfiles
         self.mcp = mcp
+        self.grants = grants
         self.clientSecret = clientSecret
         self.disabled = disabled
     }

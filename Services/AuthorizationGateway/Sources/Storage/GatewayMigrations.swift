@@ -190,5 +190,16 @@ enum GatewayMigrations {
                 "CREATE INDEX tenants_written_by ON {schema}.tenants (written_by)",
             ]
         ),
+        // The grants a tenant offers beyond authorization code and refresh (TenantGrants; NULL:
+        // none), and clients the operator registered for them, with their public keys.
+        Migration(
+            version: 11,
+            name: "tenant grants and operator clients",
+            statements: [
+                "ALTER TABLE {schema}.tenants ADD COLUMN grants JSONB",
+                "ALTER TABLE {schema}.clients ADD COLUMN jwks JSONB",
+                "ALTER TABLE {schema}.clients ADD COLUMN registered_by TEXT NOT NULL DEFAULT 'dynamic'",
+            ]
+        ),
     ]
 }

@@ -46,6 +46,7 @@ package struct TenantStore: Sendable {
             freshUpstreamProfile: input.freshUpstreamProfile ?? false,
             clientProfiles: input.clientProfiles ?? ClientProfiles(),
             mcp: input.mcp ?? MCPEndpointSettings(),
+            grants: input.grants ?? TenantGrants(),
             hasClientSecret: false,
             disabled: input.disabled ?? false,
             version: 1,
@@ -87,6 +88,7 @@ package struct TenantStore: Sendable {
             if let fresh = input.freshUpstreamProfile { tenant.freshUpstreamProfile = fresh }
             if let profiles = input.clientProfiles { tenant.clientProfiles = profiles }
             if let mcp = input.mcp { tenant.mcp = mcp }
+            if let grants = input.grants { tenant.grants = grants }
             if let upstream = input.upstream { tenant.upstream = try Self.upstream(from: upstream, base: tenant.upstream) }
             tenant.hosts = try TenantRules.validate(
                 id: id,
@@ -158,7 +160,8 @@ package struct TenantStore: Sendable {
                 refreshTokenSeconds: tenant.tokenLifetimes.refreshTokenSeconds,
                 freshUpstreamProfile: tenant.freshUpstreamProfile,
                 clientProfiles: tenant.clientProfiles,
-                mcp: tenant.mcp
+                mcp: tenant.mcp,
+                grants: tenant.grants
             )
         )
         try await OutboxWriter(schema: schema).append([try OutboxRecord(event)], on: connection, logger: logger)
@@ -198,15 +201,16 @@ package struct TenantStore: Sendable {
         let upstream = try tenant.upstream.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         let profiles = String(decoding: try encoder.encode(tenant.clientProfiles), as: UTF8.self)
         let mcp = String(decoding: try encoder.encode(tenant.mcp), as: UTF8.self)
+        let grants = String(decoding: try encoder.encode(tenant.grants), as: UTF8.self)
         let lifetimes = tenant.tokenLifetimes
         let statement: PostgresQuery
         if insert {
             statement = """
                 INSERT INTO \(s).tenants (id, display_name, auth_mode, email_linking, upstream, upstream_client_secret, disabled,
-                    access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles, mcp)
+                    access_token_seconds, refresh_token_seconds, fresh_upstream_profile, client_profiles, mcp, grants)
                 VALUES (\(tenant.id), \(tenant.displayName), \(tenant.authMode.rawValue), \(tenant.emailLinking), \(upstream)::jsonb,
                     \(sealedSecret), \(tenant.disabled), \(lifetimes.accessTokenSeconds), \(lifetimes.refreshTokenSeconds),
-                    \(tenant.freshUpstreamProfile), \(profiles)::jsonb, \(mcp)::jsonb)
+                    \(tenant.freshUpstreamProfile), \(profiles)::jsonb, \(mcp)::jsonb, \(grants)::jsonb)
                 """
         } else {
             statement = """
@@ -215,7 +219,7 @@ package struct TenantStore: Sendable {
                     upstream_client_secret = CASE WHEN \(replaceSecret) THEN \(sealedSecret) ELSE upstream_client_secret END,
                     disabled = \(tenant.disabled), access_token_seconds = \(lifetimes.accessTokenSeconds),
                     refresh_token_seconds = \(lifetimes.refreshTokenSeconds), fresh_upstream_profile = \(tenant.freshUpstreamProfile),
-                    client_profiles = \(profiles)::jsonb, mcp = \(mcp)::jsonb, version = version + 1, updated_at = now(),
+                    client_profiles = \(profiles)::jsonb, mcp = \(mcp)::jsonb, grants = \(grants)::jsonb, version = version + 1, updated_at = now(),
                     written_by = pg_current_xact_id()
                 WHERE id = \(tenant.id)
                 """
@@ -256,7 +260,7 @@ package struct TenantStore: Sendable {
             """
             SELECT t.id, t.display_name, t.auth_mode, t.email_linking, t.upstream::text, t.upstream_client_secret, t.disabled, t.version,
                    t.created_at, t.updated_at, t.access_token_seconds, t.refresh_token_seconds, t.fresh_upstream_profile, t.client_profiles::text,
-                   t.mcp::text,
+                   t.mcp::text, t.grants::text,
                    coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM \(s).tenant_hosts h WHERE h.tenant_id = t.id), '{}')
             FROM \(s).tenants t WHERE (\(id)::text IS NULL OR t.id = \(id)) AND \(writtenSince: since, alias: "t")
             \(unescaped: lock ? "FOR UPDATE" : "")
@@ -268,12 +272,12 @@ package struct TenantStore: Sendable {
         for try await row in rows.decode(
             (
                 String, String, String, String, String?, String?, Bool, Int64, Date, Date, Int, Int, Bool, String?,
-                String?, [String]
+                String?, String?, [String]
             ).self
         ) {
             let (
                 id, name, mode, linking, upstream, secret, disabled, version, created, updated, accessSeconds, refreshSeconds, fresh, profiles,
-                mcp, hosts
+                mcp, grants, hosts
             ) = row
             let tenant = Tenant(
                 id: id,
@@ -286,6 +290,7 @@ package struct TenantStore: Sendable {
                 freshUpstreamProfile: fresh,
                 clientProfiles: try profiles.map { try decoder.decode(ClientProfiles.self, from: Data($0.utf8)) } ?? ClientProfiles(),
                 mcp: try mcp.map { try decoder.decode(MCPEndpointSettings.self, from: Data($0.utf8)) } ?? MCPEndpointSettings(),
+                grants: try grants.map { try decoder.decode(TenantGrants.self, from: Data($0.utf8)) } ?? TenantGrants(),
                 hasClientSecret: secret != nil,
                 disabled: disabled,
                 version: version,

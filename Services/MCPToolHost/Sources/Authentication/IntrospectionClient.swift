@@ -71,15 +71,18 @@ package struct IntrospectionClient: Sendable {
             let audience = object["aud"] as? String, let issuer = object["iss"] as? String, let expiry = object["exp"] as? Int
         else { return nil }
         let scopes = Set(((object["scope"] as? String) ?? "").split(separator: " ").map(String.init))
-        let principal = Principal(
-            tenant: tenant,
-            userId: UserID(subject),
-            clientId: ClientID(clientId),
-            email: object["email"] as? String,
-            emailVerified: object["email_verified"] as? Bool ?? false,
-            name: object["name"] as? String,
-            scopes: scopes
-        )
+        let principal =
+            object["principal_type"] as? String == "service"
+            ? Principal.service(tenant: tenant, clientId: ClientID(clientId), scopes: scopes)
+            : Principal(
+                tenant: tenant,
+                userId: UserID(subject),
+                clientId: ClientID(clientId),
+                email: object["email"] as? String,
+                emailVerified: object["email_verified"] as? Bool ?? false,
+                name: object["name"] as? String,
+                scopes: scopes
+            )
         return IntrospectedToken(
             principal: principal,
             audience: audience,

@@ -5,8 +5,9 @@ import GatehouseEvents
 /// tracking or tool code runs (never from a session map). It holds no secret.
 package struct Principal: Sendable, Equatable {
     package var tenant: TenantID
-    /// Gatehouse's user id (derived from tenant, upstream issuer and subject).
-    package var userId: UserID
+    /// Gatehouse's user id (derived from tenant, upstream issuer and subject); nil for a service
+    /// principal, a client acting for itself (client credentials), which `clientId` names.
+    package var userId: UserID?
     /// The OAuth client the token was issued to.
     package var clientId: ClientID
     package var email: String?
@@ -39,6 +40,42 @@ package struct Principal: Sendable, Equatable {
         self.expiresAt = expiresAt
     }
 
+    /// A service principal: the client itself, with no end user, email or name.
+    package static func service(
+        tenant: TenantID,
+        clientId: ClientID,
+        scopes: Set<String>,
+        grantId: GrantID? = nil,
+        expiresAt: Date? = nil
+    ) -> Principal {
+        var principal = Principal(
+            tenant: tenant,
+            userId: UserID(""),
+            clientId: clientId,
+            email: nil,
+            emailVerified: false,
+            name: nil,
+            scopes: scopes,
+            grantId: grantId,
+            expiresAt: expiresAt
+        )
+        principal.userId = nil
+        return principal
+    }
+
+    /// Whether this is a service principal rather than a person.
+    package var isService: Bool { userId == nil }
+
+    /// The subject others know it by (`sub`): the user id, or a service principal's client id.
+    package var subject: String { userId?.rawValue ?? clientId.rawValue }
+
+    /// What sessions are bound to: never the same for a user and a service principal.
+    package var sessionBinding: String { userId.map { "user:\($0)" } ?? "service:\(clientId)" }
+
+    /// What a proxied session is sealed to: a user's id as sessions have always been, or a
+    /// service principal's client id, marked so that it cannot pass for a user's.
+    package var proxySessionSubject: String { userId?.rawValue ?? "service:\(clientId)" }
+
     /// The email a request may be filed under: only a verified one.
     package var verifiedEmail: String? { emailVerified ? email : nil }
 }
@@ -62,7 +99,7 @@ package enum Caller: Sendable, Equatable {
     }
 
     /// The id sessions are bound to.
-    var sessionSubject: String { principal.map { "user:\($0.userId)" } ?? "anonymous" }
+    var sessionSubject: String { principal?.sessionBinding ?? "anonymous" }
 }
 
 /// A tenant as the tool host serves it.

@@ -34,7 +34,7 @@ struct IdentityAssertion: Equatable {
         }
         self.issuer = issuer
         self.audience = audience
-        subject = principal.userId.rawValue
+        subject = principal.subject
         issuedAt = issued
         expiresAt = expiry
         id = SecretGenerator.generate(prefix: "", bytes: 16)

@@ -110,7 +110,7 @@ struct MCPProxy: Sendable {
         // A stateless request has no session: an id sent anyway is ignored (and never forwarded).
         var upstreamSession: String?
         if era == .handshake, let wrapped = request.headers[.mcpSessionId] {
-            guard let session = sessions.unwrap(wrapped, tenant: tenant.id, userId: principal.userId) else {
+            guard let session = sessions.unwrap(wrapped, tenant: tenant.id, subject: principal.proxySessionSubject) else {
                 return MCPEndpoint.jsonRPCError(.notFound, code: -32001, "Session not found")
             }
             upstreamSession = session
@@ -138,7 +138,8 @@ struct MCPProxy: Sendable {
             outgoing.headers.add(name: settings.assertionHeader, value: assertion)
         }
         if let upstreamSession { outgoing.headers.add(name: "Mcp-Session-Id", value: upstreamSession) }
-        if let header = settings.upstreamTokenHeader {
+        // A service principal signed in nowhere upstream: it has no provider token to hand on.
+        if let header = settings.upstreamTokenHeader, let userId = principal.userId {
             guard let upstreamTokens else {
                 logger.error("A tenant hands on upstream tokens but GATEHOUSE_GATEWAY_URL is not set")
                 return Self.failure(
@@ -149,7 +150,7 @@ struct MCPProxy: Sendable {
                 )
             }
             do {
-                outgoing.headers.add(name: header, value: try await upstreamTokens.accessToken(tenant: tenant.id, userId: principal.userId).revealed)
+                outgoing.headers.add(name: header, value: try await upstreamTokens.accessToken(tenant: tenant.id, userId: userId).revealed)
             } catch UpstreamTokenClient.Failure.noGrant {
                 logger.notice("No upstream grant to hand on for this user")
                 return Self.failure(
@@ -202,7 +203,7 @@ struct MCPProxy: Sendable {
         }
         var headers = Self.returnedHeaders(answer.headers)
         if let session = answer.headers.first(name: "Mcp-Session-Id") {
-            guard let wrapped = sessions.wrap(session, tenant: tenant.id, userId: principal.userId) else {
+            guard let wrapped = sessions.wrap(session, tenant: tenant.id, subject: principal.proxySessionSubject) else {
                 logger.error("Upstream MCP server gave a session id the transport does not allow")
                 return Self.failure(.badGateway, "The MCP server behind this endpoint answered something that is not MCP", id: exchange.requestID)
             }

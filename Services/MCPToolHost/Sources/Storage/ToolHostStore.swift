@@ -93,13 +93,13 @@ package struct ToolHostStore: Sendable {
         throw StoreInconsistency("the support request INSERT returned no row")
     }
 
-    /// The caller's own requests, newest first.
-    package func supportRequests(of principal: Principal, limit: Int = 50) async throws -> [SupportRequest] {
+    /// A user's own requests, newest first.
+    package func supportRequests(of userId: UserID, tenant: TenantID, limit: Int = 50) async throws -> [SupportRequest] {
         let rows = try await withDeadline(APIError.infrastructureDeadline) { [client, schema, logger] in
             try await client.query(
                 """
                 SELECT id, subject, message, email, status, created_at FROM \(schema).support_requests
-                WHERE tenant_id = \(principal.tenant) AND user_id = \(principal.userId) ORDER BY created_at DESC, id LIMIT \(limit)
+                WHERE tenant_id = \(tenant) AND user_id = \(userId) ORDER BY created_at DESC, id LIMIT \(limit)
                 """,
                 logger: logger
             )

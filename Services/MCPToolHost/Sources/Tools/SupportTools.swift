@@ -55,6 +55,12 @@ package enum SupportTools {
                     outcome: .denied
                 )
             }
+            guard !principal.isService else {
+                return .failure(
+                    "A service principal (a client signed in with its own credentials) has no email to file a support request under.",
+                    outcome: .denied
+                )
+            }
             guard let email = principal.verifiedEmail else {
                 return .failure(
                     "Your account has no verified email address, so the request cannot be filed under one. "
@@ -89,7 +95,10 @@ package enum SupportTools {
             guard let principal = call.caller.principal else {
                 return .failure("Support requests belong to signed-in users, and this MCP server does not ask callers to log in.", outcome: .denied)
             }
-            let requests = try await store.supportRequests(of: principal)
+            guard let userId = principal.userId else {
+                return .failure("Support requests belong to people; a service principal has none.", outcome: .denied)
+            }
+            let requests = try await store.supportRequests(of: userId, tenant: principal.tenant)
             let lines = requests.map { "- \($0.id) [\($0.status)] \($0.subject)" }
             let text = requests.isEmpty ? "You have no support requests." : "Your support requests:\n" + lines.joined(separator: "\n")
             return .success(text, ["requests": .array(requests.map(supportValue))])
@@ -115,15 +124,24 @@ package enum SupportTools {
                 )
             }
             var identity: [String: Value] = [
-                "authenticated": true, "tenant": .string(principal.tenant.rawValue), "userId": .string(principal.userId.rawValue),
+                "authenticated": true, "tenant": .string(principal.tenant.rawValue),
                 "clientId": .string(principal.clientId.rawValue), "scopes": .array(principal.scopes.sorted().map { .string($0) }),
             ]
+            guard let userId = principal.userId else {
+                identity["principal"] = "service"
+                return .success(
+                    "You are the service principal of client \(principal.clientId) at tenant \(principal.tenant), with no end user.",
+                    .object(identity)
+                )
+            }
+            identity["principal"] = "user"
+            identity["userId"] = .string(userId.rawValue)
             if principal.scopes.contains("email"), let email = principal.email {
                 identity["email"] = .string(email)
                 identity["emailVerified"] = .bool(principal.emailVerified)
             }
             if principal.scopes.contains("profile"), let name = principal.name { identity["name"] = .string(name) }
-            let shown = principal.scopes.contains("email") ? principal.email ?? principal.userId.rawValue : principal.userId.rawValue
+            let shown = principal.scopes.contains("email") ? principal.email ?? userId.rawValue : userId.rawValue
             return .success("You are \(shown) at tenant \(principal.tenant), calling through client \(principal.clientId).", .object(identity))
         }
     }

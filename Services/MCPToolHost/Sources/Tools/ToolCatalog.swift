@@ -53,11 +53,11 @@ package struct ToolCall: Sendable {
             EventEnvelope(
                 eventId: invocationId,
                 tenant: caller.tenant.rawValue,
-                aggregateKey: principal?.userId.rawValue ?? tool,
+                aggregateKey: principal?.subject ?? tool,
                 aggregateVersion: 1,
                 payload: ToolInvoked(
                     invocationId: invocationId.uuidString,
-                    userId: principal?.userId.rawValue,
+                    userId: principal?.userId?.rawValue,
                     clientId: principal?.clientId.rawValue,
                     tool: tool,
                     outcome: outcome,

@@ -12,6 +12,10 @@ struct RegisteredClient: Sendable, Equatable {
     var secretHash: String?
     var grantTypes: [String]
     var disabled: Bool
+    /// The scopes registered for it (nil: not restricted at registration).
+    var scope: String? = nil
+    /// A `private_key_jwt` client's public keys.
+    var keys: ClientKeySet? = nil
 
     /// Checks presented credentials against the registration, in constant time for secrets.
     /// Under `.anySecretMethod` a client registered for one shared-secret method may use the
@@ -22,13 +26,18 @@ struct RegisteredClient: Sendable, Equatable {
         policy: ClientAuthenticationPolicy = .anySecretMethod
     ) throws(APIError) {
         let basic = presented.method == .basic
+        if case .privateKeyJWT = presented.method {
+            // Checked by the grant that accepts it (`ClientCredentialsGrant`): a signature and a
+            // jti to record, not a secret to compare.
+            throw OAuthError.invalidClient("private_key_jwt is accepted for the client_credentials grant only", basic: false)
+        }
         guard let registered, !registered.disabled, registered.clientId == presented.clientId else {
             throw OAuthError.invalidClient("Client authentication failed", basic: basic)
         }
-        let secretMethods = [PresentedClient.Method.basic.rawValue, PresentedClient.Method.post.rawValue]
+        let secretMethods = [PresentedClient.Method.basic.name, PresentedClient.Method.post.name]
         let accepted =
-            presented.method.rawValue == registered.tokenEndpointAuthMethod
-            || (policy == .anySecretMethod && secretMethods.contains(presented.method.rawValue)
+            presented.method.name == registered.tokenEndpointAuthMethod
+            || (policy == .anySecretMethod && secretMethods.contains(presented.method.name)
                 && secretMethods.contains(registered.tokenEndpointAuthMethod))
         guard accepted else {
             throw OAuthError.invalidClient("The client must authenticate with \(registered.tokenEndpointAuthMethod)", basic: basic)

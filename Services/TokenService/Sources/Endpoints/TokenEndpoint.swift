@@ -8,7 +8,7 @@ import Hummingbird
 import Logging
 
 /// `POST /oauth/token` (and `/token`): the authorization code and refresh token grants of OAuth
-/// 2.1 for one tenant, known by its host. Codes are opened with the shared key ring (nothing is
+/// 2.1 for one tenant, known by its host, and client credentials where the tenant offers it. Codes are opened with the shared key ring (nothing is
 /// asked of the gateway or Kafka) and redeemed once; refresh tokens rotate on every use.
 struct TokenEndpoint: Sendable {
     let store: TokenStore
@@ -31,10 +31,13 @@ struct TokenEndpoint: Sendable {
                 return try await redeemCode(form, presented: presented, tenant: tenant, origin: origin, context: context)
             case "refresh_token":
                 return try await refresh(form, presented: presented, tenant: tenant, context: context)
+            case "client_credentials":
+                return try await issueToServicePrincipal(form, presented: presented, tenant: tenant, origin: origin, context: context)
             case nil:
                 throw OAuthError.invalidRequest("grant_type is required")
             default:
-                throw OAuthError.unsupportedGrantType("Supported grant types: authorization_code, refresh_token")
+                let offered = ["authorization_code", "refresh_token"] + (tenant.grants.clientCredentials ? ["client_credentials"] : [])
+                throw OAuthError.unsupportedGrantType("Supported grant types: \(offered.joined(separator: ", "))")
             }
         } catch let error as APIError where [.invalidClient, .invalidGrant].contains(error.code) {
             guardrails.failed(address: address, client: presented.clientId)
@@ -77,7 +80,7 @@ struct TokenEndpoint: Sendable {
     /// longer one is refused before anything is looked up. Sealed codes carry their binding.
     static func maximumLength(of parameter: String) -> Int {
         switch parameter {
-        case "code": 8192
+        case "code", "client_assertion": 8192
         case "code_verifier": 128  // RFC 7636 §4.1
         case "refresh_token", "token", "client_secret", "grant_type", "token_type_hint": 512
         default: 2048  // client ids (metadata document URLs), URIs, scopes

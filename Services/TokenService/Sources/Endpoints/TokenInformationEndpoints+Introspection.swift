@@ -40,7 +40,8 @@ extension TokenInformationEndpoints {
         guard let active, active.tenant == tenant.id.rawValue else { return try Self.noStore(JSONBody.response(["active": false])) }
         var description = JSONObjectWriter()
         description.add("active", true)
-        description.add("sub", active.userId)
+        // A service principal's subject is its client id (as RFC 9068 §2.2 has it).
+        description.add("sub", active.userId ?? active.clientId)
         description.add("client_id", active.clientId)
         description.add("scope", active.scopes.joined(separator: " "))
         description.add("exp", Int(active.expiresAt.timeIntervalSince1970))
@@ -54,6 +55,8 @@ extension TokenInformationEndpoints {
         // Our extension: the grant, so a resource server's cache can drop every token of a
         // grant when `token.revoked` names it.
         description.add("grant_id", active.grantId)
+        // And whom the token speaks for: a person, or a service (client credentials).
+        description.add("principal_type", active.userId == nil ? "service" : "user")
         return description.response()
     }
 }

@@ -32,6 +32,15 @@ extension TokenInformationEndpoints {
                 headers: [.wwwAuthenticate: challenge + #", error="invalid_token""#]
             )
         }
+        // A service principal's token (client credentials) speaks for no person (RFC 6750 §3.1).
+        guard let userId = active.userId else {
+            throw APIError(
+                .forbidden,
+                code: .insufficientScope,
+                "The access token was issued to a service principal, which has no user claims",
+                headers: [.wwwAuthenticate: challenge + #", error="insufficient_scope""#]
+            )
+        }
         if tenant.freshUpstreamProfile {
             guard let profiles else {
                 context.logger.error(
@@ -41,7 +50,7 @@ extension TokenInformationEndpoints {
                 throw APIError.temporarilyUnavailable
             }
             do {
-                let fresh = try await profiles.profile(tenant: tenant.id.rawValue, userId: active.userId)
+                let fresh = try await profiles.profile(tenant: tenant.id.rawValue, userId: userId)
                 active.email = fresh.email
                 active.emailVerified = fresh.emailVerified
                 active.name = fresh.name
@@ -67,7 +76,7 @@ extension TokenInformationEndpoints {
         }
         let scopes = Set(active.scopes)
         let claims = Claims(
-            sub: active.userId,
+            sub: userId,
             email: scopes.contains("email") ? active.email : nil,
             email_verified: scopes.contains("email") ? active.emailVerified : nil,
             name: scopes.contains("profile") ? active.name : nil

@@ -5,7 +5,8 @@ struct ActiveToken: Sendable, Equatable {
     var grantId: String
     var tenant: String
     var clientId: String
-    var userId: String
+    /// nil for a service principal (client credentials): then `clientId` is the subject.
+    var userId: String?
     var scopes: [String]
     var resource: String
     var issuedAt: Date

@@ -6,7 +6,8 @@ struct GrantState: Sendable {
     var grantId: GrantID
     var tenant: TenantID
     var clientId: ClientID
-    var userId: UserID
+    /// nil for a service principal's grant (client credentials).
+    var userId: UserID?
     var scopes: [String]
     var resource: String
     var client: RegisteredClient

@@ -147,5 +147,33 @@ enum TokenMigrations {
             ]
         ),
         TenantProjection.migration(version: 7),
+        // The client credentials grant: a client's scopes and public keys (client.registered
+        // 1.1); grants of a service principal, which have no user and no code; and the `jti` of
+        // every client assertion until it expires, so that none is accepted twice.
+        Migration(
+            version: 8,
+            name: "client credentials",
+            statements: [
+                "ALTER TABLE {schema}.clients ADD COLUMN scope TEXT",
+                "ALTER TABLE {schema}.clients ADD COLUMN jwks JSONB",
+                "ALTER TABLE {schema}.grants ALTER COLUMN user_id DROP NOT NULL",
+                "ALTER TABLE {schema}.grants ALTER COLUMN code_hash DROP NOT NULL",
+                "ALTER TABLE {schema}.grants ADD COLUMN grant_type TEXT NOT NULL DEFAULT 'authorization_code'",
+                """
+                ALTER TABLE {schema}.grants ADD CONSTRAINT grants_principal
+                    CHECK ((grant_type = 'client_credentials') = (user_id IS NULL AND code_hash IS NULL))
+                """,
+                """
+                CREATE TABLE {schema}.client_assertions (
+                    tenant_id TEXT NOT NULL,
+                    client_id TEXT NOT NULL,
+                    jti TEXT NOT NULL,
+                    expires_at TIMESTAMPTZ NOT NULL,
+                    PRIMARY KEY (tenant_id, client_id, jti)
+                )
+                """,
+                "CREATE INDEX client_assertions_expiry ON {schema}.client_assertions (expires_at)",
+            ]
+        ),
     ]
 }

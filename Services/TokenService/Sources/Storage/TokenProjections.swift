@@ -51,12 +51,13 @@ package struct TokenProjections: EventHandler {
                     return (update.client, update.disabled)
                 }()
             query = """
-                INSERT INTO \(s).clients AS c (client_id, tenant_id, version, token_endpoint_auth_method, client_secret_hash, grant_types, disabled)
+                INSERT INTO \(s).clients AS c (client_id, tenant_id, version, token_endpoint_auth_method, client_secret_hash, grant_types, disabled,
+                    scope, jwks)
                 VALUES (\(client.clientId), \(header.tenant), \(header.aggregateVersion), \(client.tokenEndpointAuthMethod),
-                    \(client.clientSecretHash), \(client.grantTypes), \(disabled))
+                    \(client.clientSecretHash), \(client.grantTypes), \(disabled), \(client.scope), \(try Self.json(client.jwks))::jsonb)
                 ON CONFLICT (client_id) DO UPDATE SET version = EXCLUDED.version,
                     token_endpoint_auth_method = EXCLUDED.token_endpoint_auth_method, client_secret_hash = EXCLUDED.client_secret_hash,
-                    grant_types = EXCLUDED.grant_types, disabled = EXCLUDED.disabled
+                    grant_types = EXCLUDED.grant_types, disabled = EXCLUDED.disabled, scope = EXCLUDED.scope, jwks = EXCLUDED.jwks
                 WHERE c.version < EXCLUDED.version AND c.tenant_id = EXCLUDED.tenant_id
                 """
         case UserUpserted.eventType.name:
@@ -79,5 +80,9 @@ package struct TokenProjections: EventHandler {
             return
         }
         try await connection.query(query, logger: logger)
+    }
+
+    static func json(_ keys: ClientKeySet?) throws -> String? {
+        try keys.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
     }
 }

@@ -32,7 +32,7 @@ enum TokenStatements {
 
         func decodeRow(_ row: PostgresRow) throws -> (String, ActiveToken) {
             let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = try row.decode(
-                (String, String, String, String, String, [String], String, Date, Date, String?, Bool, String?).self
+                (String, String, String, String, String?, [String], String, Date, Date, String?, Bool, String?).self
             )
             return (
                 hash,

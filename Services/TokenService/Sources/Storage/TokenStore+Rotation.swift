@@ -41,6 +41,8 @@ extension TokenStore {
             self.keyID = keyID
             self.tokens = tokens
             self.grace = grace
+            // Only a user's grant has a refresh token (a service principal's never does).
+            guard let userId = state.userId else { throw ServicePrincipalHasNoRefresh() }
             event = try OutboxRecord(
                 EventEnvelope(
                     tenant: state.tenant.rawValue,
@@ -48,7 +50,7 @@ extension TokenStore {
                     aggregateVersion: Int64(generation) * 2 + (repeatsSuccessor ? 1 : 0),
                     payload: TokenRefreshed(
                         grantId: state.grantId.rawValue,
-                        userId: state.userId.rawValue,
+                        userId: userId.rawValue,
                         clientId: state.clientId.rawValue,
                         scopes: tokens.scopes,
                         accessTokenHash: tokens.accessHash,
@@ -78,3 +80,6 @@ extension TokenStore {
         return result
     }
 }
+
+/// A refresh of a grant without a user, which no refresh token can reach.
+struct ServicePrincipalHasNoRefresh: Error {}

@@ -51,7 +51,8 @@ package struct TokenStore: Sendable {
                 accessTokenSeconds: view.accessTokenSeconds,
                 refreshTokenSeconds: view.refreshTokenSeconds,
                 freshUpstreamProfile: view.freshUpstreamProfile,
-                clientProfiles: view.clientProfiles ?? ClientProfiles()
+                clientProfiles: view.clientProfiles ?? ClientProfiles(),
+                grants: view.grants ?? TenantGrants()
             )
         }
     }
@@ -62,19 +63,28 @@ package struct TokenStore: Sendable {
         var refreshTokenSeconds: Int
         var freshUpstreamProfile: Bool
         var clientProfiles: ClientProfiles?
+        var grants: TenantGrants?
     }
 
     /// A client's registration from the projection, if it has arrived.
     func registeredClient(_ clientId: ClientID, tenant: TenantID) async throws -> RegisteredClient? {
         let rows = try await client.query(
             """
-            SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled FROM \(schema).clients
+            SELECT token_endpoint_auth_method, client_secret_hash, grant_types, disabled, scope, jwks::text FROM \(schema).clients
             WHERE client_id = \(clientId) AND tenant_id = \(tenant)
             """,
             logger: logger
         )
-        for try await (method, hash, grants, disabled) in rows.decode((String, String?, [String], Bool).self) {
-            return RegisteredClient(clientId: clientId, tokenEndpointAuthMethod: method, secretHash: hash, grantTypes: grants, disabled: disabled)
+        for try await (method, hash, grants, disabled, scope, jwks) in rows.decode((String, String?, [String], Bool, String?, String?).self) {
+            return RegisteredClient(
+                clientId: clientId,
+                tokenEndpointAuthMethod: method,
+                secretHash: hash,
+                grantTypes: grants,
+                disabled: disabled,
+                scope: scope,
+                keys: try jwks.map { try JSONDecoder().decode(ClientKeySet.self, from: Data($0.utf8)) }
+            )
         }
         return nil
     }
@@ -124,6 +134,78 @@ package struct TokenStore: Sendable {
         )
         for try await count in try await client.execute(statement, logger: logger) where count == 1 { return .issued(grantId: grantId) }
         return .refused
+    }
+
+    // MARK: Service principals
+
+    /// A service principal's grant (client credentials): the grant, its access token and
+    /// `token.issued` in one statement. Returns the grant id.
+    func issueToServicePrincipal(
+        tenant: TenantID,
+        client registered: RegisteredClient,
+        tokens: MintedTokens,
+        resource: String
+    ) async throws
+        -> GrantID
+    {
+        let grantId = SecretGenerator.generate(prefix: "grt_", bytes: 16)
+        let event = EventEnvelope(
+            tenant: tenant.rawValue,
+            aggregateKey: grantId,
+            aggregateVersion: 1,
+            payload: TokenIssued(
+                grantId: grantId,
+                userId: nil,
+                clientId: registered.clientId.rawValue,
+                scopes: tokens.scopes,
+                resource: resource,
+                accessTokenHash: tokens.accessHash,
+                accessTokenExpiresAt: tokens.accessExpiresAt,
+                refreshFamilyId: nil,
+                codeHash: nil,
+                grantType: "client_credentials"
+            )
+        )
+        let announcement = outbox.insert([try OutboxRecord(event)], when: "granted")
+        try await client.query(
+            """
+            WITH granted AS (
+                INSERT INTO \(schema).grants (id, tenant_id, client_id, user_id, scopes, resource, code_hash, client_auth_method,
+                                              client_secret_hash, email, email_verified, name, grant_type)
+                VALUES (\(grantId), \(tenant), \(registered.clientId), NULL, \(tokens.scopes), \(resource), NULL,
+                        \(registered.tokenEndpointAuthMethod), \(registered.secretHash), NULL, false, NULL, 'client_credentials')
+                RETURNING id
+            ), access AS (
+                INSERT INTO \(schema).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
+                SELECT \(tokens.accessHash), id, \(tokens.scopes), \(tokens.issuedAt), \(tokens.accessExpiresAt) FROM granted
+            ), announced AS (
+                \(announcement)
+            )
+            SELECT count(*) FROM granted
+            """,
+            logger: logger
+        )
+        return GrantID(grantId)
+    }
+
+    /// Records a client assertion's `jti` until it expires: false when it was recorded before
+    /// (a replay), on whichever instance. Expired ones are swept by the same statement.
+    func recordAssertion(tenant: TenantID, client clientId: ClientID, jti: String, expiresAt: Date) async throws -> Bool {
+        let keepUntil = max(expiresAt, Date()).addingTimeInterval(ClientAssertion.leeway)
+        let rows = try await client.query(
+            """
+            WITH swept AS (
+                DELETE FROM \(schema).client_assertions WHERE expires_at < now() - interval '1 minute'
+            )
+            INSERT INTO \(schema).client_assertions (tenant_id, client_id, jti, expires_at)
+            VALUES (\(tenant), \(clientId), \(jti), \(keepUntil))
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
     }
 
     /// A failed attempt with a valid code (wrong verifier, client or redirect URI). The code
@@ -203,7 +285,7 @@ package struct TokenStore: Sendable {
             keyID, now, method, secretHash, grantTypes, disabled, presentedGeneration, hash
         ) = try row.decode(
             (
-                String, String, String, String, [String], String, Bool, Int, String?, String?, Date?, Date?, String?, Date,
+                String, String, String, String?, [String], String, Bool, Int, String?, String?, Date?, Date?, String?, Date,
                 String, String?, [String], Bool, Int, String
             ).self
         )
@@ -211,7 +293,7 @@ package struct TokenStore: Sendable {
             grantId: GrantID(grantId),
             tenant: TenantID(tenant),
             clientId: ClientID(clientId),
-            userId: UserID(userId),
+            userId: userId.map { UserID($0) },
             scopes: scopes,
             resource: resource,
             client: RegisteredClient(
@@ -250,10 +332,11 @@ package struct TokenStore: Sendable {
                 """,
                 logger: logger
             )
-            for try await (tenant, userId, clientId, generation, hashes) in rows.decode((String, String, String, Int, [String]).self) {
+            for try await (tenant, userId, clientId, generation, hashes) in rows.decode((String, String?, String, Int, [String]).self) {
                 var records: [OutboxRecord] = []
                 let version = Int64(generation) * 2 + 2
-                if let reuse {
+                // Only a user's grant has refresh tokens to reuse.
+                if let reuse, let userId {
                     records.append(
                         try OutboxRecord(
                             EventEnvelope(
@@ -297,7 +380,7 @@ package struct TokenStore: Sendable {
             aggregateVersion: Int64(state.generation) * 2 + 1,
             payload: TokenRevoked(
                 grantId: state.grantId.rawValue,
-                userId: state.userId.rawValue,
+                userId: state.userId?.rawValue,
                 clientId: state.clientId.rawValue,
                 accessTokenHashes: [hash],
                 reason: "revoked_by_client"

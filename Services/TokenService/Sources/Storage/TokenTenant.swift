@@ -7,4 +7,5 @@ package struct TokenTenant: Sendable, Equatable {
     package var refreshTokenSeconds: Int
     package var freshUpstreamProfile: Bool
     package var clientProfiles: ClientProfiles = ClientProfiles()
+    package var grants: TenantGrants = TenantGrants()
 }

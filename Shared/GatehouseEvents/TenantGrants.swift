@@ -1,0 +1,26 @@
+/// The grants a tenant's authorization server offers beyond authorization code and refresh,
+/// each off until the operator turns it on. Metadata announces only those that are on.
+public struct TenantGrants: Codable, Sendable, Equatable {
+    /// The client credentials grant (RFC 6749 §4.4, the MCP authorization extension) for
+    /// confidential clients the operator registered: tokens for a service principal, no end user.
+    public var clientCredentials: Bool
+
+    public init(clientCredentials: Bool = false) {
+        self.clientCredentials = clientCredentials
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        clientCredentials = try container.decodeIfPresent(Bool.self, forKey: .clientCredentials) ?? false
+    }
+}
+
+/// The public keys a client signs its `private_key_jwt` assertions with (RFC 7517 JWK set;
+/// RFC 7523 §2.2): each key's members as the client published them, never a private member.
+public struct ClientKeySet: Codable, Sendable, Equatable {
+    public var keys: [[String: String]]
+
+    public init(keys: [[String: String]]) {
+        self.keys = keys
+    }
+}
