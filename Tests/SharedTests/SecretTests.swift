@@ -34,3 +34,24 @@ struct SecretTests {
         #expect(generated != RefreshToken.generate(prefix: "mcp_rt_"))
     }
 }
+
+@Suite("Base64url")
+struct Base64URLTests {
+    @Test(
+        "RFC 4648 §10's vectors in the URL alphabet without padding, both ways",
+        arguments: [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")]
+    )
+    func vectors(_ plain: String, _ encoded: String) {
+        #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
+        #expect(Base64URL.decode(encoded) == Array(plain.utf8))
+    }
+
+    @Test("The URL alphabet's - and _ stand for + and /; the standard alphabet, padding and other bytes are refused")
+    func alphabet() {
+        #expect(Base64URL.encode([0xFB, 0xFF, 0xBF]) == "-_-_")
+        #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
+        for refused in ["+/+/", "Zg==", "Zm 9", "Zm9v\n", "é"] { #expect(Base64URL.decode(refused) == nil, "\(refused)") }
+        let random = (0..<257).map { _ in UInt8.random(in: 0...255) }
+        #expect(Base64URL.decode(Base64URL.encode(random)) == random)
+    }
+}
