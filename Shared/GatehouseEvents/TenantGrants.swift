@@ -4,14 +4,19 @@ public struct TenantGrants: Codable, Sendable, Equatable {
     /// The client credentials grant (RFC 6749 §4.4, the MCP authorization extension) for
     /// confidential clients the operator registered: tokens for a service principal, no end user.
     public var clientCredentials: Bool
+    /// DPoP (RFC 9449): a client that sends a proof gets tokens bound to its key, which the
+    /// tenant's `/mcp` then accepts only with a proof of that key.
+    public var dpop: Bool
 
-    public init(clientCredentials: Bool = false) {
+    public init(clientCredentials: Bool = false, dpop: Bool = false) {
         self.clientCredentials = clientCredentials
+        self.dpop = dpop
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         clientCredentials = try container.decodeIfPresent(Bool.self, forKey: .clientCredentials) ?? false
+        dpop = try container.decodeIfPresent(Bool.self, forKey: .dpop) ?? false
     }
 }
 

@@ -28,6 +28,8 @@ extension APIError {
         // RFC 6750 §3.1: protected resources.
         public static let invalidToken = Code(rawValue: "invalid_token")
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
+        // RFC 9449 §5 and §7.1: DPoP.
+        public static let invalidDPoPProof = Code(rawValue: "invalid_dpop_proof")
         // RFC 7591 §3.2.2: registration.
         public static let invalidRedirectURI = Code(rawValue: "invalid_redirect_uri")
         public static let invalidClientMetadata = Code(rawValue: "invalid_client_metadata")

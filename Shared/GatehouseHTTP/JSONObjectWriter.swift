@@ -24,6 +24,12 @@ public struct JSONObjectWriter: Sendable {
         text += value ? "true" : "false"
     }
 
+    /// A nested object (written by another writer).
+    public mutating func add(_ key: String, _ object: JSONObjectWriter) {
+        field(key)
+        text += object.json
+    }
+
     /// The object, as an `application/json` response with `Cache-Control: no-store`.
     public func response(status: HTTPResponse.Status = .ok) -> Response {
         Response(

@@ -38,12 +38,20 @@ public enum BenchmarkCodes {
         ])
     }
 
-    /// Redeems `code` at the token service at `base` (for host `acme.example`): its access and refresh tokens.
-    public static func redeem(_ http: HTTPClient, base: String, code: String, clientId: String) async throws -> (access: String, refresh: String) {
+    /// Redeems `code` at the token service at `base` (for host `acme.example`): its access and
+    /// refresh tokens, bound to `dpop`'s key when it is given (the tenant must accept DPoP).
+    public static func redeem(
+        _ http: HTTPClient,
+        base: String,
+        code: String,
+        clientId: String,
+        dpop: DPoPKey? = nil
+    ) async throws -> (access: String, refresh: String) {
         var request = HTTPClientRequest(url: "\(base)/oauth/token")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "X-Forwarded-Host", value: "acme.example")
+        if let dpop { request.headers.add(name: "DPoP", value: dpop.proof("POST", "https://acme.example/oauth/token")) }
         request.body = .bytes(ByteBuffer(string: redemption(code, clientId: clientId)))
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 16)
@@ -64,7 +72,8 @@ extension BenchmarkCodes {
         host: String = "acme.example",
         displayName: String = "Acme",
         version: Int64 = 1,
-        mcp: MCPEndpointSettings? = nil
+        mcp: MCPEndpointSettings? = nil,
+        grants: TenantGrants? = nil
     ) -> EventEnvelope<TenantUpdated> {
         EventEnvelope(
             tenant: id,
@@ -78,7 +87,8 @@ extension BenchmarkCodes {
                 disabled: false,
                 accessTokenSeconds: 3600,
                 refreshTokenSeconds: 86_400,
-                mcp: mcp
+                mcp: mcp,
+                grants: grants
             )
         )
     }

@@ -28,7 +28,7 @@ struct GatewayServiceClientTests {
         return #"{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "\#(x)", "y": "\#(y)"}"#
     }
 
-    @Test("Metadata announces client_credentials and private_key_jwt only while the tenant offers the grant")
+    @Test("Metadata announces client_credentials, private_key_jwt and DPoP only while the tenant offers them")
     func metadata() async throws {
         try await GatewayFixture.run { fixture in
             try await fixture.application().test(.live) { client in
@@ -41,7 +41,8 @@ struct GatewayServiceClientTests {
                 #expect((before["token_endpoint_auth_methods_supported"] as? [String])?.contains("private_key_jwt") == false)
                 #expect(before["token_endpoint_auth_signing_alg_values_supported"] == nil)
 
-                let on = #"{"grants": {"client_credentials": true}}"#
+                #expect(before["dpop_signing_alg_values_supported"] == nil)
+                let on = #"{"grants": {"client_credentials": true, "dpop": true}}"#
                 let updated = try await client.send("/admin/tenants/acme", method: .patch, json: on, token: Self.token)
                 #expect(updated.status == .ok && (updated.json["grants"] as? [String: Any])?["client_credentials"] as? Bool == true)
                 let after = try await document()
@@ -49,6 +50,10 @@ struct GatewayServiceClientTests {
                 #expect((after["token_endpoint_auth_methods_supported"] as? [String])?.contains("private_key_jwt") == true)
                 let algorithms = after["token_endpoint_auth_signing_alg_values_supported"] as? [String]
                 #expect(algorithms?.contains("ES256") == true && algorithms?.contains("none") == false && algorithms?.contains("HS256") == false)
+                #expect(after["dpop_signing_alg_values_supported"] as? [String] == ["ES256", "EdDSA", "PS256", "RS256"])
+                let resource = try await client.send("/.well-known/oauth-protected-resource/mcp", host: "mcp.acme.example").json
+                #expect(resource["dpop_bound_access_tokens_required"] as? Bool == false)
+                #expect((resource["dpop_signing_alg_values_supported"] as? [String])?.contains("ES256") == true)
 
                 let typo = try await client.send(
                     "/admin/tenants/acme",

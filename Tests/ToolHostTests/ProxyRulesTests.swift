@@ -166,7 +166,7 @@ struct ProxyRulesTests {
             .authorization: "Bearer client-token", .cookie: "a=b", .connection: "close, X-Private", HTTPField.Name("X-Private")!: "1",
             HTTPField.Name("MCP-Protocol-Version")!: "2025-11-25", .accept: "application/json, text/event-stream",
             .contentType: "application/json", HTTPField.Name("Last-Event-ID")!: "7", HTTPField.Name("X-Identity")!: "forged",
-            HTTPField.Name("Mcp-Session-Id")!: "wrapped", .origin: "https://acme.example",
+            HTTPField.Name("Mcp-Session-Id")!: "wrapped", .origin: "https://acme.example", HTTPField.Name("DPoP")!: "proof",
         ]
         let headers = MCPProxy.forwardedHeaders(fields, excluding: ["X-Identity"])
         let names = Set(headers.map { $0.name.lowercased() })

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatehouseMessaging
+import GatehouseOAuth
 import GatehousePostgres
 import GatehouseRuntime
 import Hummingbird
@@ -93,7 +94,12 @@ package enum ToolHostService {
         let mcp = router.tenantRoutes(HostResolver(directory: parts.directory, origins: configuration.origins))
             .group(context: MCPRequestContext.self)
             .add(middleware: BrowserOrigins(allowed: configuration.allowedOrigins))
-            .add(middleware: BearerAuthenticator(validator: authentication ? parts.validator : nil, catalog: parts.catalog))
+            .add(
+                middleware: BearerAuthenticator(validator: authentication ? parts.validator : nil, catalog: parts.catalog) {
+                    [store = parts.store] proof in
+                    try await store.recordProof(thumbprint: proof.thumbprint, jti: proof.jti, expiresAt: proof.expiresAt)
+                }
+            )
         for method: HTTPRequest.Method in [.post, .get, .delete, .options] {
             mcp.on("/mcp", method: method) { request, context in try await endpoint.handle(request, context) }
         }

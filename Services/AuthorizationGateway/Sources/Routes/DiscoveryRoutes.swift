@@ -79,6 +79,7 @@ package enum DiscoveryRoutes {
             ])
             document["token_endpoint_auth_signing_alg_values_supported"] = .strings(ClientAssertion.algorithms.sorted())
         }
+        if grants.dpop { document["dpop_signing_alg_values_supported"] = .strings(DPoPProof.algorithms.sorted()) }
         return document
     }
 
@@ -91,13 +92,19 @@ package enum DiscoveryRoutes {
     }
 
     package static func protectedResourceMetadata(_ origin: PublicOrigin, tenant: Tenant) -> [String: AnyJSON] {
-        [
+        var document: [String: AnyJSON] = [
             "resource": .string(origin.mcpResource),
             "authorization_servers": .strings([origin.issuer]),
             "scopes_supported": .strings(GatewayScopes.resourceScopes),
             "bearer_methods_supported": .strings(["header"]),
             "resource_name": .string(tenant.displayName),
         ]
+        // RFC 9728 §2: the resource accepts DPoP-bound tokens (and Bearer ones: not required).
+        if tenant.grants.dpop {
+            document["dpop_signing_alg_values_supported"] = .strings(DPoPProof.algorithms.sorted())
+            document["dpop_bound_access_tokens_required"] = .bool(false)
+        }
+        return document
     }
 
     static func metadataResponse(_ body: ByteBuffer) -> Response {

@@ -1,5 +1,7 @@
+import Foundation
 import GatehouseCrypto
 import GatehouseEvents
+import GatehouseOAuth
 import GatehouseRuntime
 import HTTPTypes
 import Hummingbird
@@ -7,8 +9,8 @@ import Logging
 import Metrics
 
 /// Authenticates every request to `/mcp` before its handler runs, and puts the caller on the
-/// context: the bearer token of the `Authorization` header (never the query), validated for
-/// this tenant and origin. No token: 401 `invalid_request`; a token that is not valid here:
+/// context: the token of the `Authorization` header (never the query), validated for this
+/// tenant and origin; a DPoP-bound one only with a proof of its key (RFC 9449). No token: 401 `invalid_request`; a token that is not valid here:
 /// 401 `invalid_token`, both with the RFC 9728 challenge; the token service unreachable: 503.
 /// A tenant whose tools need no sign-in gets an anonymous caller.
 struct BearerAuthenticator: RouterMiddleware {
@@ -17,11 +19,14 @@ struct BearerAuthenticator: RouterMiddleware {
     /// nil: authentication switched off (the benchmark's baseline only; never configured by
     /// the environment), every caller the same benchmark user.
     let validator: TokenValidator?
+    /// Records an accepted DPoP proof: false when it was seen before (a replay).
+    let proofs: @Sendable (DPoPProof.Verified) async throws -> Bool
     /// Every scope a hosted tool needs: what a client should ask for (the challenge's `scope`).
     let hostedScopes: [String]
 
-    init(validator: TokenValidator?, catalog: ToolCatalog) {
+    init(validator: TokenValidator?, catalog: ToolCatalog, proofs: @escaping @Sendable (DPoPProof.Verified) async throws -> Bool) {
         self.validator = validator
+        self.proofs = proofs
         var scopes: [String] = []
         for scope in catalog.tools.flatMap(\.requiredScopes) where !scopes.contains(scope) { scopes.append(scope) }
         hostedScopes = scopes
@@ -49,32 +54,110 @@ struct BearerAuthenticator: RouterMiddleware {
             )
         }
         let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : hostedScopes)
-        guard let token = request.bearerToken.map(AccessToken.init) else {
+        let dpop = tenant.acceptsDPoP
+        guard let credential = Credential(request.headers[.authorization], dpop: dpop) else {
             Self.failures.increment()
             throw APIError(
                 .unauthorized,
                 code: .invalidRequest,
                 "This MCP server needs a bearer token in the Authorization header",
-                headers: [.wwwAuthenticate: challenge.header(error: nil)]
+                headers: challenge.headers(error: nil, dpop: dpop)
+            )
+        }
+        func refused(_ code: APIError.Code, _ description: String) -> APIError {
+            Self.failures.increment()
+            return APIError(
+                .unauthorized,
+                code: code,
+                description,
+                headers: challenge.headers(error: code, description: description, dpop: dpop, usedDPoP: credential.isDPoP)
             )
         }
         let verdict: TokenValidator.Verdict
         do {
-            verdict = try await validator.validate(token, tenant: tenant, origin: origin)
+            verdict = try await validator.validate(credential.token, tenant: tenant, origin: origin)
         } catch {
             logger.error("Token validation unavailable", metadata: ["error": "\(error)"])
             throw APIError.temporarilyUnavailable
         }
         guard case .valid(let principal) = verdict else {
-            Self.failures.increment()
-            throw APIError(
-                .unauthorized,
-                code: .invalidToken,
-                "The access token is not valid for this MCP server",
-                headers: [.wwwAuthenticate: challenge.header(error: .invalidToken, description: "The access token is not valid for this MCP server")]
-            )
+            throw refused(.invalidToken, "The access token is not valid for this MCP server")
+        }
+        // RFC 9449 §7: a bound token only with a proof of its key, a bearer token only as Bearer.
+        switch (credential, principal.dpopThumbprint) {
+        case (.bearer, nil):
+            break
+        case (.bearer, .some):
+            throw refused(.invalidToken, "The access token is bound to a DPoP key: present it with the DPoP scheme and a proof")
+        case (.dpop, nil):
+            throw refused(.invalidToken, "The access token is not DPoP-bound: present it as a Bearer token")
+        case (.dpop(let token), let bound?):
+            try await checkProof(request, token: token, boundTo: bound, origin: origin, logger: logger, refused: refused)
         }
         return .user(principal)
+    }
+
+    /// The request's one DPoP proof: for this method and URL and this token, of the key the
+    /// token is bound to, and never seen before by any instance.
+    private func checkProof(
+        _ request: Request,
+        token: AccessToken,
+        boundTo thumbprint: String,
+        origin: PublicOrigin,
+        logger: Logger,
+        refused: (APIError.Code, String) -> APIError
+    ) async throws {
+        let sent = request.headers[values: HTTPField.Name("DPoP")!]
+        guard sent.count == 1 else { throw refused(.invalidDPoPProof, "Send exactly one DPoP proof") }
+        let verified: DPoPProof.Verified
+        do {
+            verified = try await DPoPProof.verify(
+                sent[0],
+                method: request.method.rawValue,
+                url: origin.url(request.uri.path),
+                accessToken: token.revealed
+            )
+        } catch {
+            throw refused(.invalidDPoPProof, error.description)
+        }
+        guard verified.thumbprint == thumbprint else { throw refused(.invalidDPoPProof, "The DPoP proof is not of the key the token is bound to") }
+        let first: Bool
+        do {
+            first = try await proofs(verified)
+        } catch {
+            logger.error("DPoP replay check unavailable", metadata: ["error": "\(error)"])
+            throw APIError.temporarilyUnavailable
+        }
+        guard first else { throw refused(.invalidDPoPProof, "The DPoP proof was presented before (jti)") }
+    }
+
+    /// The credential of the `Authorization` header: `Bearer`, or `DPoP` where the tenant
+    /// accepts it (RFC 9449 §7.1; the scheme in any case, one token68 credential).
+    enum Credential {
+        case bearer(AccessToken)
+        case dpop(AccessToken)
+
+        init?(_ header: String?, dpop: Bool) {
+            if let token = Request.bearerToken(in: header) {
+                self = .bearer(AccessToken(token))
+                return
+            }
+            guard dpop, let header, header.count > 5, header.prefix(5).lowercased() == "dpop " else { return nil }
+            let token = header.dropFirst(5).trimmingCharacters(in: .whitespaces)
+            guard !token.isEmpty, !token.contains(" ") else { return nil }
+            self = .dpop(AccessToken(token))
+        }
+
+        var token: AccessToken {
+            switch self {
+            case .bearer(let token), .dpop(let token): token
+            }
+        }
+
+        var isDPoP: Bool {
+            if case .dpop = self { return true }
+            return false
+        }
     }
 
     /// What a client of a proxied server should ask for: the tools scope, the profile scopes

@@ -83,8 +83,10 @@ package struct IntrospectionClient: Sendable {
                 name: object["name"] as? String,
                 scopes: scopes
             )
+        var bound = principal
+        bound.dpopThumbprint = (object["cnf"] as? [String: Any])?["jkt"] as? String
         return IntrospectedToken(
-            principal: principal,
+            principal: bound,
             audience: audience,
             issuer: issuer,
             expiresAt: Date(timeIntervalSince1970: TimeInterval(expiry)),

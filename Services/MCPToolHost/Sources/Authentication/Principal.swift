@@ -17,6 +17,8 @@ package struct Principal: Sendable, Equatable {
     /// The grant the token belongs to (for revocation), and when the token expires.
     package var grantId: GrantID?
     package var expiresAt: Date?
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`): nil for a bearer token.
+    package var dpopThumbprint: String? = nil
 
     package init(
         tenant: TenantID,
@@ -110,11 +112,20 @@ package struct ToolTenant: Sendable, Equatable {
     package var authMode: AuthMode
     /// The built-in tools, or the tenant's own MCP server behind the proxy.
     package var mcp: MCPEndpointSettings
+    /// Whether DPoP-bound tokens are issued and accepted (`TenantGrants.dpop`).
+    package var acceptsDPoP: Bool
 
-    package init(id: TenantID, displayName: String, authMode: AuthMode, mcp: MCPEndpointSettings = MCPEndpointSettings()) {
+    package init(
+        id: TenantID,
+        displayName: String,
+        authMode: AuthMode,
+        mcp: MCPEndpointSettings = MCPEndpointSettings(),
+        acceptsDPoP: Bool = false
+    ) {
         self.id = id
         self.displayName = displayName
         self.authMode = authMode
         self.mcp = mcp
+        self.acceptsDPoP = acceptsDPoP
     }
 }

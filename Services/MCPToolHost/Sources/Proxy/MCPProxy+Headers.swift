@@ -6,12 +6,12 @@ import NIOHTTP1
 /// Which headers cross the proxy, each way.
 extension MCPProxy {
     /// Request headers that never reach the upstream: hop-by-hop ones, the client's
-    /// credentials and cookies, what the proxy sets itself, and forwarding headers a client
+    /// credentials (its DPoP proof too), cookies, what the proxy sets itself, and forwarding headers a client
     /// could forge.
     static let withheldRequestHeaders: Set<String> = [
         "host", "authorization", "cookie", "connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer",
         "transfer-encoding", "upgrade", "content-length", "origin", "forwarded", "x-forwarded-for", "x-forwarded-host",
-        "x-forwarded-proto", "x-real-ip", "accept-encoding", "mcp-session-id",
+        "x-forwarded-proto", "x-real-ip", "accept-encoding", "mcp-session-id", "dpop",
     ]
 
     /// Answer headers the client never sees: hop-by-hop ones, cookies, the upstream's own

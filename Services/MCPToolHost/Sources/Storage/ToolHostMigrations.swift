@@ -54,5 +54,7 @@ enum ToolHostMigrations {
             ]
         ),
         TenantProjection.migration(version: 6),
+        // DPoP (RFC 9449): the proofs accepted at /mcp, so that none is accepted twice.
+        Migration(version: 7, name: "dpop proofs", statements: DPoPReplay.tableDefinition),
     ]
 }

@@ -28,6 +28,7 @@ package struct ToolHostStore: Sendable {
     /// Invocation events of calls that changed nothing are written in batches: under load one
     /// INSERT carries the events of every call that finished meanwhile.
     private let invocations: Batcher<OutboxRecord, Bool>
+    private let proofs: DPoPReplay
 
     package init(client: PostgresClient, schema: SchemaName = ToolHostService.definition.schema, logger: Logger) {
         self.client = client
@@ -35,6 +36,7 @@ package struct ToolHostStore: Sendable {
         self.logger = logger
         let outbox = OutboxWriter(schema: schema)
         self.outbox = outbox
+        proofs = DPoPReplay(schema: schema, client: client, logger: logger)
         invocations = Batcher(duplicates: .share, pipeline: 2) { records in
             try await client.execute(RecordInvocations(records: records), logger: logger)
             return Dictionary(uniqueKeysWithValues: records.map { ($0.eventId.uuidString, true) })
@@ -48,7 +50,8 @@ package struct ToolHostStore: Sendable {
                 id: TenantID(id),
                 displayName: view.displayName,
                 authMode: ToolTenant.AuthMode(rawValue: view.authMode) ?? .oauth,
-                mcp: view.mcp ?? MCPEndpointSettings()
+                mcp: view.mcp ?? MCPEndpointSettings(),
+                acceptsDPoP: view.grants?.dpop ?? false
             )
         }
     }
@@ -58,6 +61,13 @@ package struct ToolHostStore: Sendable {
         var displayName: String
         var authMode: String
         var mcp: MCPEndpointSettings?
+        var grants: TenantGrants?
+    }
+
+    /// Records a DPoP proof's key and `jti` until it leaves the accepted window: false when it
+    /// was recorded before, by any instance.
+    package func recordProof(thumbprint: String, jti: String, expiresAt: Date) async throws -> Bool {
+        try await proofs.record(thumbprint: thumbprint, jti: jti, expiresAt: expiresAt)
     }
 
     /// Records a call's `tool.invoked` (with the next batch).

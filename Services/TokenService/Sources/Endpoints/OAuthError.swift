@@ -13,6 +13,8 @@ enum OAuthError {
     static func invalidTarget(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidTarget, detail) }
     static func unauthorizedClient(_ detail: String) -> APIError { APIError(.badRequest, code: .unauthorizedClient, detail) }
     static func unsupportedGrantType(_ detail: String) -> APIError { APIError(.badRequest, code: .unsupportedGrantType, detail) }
+    /// RFC 9449 §5: a DPoP proof the token endpoint does not accept.
+    static func invalidDPoPProof(_ detail: String) -> APIError { APIError(.badRequest, code: .invalidDPoPProof, detail) }
 
     /// 401; with `WWW-Authenticate: Basic` when the client tried the Authorization header.
     static func invalidClient(_ detail: String, basic: Bool) -> APIError {

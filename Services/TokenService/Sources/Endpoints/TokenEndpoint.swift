@@ -26,13 +26,14 @@ struct TokenEndpoint: Sendable {
         guard let presented else { throw OAuthError.invalidClient("Client authentication is required (client_id)", basic: false) }
         try guardrails.admit(client: presented.clientId)
         do {
+            let proof = try await dpopProof(request, tenant: tenant, origin: origin, context: context)
             switch form["grant_type"] {
             case "authorization_code":
-                return try await redeemCode(form, presented: presented, tenant: tenant, origin: origin, context: context)
+                return try await redeemCode(form, presented: presented, tenant: tenant, origin: origin, proof: proof, context: context)
             case "refresh_token":
-                return try await refresh(form, presented: presented, tenant: tenant, context: context)
+                return try await refresh(form, presented: presented, tenant: tenant, proof: proof, context: context)
             case "client_credentials":
-                return try await issueToServicePrincipal(form, presented: presented, tenant: tenant, origin: origin, context: context)
+                return try await issueToServicePrincipal(form, presented: presented, tenant: tenant, origin: origin, proof: proof, context: context)
             case nil:
                 throw OAuthError.invalidRequest("grant_type is required")
             default:
@@ -92,7 +93,7 @@ struct TokenEndpoint: Sendable {
     static func response(_ tokens: MintedTokens) throws -> Response {
         var body = JSONObjectWriter()
         body.add("access_token", tokens.accessToken.revealed)
-        body.add("token_type", "Bearer")
+        body.add("token_type", tokens.boundTo == nil ? "Bearer" : "DPoP")
         body.add("expires_in", Int(tokens.accessExpiresAt.timeIntervalSince(tokens.issuedAt).rounded()))
         body.add("scope", tokens.scopes.joined(separator: " "))
         body.add("refresh_token", tokens.refreshToken?.revealed)

@@ -48,7 +48,7 @@ extension TokenInformationEndpoints {
         description.add("iat", Int(active.issuedAt.timeIntervalSince1970))
         description.add("aud", active.resource)
         description.add("iss", origin.issuer)
-        description.add("token_type", "Bearer")
+        description.add("token_type", active.dpopThumbprint == nil ? "Bearer" : "DPoP")
         description.add("email", active.email)
         description.add("email_verified", active.emailVerified)
         description.add("name", active.name)
@@ -57,6 +57,12 @@ extension TokenInformationEndpoints {
         description.add("grant_id", active.grantId)
         // And whom the token speaks for: a person, or a service (client credentials).
         description.add("principal_type", active.userId == nil ? "service" : "user")
+        // RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+        if let thumbprint = active.dpopThumbprint {
+            var confirmation = JSONObjectWriter()
+            confirmation.add("jkt", thumbprint)
+            description.add("cnf", confirmation)
+        }
         return description.response()
     }
 }

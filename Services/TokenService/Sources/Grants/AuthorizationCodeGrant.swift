@@ -15,6 +15,7 @@ extension TokenEndpoint {
         presented: PresentedClient,
         tenant: TokenTenant,
         origin: PublicOrigin,
+        proof: DPoPProof.Verified?,
         context: TokenRequestContext
     ) async throws -> Response {
         guard let code = form["code"].map(AuthorizationCode.init) else { throw OAuthError.invalidRequest("code is required") }
@@ -69,11 +70,12 @@ extension TokenEndpoint {
         }
 
         let issuesRefresh = registered.grantTypes.contains("refresh_token")
+        // With a DPoP proof, the grant (its access and refresh tokens) is bound to its key.
         let tokens = MintedTokens(
             scopes: binding.scopes,
             accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds,
             refreshSeconds: issuesRefresh ? tenant.refreshTokenSeconds : nil
-        )
+        ).bound(to: proof?.thumbprint)
         let outcome = try await infrastructure(context) {
             try await store.redeem(
                 codeHash: codeHash,

@@ -17,6 +17,7 @@ extension TokenEndpoint {
         presented: PresentedClient,
         tenant: TokenTenant,
         origin: PublicOrigin,
+        proof: DPoPProof.Verified?,
         context: TokenRequestContext
     ) async throws -> Response {
         guard tenant.grants.clientCredentials else {
@@ -33,6 +34,7 @@ extension TokenEndpoint {
         }
         let profile = tenant.clientProfiles.profile(for: presented.clientId.rawValue)
         let tokens = MintedTokens(scopes: scopes, accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds, refreshSeconds: nil)
+            .bound(to: proof?.thumbprint)
         let grantId = try await infrastructure(context) {
             try await store.issueToServicePrincipal(tenant: tenant.id, client: client, tokens: tokens, resource: origin.mcpResource)
         }

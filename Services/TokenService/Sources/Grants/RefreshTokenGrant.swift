@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCrypto
 import GatehouseEvents
+import GatehouseOAuth
 import GatehouseRuntime
 import Hummingbird
 import Logging
@@ -15,6 +16,7 @@ extension TokenEndpoint {
         _ form: [String: String],
         presented: PresentedClient,
         tenant: TokenTenant,
+        proof: DPoPProof.Verified?,
         context: TokenRequestContext
     ) async throws
         -> Response
@@ -49,6 +51,13 @@ extension TokenEndpoint {
             // RFC 8707 §2.2: a refresh may name the resource, which must be the grant's own.
             if let resource = form["resource"], resource != state.resource {
                 throw OAuthError.invalidTarget("resource differs from the resource of the grant")
+            }
+            // A bound grant refreshes only with a proof of its key (RFC 9449 §5).
+            if let bound = state.dpopThumbprint, proof?.thumbprint != bound {
+                throw OAuthError.invalidDPoPProof(
+                    proof == nil
+                        ? "The refresh token is bound to a DPoP key: send a DPoP proof" : "The DPoP proof is not of the key the grant is bound to"
+                )
             }
             let scopes = requestedScopes ?? state.scopes
             guard !scopes.isEmpty, Set(scopes).isSubset(of: state.scopes) else {
@@ -90,7 +99,7 @@ extension TokenEndpoint {
                 accessSeconds: profile.accessTokenSeconds ?? tenant.accessTokenSeconds,
                 refreshToken: successor.token,
                 refreshExpiresAt: decision == .rotate ? Date().addingTimeInterval(TimeInterval(tenant.refreshTokenSeconds)) : state.refreshExpiresAt
-            )
+            ).bound(to: state.dpopThumbprint)
             let rotation = try TokenStore.Rotation(
                 state: state,
                 presentedHash: presentedHash,

@@ -14,4 +14,6 @@ struct ActiveToken: Sendable, Equatable {
     var email: String?
     var emailVerified: Bool
     var name: String?
+    /// The thumbprint of the DPoP key the token is bound to, if any.
+    var dpopThumbprint: String? = nil
 }

@@ -19,6 +19,8 @@ struct GrantState: Sendable {
     var refreshExpiresAt: Date?
     /// The key ring's key that derived the live refresh token from the one it replaced.
     var refreshKeyID: String?
+    /// The thumbprint of the DPoP key the grant is bound to, if any.
+    var dpopThumbprint: String? = nil
     /// The database's clock when the grant was read (windows are judged by one clock).
     var now: Date
 }

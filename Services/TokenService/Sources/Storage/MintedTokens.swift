@@ -9,6 +9,8 @@ struct MintedTokens: Sendable {
     var refreshExpiresAt: Date?
     var scopes: [String]
     var issuedAt: Date
+    /// The thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6), if any.
+    var boundTo: String? = nil
 
     static let accessPrefix = "mcp_at_"
     static let refreshPrefix = "mcp_rt_"
@@ -35,6 +37,13 @@ struct MintedTokens: Sendable {
         self.refreshExpiresAt = refreshExpiresAt
         self.scopes = scopes
         issuedAt = now
+    }
+
+    /// The same tokens bound to the DPoP key with this thumbprint (unbound for nil).
+    func bound(to thumbprint: String?) -> MintedTokens {
+        var tokens = self
+        tokens.boundTo = thumbprint
+        return tokens
     }
 
     var accessHash: String { accessToken.hash }

@@ -175,5 +175,11 @@ enum TokenMigrations {
                 "CREATE INDEX client_assertions_expiry ON {schema}.client_assertions (expires_at)",
             ]
         ),
+        // DPoP (RFC 9449): the key a grant's tokens are bound to, and the proofs seen.
+        Migration(
+            version: 9,
+            name: "dpop",
+            statements: ["ALTER TABLE {schema}.grants ADD COLUMN dpop_jkt TEXT"] + DPoPReplay.tableDefinition
+        ),
     ]
 }

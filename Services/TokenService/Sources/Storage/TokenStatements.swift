@@ -17,7 +17,7 @@ enum TokenStatements {
         static let sql = """
             SELECT a.hash, g.id, g.tenant_id, g.client_id, g.user_id, a.scopes, g.resource, a.issued_at, a.expires_at,
                    CASE WHEN u.user_id IS NULL THEN g.email ELSE u.email END, coalesce(u.email_verified, g.email_verified),
-                   CASE WHEN u.user_id IS NULL THEN g.name ELSE u.name END
+                   CASE WHEN u.user_id IS NULL THEN g.name ELSE u.name END, g.dpop_jkt
             FROM \(schema).access_tokens a JOIN \(schema).grants g ON g.id = a.grant_id LEFT JOIN \(schema).users u ON u.user_id = g.user_id
             WHERE a.hash = ANY($1) AND a.revoked_at IS NULL AND a.expires_at > now() AND g.revoked_at IS NULL
             """
@@ -31,8 +31,8 @@ enum TokenStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> (String, ActiveToken) {
-            let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name) = try row.decode(
-                (String, String, String, String, String?, [String], String, Date, Date, String?, Bool, String?).self
+            let (hash, grant, tenant, clientId, userId, scopes, resource, issued, expires, email, verified, name, dpop) = try row.decode(
+                (String, String, String, String, String?, [String], String, Date, Date, String?, Bool, String?, String?).self
             )
             return (
                 hash,
@@ -47,7 +47,8 @@ enum TokenStatements {
                     expiresAt: expires,
                     email: email,
                     emailVerified: verified,
-                    name: name
+                    name: name,
+                    dpopThumbprint: dpop
                 )
             )
         }
@@ -158,8 +159,9 @@ enum TokenStatements {
                 RETURNING grant_id
             ), granted AS (
                 INSERT INTO \(schema).grants (id, tenant_id, client_id, user_id, scopes, resource, code_hash, client_auth_method,
-                                             client_secret_hash, email, email_verified, name, refresh_generation, refresh_hash, refresh_expires_at)
-                SELECT grant_id, $2, $6, $7, $8, $9, $1, $10, $11, $12, $13, $14, CASE WHEN $15::text IS NULL THEN 0 ELSE 1 END, $15, $16
+                                             client_secret_hash, email, email_verified, name, refresh_generation, refresh_hash, refresh_expires_at,
+                                             dpop_jkt)
+                SELECT grant_id, $2, $6, $7, $8, $9, $1, $10, $11, $12, $13, $14, CASE WHEN $15::text IS NULL THEN 0 ELSE 1 END, $15, $16, $25
                 FROM redeemed
                 RETURNING id
             ), refresh AS (
@@ -202,6 +204,7 @@ enum TokenStatements {
             bindings.append(tokens.issuedAt)  // $18
             bindings.append(tokens.accessExpiresAt)  // $19
             OutboxWriter.bind([event], into: &bindings)  // $20-$24
+            bindings.append(tokens.boundTo)  // $25
             return bindings
         }
 

@@ -19,12 +19,14 @@ package struct TokenStore: Sendable {
     private let accessTokens: Batcher<String, ActiveToken>
     private let refreshTokens: Batcher<String, (GrantState, Int)>
     let rotations: Batcher<Rotation, Bool>
+    private let proofs: DPoPReplay
 
     /// The store of the token service's schema (its hot statements are prepared for that schema).
     package init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.schema = TokenServiceService.definition.schema
         self.logger = logger
+        proofs = DPoPReplay(schema: TokenServiceService.definition.schema, client: client, logger: logger)
         // Concurrent introspections and refreshes share round trips (see Batcher).
         accessTokens = Batcher(duplicates: .share) { [client, logger] hashes in
             try await Self.activeAccessTokens(hashes: hashes, client: client, logger: logger)
@@ -171,9 +173,10 @@ package struct TokenStore: Sendable {
             """
             WITH granted AS (
                 INSERT INTO \(schema).grants (id, tenant_id, client_id, user_id, scopes, resource, code_hash, client_auth_method,
-                                              client_secret_hash, email, email_verified, name, grant_type)
+                                              client_secret_hash, email, email_verified, name, grant_type, dpop_jkt)
                 VALUES (\(grantId), \(tenant), \(registered.clientId), NULL, \(tokens.scopes), \(resource), NULL,
-                        \(registered.tokenEndpointAuthMethod), \(registered.secretHash), NULL, false, NULL, 'client_credentials')
+                        \(registered.tokenEndpointAuthMethod), \(registered.secretHash), NULL, false, NULL, 'client_credentials',
+                        \(tokens.boundTo))
                 RETURNING id
             ), access AS (
                 INSERT INTO \(schema).access_tokens (hash, grant_id, scopes, issued_at, expires_at)
@@ -186,6 +189,12 @@ package struct TokenStore: Sendable {
             logger: logger
         )
         return GrantID(grantId)
+    }
+
+    /// Records a DPoP proof's `jti` (with its key) until it leaves the accepted window: false
+    /// when it was recorded before (a replay), on whichever instance.
+    func recordProof(_ proof: DPoPProof.Verified) async throws -> Bool {
+        try await proofs.record(thumbprint: proof.thumbprint, jti: proof.jti, expiresAt: proof.expiresAt)
     }
 
     /// Records a client assertion's `jti` until it expires: false when it was recorded before
@@ -246,7 +255,7 @@ package struct TokenStore: Sendable {
         g.id, g.tenant_id, g.client_id, g.user_id, g.scopes, g.resource, g.revoked_at IS NOT NULL, g.refresh_generation, g.refresh_hash,
         g.previous_refresh_hash, g.refreshed_at, g.refresh_expires_at, g.refresh_key_id, now(),
         coalesce(c.token_endpoint_auth_method, g.client_auth_method), CASE WHEN c.client_id IS NULL THEN g.client_secret_hash ELSE c.client_secret_hash END,
-        coalesce(c.grant_types, ARRAY['authorization_code', 'refresh_token']), coalesce(c.disabled, false)
+        coalesce(c.grant_types, ARRAY['authorization_code', 'refresh_token']), coalesce(c.disabled, false), g.dpop_jkt
         """
 
     /// The grant a refresh token belongs to, with the generation it was issued at.
@@ -282,11 +291,11 @@ package struct TokenStore: Sendable {
     static func grantState(from row: PostgresRow) throws -> (GrantState, generation: Int, hash: String) {
         let (
             grantId, tenant, clientId, userId, scopes, resource, revoked, generation, refreshHash, previous, refreshedAt, refreshExpires,
-            keyID, now, method, secretHash, grantTypes, disabled, presentedGeneration, hash
+            keyID, now, method, secretHash, grantTypes, disabled, dpop, presentedGeneration, hash
         ) = try row.decode(
             (
                 String, String, String, String?, [String], String, Bool, Int, String?, String?, Date?, Date?, String?, Date,
-                String, String?, [String], Bool, Int, String
+                String, String?, [String], Bool, String?, Int, String
             ).self
         )
         let state = GrantState(
@@ -310,6 +319,7 @@ package struct TokenStore: Sendable {
             refreshedAt: refreshedAt,
             refreshExpiresAt: refreshExpires,
             refreshKeyID: keyID,
+            dpopThumbprint: dpop,
             now: now
         )
         return (state, presentedGeneration, hash)
