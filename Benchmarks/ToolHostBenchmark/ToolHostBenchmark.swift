@@ -154,36 +154,21 @@ struct ToolHostBenchmark: AsyncParsableCommand {
                 let recordingRate = try await Self.recordingAlone(toolParts.store, seconds: recordingOnly ? seconds : min(seconds, 3))
                 print(String(format: "tool.invoked recording alone (64 tasks, batched outbox INSERTs): %.0f/s", recordingRate))
                 if recordingOnly { return }
-                var accessTokens: [String] = []
-                for index in 0..<tokens {
-                    let code = try BenchmarkCodes.seal(
-                        subject: "bench-\(index)",
-                        clientId: clientId,
-                        scopes: ["mcp:tools", "email"],
-                        keyRing: keyRing
-                    )
-                    accessTokens.append(
-                        try await BenchmarkCodes.redeem(http, base: "http://127.0.0.1:\(tokenPort)", code: code, clientId: clientId).access
-                    )
+                // An access token of a user of its own, from a real redemption (bound to `key` when given).
+                func mint(_ subject: String, key: DPoPKey? = nil) async throws -> String {
+                    let code = try BenchmarkCodes.seal(subject: subject, clientId: clientId, scopes: ["mcp:tools", "email"], keyRing: keyRing)
+                    return try await BenchmarkCodes.redeem(http, base: "http://127.0.0.1:\(tokenPort)", code: code, clientId: clientId, dpop: key)
+                        .access
                 }
+                var accessTokens: [String] = []
+                for index in 0..<tokens { accessTokens.append(try await mint("bench-\(index)")) }
                 let tokenFile = work.appendingPathComponent("tokens")
                 try accessTokens.joined(separator: "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
                 // DPoP-bound tokens, each with a key of its own.
                 var bound: [(token: String, key: DPoPKey)] = []
                 for index in 0..<tokens {
                     let key = DPoPKey()
-                    let code = try BenchmarkCodes.seal(
-                        subject: "bound-\(index)",
-                        clientId: clientId,
-                        scopes: ["mcp:tools", "email"],
-                        keyRing: keyRing
-                    )
-                    bound.append(
-                        (
-                            try await BenchmarkCodes.redeem(http, base: "http://127.0.0.1:\(tokenPort)", code: code, clientId: clientId, dpop: key)
-                                .access, key
-                        )
-                    )
+                    bound.append((try await mint("bound-\(index)", key: key), key))
                 }
                 let verification = try await Self.proofVerificationCost(bound[0].key, token: bound[0].token)
                 print(String(format: "DPoP proof verification alone (ES256, jwt-kit; no replay check): %.0f µs per proof", verification))

@@ -38,7 +38,8 @@ package struct ToolHostStore: Sendable {
         self.outbox = outbox
         proofs = DPoPReplay(schema: schema, client: client, logger: logger)
         invocations = Batcher(duplicates: .share, pipeline: 2) { records in
-            try await client.execute(RecordInvocations(records: records), logger: logger)
+            // Read to its end: the INSERT has completed (and committed) when the stream ends.
+            for try await _ in try await client.execute(RecordInvocations(records: records), logger: logger) {}
             return Dictionary(uniqueKeysWithValues: records.map { ($0.eventId.uuidString, true) })
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseEvents
 import GatehouseMessaging
 import GatehouseOAuth
 import GatehousePostgres
