@@ -7,16 +7,20 @@ public struct TenantGrants: Codable, Sendable, Equatable {
     /// DPoP (RFC 9449): a client that sends a proof gets tokens bound to its key, which the
     /// tenant's `/mcp` then accepts only with a proof of that key.
     public var dpop: Bool
+    /// With `dpop`: every proof must carry a nonce the service handed out (RFC 9449 §8, §9).
+    public var dpopNonces: Bool
 
-    public init(clientCredentials: Bool = false, dpop: Bool = false) {
+    public init(clientCredentials: Bool = false, dpop: Bool = false, dpopNonces: Bool = false) {
         self.clientCredentials = clientCredentials
         self.dpop = dpop
+        self.dpopNonces = dpopNonces
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         clientCredentials = try container.decodeIfPresent(Bool.self, forKey: .clientCredentials) ?? false
         dpop = try container.decodeIfPresent(Bool.self, forKey: .dpop) ?? false
+        dpopNonces = try container.decodeIfPresent(Bool.self, forKey: .dpopNonces) ?? false
     }
 }
 

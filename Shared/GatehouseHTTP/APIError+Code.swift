@@ -30,6 +30,7 @@ extension APIError {
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
         // RFC 9449 §5 and §7.1: DPoP.
         public static let invalidDPoPProof = Code(rawValue: "invalid_dpop_proof")
+        public static let useDPoPNonce = Code(rawValue: "use_dpop_nonce")
         // RFC 7591 §3.2.2: registration.
         public static let invalidRedirectURI = Code(rawValue: "invalid_redirect_uri")
         public static let invalidClientMetadata = Code(rawValue: "invalid_client_metadata")

@@ -27,6 +27,8 @@ public enum DPoPProof {
         public var jti: String
         /// Until when the `jti` must be remembered.
         public var expiresAt: Date
+        /// The server-provided nonce the proof carries, if any (`DPoPNonces` judges it).
+        public var nonce: String? = nil
     }
 
     /// Verifies `proof` for a request of `method` to `url` (scheme, host and path; no query or
@@ -74,7 +76,7 @@ public enum DPoPProof {
                 throw Failure("the DPoP proof is not for this access token (ath)")
             }
         }
-        return Verified(thumbprint: thumbprint, jti: jti, expiresAt: Date(timeIntervalSince1970: iat + window))
+        return Verified(thumbprint: thumbprint, jti: jti, expiresAt: Date(timeIntervalSince1970: iat + window), nonce: claims.nonce)
     }
 
     /// jwt-kit's verifier of each key seen lately, by thumbprint and algorithm: a client signs
@@ -145,5 +147,6 @@ public enum DPoPProof {
         var htu: String?
         var iat: Double?
         var ath: String?
+        var nonce: String?
     }
 }

@@ -157,6 +157,49 @@ struct TokenDPoPTests {
         }
     }
 
+    @Test("With nonces asked for, a proof without one is use_dpop_nonce with the nonce to use; with it, tokens and the next nonce")
+    func nonces() async throws {
+        try await TokenFixture.run { fixture in
+            try await fixture.tenant("acme", grants: TenantGrants(dpop: true, dpopNonces: true))
+            let client = try await fixture.client()
+            let key = DPoPKey()
+            let fields = try Self.redemption(client)
+            try await fixture.application().test(.live) { http in
+                let asked = try await http.form("/oauth/token", fields, headers: Self.proofHeader(key.proof("POST", Self.tokenURL)))
+                #expect(asked.status == .badRequest && asked.json["error"] as? String == "use_dpop_nonce", "\(asked.body)")
+                let nonce = try #require(asked.headers[HTTPField.Name("DPoP-Nonce")!])
+                for wrong in ["made-up", DPoPNonces(secret: Array(repeating: 1, count: 32)).current()] {
+                    let refused = try await http.form(
+                        "/oauth/token",
+                        fields,
+                        headers: Self.proofHeader(key.proof("POST", Self.tokenURL, claims: ["nonce": wrong]))
+                    )
+                    #expect(refused.json["error"] as? String == "use_dpop_nonce", "\(wrong): \(refused.body)")
+                }
+                let redeemed = try await http.form(
+                    "/oauth/token",
+                    fields,
+                    headers: Self.proofHeader(key.proof("POST", Self.tokenURL, claims: ["nonce": nonce]))
+                )
+                #expect(redeemed.status == .ok && redeemed.json["token_type"] as? String == "DPoP", "\(redeemed.body)")
+                #expect(redeemed.headers[HTTPField.Name("DPoP-Nonce")!] != nil)
+            }
+        }
+    }
+
+    @Test("A nonce is accepted in its interval and the next, and never from another key")
+    func nonceIntervals() {
+        let nonces = DPoPNonces(secret: Array(repeating: 7, count: 32))
+        let now = Date()
+        let nonce = nonces.current(now: now)
+        #expect(nonces.accepts(nonce, now: now))
+        #expect(nonces.accepts(nonce, now: now.addingTimeInterval(DPoPNonces.interval)))
+        #expect(!nonces.accepts(nonce, now: now.addingTimeInterval(2 * DPoPNonces.interval)))
+        #expect(!nonces.accepts(nonce, now: now.addingTimeInterval(-DPoPNonces.interval)))
+        #expect(!DPoPNonces(secret: Array(repeating: 8, count: 32)).accepts(nonce, now: now))
+        #expect(!nonces.accepts(nil, now: now))
+    }
+
     @Test("RFC 7638's example key has the thumbprint the RFC gives")
     func thumbprint() {
         let key = [

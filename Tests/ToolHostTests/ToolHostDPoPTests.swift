@@ -123,6 +123,51 @@ struct ToolHostDPoPTests {
         }
     }
 
+    @Test("With nonces asked for, /mcp answers use_dpop_nonce with a nonce of its own, then serves a proof that carries it")
+    func nonces() async throws {
+        try await ToolHostFixture.run { fixture in
+            try await fixture.tenant("acme", grants: TenantGrants(dpop: true, dpopNonces: true))
+            let key = DPoPKey()
+            // The token endpoint asks for its own nonce first.
+            let client = try await fixture.tokens.client()
+            let fields = [
+                ("grant_type", "authorization_code"), ("code", try TokenFixture.code(for: client)), ("redirect_uri", TokenFixture.redirect),
+                ("code_verifier", TokenFixture.verifier), ("client_id", client.id),
+            ]
+            let tokenURL = "https://acme.example/oauth/token"
+            let asked = try await fixture.tokenHTTP.form("/oauth/token", fields, headers: [HTTPField.Name("DPoP")!: key.proof("POST", tokenURL)])
+            let tokenNonce = try #require(asked.headers[HTTPField.Name("DPoP-Nonce")!])
+            let token = try #require(
+                try await fixture.tokenHTTP.form(
+                    "/oauth/token",
+                    fields,
+                    headers: [HTTPField.Name("DPoP")!: key.proof("POST", tokenURL, claims: ["nonce": tokenNonce])]
+                ).json["access_token"] as? String
+            )
+            try await fixture.application().test(.live) { http in
+                let refused = try await http.callTool("whoami", token: nil, headers: Self.dpop(token, key.proof("POST", Self.mcpURL, token: token)))
+                #expect(refused.status == .unauthorized && refused.json["error"] as? String == "use_dpop_nonce", "\(refused.body)")
+                #expect(refused.headers[values: .wwwAuthenticate].contains { $0.hasPrefix("DPoP ") && $0.contains(#"error="use_dpop_nonce""#) })
+                let nonce = try #require(refused.headers[HTTPField.Name("DPoP-Nonce")!])
+                // The token service's nonce is not this resource's.
+                let theirs = try await http.callTool(
+                    "whoami",
+                    token: nil,
+                    headers: Self.dpop(token, key.proof("POST", Self.mcpURL, token: token, claims: ["nonce": tokenNonce]))
+                )
+                #expect(theirs.status == .unauthorized && theirs.json["error"] as? String == "use_dpop_nonce")
+                let served = try await http.callTool(
+                    "whoami",
+                    token: nil,
+                    headers: Self.dpop(token, key.proof("POST", Self.mcpURL, token: token, claims: ["nonce": nonce]))
+                )
+                #expect(served.status == .ok, "\(served.body)")
+                // The nonce to use next (the same one until its interval ends).
+                #expect(fixture.configuration.dpopNonces.accepts(served.headers[HTTPField.Name("DPoP-Nonce")!]))
+            }
+        }
+    }
+
     @Test("Without a token, a tenant that accepts DPoP challenges with Bearer and DPoP; one that does not, with Bearer only")
     func challenges() async throws {
         try await ToolHostFixture.run { fixture in

@@ -67,6 +67,9 @@ package struct ToolHostConfiguration: Sendable {
     /// the token that route expects; nil when no tenant may ask for them.
     package var gateway: (url: String, token: OperatorToken)?
 
+    /// `/mcp`'s DPoP nonces, from the session key (the same on every instance).
+    package var dpopNonces: DPoPNonces { DPoPNonces(secret: sessionKey.withUnsafeBytes { Array($0) }) }
+
     package init(
         origins: OriginResolver = OriginResolver(defaultScheme: "https", trustedProxies: []),
         introspection: Introspection,

@@ -95,8 +95,11 @@ package enum ToolHostService {
             .group(context: MCPRequestContext.self)
             .add(middleware: BrowserOrigins(allowed: configuration.allowedOrigins))
             .add(
-                middleware: BearerAuthenticator(validator: authentication ? parts.validator : nil, catalog: parts.catalog) {
-                    [store = parts.store] proof in
+                middleware: BearerAuthenticator(
+                    validator: authentication ? parts.validator : nil,
+                    catalog: parts.catalog,
+                    nonces: configuration.dpopNonces
+                ) { [store = parts.store] proof in
                     try await store.recordProof(thumbprint: proof.thumbprint, jti: proof.jti, expiresAt: proof.expiresAt)
                 }
             )

@@ -6,7 +6,11 @@ import GatehouseRuntime
 /// The token service's own settings, read from the environment next to the runtime's.
 package struct TokenServiceConfiguration: Sendable {
     /// Opens the gateway's sealed codes (the same ring the gateway seals with).
-    package var keyRing: KeyRing
+    package var keyRing: KeyRing {
+        didSet { dpopNonces = Self.nonces(keyRing) }
+    }
+    /// The token endpoint's DPoP nonces, from the key ring's current key (every instance alike).
+    package private(set) var dpopNonces: DPoPNonces
     package var origins: OriginResolver
     /// How long a rotated-out refresh token is accepted again while its successor is unused.
     package var refreshGrace: Duration
@@ -33,6 +37,7 @@ package struct TokenServiceConfiguration: Sendable {
         assertionKeys: IdentityAssertionKeys? = nil
     ) {
         self.keyRing = keyRing
+        dpopNonces = Self.nonces(keyRing)
         self.origins = origins
         self.refreshGrace = refreshGrace
         self.codeFailureLimit = codeFailureLimit
@@ -52,6 +57,7 @@ package struct TokenServiceConfiguration: Sendable {
     package init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
         keyRing = try env.keyRing()
+        dpopNonces = Self.nonces(keyRing)
         assertionKeys = try env.optionalKeyRing("GATEHOUSE_ASSERTION_KEYS").map { IdentityAssertionKeys(ring: $0) }
         origins = try OriginResolver(environment: env)
         refreshGrace = .seconds(try env.int("GATEHOUSE_REFRESH_GRACE_SECONDS", default: 30, range: 0...60))
@@ -84,5 +90,11 @@ package struct TokenRateLimits: Sendable {
     package init(requestsPerMinute: Int = 600, failuresPerMinute: Int = 20) {
         self.requestsPerMinute = requestsPerMinute
         self.failuresPerMinute = failuresPerMinute
+    }
+}
+
+extension TokenServiceConfiguration {
+    static func nonces(_ ring: KeyRing) -> DPoPNonces {
+        DPoPNonces(secret: ring.derivedBytes(purpose: "dpop-nonce/v1", context: "token-service", keyID: ring.currentKeyID)!)
     }
 }

@@ -8,7 +8,7 @@ extension TenantInput {
             "id", "display_name", "hosts", "auth_mode", "email_linking", "upstream", "token_lifetimes", "fresh_upstream_profile",
             "client_profiles", "mcp", "grants", "client_secret", "disabled",
         ],
-        "grants": ["client_credentials", "dpop"],
+        "grants": ["client_credentials", "dpop", "dpop_nonces"],
         "mcp": [
             "mode", "upstream_url", "allow_http", "timeout_seconds", "assertion_header", "tool_scopes", "hide_unauthorized_tools",
             "upstream_token_header",

@@ -21,11 +21,19 @@ struct BearerAuthenticator: RouterMiddleware {
     let validator: TokenValidator?
     /// Records an accepted DPoP proof: false when it was seen before (a replay).
     let proofs: @Sendable (DPoPProof.Verified) async throws -> Bool
+    /// The nonces proofs must carry where the tenant asks for them (RFC 9449 §9).
+    let nonces: DPoPNonces
     /// Every scope a hosted tool needs: what a client should ask for (the challenge's `scope`).
     let hostedScopes: [String]
 
-    init(validator: TokenValidator?, catalog: ToolCatalog, proofs: @escaping @Sendable (DPoPProof.Verified) async throws -> Bool) {
+    init(
+        validator: TokenValidator?,
+        catalog: ToolCatalog,
+        nonces: DPoPNonces,
+        proofs: @escaping @Sendable (DPoPProof.Verified) async throws -> Bool
+    ) {
         self.validator = validator
+        self.nonces = nonces
         self.proofs = proofs
         var scopes: [String] = []
         for scope in catalog.tools.flatMap(\.requiredScopes) where !scopes.contains(scope) { scopes.append(scope) }
@@ -35,7 +43,10 @@ struct BearerAuthenticator: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.authenticated = try await authenticate(request, tenant: context.tenant, origin: context.origin, logger: context.logger)
-        return try await next(request, context)
+        var response = try await next(request, context)
+        // The nonce to use next: it changes every few minutes.
+        if context.tenant.acceptsDPoP, context.tenant.requiresDPoPNonce { response.headers[Self.nonceHeader] = nonces.current() }
+        return response
     }
 
     private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Caller {
@@ -53,7 +64,11 @@ struct BearerAuthenticator: RouterMiddleware {
                 )
             )
         }
-        let challenge = Challenge(origin: origin, scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : hostedScopes)
+        let challenge = Challenge(
+            origin: origin,
+            scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : hostedScopes,
+            nonce: tenant.acceptsDPoP && tenant.requiresDPoPNonce ? nonces.current() : nil
+        )
         let dpop = tenant.acceptsDPoP
         guard let credential = Credential(request.headers[.authorization], dpop: dpop) else {
             Self.failures.increment()
@@ -92,7 +107,15 @@ struct BearerAuthenticator: RouterMiddleware {
         case (.dpop, nil):
             throw refused(.invalidToken, "The access token is not DPoP-bound: present it as a Bearer token")
         case (.dpop(let token), let bound?):
-            try await checkProof(request, token: token, boundTo: bound, origin: origin, logger: logger, refused: refused)
+            try await checkProof(
+                request,
+                token: token,
+                boundTo: bound,
+                origin: origin,
+                nonceRequired: tenant.requiresDPoPNonce,
+                logger: logger,
+                refused: refused
+            )
         }
         return .user(principal)
     }
@@ -104,6 +127,7 @@ struct BearerAuthenticator: RouterMiddleware {
         token: AccessToken,
         boundTo thumbprint: String,
         origin: PublicOrigin,
+        nonceRequired: Bool,
         logger: Logger,
         refused: (APIError.Code, String) -> APIError
     ) async throws {
@@ -121,6 +145,9 @@ struct BearerAuthenticator: RouterMiddleware {
             throw refused(.invalidDPoPProof, error.description)
         }
         guard verified.thumbprint == thumbprint else { throw refused(.invalidDPoPProof, "The DPoP proof is not of the key the token is bound to") }
+        if nonceRequired, !nonces.accepts(verified.nonce) {
+            throw refused(.useDPoPNonce, "Sign the DPoP proof again with the nonce in the DPoP-Nonce header")
+        }
         let first: Bool
         do {
             first = try await proofs(verified)
@@ -169,4 +196,5 @@ struct BearerAuthenticator: RouterMiddleware {
     }
 
     private static let failures = Counter(label: "gatehouse_mcp_auth_failures_total")
+    static let nonceHeader = HTTPField.Name("DPoP-Nonce")!
 }

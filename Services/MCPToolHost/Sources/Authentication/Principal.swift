@@ -114,18 +114,22 @@ package struct ToolTenant: Sendable, Equatable {
     package var mcp: MCPEndpointSettings
     /// Whether DPoP-bound tokens are issued and accepted (`TenantGrants.dpop`).
     package var acceptsDPoP: Bool
+    /// Whether every DPoP proof must carry a nonce `/mcp` handed out (`TenantGrants.dpopNonces`).
+    package var requiresDPoPNonce: Bool
 
     package init(
         id: TenantID,
         displayName: String,
         authMode: AuthMode,
         mcp: MCPEndpointSettings = MCPEndpointSettings(),
-        acceptsDPoP: Bool = false
+        acceptsDPoP: Bool = false,
+        requiresDPoPNonce: Bool = false
     ) {
         self.id = id
         self.displayName = displayName
         self.authMode = authMode
         self.mcp = mcp
         self.acceptsDPoP = acceptsDPoP
+        self.requiresDPoPNonce = requiresDPoPNonce
     }
 }

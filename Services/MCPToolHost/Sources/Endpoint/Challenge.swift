@@ -6,6 +6,8 @@ import HTTPTypes
 struct Challenge {
     let origin: PublicOrigin
     let scope: [String]
+    /// The DPoP nonce to hand out with a 401, where the tenant asks for nonces (RFC 9449 §9).
+    var nonce: String? = nil
 
     func header(error: APIError.Code?, description: String? = nil) -> String {
         var parameters: [String] = []
@@ -35,6 +37,7 @@ struct Challenge {
                 HTTPField(name: .wwwAuthenticate, value: dpopHeader(error: usedDPoP ? error : nil, description: usedDPoP ? description : nil))
             )
         }
+        if let nonce { fields.append(HTTPField(name: BearerAuthenticator.nonceHeader, value: nonce)) }
         return fields
     }
 }

@@ -52,7 +52,8 @@ package struct ToolHostStore: Sendable {
                 displayName: view.displayName,
                 authMode: ToolTenant.AuthMode(rawValue: view.authMode) ?? .oauth,
                 mcp: view.mcp ?? MCPEndpointSettings(),
-                acceptsDPoP: view.grants?.dpop ?? false
+                acceptsDPoP: view.grants?.dpop ?? false,
+                requiresDPoPNonce: view.grants.map { $0.dpop && $0.dpopNonces } ?? false
             )
         }
     }

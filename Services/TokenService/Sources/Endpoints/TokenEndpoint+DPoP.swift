@@ -7,6 +7,8 @@ import Hummingbird
 extension HTTPField.Name {
     /// RFC 9449 §4.1.
     static let dpop = HTTPField.Name("DPoP")!
+    /// RFC 9449 §8.1.
+    static let dpopNonce = HTTPField.Name("DPoP-Nonce")!
 }
 
 /// DPoP at the token endpoint (RFC 9449 §5), where the tenant accepts it: the request's proof,
@@ -23,6 +25,15 @@ extension TokenEndpoint {
             verified = try await DPoPProof.verify(proof, method: "POST", url: origin.url(request.uri.path))
         } catch {
             throw OAuthError.invalidDPoPProof(error.description)
+        }
+        // Where the tenant asks for nonces (§8): one this service handed out, or a new one to use.
+        if tenant.grants.dpopNonces, !configuration.dpopNonces.accepts(verified.nonce) {
+            throw APIError(
+                .badRequest,
+                code: .useDPoPNonce,
+                "Sign the DPoP proof again with the nonce in the DPoP-Nonce header",
+                headers: [.dpopNonce: configuration.dpopNonces.current()]
+            )
         }
         guard try await infrastructure(context, { try await store.recordProof(verified) }) else {
             throw OAuthError.invalidDPoPProof("The DPoP proof was presented before (jti)")

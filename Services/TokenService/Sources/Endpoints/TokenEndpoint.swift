@@ -27,19 +27,10 @@ struct TokenEndpoint: Sendable {
         try guardrails.admit(client: presented.clientId)
         do {
             let proof = try await dpopProof(request, tenant: tenant, origin: origin, context: context)
-            switch form["grant_type"] {
-            case "authorization_code":
-                return try await redeemCode(form, presented: presented, tenant: tenant, origin: origin, proof: proof, context: context)
-            case "refresh_token":
-                return try await refresh(form, presented: presented, tenant: tenant, proof: proof, context: context)
-            case "client_credentials":
-                return try await issueToServicePrincipal(form, presented: presented, tenant: tenant, origin: origin, proof: proof, context: context)
-            case nil:
-                throw OAuthError.invalidRequest("grant_type is required")
-            default:
-                let offered = ["authorization_code", "refresh_token"] + (tenant.grants.clientCredentials ? ["client_credentials"] : [])
-                throw OAuthError.unsupportedGrantType("Supported grant types: \(offered.joined(separator: ", "))")
-            }
+            var response = try await grant(TokenRequest(form: form, presented: presented, proof: proof, context: context))
+            // The nonce to use next (§8.2): it changes every few minutes.
+            if tenant.grants.dpop, tenant.grants.dpopNonces { response.headers[.dpopNonce] = configuration.dpopNonces.current() }
+            return response
         } catch let error as APIError where [.invalidClient, .invalidGrant].contains(error.code) {
             guardrails.failed(address: address, client: presented.clientId)
             context.logger.info(
@@ -50,6 +41,18 @@ struct TokenEndpoint: Sendable {
                 ]
             )
             throw error
+        }
+    }
+
+    private func grant(_ request: TokenRequest) async throws -> Response {
+        switch request.form["grant_type"] {
+        case "authorization_code": return try await redeemCode(request)
+        case "refresh_token": return try await refresh(request)
+        case "client_credentials": return try await issueToServicePrincipal(request)
+        case nil: throw OAuthError.invalidRequest("grant_type is required")
+        default:
+            let offered = ["authorization_code", "refresh_token"] + (request.tenant.grants.clientCredentials ? ["client_credentials"] : [])
+            throw OAuthError.unsupportedGrantType("Supported grant types: \(offered.joined(separator: ", "))")
         }
     }
 

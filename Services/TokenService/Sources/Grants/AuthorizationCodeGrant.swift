@@ -10,14 +10,8 @@ import Logging
 /// key ring (nothing is asked of the gateway or Kafka), checked against its binding, and
 /// redeemed once.
 extension TokenEndpoint {
-    func redeemCode(
-        _ form: [String: String],
-        presented: PresentedClient,
-        tenant: TokenTenant,
-        origin: PublicOrigin,
-        proof: DPoPProof.Verified?,
-        context: TokenRequestContext
-    ) async throws -> Response {
+    func redeemCode(_ request: TokenRequest) async throws -> Response {
+        let (form, presented, tenant, proof, context) = (request.form, request.presented, request.tenant, request.proof, request.context)
         guard let code = form["code"].map(AuthorizationCode.init) else { throw OAuthError.invalidRequest("code is required") }
         guard let redirectUri = form["redirect_uri"] else { throw OAuthError.invalidRequest("redirect_uri is required") }
         let binding: CodeBinding

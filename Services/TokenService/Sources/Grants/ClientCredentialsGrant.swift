@@ -12,14 +12,10 @@ import Logging
 /// access token for the tenant's MCP resource, held by a service principal (the client; no end
 /// user). No refresh token (§4.4.3): the client asks again when it needs a new token.
 extension TokenEndpoint {
-    func issueToServicePrincipal(
-        _ form: [String: String],
-        presented: PresentedClient,
-        tenant: TokenTenant,
-        origin: PublicOrigin,
-        proof: DPoPProof.Verified?,
-        context: TokenRequestContext
-    ) async throws -> Response {
+    func issueToServicePrincipal(_ request: TokenRequest) async throws -> Response {
+        let (form, presented, tenant, origin, proof, context) = (
+            request.form, request.presented, request.tenant, request.origin, request.proof, request.context
+        )
         guard tenant.grants.clientCredentials else {
             throw OAuthError.unsupportedGrantType("This authorization server does not offer client_credentials")
         }

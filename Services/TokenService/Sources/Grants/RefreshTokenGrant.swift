@@ -12,15 +12,8 @@ import Logging
 extension TokenEndpoint {
     static let maximumRotationAttempts = 4
 
-    func refresh(
-        _ form: [String: String],
-        presented: PresentedClient,
-        tenant: TokenTenant,
-        proof: DPoPProof.Verified?,
-        context: TokenRequestContext
-    ) async throws
-        -> Response
-    {
+    func refresh(_ request: TokenRequest) async throws -> Response {
+        let (form, presented, tenant, proof, context) = (request.form, request.presented, request.tenant, request.proof, request.context)
         guard let refreshToken = form["refresh_token"].map(RefreshToken.init) else { throw OAuthError.invalidRequest("refresh_token is required") }
         let requestedScopes = form["scope"].map { $0.split(separator: " ").map(String.init) }
         let presentedHash = refreshToken.hash
