@@ -78,7 +78,8 @@ public final class TestPostgres: Sendable {
     }
 
     /// Settings for a new, empty database on this cluster.
-    public func makeDatabase(named prefix: String = "test") async throws -> PostgresSettings {
+    /// A new, empty database. `maximumConnections`: its clients' pool (see below).
+    public func makeDatabase(named prefix: String = "test", maximumConnections: Int = 10) async throws -> PostgresSettings {
         precondition(prefix.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }, "a database name is a plain identifier")
         let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
         let admin = PostgresSettings(host: "127.0.0.1", port: port, username: username, database: "postgres")
@@ -95,9 +96,11 @@ public final class TestPostgres: Sendable {
         }
         try await connection.close()
         // Every suite runs at once, each test on a database of its own: a pool of 10 per test
-        // keeps the whole run within the server's connections (500), with room for the
-        // services the system tests start.
-        return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: 10)
+        // keeps the whole run within the shared server's connections (500), with room for the
+        // services the system tests start. Tests that stop a cluster of their own keep 20: a
+        // pool whose every slot is backing off from failed connects waits for a slot's timer
+        // once the server is back, and a larger pool still has an unused slot to connect at once.
+        return PostgresSettings(host: "127.0.0.1", port: port, username: username, database: name, maximumConnections: maximumConnections)
     }
 
     private func runTool(_ tool: String, _ arguments: [String]) throws {

@@ -25,7 +25,7 @@ struct TokenOutageTests {
     @Test("Database stopped: 503 temporarily_unavailable with Retry-After; after restart the same refresh token works")
     func databaseDown() async throws {
         let cluster = try await TestPostgres.make()
-        try await TokenFixture.run(settings: try await cluster.makeDatabase(named: "tokens")) { fixture in
+        try await TokenFixture.run(settings: try await cluster.makeDatabase(named: "tokens", maximumConnections: 20)) { fixture in
             try await fixture.tenant("acme")
             let client = try await fixture.client()
             let pendingCode = try TokenFixture.code(for: client)

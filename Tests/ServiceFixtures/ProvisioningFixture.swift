@@ -24,7 +24,8 @@ package struct ProvisioningFixture: Sendable {
     package init(postgres: TestPostgres? = nil) async throws {
         let (shared, broker) = try await TestEnvironment.shared.postgresAndBroker()
         self.broker = broker
-        self.settings = try await (postgres ?? shared).makeDatabase(named: "provisioning")
+        // A cluster of the test's own is one it stops: the larger pool (see `makeDatabase`).
+        self.settings = try await (postgres ?? shared).makeDatabase(named: "provisioning", maximumConnections: postgres == nil ? 10 : 20)
         self.logger = testLogger()
         self.client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         let suffix = UUID().uuidString.prefix(8).lowercased()

@@ -260,7 +260,7 @@ struct BackboneIntegrationTests {
         try await BackboneFixture.run { fixture in
             // The projection lives on a cluster of its own, which this test stops and starts.
             let projectionCluster = try await TestPostgres.make()
-            let projectionSettings = try await projectionCluster.makeDatabase(named: "projection")
+            let projectionSettings = try await projectionCluster.makeDatabase(named: "projection", maximumConnections: 20)
             let projectionClient = PostgresClient(configuration: projectionSettings.clientConfiguration, backgroundLogger: fixture.logger)
             let view = try SchemaName("view")
             let deadLetterTopic = fixture.topic + "-dlq"
