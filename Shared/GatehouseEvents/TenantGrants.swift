@@ -10,6 +10,9 @@ public struct TenantGrants: Codable, Sendable, Equatable {
     /// With `dpop`: every proof must carry a nonce the service handed out (RFC 9449 §8, §9).
     public var dpopNonces: Bool
 
+    /// Whether DPoP proofs must carry a nonce (asked for only where DPoP is on).
+    public var requiresDPoPNonce: Bool { dpop && dpopNonces }
+
     public init(clientCredentials: Bool = false, dpop: Bool = false, dpopNonces: Bool = false) {
         self.clientCredentials = clientCredentials
         self.dpop = dpop

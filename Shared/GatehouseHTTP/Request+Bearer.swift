@@ -17,3 +17,10 @@ extension Request {
         return token
     }
 }
+
+extension HTTPField.Name {
+    /// RFC 9449 §4.1: the proof of possession sent with a request.
+    public static let dpop = HTTPField.Name("DPoP")!
+    /// RFC 9449 §8.1: the nonce a server asks DPoP proofs to carry.
+    public static let dpopNonce = HTTPField.Name("DPoP-Nonce")!
+}

@@ -126,14 +126,8 @@ public enum ClientAssertion {
     }
 
     static func parts(of assertion: String) throws(Failure) -> (Header, Claims) {
-        let segments = assertion.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count == 3, let header = Base64URL.decode(String(segments[0])), let payload = Base64URL.decode(String(segments[1])),
-            let decodedHeader = try? JSONDecoder().decode(Header.self, from: Data(header)),
-            let decodedClaims = try? JSONDecoder().decode(Claims.self, from: Data(payload))
-        else {
-            throw Failure("the client assertion is not a signed JWT")
-        }
-        return (decodedHeader, decodedClaims)
+        guard let parts = CompactJWT.parts(assertion, as: Header.self, Claims.self) else { throw Failure("the client assertion is not a signed JWT") }
+        return parts
     }
 }
 

@@ -41,12 +41,7 @@ public enum DPoPProof {
         now: Date = Date()
     ) async throws(Failure) -> Verified {
         guard proof.utf8.count <= maximumLength else { throw Failure("the DPoP proof is too long") }
-        let segments = proof.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count == 3, let headerBytes = Base64URL.decode(String(segments[0])),
-            let payloadBytes = Base64URL.decode(String(segments[1])),
-            let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes)),
-            let claims = try? JSONDecoder().decode(Claims.self, from: Data(payloadBytes))
-        else {
+        guard let (header, claims) = CompactJWT.parts(proof, as: Header.self, Claims.self) else {
             throw Failure("the DPoP proof is not a signed JWT")
         }
         guard header.typ == "dpop+jwt" else { throw Failure("the DPoP proof's typ must be dpop+jwt") }

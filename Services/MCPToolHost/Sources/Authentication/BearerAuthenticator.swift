@@ -42,14 +42,15 @@ struct BearerAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.authenticated = try await authenticate(request, tenant: context.tenant, origin: context.origin, logger: context.logger)
+        // The nonce to use next, on a refusal as on an answer (it changes every few minutes).
+        let nonce = context.tenant.requiresDPoPNonce ? nonces.current() : nil
+        context.authenticated = try await authenticate(request, tenant: context.tenant, origin: context.origin, nonce: nonce, logger: context.logger)
         var response = try await next(request, context)
-        // The nonce to use next: it changes every few minutes.
-        if context.tenant.acceptsDPoP, context.tenant.requiresDPoPNonce { response.headers[Self.nonceHeader] = nonces.current() }
+        if let nonce { response.headers[.dpopNonce] = nonce }
         return response
     }
 
-    private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, logger: Logger) async throws -> Caller {
+    private func authenticate(_ request: Request, tenant: ToolTenant, origin: PublicOrigin, nonce: String?, logger: Logger) async throws -> Caller {
         if tenant.authMode == .none { return .anonymous(tenant: tenant.id) }
         guard let validator else {
             return .user(
@@ -67,7 +68,7 @@ struct BearerAuthenticator: RouterMiddleware {
         let challenge = Challenge(
             origin: origin,
             scope: tenant.mcp.mode == .proxy ? Self.proxiedScopes(tenant.mcp) : hostedScopes,
-            nonce: tenant.acceptsDPoP && tenant.requiresDPoPNonce ? nonces.current() : nil
+            nonce: nonce
         )
         let dpop = tenant.acceptsDPoP
         guard let credential = Credential(request.headers[.authorization], dpop: dpop) else {
@@ -131,7 +132,7 @@ struct BearerAuthenticator: RouterMiddleware {
         logger: Logger,
         refused: (APIError.Code, String) -> APIError
     ) async throws {
-        let sent = request.headers[values: HTTPField.Name("DPoP")!]
+        let sent = request.headers[values: .dpop]
         guard sent.count == 1 else { throw refused(.invalidDPoPProof, "Send exactly one DPoP proof") }
         let verified: DPoPProof.Verified
         do {
@@ -196,5 +197,4 @@ struct BearerAuthenticator: RouterMiddleware {
     }
 
     private static let failures = Counter(label: "gatehouse_mcp_auth_failures_total")
-    static let nonceHeader = HTTPField.Name("DPoP-Nonce")!
 }

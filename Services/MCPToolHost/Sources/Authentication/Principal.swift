@@ -22,7 +22,7 @@ package struct Principal: Sendable, Equatable {
 
     package init(
         tenant: TenantID,
-        userId: UserID,
+        userId: UserID?,
         clientId: ClientID,
         email: String?,
         emailVerified: Bool,
@@ -50,9 +50,9 @@ package struct Principal: Sendable, Equatable {
         grantId: GrantID? = nil,
         expiresAt: Date? = nil
     ) -> Principal {
-        var principal = Principal(
+        Principal(
             tenant: tenant,
-            userId: UserID(""),
+            userId: nil,
             clientId: clientId,
             email: nil,
             emailVerified: false,
@@ -61,8 +61,6 @@ package struct Principal: Sendable, Equatable {
             grantId: grantId,
             expiresAt: expiresAt
         )
-        principal.userId = nil
-        return principal
     }
 
     /// Whether this is a service principal rather than a person.
@@ -112,24 +110,24 @@ package struct ToolTenant: Sendable, Equatable {
     package var authMode: AuthMode
     /// The built-in tools, or the tenant's own MCP server behind the proxy.
     package var mcp: MCPEndpointSettings
-    /// Whether DPoP-bound tokens are issued and accepted (`TenantGrants.dpop`).
-    package var acceptsDPoP: Bool
-    /// Whether every DPoP proof must carry a nonce `/mcp` handed out (`TenantGrants.dpopNonces`).
-    package var requiresDPoPNonce: Bool
+    /// The grants and token binding the tenant offers (its DPoP settings, for `/mcp`).
+    package var grants: TenantGrants
+    /// Whether DPoP-bound tokens are issued and accepted.
+    package var acceptsDPoP: Bool { grants.dpop }
+    /// Whether every DPoP proof must carry a nonce `/mcp` handed out.
+    package var requiresDPoPNonce: Bool { grants.requiresDPoPNonce }
 
     package init(
         id: TenantID,
         displayName: String,
         authMode: AuthMode,
         mcp: MCPEndpointSettings = MCPEndpointSettings(),
-        acceptsDPoP: Bool = false,
-        requiresDPoPNonce: Bool = false
+        grants: TenantGrants = TenantGrants()
     ) {
         self.id = id
         self.displayName = displayName
         self.authMode = authMode
         self.mcp = mcp
-        self.acceptsDPoP = acceptsDPoP
-        self.requiresDPoPNonce = requiresDPoPNonce
+        self.grants = grants
     }
 }

@@ -37,7 +37,7 @@ struct Challenge {
                 HTTPField(name: .wwwAuthenticate, value: dpopHeader(error: usedDPoP ? error : nil, description: usedDPoP ? description : nil))
             )
         }
-        if let nonce { fields.append(HTTPField(name: BearerAuthenticator.nonceHeader, value: nonce)) }
+        if let nonce { fields.append(HTTPField(name: .dpopNonce, value: nonce)) }
         return fields
     }
 }

@@ -52,8 +52,7 @@ package struct ToolHostStore: Sendable {
                 displayName: view.displayName,
                 authMode: ToolTenant.AuthMode(rawValue: view.authMode) ?? .oauth,
                 mcp: view.mcp ?? MCPEndpointSettings(),
-                acceptsDPoP: view.grants?.dpop ?? false,
-                requiresDPoPNonce: view.grants.map { $0.dpop && $0.dpopNonces } ?? false
+                grants: view.grants ?? TenantGrants()
             )
         }
     }

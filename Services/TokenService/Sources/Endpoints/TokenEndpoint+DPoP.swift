@@ -4,13 +4,6 @@ import GatehouseRuntime
 import HTTPTypes
 import Hummingbird
 
-extension HTTPField.Name {
-    /// RFC 9449 §4.1.
-    static let dpop = HTTPField.Name("DPoP")!
-    /// RFC 9449 §8.1.
-    static let dpopNonce = HTTPField.Name("DPoP-Nonce")!
-}
-
 /// DPoP at the token endpoint (RFC 9449 §5), where the tenant accepts it: the request's proof,
 /// for `POST` to this endpoint's URL, verified and recorded so that it is never accepted twice.
 /// The grants bind what they issue to its key.
@@ -27,7 +20,7 @@ extension TokenEndpoint {
             throw OAuthError.invalidDPoPProof(error.description)
         }
         // Where the tenant asks for nonces (§8): one this service handed out, or a new one to use.
-        if tenant.grants.dpopNonces, !configuration.dpopNonces.accepts(verified.nonce) {
+        if tenant.grants.requiresDPoPNonce, !configuration.dpopNonces.accepts(verified.nonce) {
             throw APIError(
                 .badRequest,
                 code: .useDPoPNonce,

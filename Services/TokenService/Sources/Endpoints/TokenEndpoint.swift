@@ -29,7 +29,7 @@ struct TokenEndpoint: Sendable {
             let proof = try await dpopProof(request, tenant: tenant, origin: origin, context: context)
             var response = try await grant(TokenRequest(form: form, presented: presented, proof: proof, context: context))
             // The nonce to use next (§8.2): it changes every few minutes.
-            if tenant.grants.dpop, tenant.grants.dpopNonces { response.headers[.dpopNonce] = configuration.dpopNonces.current() }
+            if tenant.grants.requiresDPoPNonce { response.headers[.dpopNonce] = configuration.dpopNonces.current() }
             return response
         } catch let error as APIError where [.invalidClient, .invalidGrant].contains(error.code) {
             guardrails.failed(address: address, client: presented.clientId)
